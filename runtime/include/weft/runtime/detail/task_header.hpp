@@ -1,0 +1,217 @@
+// The state every spawned task carries, and the protocol by which waits are claimed.
+//
+// A spawned task is a root coroutine whose promise derives from TaskHeader. Everything that
+// wakes, cancels or joins a task goes through the header, which is reference counted and so
+// outlives every party that may still touch it.
+//
+// ## The wait word (`state_`)
+// One 64-bit atomic holds, from the low bits up:
+//   WAITING    the task is suspended on a wait that can still be claimed;
+//   FORWARDING the current wait forwards cancellation (join, gather, TaskGroup, to_thread)
+//              instead of being ended by it;
+//   FWD_LOCK   a canceller is forwarding right now; claimers spin until it clears, so the
+//              waiter stays alive while it is being forwarded through;
+//   shield floor (6 bits) the depth of the innermost `shield` scope;
+//   cancel bits, one per cancel-scope depth: bit 0 is `JoinHandle::cancel()`, deeper bits
+//              belong to timeout scopes and task groups.
+// A cancellation is *effective* when a cancel bit at or above the shield floor is set.
+//
+// ## Claiming (DESIGN invariant 1)
+// A task suspends by `begin_wait`, which publishes WAITING with a release CAS after it has
+// stored `waiter_` and `resume_`. Completion, timeout and cancellation race to clear WAITING
+// with one CAS (`try_claim`, or `request_cancel` for claimable waits); only the winner
+// resumes the task, by handing it to the scheduler. A waiter that sits in some primitive's
+// list is published into that list under the primitive's lock *after* WAITING is set, and a
+// cancel that claimed the wait takes the same lock to unlink it before resuming the task; so
+// a claimer that finds the waiter in the list (under the lock) always finds it alive.
+//
+// ## Scopes
+// Cancel scopes (timeouts, task groups) and shields nest per task; `depth_` and
+// `delivered_` are touched only by the task itself (the scheduler's queue hand-off orders
+// them between threads). Delivery of a cancellation (`take_cancel`) clears every effective
+// bit and remembers them in `delivered_`, so a timeout scope can tell whether the
+// CancelledError passing its boundary is its own (-> TimeoutError) or an outer one.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <source_location>
+#include <string>
+
+namespace weft::detail {
+
+struct TaskHeader;
+class Scheduler;
+
+/// Suspension record of one wait, living in the awaiting coroutine's frame.
+struct Waiter {
+  /// Claimable waits: unlink from the primitive and resume the task (cancel won the claim).
+  void (*on_cancel)(Waiter*) noexcept = nullptr;
+  /// Forwarding waits: pass the cancellation on (to children); the wait goes on.
+  void (*on_forward)(Waiter*) noexcept = nullptr;
+};
+
+/// Observer of a task's completion (at most one per task: a join, gather or wait).
+struct Completion {
+  void (*notify)(Completion*, TaskHeader*) noexcept;
+};
+
+/// Notified when a task that belongs to a task group completes.
+struct GroupLink {
+  void (*child_done)(GroupLink*, TaskHeader*) noexcept;
+};
+
+enum class WaitResult {
+  kSuspended,           ///< published; do not touch the frame again
+  kSuspendedMustForward,  ///< published with FWD_LOCK held: forward, then end_forward()
+  kCancelled,           ///< an effective cancellation is pending; not suspended
+};
+
+struct TaskHeader {
+  static constexpr std::uint64_t kWaiting = 1;
+  static constexpr std::uint64_t kForwarding = 2;
+  static constexpr std::uint64_t kFwdLock = 4;
+  static constexpr unsigned kFloorShift = 3;
+  static constexpr std::uint64_t kFloorMask = 63ull << kFloorShift;
+  static constexpr unsigned kCancelShift = 9;
+  /// Deepest cancel scope a task may open (timeouts, task groups and shields together).
+  static constexpr unsigned kMaxDepth = 64 - kCancelShift - 1;
+
+  static constexpr std::uintptr_t kCompleted = 1;
+
+  // ---- shared state (atomics) ----
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::uint32_t> refs_{2};  // the JoinHandle and the running task
+  std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
+  std::atomic<bool> observed_{false};        // someone took the result or the error
+
+  // ---- written by the task before publishing a wait, read by the claim winner ----
+  Waiter* waiter_ = nullptr;
+  std::coroutine_handle<> resume_;
+
+  // ---- task-local ----
+  std::uint64_t delivered_ = 0;
+  unsigned depth_ = 0;
+
+  // ---- fixed at spawn ----
+  Scheduler* sched_ = nullptr;
+  GroupLink* group_ = nullptr;
+  std::coroutine_handle<> root_;
+  std::exception_ptr error_;
+  std::string name_;
+  std::source_location where_;
+  std::uint64_t id_ = 0;
+  TaskHeader* reg_prev_ = nullptr;  // live-task registry, guarded by its shard lock
+  TaskHeader* reg_next_ = nullptr;
+  unsigned reg_shard_ = 0;
+
+  static constexpr std::uint64_t cancel_bit(unsigned depth) {
+    return std::uint64_t{1} << (kCancelShift + depth);
+  }
+  static bool effective(std::uint64_t s) noexcept {
+    unsigned floor = static_cast<unsigned>((s & kFloorMask) >> kFloorShift);
+    return (s >> (kCancelShift + floor)) != 0;
+  }
+
+  /// True if a cancellation would be delivered at the next suspension point.
+  bool cancel_pending() const noexcept {
+    return effective(state_.load(std::memory_order_acquire));
+  }
+
+  /// Called by the task itself, in await_suspend, before the waiter becomes visible to any
+  /// other thread. `forwarding` waits are not ended by cancellation.
+  WaitResult begin_wait(Waiter* w, std::coroutine_handle<> h, bool forwarding) noexcept {
+    waiter_ = w;
+    resume_ = h;
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      bool eff = effective(s);
+      if (eff && !forwarding) return WaitResult::kCancelled;
+      std::uint64_t n = s | kWaiting | (forwarding ? kForwarding : 0) | (eff ? kFwdLock : 0);
+      // Release: publishes waiter_/resume_ to whoever claims (acquire in try_claim).
+      if (state_.compare_exchange_weak(s, n, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+        return eff ? WaitResult::kSuspendedMustForward : WaitResult::kSuspended;
+      }
+    }
+  }
+
+  /// Releases FWD_LOCK taken by begin_wait (kSuspendedMustForward) or request_cancel.
+  void end_forward() noexcept {
+    // Release: the forwarding done under the lock happens-before the claimer's resume.
+    state_.fetch_and(~kFwdLock, std::memory_order_release);
+  }
+
+  /// Claims the current wait for completion. True: the caller must hand the task to the
+  /// scheduler (exactly once). False: somebody else (cancellation, a timeout) won.
+  bool try_claim() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (s & kFwdLock) {
+        spin_pause();
+        s = state_.load(std::memory_order_acquire);
+        continue;
+      }
+      if (!(s & kWaiting)) return false;
+      // Acquire: sees waiter_/resume_ stored before begin_wait's release.
+      if (state_.compare_exchange_weak(s, s & ~(kWaiting | kForwarding),
+                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+        return true;
+      }
+    }
+  }
+
+  /// Requests cancellation at scope `depth` (0: the whole task). Any thread. If the task
+  /// waits on a claimable wait, the wait is ended with CancelledError; a forwarding wait
+  /// passes the request on to what it waits for.
+  void request_cancel(unsigned depth) noexcept;
+
+  /// Called by the task: if a cancellation is effective, consume it and return true (the
+  /// caller throws CancelledError).
+  bool take_cancel() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (!effective(s)) return false;
+      unsigned floor = static_cast<unsigned>((s & kFloorMask) >> kFloorShift);
+      std::uint64_t mask = ~std::uint64_t{0} << (kCancelShift + floor);
+      if (state_.compare_exchange_weak(s, s & ~mask, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        delivered_ = (s & mask) >> kCancelShift;
+        return true;
+      }
+    }
+  }
+
+  /// Opens a cancel scope (timeout, task group); returns its depth. Task-local.
+  unsigned push_scope();
+  /// Closes the scope opened at `depth`; drops its pending request. Task-local.
+  void pop_scope(unsigned depth) noexcept {
+    state_.fetch_and(~cancel_bit(depth), std::memory_order_acq_rel);
+    delivered_ &= ~(std::uint64_t{1} << depth);
+    depth_ = depth - 1;
+  }
+  /// True if the last delivered cancellation came from scope `depth` and no outer scope.
+  bool delivered_only_from(unsigned depth) const noexcept {
+    std::uint64_t own = std::uint64_t{1} << depth;
+    return (delivered_ & own) && !(delivered_ & (own - 1));
+  }
+
+  /// Opens a shield: outer cancellation stays pending until the shield closes. Returns the
+  /// floor to restore. Task-local.
+  unsigned push_shield();
+  void pop_shield(unsigned saved_floor) noexcept;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  /// Drops a reference; the last one destroys the task (and reports an unobserved error).
+  void release() noexcept;
+
+  static void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,123 @@
+// weft::Runtime and weft::run (asyncio.run).
+//
+// A Runtime owns the worker threads (one work-stealing scheduler, one epoll per worker), the
+// timer wheels and the blocking pool. `run(task)` builds one, runs `task` to completion,
+// cancels whatever else is still alive, waits for it, and returns the task's value.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weft/runtime/join_handle.hpp"
+#include "weft/runtime/task.hpp"
+
+namespace weft {
+
+/// Which clock a runtime's timers follow.
+enum class ClockKind {
+  kDefault,  ///< kVirtual if the environment has WEFT_CLOCK=virtual, else kReal
+  kReal,     ///< the steady clock
+  kVirtual,  ///< starts at the real time, advances only when every worker is idle (jumps to
+             ///< the next timer), so timer logic runs without real waiting
+};
+
+/// Called with a task's info and its error when a task failed and nobody took the error.
+using UnobservedErrorHandler = std::function<void(const TaskInfo&, std::exception_ptr)>;
+
+/// How to build a Runtime (designated initializers: `Runtime rt({.workers = 4});`).
+struct RuntimeOptions {
+  std::size_t workers = 0;  ///< 0: $WEFT_WORKERS, else the number of CPUs
+  std::string thread_name = "weft-worker";  ///< workers are named "<name>-<i>"
+  bool pin_workers = false;  ///< pin worker i to CPU i (mod CPUs)
+  std::size_t max_blocking_threads = 512;  ///< cap of the to_thread pool
+  std::chrono::milliseconds blocking_keep_alive{10'000};  ///< idle pool threads retire after
+  ClockKind clock = ClockKind::kDefault;
+  UnobservedErrorHandler on_unobserved_error;  ///< default: print to stderr
+};
+
+/// Per-worker counters (relaxed; a snapshot, not a transaction).
+struct WorkerMetrics {
+  std::uint64_t polls = 0;
+  std::uint64_t steals = 0;
+  std::uint64_t parks = 0;
+  std::uint64_t timers_fired = 0;
+  std::size_t queue_depth = 0;
+};
+
+namespace detail {
+class Scheduler;
+}  // namespace detail
+
+/// A multi-threaded work-stealing runtime. Thread-safe: spawn and block_on from any thread
+/// that is not one of its workers.
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  /// Shuts down (see shutdown()).
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Spawns `task`; any thread. Throws RuntimeClosed once shutdown has begun.
+  template <class T>
+  JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
+                      std::source_location where = std::source_location::current()) {
+    return JoinHandle<T>(detail::spawn_root(std::move(task), sched_.get(), name, where));
+  }
+
+  /// Runs `task` to completion and returns its value or rethrows its exception, blocking the
+  /// calling thread. Throws UsageError on a worker thread (it would block a worker).
+  template <class T>
+  T block_on(Task<T> task, std::string_view name = "block_on",
+             std::source_location where = std::source_location::current()) {
+    check_not_on_worker("Runtime::block_on");
+    JoinHandle<T> h = spawn(std::move(task), name, where);
+    wait_blocking(h.header());
+    h.header()->observed_.store(true, std::memory_order_relaxed);
+    return h.header()->take();
+  }
+
+  /// Cancels every live task, waits until all have finished, stops the workers and joins
+  /// the blocking pool. Idempotent. Throws UsageError when called from a worker.
+  void shutdown();
+
+  /// Number of tasks spawned and not yet finished.
+  std::size_t live_tasks() const noexcept;
+  /// Number of worker threads.
+  std::size_t workers() const noexcept;
+  /// A snapshot of every worker's counters.
+  std::vector<WorkerMetrics> metrics() const;
+
+ private:
+  void check_not_on_worker(const char* what) const;
+  void wait_blocking(detail::TaskHeader* t);
+
+  std::unique_ptr<detail::Scheduler> sched_;
+};
+
+/// True when called on a worker thread of any weft runtime.
+bool in_runtime() noexcept;
+
+/// asyncio.run: builds a Runtime with `options`, runs `main` to completion, cancels and
+/// waits for every other task, shuts down, and returns main's value (or rethrows its
+/// exception). Throws UsageError when called inside a running runtime.
+template <class T>
+T run(Task<T> main, RuntimeOptions options = {}) {
+  if (in_runtime()) {
+    throw UsageError("weft::run called inside a running runtime: co_await or spawn instead");
+  }
+  Runtime rt(std::move(options));
+  // The destructor shuts down after the value is built (or while main's error unwinds).
+  return rt.block_on(std::move(main), "main");
+}
+
+}  // namespace weft

@@ -1,0 +1,4 @@
+// The whole public API of weft.
+#pragma once
+
+#include "weft/runtime/runtime.hpp"

@@ -1,0 +1,49 @@
+// The elastic blocking pool behind to_thread (and, later, files and DNS): threads are
+// created on demand up to a cap and retire after sitting idle for the keep-alive. Jobs are
+// intrusive (they live in the awaiting frame), queued FIFO under one mutex: the pool is
+// for calls that block for microseconds to seconds, where a mutex costs nothing.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <list>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "weft/runtime/detail/blocking_job.hpp"
+
+namespace weft::detail {
+
+class BlockingPool {
+ public:
+  BlockingPool(std::size_t max_threads, std::chrono::milliseconds keep_alive, std::string name);
+  ~BlockingPool();
+
+  /// Queues `job`; starts a thread if none is idle and the cap allows. Any thread.
+  void submit(BlockingJob* job);
+  /// Runs every queued job, then joins every thread. Further submits run inline.
+  void shutdown();
+  /// Threads alive now.
+  std::size_t threads() const;
+
+ private:
+  void thread_main(std::list<std::thread>::iterator self);
+  void reap_locked();
+
+  const std::size_t max_threads_;
+  const std::chrono::milliseconds keep_alive_;
+  const std::string name_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  BlockingJob* head_ = nullptr;
+  BlockingJob* tail_ = nullptr;
+  std::size_t idle_ = 0;
+  std::size_t alive_ = 0;
+  bool shutdown_ = false;
+  std::list<std::thread> threads_;
+  std::list<std::thread> retired_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,151 @@
+// Runtime, spawn plumbing, completion and observers.
+#include "weft/runtime/runtime.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include "scheduler.hpp"
+#include "weft/runtime/time.hpp"
+
+namespace weft {
+
+namespace detail {
+
+namespace {
+// Schedulers alive now, so an error reported after its runtime is gone goes to stderr.
+std::mutex g_live_mu;
+std::set<const Scheduler*>& live_schedulers() {
+  static std::set<const Scheduler*> s;
+  return s;
+}
+}  // namespace
+
+void report_unobserved_error(TaskHeader* t) noexcept {
+  {
+    std::lock_guard lk(g_live_mu);
+    if (live_schedulers().count(t->sched_)) {
+      t->sched_->report_unobserved(t);
+      return;
+    }
+  }
+  std::string line = "weft: task '" + t->name_ + "' failed and nobody awaited it: " +
+                     describe(t->error_) + "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
+void submit_spawn(TaskHeader* t, Scheduler* sched) {
+  if (!sched) {
+    TaskHeader* cur = current_task();
+    if (!cur) throw UsageError("weft::spawn called outside a weft task (no runtime here)");
+    sched = cur->sched_;
+  }
+  sched->submit_new(t);
+}
+
+void complete_task(TaskHeader* t) noexcept {
+  t->sched_->registry().remove(t);
+  if (t->group_) t->group_->child_done(t->group_, t);
+  // AcqRel: publishes the result to the observer; sees an observer attached before.
+  std::uintptr_t old = t->observer_.exchange(TaskHeader::kCompleted, std::memory_order_acq_rel);
+  if (old > TaskHeader::kCompleted) {
+    auto* c = reinterpret_cast<Completion*>(old);
+    c->notify(c, t);
+  }
+  t->release();
+}
+
+bool attach_observer(TaskHeader* t, Completion* c) {
+  std::uintptr_t expected = 0;
+  if (t->observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
+                                           std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+    return true;
+  }
+  if (expected == TaskHeader::kCompleted) return false;
+  throw UsageError("weft: a task can be awaited by one waiter at a time");
+}
+
+bool detach_observer(TaskHeader* t, Completion* c) noexcept {
+  auto expected = reinterpret_cast<std::uintptr_t>(c);
+  return t->observer_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
+                                              std::memory_order_acquire);
+}
+
+}  // namespace detail
+
+TaskInfo current_task() {
+  detail::TaskHeader& t = detail::require_task("weft::current_task");
+  return TaskInfo{t.id_, t.name_, t.where_};
+}
+
+bool in_runtime() noexcept { return detail::current_worker() != nullptr; }
+
+TimePoint now() noexcept {
+  if (detail::Worker* w = detail::current_worker()) return w->scheduler().clock().now();
+  return Clock::now();
+}
+
+namespace detail {
+TimePoint deadline_after(Duration d) noexcept {
+  TimePoint n = now();
+  if (d >= TimePoint::max() - n) return TimePoint::max();
+  return n + d;
+}
+}  // namespace detail
+
+Runtime::Runtime(RuntimeOptions options)
+    : sched_(std::make_unique<detail::Scheduler>(std::move(options))) {
+  std::lock_guard lk(detail::g_live_mu);
+  detail::live_schedulers().insert(sched_.get());
+}
+
+Runtime::~Runtime() {
+  try {
+    shutdown();
+  } catch (...) {
+    std::fputs("weft: Runtime destroyed from one of its own workers\n", stderr);
+    std::terminate();
+  }
+  std::lock_guard lk(detail::g_live_mu);
+  detail::live_schedulers().erase(sched_.get());
+}
+
+void Runtime::shutdown() { sched_->shutdown(); }
+
+std::size_t Runtime::live_tasks() const noexcept { return sched_->registry().live(); }
+
+std::size_t Runtime::workers() const noexcept { return sched_->workers().size(); }
+
+std::vector<WorkerMetrics> Runtime::metrics() const {
+  std::vector<WorkerMetrics> out;
+  for (auto& w : sched_->workers()) out.push_back(w->metrics());
+  return out;
+}
+
+void Runtime::check_not_on_worker(const char* what) const {
+  if (detail::current_worker()) {
+    throw UsageError(std::string(what) +
+                     " called on a worker thread: it would block the worker; co_await instead");
+  }
+}
+
+void Runtime::wait_blocking(detail::TaskHeader* t) {
+  struct Waiter : detail::Completion {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+  } w;
+  w.notify = [](detail::Completion* c, detail::TaskHeader*) noexcept {
+    auto* self = static_cast<Waiter*>(c);
+    std::lock_guard lk(self->mu);  // notify under the lock: the waiter may free `w` after
+    self->done = true;
+    self->cv.notify_one();
+  };
+  if (!detail::attach_observer(t, &w)) return;
+  std::unique_lock lk(w.mu);
+  w.cv.wait(lk, [&] { return w.done; });
+}
+
+}  // namespace weft

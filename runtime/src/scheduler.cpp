@@ -1,0 +1,490 @@
+// The scheduler and the worker loop; see scheduler.hpp for where tasks go and in which
+// order a worker looks for them, idle.hpp for parking, local_queue.hpp for stealing.
+#include "scheduler.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include "weft/runtime/errors.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+thread_local Worker* tls_worker = nullptr;
+thread_local TaskHeader* tls_task = nullptr;
+thread_local int tls_budget = 0;
+
+std::size_t workers_from(const RuntimeOptions& o) {
+  if (o.workers > 0) return o.workers;
+  if (const char* env = std::getenv("WEFT_WORKERS")) {
+    long n = std::strtol(env, nullptr, 10);
+    if (n > 0 && n <= 1024) return static_cast<std::size_t>(n);
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+bool virtual_clock_from(const RuntimeOptions& o) {
+  if (o.clock == ClockKind::kVirtual) return true;
+  if (o.clock == ClockKind::kReal) return false;
+  const char* env = std::getenv("WEFT_CLOCK");
+  return env && std::string(env) == "virtual";
+}
+
+[[noreturn]] void fail_syscall(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+Worker* current_worker() noexcept { return tls_worker; }
+
+// ---------------------------------------------------------------------------------------
+// Worker
+
+Worker::Worker(Scheduler& s, unsigned index, std::size_t workers)
+    : sched_(s), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)), seen_tick_(workers, ~0u) {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) fail_syscall("weft: epoll_create1 for a worker");
+  evfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (evfd_ < 0) {
+    ::close(epfd_);
+    fail_syscall("weft: eventfd for a worker");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the wake-up eventfd
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) < 0) {
+    ::close(evfd_);
+    ::close(epfd_);
+    fail_syscall("weft: epoll_ctl(eventfd) for a worker");
+  }
+  token_ = std::make_unique<moodycamel::ProducerToken>(s.injection());
+}
+
+Worker::~Worker() {
+  if (evfd_ >= 0) ::close(evfd_);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+void Worker::start() { thread_ = std::thread([this] { main(); }); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() noexcept {
+  std::uint64_t one = 1;
+  ssize_t r = ::write(evfd_, &one, sizeof one);
+  (void)r;  // EAGAIN means the counter is already non-zero: the worker will wake anyway
+}
+
+void Worker::push_back(TaskHeader* t) noexcept {
+  queue_.push_back(t, [this](TaskHeader** ts, std::size_t n) {
+    sched_.inject_batch(ts, n, token_.get());
+  });
+}
+
+void Worker::push_lifo(TaskHeader* t) noexcept {
+  // AcqRel: pairs with a stealer's exchange in steal_lifo.
+  TaskHeader* prev = lifo_.exchange(t, std::memory_order_acq_rel);
+  if (prev) {
+    push_back(prev);
+    sched_.notify_parked();
+  }
+}
+
+std::size_t Worker::advance_timers(std::uint64_t now_tick) noexcept {
+  if (wheel_.size() == 0) return 0;
+  std::size_t n = wheel_.advance(now_tick);
+  if (n) timers_fired_.fetch_add(n, std::memory_order_relaxed);
+  return n;
+}
+
+WorkerMetrics Worker::metrics() const noexcept {
+  WorkerMetrics m;
+  m.polls = polls_.load(std::memory_order_relaxed);
+  m.steals = steals_.load(std::memory_order_relaxed);
+  m.parks = parks_.load(std::memory_order_relaxed);
+  m.timers_fired = timers_fired_.load(std::memory_order_relaxed);
+  m.queue_depth = queue_.size();
+  return m;
+}
+
+void Worker::main() {
+  tls_worker = this;
+  std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
+  if (name.size() > 15) name.resize(15);
+  ::pthread_setname_np(::pthread_self(), name.c_str());
+  if (sched_.options().pin_workers) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    unsigned cpus = std::thread::hardware_concurrency();
+    CPU_SET(index_ % (cpus ? cpus : 1), &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  }
+  while (!sched_.stopping()) {
+    if (TaskHeader* t = next_task()) {
+      run_task(t);
+      continue;
+    }
+    if (TaskHeader* t = search()) {
+      end_search();
+      run_task(t);
+      continue;
+    }
+    park();
+  }
+  tls_worker = nullptr;
+}
+
+void Worker::run_task(TaskHeader* t) noexcept {
+  tls_task = t;
+  tls_budget = kBudget;
+  poll_tick_.store(tick_, std::memory_order_relaxed);
+  polls_.fetch_add(1, std::memory_order_relaxed);
+  // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
+  t->resume_.resume();
+  tls_task = nullptr;
+}
+
+TaskHeader* Worker::next_task() noexcept {
+  ++tick_;
+  if (tick_ % kEventInterval == 0) {
+    maintenance();
+    if (TaskHeader* t = pop_inject_batch()) return t;
+  }
+  if (lifo_streak_ < kMaxLifoStreak) {
+    if (lifo_.load(std::memory_order_relaxed)) {
+      if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+        ++lifo_streak_;
+        return t;
+      }
+    }
+  } else if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+    // The LIFO slot has run enough in a row: send its task to the back of the line.
+    push_back(t);
+  }
+  lifo_streak_ = 0;
+  if (TaskHeader* t = queue_.pop()) return t;
+  return pop_inject_batch();
+}
+
+TaskHeader* Worker::pop_inject_batch() noexcept {
+  auto& inj = sched_.injection();
+  if (inj.size_approx() == 0) return nullptr;
+  constexpr std::size_t kBatch = 32;
+  TaskHeader* batch[kBatch];
+  std::size_t room = LocalQueue::kCapacity - queue_.size();
+  std::size_t want = std::min<std::size_t>(kBatch, room + 1);
+  std::size_t n = inj.try_dequeue_bulk(batch, want);
+  if (n == 0) return nullptr;
+  for (std::size_t i = 1; i < n; ++i) push_back(batch[i]);
+  if (n > 1) sched_.notify_parked();
+  return batch[0];
+}
+
+TaskHeader* Worker::steal_lifo(Worker& victim) noexcept {
+  // A LIFO task may be taken only once it has waited through a whole search round while
+  // its worker stayed in one poll (the tick did not move): a busy worker cannot hide it,
+  // and message-passing pairs keep their locality.
+  std::uint32_t tick = victim.poll_tick_.load(std::memory_order_relaxed);
+  std::uint32_t& seen = seen_tick_[victim.index_];
+  bool stale = seen == tick;
+  seen = tick;
+  if (!stale || !victim.lifo_.load(std::memory_order_relaxed)) return nullptr;
+  return victim.lifo_.exchange(nullptr, std::memory_order_acq_rel);
+}
+
+TaskHeader* Worker::search() noexcept {
+  if (!searching_) {
+    if (!sched_.idle().transition_to_searching()) return nullptr;
+    searching_ = true;
+  }
+  auto& ws = sched_.workers();
+  const std::size_t n = ws.size();
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  const std::size_t start = rng_ % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    Worker& v = *ws[(start + i) % n];
+    if (&v == this) continue;
+    if (TaskHeader* t = v.queue_.steal_into(queue_)) {
+      steals_.fetch_add(1, std::memory_order_relaxed);
+      return t;
+    }
+  }
+  if (TaskHeader* t = pop_inject_batch()) return t;
+  for (std::size_t i = 0; i < n; ++i) {
+    Worker& v = *ws[(start + i) % n];
+    if (&v == this) continue;
+    if (TaskHeader* t = steal_lifo(v)) {
+      steals_.fetch_add(1, std::memory_order_relaxed);
+      return t;
+    }
+  }
+  return nullptr;
+}
+
+void Worker::end_search() noexcept {
+  if (!searching_) return;
+  searching_ = false;
+  if (sched_.idle().transition_from_searching()) sched_.notify_parked();
+}
+
+void Worker::maintenance() noexcept {
+  advance_timers(sched_.clock().now_tick());
+  poll_events(0);
+}
+
+void Worker::poll_events(int timeout_ms) noexcept {
+  epoll_event events[64];
+  int n = ::epoll_wait(epfd_, events, 64, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.ptr == nullptr) {
+      std::uint64_t v;
+      ssize_t r = ::read(evfd_, &v, sizeof v);
+      (void)r;
+    }
+  }
+}
+
+bool Worker::advance_virtual_clock() noexcept {
+  // Called by the last worker to park: nothing runs, nothing is queued, no blocking job is
+  // in flight. Jump to the earliest timer of any worker and expire what is due everywhere.
+  if (sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) return false;
+  std::uint64_t earliest = ~std::uint64_t{0};
+  for (auto& w : sched_.workers()) {
+    if (auto d = w->wheel_.next_deadline()) earliest = std::min(earliest, *d);
+  }
+  if (earliest == ~std::uint64_t{0}) return false;
+  sched_.clock().advance_to(earliest);
+  std::size_t fired = 0;
+  for (auto& w : sched_.workers()) fired += w->advance_timers(earliest);
+  return fired > 0 || has_local_work();
+}
+
+void Worker::park() noexcept {
+  if (advance_timers(sched_.clock().now_tick()) > 0 && has_local_work()) return;
+  Idle& idle = sched_.idle();
+  bool last_searcher = idle.transition_to_parked(index_, searching_);
+  searching_ = false;
+  if (last_searcher && sched_.any_work_visible()) sched_.notify_parked();
+
+  int timeout = -1;
+  bool virtual_clock = sched_.clock().is_virtual();
+  if (virtual_clock) {
+    if (idle.unparked() == 0 && advance_virtual_clock()) {
+      searching_ = idle.transition_from_parked(index_);
+      return;
+    }
+  } else if (auto d = wheel_.next_deadline()) {
+    std::uint64_t now = sched_.clock().now_tick();
+    timeout = *d <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(*d - now, 1u << 30));
+  }
+  if (!sched_.stopping()) {
+    parks_.fetch_add(1, std::memory_order_relaxed);
+    poll_events(timeout);
+  }
+  searching_ = idle.transition_from_parked(index_);
+  advance_timers(sched_.clock().now_tick());
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduler
+
+Scheduler::Scheduler(RuntimeOptions options)
+    : options_(std::move(options)),
+      clock_(virtual_clock_from(options_)),
+      idle_(static_cast<unsigned>(workers_from(options_))),
+      pool_(options_.max_blocking_threads, options_.blocking_keep_alive,
+            options_.thread_name.substr(0, 8) + "-blk") {
+  const std::size_t n = workers_from(options_);
+  if (options_.max_blocking_threads == 0) {
+    throw std::invalid_argument("weft::Runtime: max_blocking_threads must be at least 1");
+  }
+  workers_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, static_cast<unsigned>(i), n));
+  }
+  for (auto& w : workers_) w->start();
+}
+
+Scheduler::~Scheduler() { shutdown(); }
+
+void Scheduler::submit_new(TaskHeader* t) {
+  Worker* w = tls_worker;
+  bool on_own_worker = w && &w->scheduler() == this;
+  t->sched_ = this;
+  registry_.add(t);  // seq_cst: pairs with shutdown's phase store then live() check
+  int phase = phase_.load();
+  if (phase == kClosed || (phase == kDraining && !on_own_worker)) {
+    registry_.remove(t);
+    throw RuntimeClosed("weft: spawn on a runtime that is shutting down or shut down");
+  }
+  if (phase == kDraining) t->request_cancel(0);  // spawned during shutdown: never starts
+  if (on_own_worker) {
+    w->push_lifo(t);
+  } else {
+    inject(t);
+  }
+}
+
+void Scheduler::schedule(TaskHeader* t) noexcept {
+  Worker* w = tls_worker;
+  if (w && &w->scheduler() == this) {
+    w->push_lifo(t);
+  } else {
+    inject(t);
+  }
+}
+
+void Scheduler::schedule_yield(TaskHeader* t) noexcept {
+  Worker* w = tls_worker;
+  if (w && &w->scheduler() == this) {
+    w->push_back(t);
+    notify_parked();
+  } else {
+    inject(t);
+  }
+}
+
+void Scheduler::inject(TaskHeader* t) noexcept {
+  while (!inject_.enqueue(t)) std::this_thread::yield();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // push, then look for sleepers
+  notify_parked();
+}
+
+void Scheduler::inject_batch(TaskHeader** ts, std::size_t n,
+                             moodycamel::ProducerToken* tok) noexcept {
+  while (!(tok ? inject_.enqueue_bulk(*tok, ts, n) : inject_.enqueue_bulk(ts, n))) {
+    std::this_thread::yield();
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  notify_parked();
+}
+
+void Scheduler::notify_parked() noexcept {
+  int i = idle_.notify_parked();
+  if (i >= 0) workers_[static_cast<std::size_t>(i)]->wake();
+}
+
+bool Scheduler::any_work_visible() const noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // registered as sleeper, then look
+  if (inject_.size_approx() != 0) return true;
+  for (auto& w : workers_) {
+    if (w->has_local_work()) return true;
+  }
+  return false;
+}
+
+void Scheduler::cancel_all() {
+  for (TaskHeader* t : registry_.snapshot()) {
+    t->request_cancel(0);
+    t->release();
+  }
+}
+
+void Scheduler::shutdown() {
+  if (tls_worker && &tls_worker->scheduler() == this) {
+    throw UsageError("weft::Runtime::shutdown called from one of its own workers");
+  }
+  std::lock_guard lk(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  phase_.store(kDraining);
+  for (;;) {
+    cancel_all();
+    if (!registry_.wait_empty_for(std::chrono::milliseconds(20))) continue;
+    phase_.store(kClosed);  // seq_cst: a racing spawn either sees kClosed or is counted
+    if (registry_.live() == 0) break;
+    phase_.store(kDraining);
+  }
+  while (jobs_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  stop_.store(true, std::memory_order_release);
+  for (unsigned i : idle_.unpark_all()) workers_[i]->wake();
+  for (auto& w : workers_) w->wake();
+  for (auto& w : workers_) w->join();
+  pool_.shutdown();
+  if (arena_) arena_->terminate();
+}
+
+void Scheduler::report_unobserved(TaskHeader* t) noexcept {
+  TaskInfo info{t->id_, t->name_, t->where_};
+  try {
+    if (options_.on_unobserved_error) {
+      options_.on_unobserved_error(info, t->error_);
+      return;
+    }
+  } catch (...) {
+  }
+  std::string line = "weft: task " + std::to_string(info.id);
+  if (!info.name.empty()) line += " '" + std::string(info.name) + "'";
+  line += " (spawned at " + std::string(info.where.file_name()) + ":" +
+          std::to_string(info.where.line()) + ") failed and nobody awaited it: " +
+          describe(t->error_) + "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
+void Scheduler::submit_blocking(BlockingJob* job) {
+  jobs_.fetch_add(1);
+  pool_.submit(job);
+}
+
+void Scheduler::submit_offload(BlockingJob* job) {
+  std::call_once(arena_once_, [this] {
+    arena_ = std::make_unique<tbb::task_arena>();
+    arena_->initialize();
+  });
+  jobs_.fetch_add(1);
+  arena_->enqueue([job] { job->run(job); });
+}
+
+void Scheduler::job_finished() noexcept { jobs_.fetch_sub(1); }
+
+// ---------------------------------------------------------------------------------------
+// The thread's view (detail/context.hpp)
+
+TaskHeader* current_task() noexcept { return tls_task; }
+
+TaskHeader& require_task(const char* what) {
+  if (!tls_task) {
+    throw UsageError(std::string(what) + " awaited outside a weft task (no runtime is running "
+                                         "on this thread)");
+  }
+  return *tls_task;
+}
+
+void schedule(TaskHeader* t) noexcept { t->sched_->schedule(t); }
+void schedule_yield(TaskHeader* t) noexcept { t->sched_->schedule_yield(t); }
+
+bool budget_spend() noexcept {
+  if (tls_budget <= 0) return false;
+  --tls_budget;
+  return true;
+}
+
+std::uint64_t deadline_tick(std::chrono::steady_clock::time_point tp) {
+  Worker* w = tls_worker;
+  if (!w) throw UsageError("weft: a timer was armed outside a weft runtime");
+  return w->scheduler().clock().ceil_tick(tp);
+}
+
+void submit_blocking(TaskHeader* t, BlockingJob* job) { t->sched_->submit_blocking(job); }
+void submit_offload(TaskHeader* t, BlockingJob* job) { t->sched_->submit_offload(job); }
+void job_finished(Scheduler* s) noexcept { s->job_finished(); }
+
+}  // namespace weft::detail

@@ -1,0 +1,197 @@
+// The work-stealing scheduler: workers, the injection queue, idle coordination, the clock,
+// the live-task registry and the blocking pool of one Runtime.
+//
+// Where a task goes when it becomes runnable (`schedule`):
+//  - woken by a task on a worker of the same runtime: that worker's LIFO slot (the task it
+//    woke runs next, while the data it was sent is in cache); the slot's previous occupant
+//    moves to the back of the local queue;
+//  - yielding: the back of the local queue;
+//  - from any other thread: the injection queue (moodycamel::ConcurrentQueue), plus a
+//    notify_parked() so a sleeping worker comes for it.
+// What a worker runs next (`Worker::next_task`): every 61st tick the injection queue first
+// (fairness) and a maintenance pass (timers, non-blocking epoll); then the LIFO slot (at most
+// kMaxLifoStreak times in a row), the local queue, a batch from the injection queue; then it
+// searches (steals half of a random victim's queue, or a LIFO task that has sat through a
+// whole search round); then it parks in its own epoll_wait until its next timer.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "blocking_pool.hpp"
+#include "idle.hpp"
+#include "local_queue.hpp"
+#include "task_registry.hpp"
+#include "timer_wheel.hpp"
+#include "weft/runtime/runtime.hpp"
+#include "weft/runtime/time.hpp"
+
+namespace weft::detail {
+
+class Scheduler;
+
+/// The runtime's clock: real, or virtual (advanced by the last worker to go idle).
+class RuntimeClock {
+ public:
+  explicit RuntimeClock(bool is_virtual) : virtual_(is_virtual), epoch_(Clock::now()) {}
+  bool is_virtual() const noexcept { return virtual_; }
+  TimePoint now() const noexcept {
+    if (!virtual_) return Clock::now();
+    return epoch_ + std::chrono::nanoseconds(virtual_ns_.load(std::memory_order_acquire));
+  }
+  /// Ticks (ms) since the epoch, rounded down: what is due now.
+  std::uint64_t now_tick() const noexcept { return floor_tick(now()); }
+  std::uint64_t floor_tick(TimePoint tp) const noexcept {
+    if (tp <= epoch_) return 0;
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(tp - epoch_).count());
+  }
+  /// Ticks for a deadline, rounded up: a timer never fires early.
+  std::uint64_t ceil_tick(TimePoint tp) const noexcept {
+    if (tp <= epoch_) return 0;
+    auto d = tp - epoch_;
+    if (d >= std::chrono::duration_cast<Duration>(std::chrono::milliseconds(TimerWheel::kMaxTick))) {
+      return ~std::uint64_t{0};
+    }
+    return static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
+  }
+  /// Virtual clock only: jumps forward to `tick` (never back).
+  void advance_to(std::uint64_t tick) noexcept {
+    std::int64_t ns = static_cast<std::int64_t>(tick) * 1'000'000;
+    std::int64_t cur = virtual_ns_.load(std::memory_order_relaxed);
+    while (cur < ns && !virtual_ns_.compare_exchange_weak(cur, ns, std::memory_order_acq_rel)) {
+    }
+  }
+
+ private:
+  const bool virtual_;
+  const TimePoint epoch_;
+  std::atomic<std::int64_t> virtual_ns_{0};
+};
+
+class Worker {
+ public:
+  Worker(Scheduler& s, unsigned index, std::size_t workers);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void join();
+  void wake() noexcept;  // eventfd write; only for a worker taken off the sleepers
+
+  void push_lifo(TaskHeader* t) noexcept;
+  void push_back(TaskHeader* t) noexcept;
+  std::size_t advance_timers(std::uint64_t now_tick) noexcept;
+
+  TimerWheel& wheel() noexcept { return wheel_; }
+  LocalQueue& queue() noexcept { return queue_; }
+  bool has_local_work() const noexcept {
+    return !queue_.empty() || lifo_.load(std::memory_order_relaxed) != nullptr;
+  }
+  WorkerMetrics metrics() const noexcept;
+  Scheduler& scheduler() noexcept { return sched_; }
+  unsigned index() const noexcept { return index_; }
+
+ private:
+  static constexpr unsigned kMaxLifoStreak = 3;
+  static constexpr std::uint32_t kEventInterval = 61;
+  static constexpr int kBudget = 128;
+
+  void main();
+  TaskHeader* next_task() noexcept;
+  TaskHeader* pop_inject_batch() noexcept;
+  TaskHeader* search() noexcept;
+  TaskHeader* steal_lifo(Worker& victim) noexcept;
+  void run_task(TaskHeader* t) noexcept;
+  void maintenance() noexcept;
+  void park() noexcept;
+  bool advance_virtual_clock() noexcept;
+  void poll_events(int timeout_ms) noexcept;
+  void end_search() noexcept;
+
+  Scheduler& sched_;
+  const unsigned index_;
+  LocalQueue queue_;
+  alignas(64) std::atomic<TaskHeader*> lifo_{nullptr};
+  std::atomic<std::uint32_t> poll_tick_{0};  // published tick, for stale-LIFO stealing
+  TimerWheel wheel_;
+  int epfd_ = -1;
+  int evfd_ = -1;
+  std::uint32_t tick_ = 0;
+  unsigned lifo_streak_ = 0;
+  bool searching_ = false;
+  std::uint64_t rng_;
+  std::vector<std::uint32_t> seen_tick_;  // per victim, from the previous search round
+  std::unique_ptr<moodycamel::ProducerToken> token_;
+  std::thread thread_;
+  std::atomic<std::uint64_t> polls_{0}, steals_{0}, parks_{0}, timers_fired_{0};
+};
+
+class Scheduler {
+ public:
+  enum Phase : int { kRunning, kDraining, kClosed };
+
+  explicit Scheduler(RuntimeOptions options);
+  ~Scheduler();
+
+  void submit_new(TaskHeader* t);
+  void schedule(TaskHeader* t) noexcept;
+  void schedule_yield(TaskHeader* t) noexcept;
+  void inject(TaskHeader* t) noexcept;
+  void inject_batch(TaskHeader** ts, std::size_t n, moodycamel::ProducerToken* tok) noexcept;
+  void notify_parked() noexcept;
+  void shutdown();
+
+  void report_unobserved(TaskHeader* t) noexcept;
+  void submit_blocking(BlockingJob* job);
+  void submit_offload(BlockingJob* job);
+  void job_finished() noexcept;
+
+  bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
+  bool any_work_visible() const noexcept;
+
+  const RuntimeOptions& options() const noexcept { return options_; }
+  RuntimeClock& clock() noexcept { return clock_; }
+  TaskRegistry& registry() noexcept { return registry_; }
+  Idle& idle() noexcept { return idle_; }
+  std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
+  moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
+  std::size_t jobs_in_flight() const noexcept { return jobs_.load(std::memory_order_acquire); }
+
+ private:
+  void cancel_all();
+
+  RuntimeOptions options_;
+  RuntimeClock clock_;
+  TaskRegistry registry_;
+  moodycamel::ConcurrentQueue<TaskHeader*> inject_;
+  Idle idle_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<int> phase_{kRunning};
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> jobs_{0};
+  BlockingPool pool_;
+  std::once_flag arena_once_;
+  std::unique_ptr<tbb::task_arena> arena_;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;
+};
+
+/// The worker running on this thread (nullptr elsewhere).
+Worker* current_worker() noexcept;
+
+}  // namespace weft::detail
+
+namespace weft::detail {
+/// Hands an error nobody observed to its runtime's handler, or to stderr if that runtime is
+/// gone (a JoinHandle outlived it).
+void report_unobserved_error(TaskHeader* t) noexcept;
+}  // namespace weft::detail

@@ -1,0 +1,186 @@
+// Hierarchical timer wheel; see timer_wheel.hpp.
+#include "timer_wheel.hpp"
+
+#include <bit>
+
+#include "scheduler.hpp"
+
+namespace weft::detail {
+
+namespace {
+constexpr std::uint16_t kPendingList = 0xffff;
+}  // namespace
+
+unsigned TimerWheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
+  std::uint64_t masked = (elapsed ^ when) | (kSlots - 1);
+  if (masked >= kMaxTick) masked = kMaxTick - 1;
+  unsigned significant = 63u - static_cast<unsigned>(std::countl_zero(masked));
+  return significant / 6;
+}
+
+void TimerWheel::push_slot(TimerEntry& e) noexcept {
+  std::uint64_t when = e.deadline;
+  if (when - elapsed_ >= kMaxTick) when = elapsed_ + kMaxTick - 1;  // clamped; re-linked later
+  unsigned level = level_for(elapsed_, when);
+  unsigned slot = static_cast<unsigned>((when >> (6 * level)) & (kSlots - 1));
+  Level& lv = levels_[level];
+  e.where = static_cast<std::uint16_t>(level * kSlots + slot);
+  e.prev = nullptr;
+  e.next = lv.slots[slot];
+  if (e.next) e.next->prev = &e;
+  lv.slots[slot] = &e;
+  lv.occupied |= std::uint64_t{1} << slot;
+}
+
+bool TimerWheel::link_locked(TimerEntry& e) noexcept {
+  if (e.deadline <= elapsed_) return false;
+  e.wheel = this;
+  push_slot(e);
+  e.state.store(TimerEntry::kLinked, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void TimerWheel::unlink_locked(TimerEntry& e) noexcept {
+  TimerEntry** head;
+  if (e.where == kPendingList) {
+    head = &pending_;
+  } else {
+    head = &levels_[e.where / kSlots].slots[e.where % kSlots];
+  }
+  if (e.prev) e.prev->next = e.next;
+  else *head = e.next;
+  if (e.next) e.next->prev = e.prev;
+  if (!*head && e.where != kPendingList) {
+    levels_[e.where / kSlots].occupied &= ~(std::uint64_t{1} << (e.where % kSlots));
+  }
+  e.prev = e.next = nullptr;
+  count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::optional<TimerWheel::Due> TimerWheel::next_due_locked() const noexcept {
+  for (unsigned level = 0; level < kLevels; ++level) {
+    const Level& lv = levels_[level];
+    if (!lv.occupied) continue;
+    const std::uint64_t slot_range = std::uint64_t{1} << (6 * level);
+    const std::uint64_t level_range = slot_range << 6;
+    const unsigned now_slot = static_cast<unsigned>((elapsed_ >> (6 * level)) & (kSlots - 1));
+    const unsigned zeros = static_cast<unsigned>(std::countr_zero(std::rotr(lv.occupied, static_cast<int>(now_slot))));
+    const unsigned slot = (zeros + now_slot) % kSlots;
+    std::uint64_t deadline = (elapsed_ & ~(level_range - 1)) + slot * slot_range;
+    if (deadline <= elapsed_) deadline += level_range;  // wrapped past the top level's end
+    return Due{deadline, level, slot};
+  }
+  return std::nullopt;
+}
+
+TimerEntry* TimerWheel::pop_expired_locked(std::uint64_t now) noexcept {
+  for (;;) {
+    if (TimerEntry* e = pending_) {
+      pending_ = e->next;
+      if (pending_) pending_->prev = nullptr;
+      e->prev = e->next = nullptr;
+      count_.fetch_sub(1, std::memory_order_relaxed);
+      if (e->deadline > now) {  // a clamped far deadline: not due yet
+        push_slot(*e);
+        count_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      e->state.store(TimerEntry::kFiring, std::memory_order_relaxed);
+      return e;
+    }
+    std::optional<Due> due = next_due_locked();
+    if (!due || due->deadline > now) return nullptr;
+    Level& lv = levels_[due->level];
+    TimerEntry* list = lv.slots[due->slot];
+    lv.slots[due->slot] = nullptr;
+    lv.occupied &= ~(std::uint64_t{1} << due->slot);
+    elapsed_ = due->deadline;
+    // Every entry of the slot either is due (-> pending) or moves to a lower level.
+    while (list) {
+      TimerEntry* e = list;
+      list = e->next;
+      if (e->deadline <= elapsed_ || due->level == 0) {
+        e->where = kPendingList;
+        e->prev = nullptr;
+        e->next = pending_;
+        if (pending_) pending_->prev = e;
+        pending_ = e;
+      } else {
+        push_slot(*e);
+      }
+    }
+  }
+}
+
+std::size_t TimerWheel::advance(std::uint64_t now) noexcept {
+  std::size_t fired = 0;
+  for (;;) {
+    lock_.lock();
+    TimerEntry* e = pop_expired_locked(now);
+    if (!e) {
+      if (now > elapsed_) elapsed_ = now;
+      lock_.unlock();
+      return fired;
+    }
+    lock_.unlock();
+    e->fire(e);  // stores kFired itself; e may be gone after this
+    ++fired;
+  }
+}
+
+std::optional<std::uint64_t> TimerWheel::next_deadline() noexcept {
+  lock_.lock();
+  std::optional<std::uint64_t> d;
+  if (pending_) {
+    d = elapsed_;
+  } else if (auto due = next_due_locked()) {
+    d = due->deadline;
+  }
+  lock_.unlock();
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------
+
+ArmResult arm_wait_timer(TimerEntry& e, std::uint64_t deadline, TaskHeader* t, Waiter* w,
+                         std::coroutine_handle<> h) noexcept {
+  TimerWheel& wheel = current_worker()->wheel();
+  e.deadline = deadline;
+  e.wheel = &wheel;  // before begin_wait publishes: a cancelling claimer reads it
+  std::lock_guard lk(wheel.lock());
+  if (deadline <= wheel.elapsed_locked()) return ArmResult::kExpired;
+  if (t->begin_wait(w, h, /*forwarding=*/false) == WaitResult::kCancelled) {
+    return ArmResult::kCancelled;
+  }
+  wheel.link_locked(e);
+  return ArmResult::kSuspended;
+}
+
+bool arm_timer(TimerEntry& e, std::uint64_t deadline) noexcept {
+  TimerWheel& wheel = current_worker()->wheel();
+  e.deadline = deadline;
+  e.wheel = &wheel;
+  std::lock_guard lk(wheel.lock());
+  return wheel.link_locked(e);
+}
+
+bool timer_cancel(TimerEntry& e) noexcept {
+  TimerWheel* wheel = e.wheel;
+  if (!wheel) return true;  // never armed
+  wheel->lock().lock();
+  std::uint8_t st = e.state.load(std::memory_order_relaxed);
+  if (st == TimerEntry::kLinked) {
+    wheel->unlink_locked(e);
+    e.state.store(TimerEntry::kIdle, std::memory_order_relaxed);
+    wheel->lock().unlock();
+    return true;
+  }
+  wheel->lock().unlock();
+  if (st == TimerEntry::kIdle) return true;
+  // Acquire: pairs with fire()'s release store of kFired; its effects are visible after.
+  while (e.state.load(std::memory_order_acquire) != TimerEntry::kFired) TaskHeader::spin_pause();
+  return false;
+}
+
+}  // namespace weft::detail
