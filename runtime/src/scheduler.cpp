@@ -37,8 +37,8 @@ std::size_t workers_from(const RuntimeOptions& o) {
 }
 
 bool virtual_clock_from(const RuntimeOptions& o) {
-  if (o.clock == ClockKind::kVirtual) return true;
-  if (o.clock == ClockKind::kReal) return false;
+  if (o.clock == ClockKind::Virtual) return true;
+  if (o.clock == ClockKind::Real) return false;
   const char* env = std::getenv("WEFT_CLOCK");
   return env && std::string(env) == "virtual";
 }

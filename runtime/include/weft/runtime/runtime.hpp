@@ -24,9 +24,9 @@ namespace weft {
 
 /// Which clock a runtime's timers follow.
 enum class ClockKind {
-  kDefault,  ///< kVirtual if the environment has WEFT_CLOCK=virtual, else kReal
-  kReal,     ///< the steady clock
-  kVirtual,  ///< starts at the real time, advances only when every worker is idle (jumps to
+  Default,  ///< kVirtual if the environment has WEFT_CLOCK=virtual, else kReal
+  Real,     ///< the steady clock
+  Virtual,  ///< starts at the real time, advances only when every worker is idle (jumps to
              ///< the next timer), so timer logic runs without real waiting
 };
 
@@ -40,7 +40,7 @@ struct RuntimeOptions {
   bool pin_workers = false;  ///< pin worker i to CPU i (mod CPUs)
   std::size_t max_blocking_threads = 512;  ///< cap of the to_thread pool
   std::chrono::milliseconds blocking_keep_alive{10'000};  ///< idle pool threads retire after
-  ClockKind clock = ClockKind::kDefault;
+  ClockKind clock = ClockKind::Default;
   UnobservedErrorHandler on_unobserved_error;  ///< default: print to stderr
 };
 
