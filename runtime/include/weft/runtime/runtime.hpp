@@ -24,7 +24,7 @@ namespace weft {
 
 /// Which clock a runtime's timers follow.
 enum class ClockKind {
-  Default,  ///< kVirtual if the environment has WEFT_CLOCK=virtual, else kReal
+  Default,  ///< Virtual if the environment has WEFT_CLOCK=virtual, else Real
   Real,     ///< the steady clock
   Virtual,  ///< starts at the real time, advances only when every worker is idle (jumps to
              ///< the next timer), so timer logic runs without real waiting
