@@ -265,16 +265,20 @@ void Worker::poll_events(int timeout_ms) noexcept {
 bool Worker::advance_virtual_clock() noexcept {
   // Called by the last worker to park: nothing runs, nothing is queued, no blocking job is
   // in flight. Jump to the earliest timer of any worker and expire what is due everywhere.
+  // A wheel's next deadline may be a higher level's slot start that only cascades, so go on
+  // until something fires (at most one step per wheel level).
   if (sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) return false;
-  std::uint64_t earliest = ~std::uint64_t{0};
-  for (auto& w : sched_.workers()) {
-    if (auto d = w->wheel_.next_deadline()) earliest = std::min(earliest, *d);
+  for (;;) {
+    std::uint64_t earliest = ~std::uint64_t{0};
+    for (auto& w : sched_.workers()) {
+      if (auto d = w->wheel_.next_deadline()) earliest = std::min(earliest, *d);
+    }
+    if (earliest == ~std::uint64_t{0}) return false;
+    sched_.clock().advance_to(earliest);
+    std::size_t fired = 0;
+    for (auto& w : sched_.workers()) fired += w->advance_timers(earliest);
+    if (fired > 0 || has_local_work()) return true;
   }
-  if (earliest == ~std::uint64_t{0}) return false;
-  sched_.clock().advance_to(earliest);
-  std::size_t fired = 0;
-  for (auto& w : sched_.workers()) fired += w->advance_timers(earliest);
-  return fired > 0 || has_local_work();
 }
 
 void Worker::park() noexcept {

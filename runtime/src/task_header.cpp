@@ -13,11 +13,12 @@ void TaskHeader::request_cancel(unsigned depth) noexcept {
   for (;;) {
     std::uint64_t n = s | bit;
     enum { kNone, kClaim, kForward } act = kNone;
-    if ((s & kWaiting) && effective(n)) {
+    // A held wait (FWD_LOCK) is left alone: its holder acts on the bit when it lets go.
+    if ((s & kWaiting) && !(s & kFwdLock) && effective(n)) {
       if (!(s & kForwarding)) {
         n &= ~kWaiting;
         act = kClaim;
-      } else if (!(s & kFwdLock)) {
+      } else {
         n |= kFwdLock;
         act = kForward;
       }

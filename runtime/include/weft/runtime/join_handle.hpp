@@ -133,11 +133,10 @@ RootTask<T> make_root(Task<T> task) {
   }
 }
 
-/// Creates the root for `task`, names it and submits it; the root is destroyed if the
-/// submission throws.
+/// Creates the root for `task` (not yet submitted).
 template <class T>
-RootPromise<T>* spawn_root(Task<T>&& task, Scheduler* sched, std::string_view name,
-                           std::source_location where, GroupLink* group = nullptr) {
+RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name,
+                                std::source_location where, GroupLink* group) {
   static_assert(!std::is_reference_v<T>, "a spawned task returns a value, not a reference");
   if (!task) throw UsageError("weft::spawn: the Task was already awaited or moved from");
   auto h = make_root<T>(std::move(task)).h;
@@ -145,13 +144,25 @@ RootPromise<T>* spawn_root(Task<T>&& task, Scheduler* sched, std::string_view na
   p.name_.assign(name);
   p.where_ = where;
   p.group_ = group;
+  return &p;
+}
+
+/// Destroys a root that was never submitted.
+inline void destroy_unsubmitted(TaskHeader* t) noexcept { t->root_.destroy(); }
+
+/// Creates the root for `task`, names it and submits it; the root is destroyed if the
+/// submission throws.
+template <class T>
+RootPromise<T>* spawn_root(Task<T>&& task, Scheduler* sched, std::string_view name,
+                           std::source_location where) {
+  RootPromise<T>* p = make_spawn_root(std::move(task), name, where, nullptr);
   try {
-    submit_spawn(&p, sched);
+    submit_spawn(p, sched);
   } catch (...) {
-    h.destroy();
+    destroy_unsubmitted(p);
     throw;
   }
-  return &p;
+  return p;
 }
 
 /// The awaiter of a JoinHandle: a forwarding wait with the awaited task as observer target.

@@ -9,8 +9,10 @@
 //   WAITING    the task is suspended on a wait that can still be claimed;
 //   FORWARDING the current wait forwards cancellation (join, gather, TaskGroup, to_thread)
 //              instead of being ended by it;
-//   FWD_LOCK   a canceller is forwarding right now; claimers spin until it clears, so the
-//              waiter stays alive while it is being forwarded through;
+//   FWD_LOCK   the wait is held: a canceller is forwarding right now, or the task itself is
+//              still registering the waiter with several sources (begin_wait with `hold`);
+//              claimers spin until it clears, and a cancel just leaves its bit for the
+//              holder to act on, so the waiter stays alive and untouched meanwhile;
 //   shield floor (6 bits) the depth of the innermost `shield` scope;
 //   cancel bits, one per cancel-scope depth: bit 0 is `JoinHandle::cancel()`, deeper bits
 //              belong to timeout scopes and task groups.
@@ -64,9 +66,10 @@ struct GroupLink {
 };
 
 enum class WaitResult {
-  kSuspended,           ///< published; do not touch the frame again
+  kSuspended,             ///< published; do not touch the frame again
   kSuspendedMustForward,  ///< published with FWD_LOCK held: forward, then end_forward()
-  kCancelled,           ///< an effective cancellation is pending; not suspended
+  kHeld,                  ///< published with FWD_LOCK held for registration: end_hold()
+  kCancelled,             ///< an effective cancellation is pending; not suspended
 };
 
 struct TaskHeader {
@@ -122,20 +125,48 @@ struct TaskHeader {
 
   /// Called by the task itself, in await_suspend, before the waiter becomes visible to any
   /// other thread. `forwarding` waits are not ended by cancellation.
-  WaitResult begin_wait(Waiter* w, std::coroutine_handle<> h, bool forwarding) noexcept {
+  /// With `hold`, the wait is published held (nobody can claim it) so the task may go on
+  /// registering it with its sources; end_hold() then lets go.
+  WaitResult begin_wait(Waiter* w, std::coroutine_handle<> h, bool forwarding,
+                        bool hold = false) noexcept {
     waiter_ = w;
     resume_ = h;
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       bool eff = effective(s);
       if (eff && !forwarding) return WaitResult::kCancelled;
-      std::uint64_t n = s | kWaiting | (forwarding ? kForwarding : 0) | (eff ? kFwdLock : 0);
+      std::uint64_t n =
+          s | kWaiting | (forwarding ? kForwarding : 0) | (eff || hold ? kFwdLock : 0);
       // Release: publishes waiter_/resume_ to whoever claims (acquire in try_claim).
       if (state_.compare_exchange_weak(s, n, std::memory_order_release,
                                        std::memory_order_relaxed)) {
+        if (hold) return WaitResult::kHeld;
         return eff ? WaitResult::kSuspendedMustForward : WaitResult::kSuspended;
       }
     }
+  }
+
+  /// Ends the hold of a kHeld wait. kCancelled: a cancellation arrived meanwhile and the
+  /// wait was taken back (the caller owns its frame, cleans up and does not suspend).
+  /// kSuspendedMustForward: forwarding wait, still held: forward, then end_forward().
+  /// kSuspended: published; do not touch the frame again.
+  WaitResult end_hold() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      bool eff = effective(s);
+      if (eff && (s & kForwarding)) return WaitResult::kSuspendedMustForward;
+      std::uint64_t n = eff ? s & ~(kWaiting | kFwdLock) : s & ~kFwdLock;
+      // Release: everything registered under the hold happens-before a claimer's resume.
+      if (state_.compare_exchange_weak(s, n, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        return eff ? WaitResult::kCancelled : WaitResult::kSuspended;
+      }
+    }
+  }
+
+  /// Takes back a wait the task still holds (its condition was met while registering).
+  void abandon_held_wait() noexcept {
+    state_.fetch_and(~(kWaiting | kForwarding | kFwdLock), std::memory_order_acq_rel);
   }
 
   /// Releases FWD_LOCK taken by begin_wait (kSuspendedMustForward) or request_cancel.

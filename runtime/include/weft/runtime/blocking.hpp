@@ -1,0 +1,99 @@
+// to_thread (asyncio.to_thread) and offload (CPU work in a oneTBB arena).
+//
+// Both suspend the task and run `f` elsewhere — to_thread on the runtime's elastic blocking
+// pool, offload inside a tbb::task_arena, so `f` may itself use tbb::parallel_for — and
+// resume the task on a worker with f's result or exception. The job lives in the awaiting
+// frame (no allocation for to_thread). A running `f` cannot be interrupted, so cancelling
+// the task waits for `f` to return and then raises CancelledError (its result is dropped);
+// a task cancelled before it awaits never starts `f`.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "weft/runtime/detail/blocking_job.hpp"
+#include "weft/runtime/detail/context.hpp"
+#include "weft/runtime/detail/task_header.hpp"
+#include "weft/runtime/errors.hpp"
+
+namespace weft {
+
+namespace detail {
+
+template <class F>
+class OffThreadAwaiter : Waiter, BlockingJob {
+ public:
+  using R = std::invoke_result_t<F&>;
+
+  OffThreadAwaiter(F f, bool cpu) : f_(std::move(f)), cpu_(cpu) {
+    on_forward = [](Waiter*) noexcept {};  // nothing to interrupt: wait for f to return
+    run = &OffThreadAwaiter::run_job;
+  }
+
+  bool await_ready() const noexcept { return false; }
+
+  bool await_suspend(std::coroutine_handle<> h) {
+    task_ = &require_task(cpu_ ? "weft::offload" : "weft::to_thread");
+    if (task_->cancel_pending()) return false;  // never start f
+    if (task_->begin_wait(this, h, /*forwarding=*/true) == WaitResult::kSuspendedMustForward) {
+      task_->end_forward();
+    }
+    if (cpu_) {
+      submit_offload(task_, this);
+    } else {
+      submit_blocking(task_, this);
+    }
+    return true;
+  }
+
+  R await_resume() {
+    if (task_->take_cancel()) throw CancelledError();
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<R>) return std::move(*result_);
+  }
+
+ private:
+  static void run_job(BlockingJob* j) noexcept {
+    auto* self = static_cast<OffThreadAwaiter*>(j);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(self->f_);
+      } else {
+        self->result_.emplace(std::invoke(self->f_));
+      }
+    } catch (...) {
+      self->error_ = std::current_exception();
+    }
+    TaskHeader* t = self->task_;
+    Scheduler* s = t->sched_;
+    if (t->try_claim()) schedule(t);  // `self` may be gone after this
+    job_finished(s);
+  }
+
+  F f_;
+  bool cpu_;
+  TaskHeader* task_ = nullptr;
+  std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result_{};
+  std::exception_ptr error_;
+};
+
+}  // namespace detail
+
+/// Runs blocking `f()` on the runtime's blocking pool and resumes with its result
+/// (asyncio.to_thread). Bind arguments with a lambda.
+template <class F>
+auto to_thread(F f) {
+  return detail::OffThreadAwaiter<F>(std::move(f), /*cpu=*/false);
+}
+
+/// Runs CPU-bound `f()` in the runtime's oneTBB arena (it may use tbb::parallel_for) and
+/// resumes the task on a worker with its result.
+template <class F>
+auto offload(F f) {
+  return detail::OffThreadAwaiter<F>(std::move(f), /*cpu=*/true);
+}
+
+}  // namespace weft

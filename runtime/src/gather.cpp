@@ -1,0 +1,67 @@
+// The gather awaiter (gather.hpp).
+#include "weft/runtime/gather.hpp"
+
+namespace weft::detail {
+
+GatherAwaiter::GatherAwaiter(TaskHeader* const* children, std::size_t n, bool fail_fast)
+    : children_(children), n_(n), fail_fast_(fail_fast), slots_(new Slot[n]) {
+  on_forward = [](Waiter* w) noexcept {
+    static_cast<GatherAwaiter*>(w)->cancel_children(~std::size_t{0});
+  };
+}
+
+bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
+  task_ = &require_task("weft::gather");
+  remaining_.store(n_ + 1, std::memory_order_relaxed);  // +1: ours, while we attach
+  if (task_->begin_wait(this, h, /*forwarding=*/true) == WaitResult::kSuspendedMustForward) {
+    cancel_children(~std::size_t{0});
+    task_->end_forward();
+  }
+  for (std::size_t i = 0; i < n_; ++i) {
+    slots_[i].notify = &GatherAwaiter::on_child_done;
+    slots_[i].owner = this;
+    slots_[i].index = i;
+    if (!attach_observer(children_[i], &slots_[i])) child_done(i, children_[i]);
+  }
+  // AcqRel: the last decrement sees every child's result.
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return true;
+  // Every child had finished before we were done attaching: the wait is ours to end.
+  return !task_->try_claim();
+}
+
+void GatherAwaiter::await_resume() {
+  if (task_ && task_->take_cancel()) throw CancelledError();
+}
+
+std::optional<std::size_t> GatherAwaiter::first_failure() const noexcept {
+  std::size_t f = first_failure_.load(std::memory_order_acquire);
+  if (f == ~std::size_t{0}) return std::nullopt;
+  return f;
+}
+
+void GatherAwaiter::on_child_done(Completion* c, TaskHeader* child) noexcept {
+  auto* slot = static_cast<Slot*>(c);
+  slot->owner->child_done(slot->index, child);
+}
+
+void GatherAwaiter::child_done(std::size_t index, TaskHeader* child) noexcept {
+  if (fail_fast_ && child->error_) {
+    std::size_t none = ~std::size_t{0};
+    if (first_failure_.compare_exchange_strong(none, index, std::memory_order_acq_rel)) {
+      cancel_children(index);
+    }
+  }
+  // Last touch of this awaiter unless we bring the count to zero.
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    TaskHeader* t = task_;
+    if (t->try_claim()) schedule(t);
+  }
+}
+
+void GatherAwaiter::cancel_children(std::size_t except) noexcept {
+  for (std::size_t i = 0; i < n_; ++i) {
+    if (i != except) children_[i]->request_cancel(0);
+  }
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,105 @@
+// TaskGroup (task_group.hpp).
+#include "weft/runtime/task_group.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace weft {
+
+TaskGroup::TaskGroup(detail::TaskHeader& parent) : parent_(parent), depth_(parent.push_scope()) {
+  link_.child_done = &TaskGroup::on_child_done;
+  link_.owner = this;
+}
+
+TaskGroup::~TaskGroup() {
+  for (detail::TaskHeader* t : children_) t->release();
+  parent_.pop_scope(depth_);
+}
+
+void TaskGroup::add_child(detail::TaskHeader* t) {
+  std::lock_guard lk(lock_);
+  if (closed_) throw UsageError("weft::TaskGroup::spawn after the group has finished");
+  children_.push_back(t);
+  t->add_ref();
+  ++active_;
+}
+
+void TaskGroup::remove_child(detail::TaskHeader* t) noexcept {
+  std::lock_guard lk(lock_);
+  children_.erase(std::find(children_.begin(), children_.end(), t));
+  t->release();
+  --active_;
+}
+
+std::size_t TaskGroup::active() const noexcept {
+  std::lock_guard lk(lock_);
+  return active_;
+}
+
+void TaskGroup::cancel() noexcept {
+  std::vector<detail::TaskHeader*> snapshot;
+  {
+    std::lock_guard lk(lock_);
+    snapshot = children_;  // alive: the group holds a reference on each
+  }
+  for (detail::TaskHeader* t : snapshot) t->request_cancel(0);
+}
+
+void TaskGroup::fail(std::exception_ptr e) noexcept {
+  bool first;
+  {
+    std::lock_guard lk(lock_);
+    errors_.push_back(std::move(e));
+    first = !std::exchange(failing_, true);
+  }
+  if (!first) return;
+  cancel();
+  parent_.request_cancel(depth_);  // interrupts the body if it is still running
+}
+
+void TaskGroup::on_child_done(detail::GroupLink* link, detail::TaskHeader* child) noexcept {
+  TaskGroup& g = *static_cast<Link*>(link)->owner;
+  if (child->error_ && !detail::is_cancelled_error(child->error_)) {
+    child->observed_.store(true, std::memory_order_relaxed);
+    g.fail(child->error_);
+  }
+  bool wake;
+  {
+    std::lock_guard lk(g.lock_);
+    wake = --g.active_ == 0 && g.joining_;
+  }
+  // Last touch of the group unless we wake the parent (which may then destroy it).
+  if (wake && g.parent_.try_claim()) detail::schedule(&g.parent_);
+}
+
+std::vector<std::exception_ptr> TaskGroup::take_errors() {
+  std::lock_guard lk(lock_);
+  closed_ = true;
+  return std::move(errors_);
+}
+
+TaskGroup::JoinAwaiter::JoinAwaiter(TaskGroup& g) noexcept : group_(g) {
+  on_forward = [](detail::Waiter* w) noexcept { static_cast<JoinAwaiter*>(w)->group_.cancel(); };
+}
+
+bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
+  detail::TaskHeader& task = group_.parent_;
+  detail::WaitResult r;
+  {
+    std::lock_guard lk(group_.lock_);
+    if (group_.active_ == 0) return false;
+    group_.joining_ = true;
+    r = task.begin_wait(this, h, /*forwarding=*/true);
+  }
+  if (r == detail::WaitResult::kSuspendedMustForward) {
+    group_.cancel();
+    task.end_forward();
+  }
+  return true;
+}
+
+void TaskGroup::JoinAwaiter::await_resume() {
+  if (group_.parent_.take_cancel()) throw CancelledError();
+}
+
+}  // namespace weft
