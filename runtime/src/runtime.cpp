@@ -30,7 +30,7 @@ void report_unobserved_error(TaskHeader* t) noexcept {
       return;
     }
   }
-  std::string line = "weft: task '" + t->name_ + "' failed and nobody awaited it: " +
+  std::string line = "weft: task '" + std::string(t->name()) + "' failed and nobody awaited it: " +
                      describe(t->error_) + "\n";
   std::fputs(line.c_str(), stderr);
 }
@@ -77,7 +77,7 @@ bool detach_observer(TaskHeader* t, Completion* c) noexcept {
 
 TaskInfo current_task() {
   detail::TaskHeader& t = detail::require_task("weft::current_task");
-  return TaskInfo{t.id_, t.name_, t.where_};
+  return TaskInfo{t.id_, t.name(), t.where_};
 }
 
 bool in_runtime() noexcept { return detail::current_worker() != nullptr; }

@@ -333,7 +333,9 @@ void Scheduler::submit_new(TaskHeader* t) {
   Worker* w = tls_worker;
   bool on_own_worker = w && &w->scheduler() == this;
   t->sched_ = this;
-  registry_.add(t);  // seq_cst: pairs with shutdown's phase store then live() check
+  // The shard lock orders add() before our phase load, and shutdown's phase store before
+  // its live() count (which takes the same locks): one of the two sees the other.
+  registry_.add(t, w ? w->index() : static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(t) >> 8));
   int phase = phase_.load();
   if (phase == kClosed || (phase == kDraining && !on_own_worker)) {
     registry_.remove(t);
@@ -427,7 +429,7 @@ void Scheduler::shutdown() {
 }
 
 void Scheduler::report_unobserved(TaskHeader* t) noexcept {
-  TaskInfo info{t->id_, t->name_, t->where_};
+  TaskInfo info{t->id_, t->name(), t->where_};
   try {
     if (options_.on_unobserved_error) {
       options_.on_unobserved_error(info, t->error_);

@@ -42,7 +42,7 @@ unsigned TaskHeader::push_scope() {
     throw std::length_error("weft: more than " + std::to_string(kMaxDepth) +
                             " nested timeout/task-group/shield scopes in one task");
   }
-  depth_ = d;
+  depth_ = static_cast<std::uint8_t>(d);
   state_.fetch_and(~cancel_bit(d), std::memory_order_acq_rel);
   delivered_ &= ~(std::uint64_t{1} << d);
   return d;
@@ -76,7 +76,15 @@ void TaskHeader::release() noexcept {
   if (error_ && !observed_.load(std::memory_order_relaxed) && !is_cancelled_error(error_)) {
     report_unobserved_error(this);
   }
+  delete[] name_;
   root_.destroy();
+}
+
+void TaskHeader::set_name(std::string_view name) {
+  if (name.empty()) return;
+  name_ = new char[name.size() + 1];
+  name.copy(name_, name.size());
+  name_[name.size()] = '\0';
 }
 
 }  // namespace weft::detail

@@ -18,18 +18,19 @@ namespace weft::detail {
 
 class TaskRegistry {
  public:
-  /// Links `t` and gives it an id. Sequentially consistent with shutdown's phase change.
-  void add(TaskHeader* t) noexcept {
-    t->id_ = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-    t->reg_shard_ = static_cast<unsigned>(t->id_ % kShards);
+  /// Links `t` into shard `hint` (a worker's index, so spawns on different workers do not
+  /// share a lock) and gives it a process-wide unique id.
+  void add(TaskHeader* t, unsigned hint) noexcept {
+    t->id_ = next_id();
+    t->reg_shard_ = static_cast<std::uint8_t>(hint % kShards);
     Shard& s = shards_[t->reg_shard_];
     s.lock.lock();
     t->reg_prev_ = nullptr;
     t->reg_next_ = s.head;
     if (s.head) s.head->reg_prev_ = t;
     s.head = t;
+    ++s.count;
     s.lock.unlock();
-    live_.fetch_add(1);
   }
 
   void remove(TaskHeader* t) noexcept {
@@ -38,8 +39,9 @@ class TaskRegistry {
     if (t->reg_prev_) t->reg_prev_->reg_next_ = t->reg_next_;
     else s.head = t->reg_next_;
     if (t->reg_next_) t->reg_next_->reg_prev_ = t->reg_prev_;
+    bool emptied = --s.count == 0;
     s.lock.unlock();
-    if (live_.fetch_sub(1) == 1 && waiters_.load() > 0) {
+    if (emptied && waiters_.load(std::memory_order_acquire) > 0) {
       std::lock_guard lk(mu_);
       cv_.notify_all();
     }
@@ -59,13 +61,24 @@ class TaskRegistry {
     return out;
   }
 
-  std::size_t live() const noexcept { return live_.load(); }
+  /// Number of live tasks. Taking each shard's lock orders this against add(): a spawn
+  /// whose add() this count missed runs its phase check after the count (shutdown relies
+  /// on it).
+  std::size_t live() const noexcept {
+    std::size_t n = 0;
+    for (const Shard& s : shards_) {
+      s.lock.lock();
+      n += s.count;
+      s.lock.unlock();
+    }
+    return n;
+  }
 
   /// Waits up to `d` for the registry to become empty; true if it is.
   bool wait_empty_for(std::chrono::milliseconds d) {
     waiters_.fetch_add(1);
     std::unique_lock lk(mu_);
-    bool empty = cv_.wait_for(lk, d, [&] { return live_.load() == 0; });
+    bool empty = cv_.wait_for(lk, d, [&] { return live() == 0; });
     waiters_.fetch_sub(1);
     return empty;
   }
@@ -73,12 +86,24 @@ class TaskRegistry {
  private:
   static constexpr unsigned kShards = 16;
   struct alignas(64) Shard {
-    SpinLock lock;
+    mutable SpinLock lock;
     TaskHeader* head = nullptr;
+    std::size_t count = 0;
   };
+
+  static std::uint64_t next_id() noexcept {
+    // Ids come in per-thread blocks, so a spawn costs no shared atomic for its id.
+    static std::atomic<std::uint64_t> g_next{1};
+    constexpr std::uint64_t kBlock = 1024;
+    thread_local std::uint64_t next = 0, end = 0;
+    if (next == end) {
+      next = g_next.fetch_add(kBlock, std::memory_order_relaxed);
+      end = next + kBlock;
+    }
+    return next++;
+  }
+
   std::array<Shard, kShards> shards_{};
-  std::atomic<std::size_t> live_{0};
-  std::atomic<std::uint64_t> next_id_{0};
   std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -126,10 +126,13 @@ class RootPromise<void> final : public RootPromiseBase<void> {
 template <class T>
 RootTask<T> make_root(Task<T> task) {
   co_await typename RootPromiseBase<T>::StartTag{};
+  // A local, not the parameter: it dies when the body ends, so the user's frame is freed
+  // at completion, not when the last JoinHandle goes.
+  Task<T> body = std::move(task);
   if constexpr (std::is_void_v<T>) {
-    co_await std::move(task);
+    co_await std::move(body);
   } else {
-    co_return co_await std::move(task);
+    co_return co_await std::move(body);
   }
 }
 
@@ -141,7 +144,7 @@ RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name,
   if (!task) throw UsageError("weft::spawn: the Task was already awaited or moved from");
   auto h = make_root<T>(std::move(task)).h;
   RootPromise<T>& p = h.promise();
-  p.name_.assign(name);
+  p.set_name(name);
   p.where_ = where;
   p.group_ = group;
   return &p;
@@ -248,7 +251,7 @@ class [[nodiscard]] JoinHandle {
   }
   /// The task's id, name and spawn site.
   TaskInfo info() const noexcept {
-    return p_ ? TaskInfo{p_->id_, p_->name_, p_->where_} : TaskInfo{};
+    return p_ ? TaskInfo{p_->id_, p_->name(), p_->where_} : TaskInfo{};
   }
   /// True unless moved from.
   explicit operator bool() const noexcept { return p_ != nullptr; }

@@ -2,7 +2,7 @@
 //
 // Frames are small (a few hundred bytes) and short-lived, and they are often freed on a
 // different thread than the one that allocated them (a task spawned on one worker finishes
-// on another). Each thread keeps a free list per 64-byte size class; a list that grows past
+// on another). Each thread keeps a free list per 32-byte size class; a list that grows past
 // its cap hands a batch to a global (mutex-guarded) depot, and an empty list takes a batch
 // from there before it falls back to malloc. So producer/consumer patterns recycle frames
 // instead of hitting malloc on one side and free on the other. Blocks above the largest

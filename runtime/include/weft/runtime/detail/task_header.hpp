@@ -41,6 +41,7 @@
 #include <exception>
 #include <source_location>
 #include <string>
+#include <string_view>
 
 namespace weft::detail {
 
@@ -86,9 +87,11 @@ struct TaskHeader {
 
   // ---- shared state (atomics) ----
   std::atomic<std::uint64_t> state_{0};
-  std::atomic<std::uint32_t> refs_{2};  // the JoinHandle and the running task
   std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
-  std::atomic<bool> observed_{false};        // someone took the result or the error
+  std::atomic<std::uint32_t> refs_{2};  // the JoinHandle and the running task
+  std::atomic<bool> observed_{false};   // someone took the result or the error
+  std::uint8_t depth_ = 0;              // task-local: current cancel-scope depth
+  std::uint8_t reg_shard_ = 0;          // registry shard, fixed at spawn
 
   // ---- written by the task before publishing a wait, read by the claim winner ----
   Waiter* waiter_ = nullptr;
@@ -96,19 +99,17 @@ struct TaskHeader {
 
   // ---- task-local ----
   std::uint64_t delivered_ = 0;
-  unsigned depth_ = 0;
 
   // ---- fixed at spawn ----
   Scheduler* sched_ = nullptr;
   GroupLink* group_ = nullptr;
   std::coroutine_handle<> root_;
   std::exception_ptr error_;
-  std::string name_;
+  char* name_ = nullptr;  // owned copy; nullptr when unnamed (most tasks: no allocation)
   std::source_location where_;
   std::uint64_t id_ = 0;
   TaskHeader* reg_prev_ = nullptr;  // live-task registry, guarded by its shard lock
   TaskHeader* reg_next_ = nullptr;
-  unsigned reg_shard_ = 0;
 
   static constexpr std::uint64_t cancel_bit(unsigned depth) {
     return std::uint64_t{1} << (kCancelShift + depth);
@@ -221,7 +222,7 @@ struct TaskHeader {
   void pop_scope(unsigned depth) noexcept {
     state_.fetch_and(~cancel_bit(depth), std::memory_order_acq_rel);
     delivered_ &= ~(std::uint64_t{1} << depth);
-    depth_ = depth - 1;
+    depth_ = static_cast<std::uint8_t>(depth - 1);
   }
   /// True if the last delivered cancellation came from scope `depth` and no outer scope.
   bool delivered_only_from(unsigned depth) const noexcept {
@@ -233,6 +234,9 @@ struct TaskHeader {
   /// floor to restore. Task-local.
   unsigned push_shield();
   void pop_shield(unsigned saved_floor) noexcept;
+
+  void set_name(std::string_view name);
+  std::string_view name() const noexcept { return name_ ? std::string_view(name_) : std::string_view(); }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   /// Drops a reference; the last one destroys the task (and reports an unobserved error).
