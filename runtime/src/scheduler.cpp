@@ -289,22 +289,54 @@ void Worker::park() noexcept {
   if (last_searcher && sched_.any_work_visible()) sched_.notify_parked();
 
   int timeout = -1;
-  bool virtual_clock = sched_.clock().is_virtual();
-  if (virtual_clock) {
+  if (sched_.clock().is_virtual()) {
     if (idle.unparked() == 0 && advance_virtual_clock()) {
       searching_ = idle.transition_from_parked(index_);
       return;
     }
-  } else if (auto d = wheel_.next_deadline()) {
-    std::uint64_t now = sched_.clock().now_tick();
-    timeout = *d <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(*d - now, 1u << 30));
+  } else {
+    timeout = park_timeout();
   }
   if (!sched_.stopping()) {
     parks_.fetch_add(1, std::memory_order_relaxed);
+    parked_.store(true, std::memory_order_relaxed);
     poll_events(timeout);
+    parked_.store(false, std::memory_order_relaxed);
   }
   searching_ = idle.transition_from_parked(index_);
-  advance_timers(sched_.clock().now_tick());
+  std::uint64_t now = sched_.clock().now_tick();
+  advance_timers(now);
+  // Timers of workers that are busy (not parked) are ours to fire too: a worker stuck in
+  // one long poll must not hold back its wheel. The wheels are lock-protected.
+  for (auto& w : sched_.workers()) {
+    if (w.get() != this && !w->parked_.load(std::memory_order_relaxed)) w->advance_timers(now);
+  }
+}
+
+int Worker::park_timeout() noexcept {
+  // Until our next timer, or a busy worker's. While some worker is busy, come back at least
+  // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
+  // 1 ms if its LIFO slot holds a task we may have to take (steal_lifo).
+  std::optional<std::uint64_t> due = wheel_.next_deadline();
+  bool others_busy = false;
+  bool lifo_waiting = false;
+  for (auto& w : sched_.workers()) {
+    if (w.get() == this || w->parked_.load(std::memory_order_relaxed)) continue;
+    others_busy = true;
+    if (auto d = w->wheel_.next_deadline()) due = due ? std::min(*due, *d) : *d;
+    lifo_waiting = lifo_waiting || w->lifo_.load(std::memory_order_relaxed) != nullptr;
+  }
+  int timeout = -1;
+  if (due) {
+    std::uint64_t now = sched_.clock().now_tick();
+    timeout = *due <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(*due - now, 1u << 30));
+  }
+  auto cap = [&](int ms) {
+    if (timeout < 0 || timeout > ms) timeout = ms;
+  };
+  if (others_busy) cap(kWatchMs);
+  if (lifo_waiting) cap(1);
+  return timeout;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -104,6 +105,7 @@ class Worker {
   static constexpr unsigned kMaxLifoStreak = 3;
   static constexpr std::uint32_t kEventInterval = 61;
   static constexpr int kBudget = 128;
+  static constexpr int kWatchMs = 10;  // a parked worker's longest nap while others are busy
 
   void main();
   TaskHeader* next_task() noexcept;
@@ -113,6 +115,7 @@ class Worker {
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
+  int park_timeout() noexcept;
   bool advance_virtual_clock() noexcept;
   void poll_events(int timeout_ms) noexcept;
   void end_search() noexcept;
@@ -122,6 +125,7 @@ class Worker {
   LocalQueue queue_;
   alignas(64) std::atomic<TaskHeader*> lifo_{nullptr};
   std::atomic<std::uint32_t> poll_tick_{0};  // published tick, for stale-LIFO stealing
+  std::atomic<bool> parked_{false};  // in epoll_wait: it fires its own timers when it wakes
   TimerWheel wheel_;
   int epfd_ = -1;
   int evfd_ = -1;
