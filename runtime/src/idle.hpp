@@ -36,14 +36,18 @@ class Idle {
   /// True if this was the last searcher (the caller then notifies one more worker).
   bool transition_from_searching() noexcept { return searching(state_.fetch_sub(1)) == 1; }
 
-  /// Registers worker `i` as a sleeper. True if it was the last searcher.
-  bool transition_to_parked(unsigned i, bool was_searching) {
+  struct Parked {
+    bool last_searcher;  ///< it was the last searching worker
+    bool last_awake;     ///< every worker is parked now, and this one parked last
+  };
+  /// Registers worker `i` as a sleeper.
+  Parked transition_to_parked(unsigned i, bool was_searching) {
     std::lock_guard lk(mu_);
     std::uint32_t dec = pack(was_searching ? 1 : 0, 1);
     std::uint32_t prev = state_.fetch_sub(dec);
     sleepers_.push_back(i);
     sleeping_[i] = true;
-    return was_searching && searching(prev) == 1;
+    return {was_searching && searching(prev) == 1, (prev >> 16) == 1};
   }
 
   /// Worker `i` woke up. True if it was woken by notify_parked (it is now a searcher);

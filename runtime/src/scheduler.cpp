@@ -263,12 +263,17 @@ void Worker::poll_events(int timeout_ms) noexcept {
 }
 
 bool Worker::advance_virtual_clock() noexcept {
-  // Called by the last worker to park: nothing runs, nothing is queued, no blocking job is
-  // in flight. Jump to the earliest timer of any worker and expire what is due everywhere.
-  // A wheel's next deadline may be a higher level's slot start that only cascades, so go on
-  // until something fires (at most one step per wheel level).
-  if (sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) return false;
+  // Called by the worker that parked last: nothing runs, nothing is queued, no blocking job
+  // is in flight. Jump to the earliest timer of any worker and expire what is due
+  // everywhere. A wheel's next deadline may be a higher level's slot start that only
+  // cascades, so go on until something fires — but stop as soon as any worker is awake or
+  // any work is visible: time must not move while something could still run.
+  std::lock_guard lk(sched_.virtual_clock_mutex());
+  Idle& idle = sched_.idle();
   for (;;) {
+    if (idle.unparked() != 0 || sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) {
+      return has_local_work();
+    }
     std::uint64_t earliest = ~std::uint64_t{0};
     for (auto& w : sched_.workers()) {
       if (auto d = w->wheel_.next_deadline()) earliest = std::min(earliest, *d);
@@ -284,13 +289,13 @@ bool Worker::advance_virtual_clock() noexcept {
 void Worker::park() noexcept {
   if (advance_timers(sched_.clock().now_tick()) > 0 && has_local_work()) return;
   Idle& idle = sched_.idle();
-  bool last_searcher = idle.transition_to_parked(index_, searching_);
+  Idle::Parked parked = idle.transition_to_parked(index_, searching_);
   searching_ = false;
-  if (last_searcher && sched_.any_work_visible()) sched_.notify_parked();
+  if (parked.last_searcher && sched_.any_work_visible()) sched_.notify_parked();
 
   int timeout = -1;
   if (sched_.clock().is_virtual()) {
-    if (idle.unparked() == 0 && advance_virtual_clock()) {
+    if (parked.last_awake && advance_virtual_clock()) {
       searching_ = idle.transition_from_parked(index_);
       return;
     }
@@ -375,7 +380,9 @@ void Scheduler::submit_new(TaskHeader* t) {
   }
   if (phase == kDraining) t->request_cancel(0);  // spawned during shutdown: never starts
   if (on_own_worker) {
-    w->push_lifo(t);
+    // New tasks queue behind the others (asyncio's order); the LIFO slot is for wake-ups.
+    w->push_back(t);
+    notify_parked();
   } else {
     inject(t);
   }
@@ -383,10 +390,13 @@ void Scheduler::submit_new(TaskHeader* t) {
 
 void Scheduler::schedule(TaskHeader* t) noexcept {
   Worker* w = tls_worker;
-  if (w && &w->scheduler() == this) {
-    w->push_lifo(t);
-  } else {
+  if (!w || &w->scheduler() != this) {
     inject(t);
+  } else if (tls_task) {
+    w->push_lifo(t);  // woken by the running task: run it next
+  } else {
+    w->push_back(t);  // timers expired between polls: in the order they fired
+    notify_parked();
   }
 }
 

@@ -2,10 +2,13 @@
 // the live-task registry and the blocking pool of one Runtime.
 //
 // Where a task goes when it becomes runnable (`schedule`):
-//  - woken by a task on a worker of the same runtime: that worker's LIFO slot (the task it
-//    woke runs next, while the data it was sent is in cache); the slot's previous occupant
-//    moves to the back of the local queue;
-//  - yielding: the back of the local queue;
+//  - woken by the task running on a worker of the same runtime: that worker's LIFO slot
+//    (the task it woke runs next, while the data it was sent is in cache); the slot's
+//    previous occupant moves to the back of the local queue;
+//  - woken on a worker between polls (expired timers): the back of the local queue, in
+//    the order the timers fired;
+//  - spawned on a worker, or yielding: the back of the local queue (so tasks spawned
+//    together start in the order they were spawned, as in asyncio);
 //  - from any other thread: the injection queue (moodycamel::ConcurrentQueue), plus a
 //    notify_parked() so a sleeping worker comes for it.
 // What a worker runs next (`Worker::next_task`): every 61st tick the injection queue first
@@ -169,6 +172,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
   std::size_t jobs_in_flight() const noexcept { return jobs_.load(std::memory_order_acquire); }
+  std::mutex& virtual_clock_mutex() noexcept { return virtual_mu_; }
 
  private:
   void cancel_all();
@@ -185,6 +189,7 @@ class Scheduler {
   BlockingPool pool_;
   std::once_flag arena_once_;
   std::unique_ptr<tbb::task_arena> arena_;
+  std::mutex virtual_mu_;  // one worker at a time moves the virtual clock
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
 };

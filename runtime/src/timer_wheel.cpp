@@ -1,7 +1,9 @@
 // Hierarchical timer wheel; see timer_wheel.hpp.
 #include "timer_wheel.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <utility>
 
 #include "scheduler.hpp"
 
@@ -18,6 +20,28 @@ unsigned TimerWheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexce
   return significant / 6;
 }
 
+void TimerWheel::List::push_back(TimerEntry& e) noexcept {
+  e.next = nullptr;
+  e.prev = tail;
+  if (tail) tail->next = &e;
+  else head = &e;
+  tail = &e;
+}
+
+void TimerWheel::List::erase(TimerEntry& e) noexcept {
+  if (e.prev) e.prev->next = e.next;
+  else head = e.next;
+  if (e.next) e.next->prev = e.prev;
+  else tail = e.prev;
+  e.prev = e.next = nullptr;
+}
+
+TimerEntry* TimerWheel::List::pop_front() noexcept {
+  TimerEntry* e = head;
+  if (e) erase(*e);
+  return e;
+}
+
 void TimerWheel::push_slot(TimerEntry& e) noexcept {
   std::uint64_t when = e.deadline;
   if (when - elapsed_ >= kMaxTick) when = elapsed_ + kMaxTick - 1;  // clamped; re-linked later
@@ -25,10 +49,7 @@ void TimerWheel::push_slot(TimerEntry& e) noexcept {
   unsigned slot = static_cast<unsigned>((when >> (6 * level)) & (kSlots - 1));
   Level& lv = levels_[level];
   e.where = static_cast<std::uint16_t>(level * kSlots + slot);
-  e.prev = nullptr;
-  e.next = lv.slots[slot];
-  if (e.next) e.next->prev = &e;
-  lv.slots[slot] = &e;
+  lv.slots[slot].push_back(e);
   lv.occupied |= std::uint64_t{1} << slot;
 }
 
@@ -42,19 +63,13 @@ bool TimerWheel::link_locked(TimerEntry& e) noexcept {
 }
 
 void TimerWheel::unlink_locked(TimerEntry& e) noexcept {
-  TimerEntry** head;
   if (e.where == kPendingList) {
-    head = &pending_;
+    pending_.erase(e);
   } else {
-    head = &levels_[e.where / kSlots].slots[e.where % kSlots];
+    List& l = levels_[e.where / kSlots].slots[e.where % kSlots];
+    l.erase(e);
+    if (!l.head) levels_[e.where / kSlots].occupied &= ~(std::uint64_t{1} << (e.where % kSlots));
   }
-  if (e.prev) e.prev->next = e.next;
-  else *head = e.next;
-  if (e.next) e.next->prev = e.prev;
-  if (!*head && e.where != kPendingList) {
-    levels_[e.where / kSlots].occupied &= ~(std::uint64_t{1} << (e.where % kSlots));
-  }
-  e.prev = e.next = nullptr;
   count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -75,11 +90,11 @@ std::optional<TimerWheel::Due> TimerWheel::next_due_locked() const noexcept {
 }
 
 TimerEntry* TimerWheel::pop_expired_locked(std::uint64_t now) noexcept {
+  // Several threads may advance one wheel, each with its own reading of the clock: time
+  // already processed by another is due for everybody.
+  now = std::max(now, elapsed_);
   for (;;) {
-    if (TimerEntry* e = pending_) {
-      pending_ = e->next;
-      if (pending_) pending_->prev = nullptr;
-      e->prev = e->next = nullptr;
+    if (TimerEntry* e = pending_.pop_front()) {
       count_.fetch_sub(1, std::memory_order_relaxed);
       if (e->deadline > now) {  // a clamped far deadline: not due yet
         push_slot(*e);
@@ -92,20 +107,15 @@ TimerEntry* TimerWheel::pop_expired_locked(std::uint64_t now) noexcept {
     std::optional<Due> due = next_due_locked();
     if (!due || due->deadline > now) return nullptr;
     Level& lv = levels_[due->level];
-    TimerEntry* list = lv.slots[due->slot];
-    lv.slots[due->slot] = nullptr;
+    List list = std::exchange(lv.slots[due->slot], List{});
     lv.occupied &= ~(std::uint64_t{1} << due->slot);
     elapsed_ = due->deadline;
-    // Every entry of the slot either is due (-> pending) or moves to a lower level.
-    while (list) {
-      TimerEntry* e = list;
-      list = e->next;
+    // Every entry of the slot either is due (-> pending) or moves to a lower level; both
+    // keep the slot's order.
+    while (TimerEntry* e = list.pop_front()) {
       if (e->deadline <= elapsed_ || due->level == 0) {
         e->where = kPendingList;
-        e->prev = nullptr;
-        e->next = pending_;
-        if (pending_) pending_->prev = e;
-        pending_ = e;
+        pending_.push_back(*e);
       } else {
         push_slot(*e);
       }
@@ -132,7 +142,7 @@ std::size_t TimerWheel::advance(std::uint64_t now) noexcept {
 std::optional<std::uint64_t> TimerWheel::next_deadline() noexcept {
   lock_.lock();
   std::optional<std::uint64_t> d;
-  if (pending_) {
+  if (pending_.head) {
     d = elapsed_;
   } else if (auto due = next_due_locked()) {
     d = due->deadline;

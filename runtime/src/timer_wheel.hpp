@@ -47,9 +47,17 @@ class TimerWheel {
   std::uint64_t elapsed_locked() const noexcept { return elapsed_; }
 
  private:
+  /// An intrusive FIFO list: timers due at the same tick fire in the order they were armed.
+  struct List {
+    TimerEntry* head = nullptr;
+    TimerEntry* tail = nullptr;
+    void push_back(TimerEntry& e) noexcept;
+    void erase(TimerEntry& e) noexcept;
+    TimerEntry* pop_front() noexcept;
+  };
   struct Level {
     std::uint64_t occupied = 0;
-    std::array<TimerEntry*, kSlots> slots{};
+    std::array<List, kSlots> slots{};
   };
   struct Due {
     std::uint64_t deadline;
@@ -64,7 +72,7 @@ class TimerWheel {
 
   SpinLock lock_;
   std::uint64_t elapsed_ = 0;
-  TimerEntry* pending_ = nullptr;  // cascaded entries that are due, fired one at a time
+  List pending_;  // entries that are due, fired one at a time
   std::array<Level, kLevels> levels_{};
   std::atomic<std::size_t> count_{0};
 };

@@ -222,7 +222,7 @@ class JoinAwaiter : Waiter, Completion {
 /// Move-only; dropping it detaches the task, whose unobserved error then goes to the
 /// runtime's handler. `cancel()` and `done()` may be called from any thread.
 template <class T>
-class [[nodiscard]] JoinHandle {
+class JoinHandle {
  public:
   JoinHandle() noexcept = default;
   explicit JoinHandle(detail::RootPromise<T>* p) noexcept : p_(p) {}
@@ -279,7 +279,7 @@ class [[nodiscard]] JoinHandle {
 /// Spawns `task` on the current runtime (asyncio.create_task). Must be called from a task;
 /// throws UsageError outside a runtime and RuntimeClosed while it shuts down.
 template <class T>
-JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
+[[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                     std::source_location where = std::source_location::current()) {
   return JoinHandle<T>(detail::spawn_root(std::move(task), nullptr, name, where));
 }

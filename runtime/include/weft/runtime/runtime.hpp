@@ -41,7 +41,7 @@ struct RuntimeOptions {
   std::size_t max_blocking_threads = 512;  ///< cap of the to_thread pool
   std::chrono::milliseconds blocking_keep_alive{10'000};  ///< idle pool threads retire after
   ClockKind clock = ClockKind::Default;
-  UnobservedErrorHandler on_unobserved_error;  ///< default: print to stderr
+  UnobservedErrorHandler on_unobserved_error{};  ///< default: print to stderr
 };
 
 /// Per-worker counters (relaxed; a snapshot, not a transaction).
@@ -69,7 +69,7 @@ class Runtime {
 
   /// Spawns `task`; any thread. Throws RuntimeClosed once shutdown has begun.
   template <class T>
-  JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
+  [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                       std::source_location where = std::source_location::current()) {
     return JoinHandle<T>(detail::spawn_root(std::move(task), sched_.get(), name, where));
   }

@@ -44,8 +44,9 @@ class TaskGroup {
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
 
-  /// Spawns `task` as a child of the group. Throws UsageError once the group has closed,
-  /// RuntimeClosed during shutdown.
+  /// Spawns `task` as a child of the group; the handle may be dropped (the group waits for
+  /// the child anyway). Throws UsageError once the group has closed, RuntimeClosed during
+  /// shutdown.
   template <class T>
   JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                       std::source_location where = std::source_location::current()) {

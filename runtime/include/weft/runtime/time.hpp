@@ -17,7 +17,7 @@ using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
 
 /// The current runtime's time: the real steady clock, or the virtual clock of a runtime
-/// built with ClockKind::kVirtual. Outside a runtime, the steady clock.
+/// built with ClockKind::Virtual. Outside a runtime, the steady clock.
 TimePoint now() noexcept;
 
 namespace detail {
