@@ -3,11 +3,12 @@
 // The same command line and output as the Tokio peer (bench/peers/tokio), so tools/bench
 // can run both and compare them line by line:
 //
-//   weft-bench-peer [--impl weft|tbb] --bench NAME --workers N
+//   weft-bench-peer [--impl weft|tbb] --bench NAME --workers N [--iters K]
 //   weft-bench-peer [--impl weft|tbb] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
-// concurrency N), runs one workload once (bench/workloads.hpp) and prints one line:
+// concurrency N), runs one workload K times (default 1; bench/workloads.hpp), and prints one
+// line with the median run's time:
 //
 //   RESULT impl=weft bench=NAME workers=N ops=<count> wall_s=<s> ns_per_op=<f> peak_rss_kb=<kb>
 //
@@ -27,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "workloads.hpp"
 
@@ -125,7 +127,7 @@ long peak_rss_kb() {
 }
 
 constexpr const char* kUsage =
-    "usage: weft-bench-peer [--impl weft|tbb] --bench NAME --workers N\n"
+    "usage: weft-bench-peer [--impl weft|tbb] --bench NAME --workers N [--iters K]\n"
     "       weft-bench-peer [--impl weft|tbb] --list\n";
 
 int usage_error(const std::string& message) {
@@ -137,6 +139,7 @@ struct Args {
   std::string impl = "weft";
   std::optional<std::string> bench;
   std::size_t workers = 0;
+  std::size_t iters = 1;
   bool list = false;
 };
 
@@ -154,7 +157,7 @@ int parse_args(int argc, char** argv, Args& args) {
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (arg == "--bench" || arg == "--workers" || arg == "--impl") {
+    } else if (arg == "--bench" || arg == "--workers" || arg == "--impl" || arg == "--iters") {
       if (!inline_value && i + 1 < argc) inline_value = argv[++i];
       if (!inline_value) return usage_error("missing value for " + arg);
       if (arg == "--bench") {
@@ -165,9 +168,9 @@ int parse_args(int argc, char** argv, Args& args) {
         char* end = nullptr;
         const unsigned long n = std::strtoul(inline_value->c_str(), &end, 10);
         if (inline_value->empty() || *end != '\0' || n == 0 || inline_value->front() == '-') {
-          return usage_error("invalid --workers value: " + *inline_value);
+          return usage_error("invalid " + arg + " value: " + *inline_value);
         }
-        args.workers = n;
+        (arg == "--iters" ? args.iters : args.workers) = n;
       }
     } else {
       return usage_error("unknown argument: " + std::string(argv[i]));
@@ -182,16 +185,24 @@ int parse_args(int argc, char** argv, Args& args) {
 /// Builds the runtime, runs the workload, and reads the peak RSS before the runtime is torn
 /// down (as the Tokio peer does).
 Outcome run(const Bench& b, const Args& args) {
+  // --iters K: the median of K runs in the same runtime (warm threads and allocator).
+  auto median = [&](auto&& once) {
+    std::vector<Measured> runs;
+    for (std::size_t i = 0; i < args.iters; ++i) runs.push_back(once());
+    std::sort(runs.begin(), runs.end(),
+              [](const Measured& a, const Measured& b) { return a.wall < b.wall; });
+    return runs[runs.size() / 2];
+  };
   if (args.impl == "tbb") {
     tbb::task_arena arena(static_cast<int>(args.workers));
     bench::tbb_warm_up(arena);
-    const Measured m = b.tbb(arena);
+    const Measured m = median([&] { return b.tbb(arena); });
     return {m, peak_rss_kb()};
   }
-  weft::RuntimeOptions options;  // (not designated: GCC 12 warns about the other fields)
+  weft::RuntimeOptions options;
   options.workers = args.workers;
   weft::Runtime rt(options);
-  const Measured m = b.weft(rt);
+  const Measured m = median([&] { return b.weft(rt); });
   return {m, peak_rss_kb()};
 }
 

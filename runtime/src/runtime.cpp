@@ -44,7 +44,7 @@ void submit_spawn(TaskHeader* t, Scheduler* sched) {
   sched->submit_new(t);
 }
 
-void complete_task(TaskHeader* t) noexcept {
+std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
   t->sched_->registry().remove(t);
   if (t->group_) t->group_->child_done(t->group_, t);
   // AcqRel: publishes the result to the observer; sees an observer attached before.
@@ -53,7 +53,8 @@ void complete_task(TaskHeader* t) noexcept {
     auto* c = reinterpret_cast<Completion*>(old);
     c->notify(c, t);
   }
-  t->release();
+  t->release();  // may destroy this frame; we only return a handle after it
+  return take_resume_next();
 }
 
 bool attach_observer(TaskHeader* t, Completion* c) {

@@ -18,13 +18,32 @@
 
 #include "weft/runtime/errors.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace weft::detail {
 
 namespace {
 
+// oneTBB (libtbb) is not built with ThreadSanitizer, so the hand-off of a task to an arena
+// thread is invisible to it; these make that hand-off an edge it can see.
+inline void tsan_release([[maybe_unused]] void* addr) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_release(addr);
+#endif
+}
+inline void tsan_acquire([[maybe_unused]] void* addr) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_acquire(addr);
+#endif
+}
+
 thread_local Worker* tls_worker = nullptr;
 thread_local TaskHeader* tls_task = nullptr;
 thread_local int tls_budget = 0;
+thread_local TaskHeader* tls_next = nullptr;  // resume_next()'s task, until complete_task ends
 
 std::size_t workers_from(const RuntimeOptions& o) {
   if (o.workers > 0) return o.workers;
@@ -151,6 +170,14 @@ void Worker::main() {
 }
 
 void Worker::run_task(TaskHeader* t) noexcept {
+  if (TaskHeader::is_start_entry(t)) {
+    t = TaskHeader::from_entry(t);
+    std::uint8_t s = TaskHeader::kNotStarted;
+    if (!t->start_.compare_exchange_strong(s, TaskHeader::kStarted, std::memory_order_acq_rel)) {
+      t->release();  // a joiner ran it already (join inlining); this entry held a reference
+      return;
+    }
+  }
   tls_task = t;
   tls_budget = kBudget;
   poll_tick_.store(tick_, std::memory_order_relaxed);
@@ -299,6 +326,8 @@ void Worker::park() noexcept {
       searching_ = idle.transition_from_parked(index_);
       return;
     }
+    // A blocking job holds the clock still; look again soon (real time) for it to end.
+    if (parked.last_awake && sched_.jobs_in_flight() != 0) timeout = 1;
   } else {
     timeout = park_timeout();
   }
@@ -381,10 +410,10 @@ void Scheduler::submit_new(TaskHeader* t) {
   if (phase == kDraining) t->request_cancel(0);  // spawned during shutdown: never starts
   if (on_own_worker) {
     // New tasks queue behind the others (asyncio's order); the LIFO slot is for wake-ups.
-    w->push_back(t);
+    w->push_back(TaskHeader::start_entry(t));
     notify_parked();
   } else {
-    inject(t);
+    inject(TaskHeader::start_entry(t));
   }
 }
 
@@ -466,8 +495,22 @@ void Scheduler::shutdown() {
   for (unsigned i : idle_.unpark_all()) workers_[i]->wake();
   for (auto& w : workers_) w->wake();
   for (auto& w : workers_) w->join();
+  for (auto& w : workers_) w->drain(*this);
+  TaskHeader* t;
+  while (inject_.try_dequeue(t)) drop_stale_entry(t);
   pool_.shutdown();
   if (arena_) arena_->terminate();
+}
+
+void Scheduler::drop_stale_entry(TaskHeader* e) noexcept {
+  // Every task has finished: what is left in the queues are start entries of tasks that a
+  // joiner ran inline, each holding a reference.
+  if (TaskHeader::is_start_entry(e)) TaskHeader::from_entry(e)->release();
+}
+
+void Worker::drain(Scheduler& s) noexcept {
+  while (TaskHeader* t = queue_.pop()) s.drop_stale_entry(t);
+  if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) s.drop_stale_entry(t);
 }
 
 void Scheduler::report_unobserved(TaskHeader* t) noexcept {
@@ -498,15 +541,45 @@ void Scheduler::submit_offload(BlockingJob* job) {
     arena_->initialize();
   });
   jobs_.fetch_add(1);
-  arena_->enqueue([job] { job->run(job); });
+  {
+    // Jobs cross to the arena through this queue, each arena task runs the oldest one.
+    std::lock_guard lk(offload_mu_);
+    job->next = nullptr;
+    (offload_tail_ ? offload_tail_->next : offload_head_) = job;
+    offload_tail_ = job;
+  }
+  tsan_release(&offload_mu_);
+  arena_->enqueue([this] {
+    tsan_acquire(&offload_mu_);
+    BlockingJob* j;
+    {
+      std::lock_guard lk(offload_mu_);
+      j = offload_head_;
+      offload_head_ = j->next;
+      if (!offload_head_) offload_tail_ = nullptr;
+    }
+    j->run(j);
+  });
 }
 
+// The job's last touch of the scheduler: shutdown waits for the count to reach zero.
 void Scheduler::job_finished() noexcept { jobs_.fetch_sub(1); }
 
 // ---------------------------------------------------------------------------------------
 // The thread's view (detail/context.hpp)
 
 TaskHeader* current_task() noexcept { return tls_task; }
+
+void enter_task(TaskHeader* t) noexcept { tls_task = t; }
+
+void resume_next(TaskHeader* t) noexcept { tls_next = t; }
+
+std::coroutine_handle<> take_resume_next() noexcept {
+  TaskHeader* t = std::exchange(tls_next, nullptr);
+  if (!t) return std::noop_coroutine();
+  tls_task = t;
+  return t->resume_;
+}
 
 TaskHeader& require_task(const char* what) {
   if (!tls_task) {

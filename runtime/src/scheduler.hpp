@@ -89,6 +89,7 @@ class Worker {
 
   void start();
   void join();
+  void drain(Scheduler& s) noexcept;  // after join: drops stale start entries
   void wake() noexcept;  // eventfd write; only for a worker taken off the sleepers
 
   void push_lifo(TaskHeader* t) noexcept;
@@ -158,6 +159,7 @@ class Scheduler {
   void shutdown();
 
   void report_unobserved(TaskHeader* t) noexcept;
+  void drop_stale_entry(TaskHeader* e) noexcept;
   void submit_blocking(BlockingJob* job);
   void submit_offload(BlockingJob* job);
   void job_finished() noexcept;
@@ -189,6 +191,9 @@ class Scheduler {
   BlockingPool pool_;
   std::once_flag arena_once_;
   std::unique_ptr<tbb::task_arena> arena_;
+  std::mutex offload_mu_;
+  BlockingJob* offload_head_ = nullptr;  // guarded by offload_mu_
+  BlockingJob* offload_tail_ = nullptr;
   std::mutex virtual_mu_;  // one worker at a time moves the virtual clock
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
@@ -196,6 +201,9 @@ class Scheduler {
 
 /// The worker running on this thread (nullptr elsewhere).
 Worker* current_worker() noexcept;
+
+/// The task resume_next() asked for (made current), or a no-op coroutine.
+std::coroutine_handle<> take_resume_next() noexcept;
 
 }  // namespace weft::detail
 

@@ -459,12 +459,13 @@ fn peak_rss_kb() -> i64 {
 }
 
 fn usage() -> String {
-    "usage: weft-tokio-peer --bench NAME --workers N\n       weft-tokio-peer --list".to_string()
+    "usage: weft-tokio-peer --bench NAME --workers N [--iters K]\n       weft-tokio-peer --list".to_string()
 }
 
 fn main() -> ExitCode {
     let mut bench: Option<String> = None;
     let mut workers: Option<usize> = None;
+    let mut iters: usize = 1;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
@@ -482,13 +483,21 @@ fn main() -> ExitCode {
                 println!("{}", usage());
                 return ExitCode::SUCCESS;
             }
-            "--bench" | "--workers" => {
+            "--bench" | "--workers" | "--iters" => {
                 let Some(val) = inline.or_else(|| args.next()) else {
                     eprintln!("missing value for {key}\n{}", usage());
                     return ExitCode::from(2);
                 };
                 if key == "--bench" {
                     bench = Some(val);
+                } else if key == "--iters" {
+                    match val.parse::<usize>() {
+                        Ok(n) if n > 0 => iters = n,
+                        _ => {
+                            eprintln!("invalid --iters value: {val}");
+                            return ExitCode::from(2);
+                        }
+                    }
                 } else {
                     match val.parse::<usize>() {
                         Ok(n) if n > 0 => workers = Some(n),
@@ -526,7 +535,17 @@ fn main() -> ExitCode {
         .build()
         .expect("failed to build Tokio runtime");
 
-    let Measured { ops, wall } = run(&rt);
+    // --iters N: run the workload N times in this runtime and report the median wall time
+    // (warm allocator and threads, as weft-bench-peer --iters does).
+    let mut walls = Vec::with_capacity(iters);
+    let mut ops = 0;
+    for _ in 0..iters {
+        let m = run(&rt);
+        ops = m.ops;
+        walls.push(m.wall);
+    }
+    walls.sort();
+    let wall = walls[walls.len() / 2];
     let rss = peak_rss_kb();
     drop(rt);
 

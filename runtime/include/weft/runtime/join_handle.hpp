@@ -8,7 +8,9 @@
 // Awaiting a handle is a *forwarding* wait: cancelling the awaiting task cancels the awaited
 // one and goes on waiting until it has finished, then raises CancelledError (asyncio's
 // behaviour: the awaited task is cancelled with its awaiter, and nothing runs behind the
-// caller's back).
+// caller's back). If the awaited task has not started yet, the awaiting task runs it right
+// away on its own worker (join inlining, detail/task_header.hpp): fork-join code runs
+// depth-first, with hot caches and few live frames, as it would on a fork-join pool.
 #pragma once
 
 #include <atomic>
@@ -47,7 +49,8 @@ namespace detail {
 /// RuntimeClosed or UsageError; the caller then destroys the root.
 void submit_spawn(TaskHeader* t, Scheduler* sched);
 /// Completion of a root: unregister, notify the group and the observer, drop a reference.
-void complete_task(TaskHeader* t) noexcept;
+/// Returns the coroutine to transfer to (a joiner that ran this task inline), or noop.
+std::coroutine_handle<> complete_task(TaskHeader* t) noexcept;
 /// Attaches `c` as the completion observer of `t`. False if `t` has already completed.
 bool attach_observer(TaskHeader* t, Completion* c);
 /// Detaches `c`; false if `t` completed and is notifying or has notified `c`.
@@ -67,7 +70,9 @@ class RootPromiseBase : public TaskHeader, public FrameAllocated {
  public:
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<>) noexcept { complete_task(self); }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept {
+      return complete_task(self);
+    }
     void await_resume() const noexcept {}
     TaskHeader* self;
   };
@@ -179,7 +184,14 @@ class JoinAwaiter : Waiter, Completion {
     notify = [](Completion* c, TaskHeader*) noexcept {
       auto* self = static_cast<JoinAwaiter*>(c);
       TaskHeader* task = self->task_;
-      if (task->try_claim()) schedule(task);
+      const bool inlined = self->inlined_;
+      if (!task->try_claim()) return;
+      // A child we started inline hands the worker straight back to us.
+      if (inlined) {
+        resume_next(task);
+      } else {
+        schedule(task);
+      }
     };
   }
 
@@ -192,17 +204,30 @@ class JoinAwaiter : Waiter, Completion {
            budget_spend();
   }
 
-  bool await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     task_ = &require_task("co_await JoinHandle");
+    // The budget bounds how long a fork-join tree runs inline before the worker looks at
+    // its other tasks.
+    inlined_ = child_->sched_ == task_->sched_ && child_->start_.load(std::memory_order_relaxed) ==
+                                                      TaskHeader::kNotStarted &&
+               budget_spend() && child_->claim_inline();
+    const bool run_child = inlined_;
+    const std::coroutine_handle<> child_root = child_->root_;
     WaitResult r = task_->begin_wait(this, h, /*forwarding=*/true);
     if (r == WaitResult::kSuspendedMustForward) {
       child_->request_cancel(0);
       task_->end_forward();
     }
-    if (attach_observer(child_, this)) return true;
-    // Completed before we could observe it: the wait is ours to end (nobody else claims a
-    // join wait), so take it back and continue at once.
-    return !task_->try_claim();
+    if (attach_observer(child_, this)) {
+      // Published: only the child's completion resumes us now. If we won the child's first
+      // run, it is ours to start, here.
+      if (!run_child) return std::noop_coroutine();
+      enter_task(child_);
+      return child_root;
+    }
+    // Completed before we could observe it (so not one we claimed): the wait is ours to
+    // end (nobody else claims a join wait), so take it back and continue at once.
+    return task_->try_claim() ? h : std::noop_coroutine();
   }
 
   T await_resume() {
@@ -214,6 +239,7 @@ class JoinAwaiter : Waiter, Completion {
  private:
   RootPromise<T>* child_;
   TaskHeader* task_ = nullptr;
+  bool inlined_ = false;
 };
 
 }  // namespace detail

@@ -15,6 +15,13 @@ TaskHeader* current_task() noexcept;
 /// The running task; throws UsageError naming `what` when called outside a weft task.
 TaskHeader& require_task(const char* what);
 
+/// Makes `t` the task running on this worker (join inlining transfers into it directly).
+void enter_task(TaskHeader* t) noexcept;
+
+/// From a completing task's final step on this thread: resume `t` (whose wait the caller
+/// claimed) directly after, by symmetric transfer, instead of queueing it.
+void resume_next(TaskHeader* t) noexcept;
+
 /// Hands a task whose wait was claimed back to its scheduler. Any thread. On a worker of the
 /// same runtime the task goes to that worker's LIFO slot (it was just woken by this task).
 void schedule(TaskHeader* t) noexcept;

@@ -85,11 +85,40 @@ struct TaskHeader {
 
   static constexpr std::uintptr_t kCompleted = 1;
 
+  // Who runs a spawned task first. Its spawn puts a *start entry* (the header's address with
+  // the low bit set) in a run queue; a worker that pops it must win start_ (kNotStarted ->
+  // kStarted) to run the task. A task that awaits the handle of a child nobody has started
+  // may win it instead (kInlined) and run the child at once on its own thread, depth-first,
+  // as a fork-join pool would; the start entry then stays queued, holding a reference, and
+  // whoever pops it just drops that reference.
+  enum : std::uint8_t { kNotStarted, kStarted, kInlined };
+
+  static TaskHeader* start_entry(TaskHeader* t) noexcept {
+    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(t) | 1);
+  }
+  static bool is_start_entry(TaskHeader* e) noexcept {
+    return reinterpret_cast<std::uintptr_t>(e) & 1;
+  }
+  static TaskHeader* from_entry(TaskHeader* e) noexcept {
+    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(e) & ~std::uintptr_t{1});
+  }
+
+  /// Claims the first run of a task for a joiner that will run it now. Any thread.
+  bool claim_inline() noexcept {
+    std::uint8_t s = kNotStarted;
+    if (start_.load(std::memory_order_relaxed) != kNotStarted) return false;
+    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
+    if (!start_.compare_exchange_strong(s, kInlined, std::memory_order_acq_rel)) return false;
+    add_ref();  // kept by the start entry still queued somewhere
+    return true;
+  }
+
   // ---- shared state (atomics) ----
   std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
   std::atomic<std::uint32_t> refs_{2};  // the JoinHandle and the running task
   std::atomic<bool> observed_{false};   // someone took the result or the error
+  std::atomic<std::uint8_t> start_{0};  // kNotStarted, kStarted or kInlined (join inlining)
   std::uint8_t depth_ = 0;              // task-local: current cancel-scope depth
   std::uint8_t reg_shard_ = 0;          // registry shard, fixed at spawn
 
