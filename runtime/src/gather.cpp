@@ -12,6 +12,12 @@ GatherAwaiter::GatherAwaiter(TaskHeader* const* children, std::size_t n, bool fa
 
 bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
   task_ = &require_task("weft::gather");
+  for (std::size_t i = 0; i < n_; ++i) {
+    std::uintptr_t obs = children_[i]->observer_.load(std::memory_order_acquire);
+    if (obs != 0 && obs != TaskHeader::kCompleted) {
+      throw UsageError("weft::gather: a JoinHandle is already awaited by another task");
+    }
+  }
   remaining_.store(n_ + 1, std::memory_order_relaxed);  // +1: ours, while we attach
   if (task_->begin_wait(this, h, /*forwarding=*/true) == WaitResult::kSuspendedMustForward) {
     cancel_children(~std::size_t{0});
@@ -21,7 +27,16 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
     slots_[i].notify = &GatherAwaiter::on_child_done;
     slots_[i].owner = this;
     slots_[i].index = i;
-    if (!attach_observer(children_[i], &slots_[i])) child_done(i, children_[i]);
+    switch (attach_observer(children_[i], &slots_[i])) {
+      case Attach::kAttached:
+        break;
+      case Attach::kCompleted:
+        child_done(i, children_[i]);
+        break;
+      case Attach::kBusy:  // awaited elsewhere too: taking its result will say so
+        remaining_.fetch_sub(1, std::memory_order_acq_rel);
+        break;
+    }
   }
   // AcqRel: the last decrement sees every child's result.
   if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return true;

@@ -57,15 +57,14 @@ std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
   return take_resume_next();
 }
 
-bool attach_observer(TaskHeader* t, Completion* c) {
+Attach attach_observer(TaskHeader* t, Completion* c) noexcept {
   std::uintptr_t expected = 0;
   if (t->observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
                                            std::memory_order_acq_rel,
                                            std::memory_order_acquire)) {
-    return true;
+    return Attach::kAttached;
   }
-  if (expected == TaskHeader::kCompleted) return false;
-  throw UsageError("weft: a task can be awaited by one waiter at a time");
+  return expected == TaskHeader::kCompleted ? Attach::kCompleted : Attach::kBusy;
 }
 
 bool detach_observer(TaskHeader* t, Completion* c) noexcept {
@@ -144,7 +143,10 @@ void Runtime::wait_blocking(detail::TaskHeader* t) {
     self->done = true;
     self->cv.notify_one();
   };
-  if (!detail::attach_observer(t, &w)) return;
+  if (detail::attach_observer(t, &w) != detail::Attach::kAttached) {
+    if (t->observer_.load(std::memory_order_acquire) == detail::TaskHeader::kCompleted) return;
+    throw UsageError("weft::Runtime::block_on: the task is already awaited elsewhere");
+  }
   std::unique_lock lk(w.mu);
   w.cv.wait(lk, [&] { return w.done; });
 }

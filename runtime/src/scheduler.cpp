@@ -156,6 +156,7 @@ void Worker::main() {
   }
   while (!sched_.stopping()) {
     if (TaskHeader* t = next_task()) {
+      end_search();  // woken as a searcher, but found work at home
       run_task(t);
       continue;
     }
@@ -328,8 +329,11 @@ void Worker::park() noexcept {
     }
     // A blocking job holds the clock still; look again soon (real time) for it to end.
     if (parked.last_awake && sched_.jobs_in_flight() != 0) timeout = 1;
+    // Busy workers are watched as on the real clock (their timers wait for the clock).
+    int watch = park_timeout(/*with_timers=*/false);
+    if (watch >= 0 && (timeout < 0 || watch < timeout)) timeout = watch;
   } else {
-    timeout = park_timeout();
+    timeout = park_timeout(/*with_timers=*/true);
   }
   if (!sched_.stopping()) {
     parks_.fetch_add(1, std::memory_order_relaxed);
@@ -347,17 +351,20 @@ void Worker::park() noexcept {
   }
 }
 
-int Worker::park_timeout() noexcept {
+int Worker::park_timeout(bool with_timers) noexcept {
   // Until our next timer, or a busy worker's. While some worker is busy, come back at least
   // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
   // 1 ms if its LIFO slot holds a task we may have to take (steal_lifo).
-  std::optional<std::uint64_t> due = wheel_.next_deadline();
+  std::optional<std::uint64_t> due;
+  if (with_timers) due = wheel_.next_deadline();
   bool others_busy = false;
   bool lifo_waiting = false;
   for (auto& w : sched_.workers()) {
     if (w.get() == this || w->parked_.load(std::memory_order_relaxed)) continue;
     others_busy = true;
-    if (auto d = w->wheel_.next_deadline()) due = due ? std::min(*due, *d) : *d;
+    if (with_timers) {
+      if (auto d = w->wheel_.next_deadline()) due = due ? std::min(*due, *d) : *d;
+    }
     lifo_waiting = lifo_waiting || w->lifo_.load(std::memory_order_relaxed) != nullptr;
   }
   int timeout = -1;

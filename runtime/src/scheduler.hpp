@@ -119,7 +119,7 @@ class Worker {
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
-  int park_timeout() noexcept;
+  int park_timeout(bool with_timers) noexcept;
   bool advance_virtual_clock() noexcept;
   void poll_events(int timeout_ms) noexcept;
   void end_search() noexcept;

@@ -76,7 +76,6 @@ void TaskHeader::release() noexcept {
   if (error_ && !observed_.load(std::memory_order_relaxed) && !is_cancelled_error(error_)) {
     report_unobserved_error(this);
   }
-  delete[] name_;
   root_.destroy();
 }
 

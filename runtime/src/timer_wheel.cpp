@@ -55,8 +55,7 @@ void TimerWheel::push_slot(TimerEntry& e) noexcept {
 
 bool TimerWheel::link_locked(TimerEntry& e) noexcept {
   if (e.deadline <= elapsed_) return false;
-  e.wheel = this;
-  push_slot(e);
+  push_slot(e);  // e.wheel was set by the arming code, before any other thread can see e
   e.state.store(TimerEntry::kLinked, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -74,17 +73,34 @@ void TimerWheel::unlink_locked(TimerEntry& e) noexcept {
 }
 
 std::optional<TimerWheel::Due> TimerWheel::next_due_locked() const noexcept {
+  // The first occupied level holds the earliest slot: an entry sits at the level of the
+  // highest bit in which its deadline differs from elapsed_. Within a level, the first
+  // occupied slot at or after the current one. Only the top level wraps (deadlines up to a
+  // full span ahead, and clamped ones), so there every occupied slot is considered.
   for (unsigned level = 0; level < kLevels; ++level) {
     const Level& lv = levels_[level];
     if (!lv.occupied) continue;
     const std::uint64_t slot_range = std::uint64_t{1} << (6 * level);
     const std::uint64_t level_range = slot_range << 6;
-    const unsigned now_slot = static_cast<unsigned>((elapsed_ >> (6 * level)) & (kSlots - 1));
-    const unsigned zeros = static_cast<unsigned>(std::countr_zero(std::rotr(lv.occupied, static_cast<int>(now_slot))));
-    const unsigned slot = (zeros + now_slot) % kSlots;
-    std::uint64_t deadline = (elapsed_ & ~(level_range - 1)) + slot * slot_range;
-    if (deadline <= elapsed_) deadline += level_range;  // wrapped past the top level's end
-    return Due{deadline, level, slot};
+    const std::uint64_t level_start = elapsed_ & ~(level_range - 1);
+    auto deadline_of = [&](unsigned slot) {
+      std::uint64_t d = level_start + slot * slot_range;
+      return d <= elapsed_ ? d + level_range : d;  // wrapped: the next turn of the top level
+    };
+    if (level + 1 < kLevels) {
+      const unsigned now_slot = static_cast<unsigned>((elapsed_ >> (6 * level)) & (kSlots - 1));
+      const unsigned zeros = static_cast<unsigned>(
+          std::countr_zero(std::rotr(lv.occupied, static_cast<int>(now_slot))));
+      const unsigned slot = (zeros + now_slot) % kSlots;
+      return Due{deadline_of(slot), level, slot};
+    }
+    std::optional<Due> best;
+    for (std::uint64_t bits = lv.occupied; bits; bits &= bits - 1) {
+      const unsigned slot = static_cast<unsigned>(std::countr_zero(bits));
+      const std::uint64_t d = deadline_of(slot);
+      if (!best || d < best->deadline) best = Due{d, level, slot};
+    }
+    return best;
   }
   return std::nullopt;
 }

@@ -55,6 +55,12 @@ bool WaitAwaiter::await_ready() const noexcept {
 
 bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   task_ = &require_task("weft::wait");
+  for (std::size_t i = 0; i < n_; ++i) {
+    std::uintptr_t obs = children_[i]->observer_.load(std::memory_order_acquire);
+    if (obs != 0 && obs != TaskHeader::kCompleted) {
+      throw UsageError("weft::wait: a JoinHandle is already awaited by another task");
+    }
+  }
   holds_.store(2, std::memory_order_relaxed);  // our registration, and the trigger
   if (task_->begin_wait(this, h, /*forwarding=*/false, /*hold=*/true) == WaitResult::kCancelled) {
     cancelled_ = true;
@@ -70,10 +76,13 @@ bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
     Slot& s = slots_[i];
     s.notify = &WaitAwaiter::on_child_done;
     s.owner = this;
-    s.attached = attach_observer(children_[i], &s);
-    if (!s.attached) {
+    Attach a = attach_observer(children_[i], &s);
+    s.attached = a == Attach::kAttached;
+    if (a == Attach::kCompleted) {
       done_.fetch_add(1, std::memory_order_relaxed);
       if (children_[i]->error_) failed_.store(true, std::memory_order_relaxed);
+    } else if (a == Attach::kBusy) {
+      done_.fetch_add(1, std::memory_order_relaxed);  // awaited elsewhere: reported pending
     }
   }
   if (counts_meet(done_.load(), failed_.load())) trigger();
@@ -148,8 +157,8 @@ CompletionQueue::CompletionQueue(TaskHeader* const* children, std::size_t n)
     s.notify = &CompletionQueue::on_child_done;
     s.owner = this;
     s.index = i;
-    s.attached = attach_observer(children[i], &s);
-    if (!s.attached) {
+    s.attached = attach_observer(children[i], &s) == Attach::kAttached;
+    if (!s.attached) {  // finished (or awaited elsewhere: awaiting it will say so)
       std::lock_guard lk(lock_);
       ready_.push_back(i);
     }

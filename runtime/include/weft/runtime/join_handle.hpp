@@ -51,8 +51,10 @@ void submit_spawn(TaskHeader* t, Scheduler* sched);
 /// Completion of a root: unregister, notify the group and the observer, drop a reference.
 /// Returns the coroutine to transfer to (a joiner that ran this task inline), or noop.
 std::coroutine_handle<> complete_task(TaskHeader* t) noexcept;
-/// Attaches `c` as the completion observer of `t`. False if `t` has already completed.
-bool attach_observer(TaskHeader* t, Completion* c);
+enum class Attach { kAttached, kCompleted, kBusy };
+/// Attaches `c` as the completion observer of `t`: kCompleted if `t` has already completed,
+/// kBusy if another observer is attached.
+Attach attach_observer(TaskHeader* t, Completion* c) noexcept;
 /// Detaches `c`; false if `t` completed and is notifying or has notified `c`.
 bool detach_observer(TaskHeader* t, Completion* c) noexcept;
 
@@ -200,16 +202,23 @@ class JoinAwaiter : Waiter, Completion {
     if (child_->observed_.load(std::memory_order_relaxed)) {
       throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
     }
-    return child_->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted &&
-           budget_spend();
+    std::uintptr_t obs = child_->observer_.load(std::memory_order_acquire);
+    if (obs != 0 && obs != TaskHeader::kCompleted) {
+      throw UsageError("weft::JoinHandle awaited while another task awaits it");
+    }
+    // Finished: done at once, unless the budget is spent (then await_suspend yields).
+    return obs == TaskHeader::kCompleted && budget_spend();
   }
 
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     task_ = &require_task("co_await JoinHandle");
+    if (child_->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted) {
+      return yield(h);  // finished, but our budget is spent
+    }
     // The budget bounds how long a fork-join tree runs inline before the worker looks at
     // its other tasks.
-    inlined_ = child_->sched_ == task_->sched_ && child_->start_.load(std::memory_order_relaxed) ==
-                                                      TaskHeader::kNotStarted &&
+    inlined_ = child_->sched_ == task_->sched_ &&
+               child_->start_.load(std::memory_order_relaxed) == TaskHeader::kNotStarted &&
                budget_spend() && child_->claim_inline();
     const bool run_child = inlined_;
     const std::coroutine_handle<> child_root = child_->root_;
@@ -218,25 +227,43 @@ class JoinAwaiter : Waiter, Completion {
       child_->request_cancel(0);
       task_->end_forward();
     }
-    if (attach_observer(child_, this)) {
-      // Published: only the child's completion resumes us now. If we won the child's first
-      // run, it is ours to start, here.
-      if (!run_child) return std::noop_coroutine();
-      enter_task(child_);
-      return child_root;
+    switch (attach_observer(child_, this)) {
+      case Attach::kAttached:
+        // Published: only the child's completion resumes us now. If we won the child's
+        // first run, it is ours to start, here.
+        if (!run_child) return std::noop_coroutine();
+        enter_task(child_);
+        return child_root;
+      case Attach::kCompleted:
+        // Finished meanwhile (so not one we claimed). Nobody else claims a join wait: take
+        // it back and go on after the other runnable tasks.
+        task_->try_claim();
+        return yield(h);
+      case Attach::kBusy:
+        break;
     }
-    // Completed before we could observe it (so not one we claimed): the wait is ours to
-    // end (nobody else claims a join wait), so take it back and continue at once.
-    return task_->try_claim() ? h : std::noop_coroutine();
+    // Another task attached first: take our wait back, hand the child we claimed (if any)
+    // back to the scheduler, and fail.
+    task_->try_claim();
+    if (run_child) schedule(child_);
+    throw UsageError("weft::JoinHandle awaited while another task awaits it");
   }
 
   T await_resume() {
     if (task_ && task_->take_cancel()) throw CancelledError();
-    child_->observed_.store(true, std::memory_order_relaxed);
+    if (child_->observed_.exchange(true, std::memory_order_acq_rel)) {
+      throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
+    }
     return child_->take();
   }
 
  private:
+  std::coroutine_handle<> yield(std::coroutine_handle<> h) noexcept {
+    task_->resume_ = h;
+    schedule_yield(task_);
+    return std::noop_coroutine();
+  }
+
   RootPromise<T>* child_;
   TaskHeader* task_ = nullptr;
   bool inlined_ = false;

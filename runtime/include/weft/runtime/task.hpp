@@ -37,10 +37,15 @@ class PromiseBase : public FrameAllocated {
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
-  void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
+  void set_continuation(std::coroutine_handle<> c) noexcept {
+    continuation_ = c;
+    awaited_ = true;
+  }
+  bool awaited() const noexcept { return awaited_; }
 
  private:
   std::coroutine_handle<> continuation_ = std::noop_coroutine();
+  bool awaited_ = false;
 };
 
 template <class T>
@@ -125,7 +130,9 @@ class [[nodiscard]] Task {
     struct Awaiter {
       std::coroutine_handle<promise_type> h;
       bool await_ready() const {
-        if (!h) throw UsageError("weft::Task awaited twice, or after being moved from");
+        if (!h || h.promise().awaited()) {
+          throw UsageError("weft::Task awaited twice, or after being moved from");
+        }
         return false;
       }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {

@@ -264,6 +264,11 @@ struct TaskHeader {
   unsigned push_shield();
   void pop_shield(unsigned saved_floor) noexcept;
 
+  TaskHeader() = default;
+  TaskHeader(const TaskHeader&) = delete;
+  TaskHeader& operator=(const TaskHeader&) = delete;
+  ~TaskHeader() { delete[] name_; }
+
   void set_name(std::string_view name);
   std::string_view name() const noexcept { return name_ ? std::string_view(name_) : std::string_view(); }
 
