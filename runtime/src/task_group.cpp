@@ -22,6 +22,7 @@ void TaskGroup::add_child(detail::TaskHeader* t) {
   children_.push_back(t);
   t->add_ref();
   ++active_;
+  if (children_cancelled_) t->request_cancel(0);  // the group is aborting: it never starts
 }
 
 void TaskGroup::remove_child(detail::TaskHeader* t) noexcept {
@@ -45,6 +46,14 @@ void TaskGroup::cancel() noexcept {
   for (detail::TaskHeader* t : snapshot) t->request_cancel(0);
 }
 
+void TaskGroup::cancel_children_once() noexcept {
+  {
+    std::lock_guard lk(lock_);
+    if (std::exchange(children_cancelled_, true)) return;
+  }
+  cancel();
+}
+
 void TaskGroup::fail(std::exception_ptr e) noexcept {
   bool first;
   {
@@ -53,7 +62,7 @@ void TaskGroup::fail(std::exception_ptr e) noexcept {
     first = !std::exchange(failing_, true);
   }
   if (!first) return;
-  cancel();
+  cancel_children_once();
   parent_.request_cancel(depth_);  // interrupts the body if it is still running
 }
 
@@ -79,7 +88,9 @@ std::vector<std::exception_ptr> TaskGroup::take_errors() {
 }
 
 TaskGroup::JoinAwaiter::JoinAwaiter(TaskGroup& g) noexcept : group_(g) {
-  on_forward = [](detail::Waiter* w) noexcept { static_cast<JoinAwaiter*>(w)->group_.cancel(); };
+  on_forward = [](detail::Waiter* w) noexcept {
+    static_cast<JoinAwaiter*>(w)->group_.cancel_children_once();
+  };
 }
 
 bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
@@ -92,7 +103,7 @@ bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
     r = task.begin_wait(this, h, /*forwarding=*/true);
   }
   if (r == detail::WaitResult::kSuspendedMustForward) {
-    group_.cancel();
+    group_.cancel_children_once();
     task.end_forward();
   }
   return true;

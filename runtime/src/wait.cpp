@@ -9,6 +9,8 @@ namespace {
 bool completed(TaskHeader* t) noexcept {
   return t->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted;
 }
+// FirstException counts real exceptions, not cancellation (as asyncio does).
+bool failed(const TaskHeader* t) noexcept { return t->error_ && !is_cancelled_error(t->error_); }
 void await_ack(const std::atomic<bool>& acked) noexcept {
   // Acquire: pairs with the notifier's release store, its last touch of the slot.
   while (!acked.load(std::memory_order_acquire)) TaskHeader::spin_pause();
@@ -47,7 +49,7 @@ bool WaitAwaiter::await_ready() const noexcept {
   for (std::size_t i = 0; i < n_; ++i) {
     if (completed(children_[i])) {
       ++done;
-      failed = failed || children_[i]->error_;
+      failed = failed || detail::failed(children_[i]);
     }
   }
   return counts_meet(done, failed);
@@ -80,7 +82,7 @@ bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
     s.attached = a == Attach::kAttached;
     if (a == Attach::kCompleted) {
       done_.fetch_add(1, std::memory_order_relaxed);
-      if (children_[i]->error_) failed_.store(true, std::memory_order_relaxed);
+      if (failed(children_[i])) failed_.store(true, std::memory_order_relaxed);
     } else if (a == Attach::kBusy) {
       done_.fetch_add(1, std::memory_order_relaxed);  // awaited elsewhere: reported pending
     }
@@ -120,7 +122,7 @@ void WaitAwaiter::on_child_done(Completion* c, TaskHeader* child) noexcept {
   auto* slot = static_cast<Slot*>(c);
   WaitAwaiter* self = slot->owner;
   std::size_t done = self->done_.fetch_add(1, std::memory_order_acq_rel) + 1;
-  if (child->error_) self->failed_.store(true, std::memory_order_release);
+  if (failed(child)) self->failed_.store(true, std::memory_order_release);
   if (self->counts_meet(done, self->failed_.load(std::memory_order_acquire))) self->trigger();
   slot->acked.store(true, std::memory_order_release);  // last touch of the awaiter
 }

@@ -12,3 +12,4 @@
 #include "weft/runtime/task_group.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/wait.hpp"
+#include "weft/sync.hpp"

@@ -64,7 +64,7 @@ Task<await_result_t<Aw>> run_with_deadline(TimePoint deadline, Aw aw, const char
     } else {
       decltype(auto) v = co_await std::move(aw);
       scope.close();
-      co_return static_cast<await_result_t<Aw>>(v);
+      co_return static_cast<await_result_t<Aw>&&>(v);  // moves: guards are move-only
     }
   } catch (const CancelledError&) {
     mine = scope.close();

@@ -98,6 +98,7 @@ auto to_handle(A&& a, std::source_location where) {
   if constexpr (is_task<D>::value) {
     return spawn(std::move(a), "gather child", where);
   } else {
+    if (!a) throw UsageError("weft::gather: a JoinHandle was moved from");
     return std::move(a);  // a JoinHandle
   }
 }
@@ -216,6 +217,9 @@ Task<std::vector<gather_value_t<T>>> gather(std::vector<Task<T>> tasks) {
 /// gather over a vector of running tasks' handles.
 template <class T>
 Task<std::vector<gather_value_t<T>>> gather(std::vector<JoinHandle<T>> handles) {
+  for (auto& h : handles) {
+    if (!h) throw UsageError("weft::gather: a JoinHandle was moved from");
+  }
   return detail::gather_range(std::move(handles));
 }
 
@@ -238,6 +242,9 @@ Task<std::vector<Settled<T>>> gather_settled(std::vector<Task<T>> tasks) {
 /// gather_settled over a vector of running tasks' handles.
 template <class T>
 Task<std::vector<Settled<T>>> gather_settled(std::vector<JoinHandle<T>> handles) {
+  for (auto& h : handles) {
+    if (!h) throw UsageError("weft::gather_settled: a JoinHandle was moved from");
+  }
   return detail::gather_settled_range(std::move(handles));
 }
 

@@ -9,8 +9,8 @@
 // task_group returns when the body and every child have finished. The first child to fail
 // (with anything but CancelledError) cancels the other children and the body — the body
 // runs inside a cancel scope of the parent task, so its current await ends with
-// CancelledError — and once everything has finished, every error (the body's first, then
-// the children's in the order they failed) is raised together as an ExceptionGroup.
+// CancelledError — and once everything has finished, every error (in the order they
+// happened) is raised together as an ExceptionGroup.
 // Cancelling the parent cancels the children too and waits for them; then CancelledError.
 // Children are notified through the header's group link, so their JoinHandles stay free to
 // be awaited by the body.
@@ -93,6 +93,7 @@ class TaskGroup {
   void remove_child(detail::TaskHeader* t) noexcept;
   static void on_child_done(detail::GroupLink* link, detail::TaskHeader* child) noexcept;
   void fail(std::exception_ptr e) noexcept;  // records an error; the first cancels all
+  void cancel_children_once() noexcept;      // cancels the children unless already done
   JoinAwaiter join() noexcept { return JoinAwaiter(*this); }
   std::vector<std::exception_ptr> take_errors();
 
@@ -104,6 +105,7 @@ class TaskGroup {
   std::size_t active_ = 0;
   std::vector<std::exception_ptr> errors_;
   bool failing_ = false;
+  bool children_cancelled_ = false;  // the group cancelled them once already (asyncio: once)
   bool joining_ = false;
   bool closed_ = false;
 };
@@ -121,6 +123,7 @@ Task<void> task_group(F body) {
   }
   bool body_cancelled = body_error && detail::is_cancelled_error(body_error);
   if (body_error && !body_cancelled) tg.fail(body_error);
+  if (body_cancelled) tg.cancel_children_once();  // the body used up the cancellation
   bool join_cancelled = false;
   try {
     co_await tg.join();

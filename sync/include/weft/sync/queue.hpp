@@ -1,0 +1,504 @@
+// weft::Queue<T>, PriorityQueue<T>, LifoQueue<T> (asyncio.Queue and friends): bounded or
+// unbounded queues between tasks on any workers and plain threads.
+//
+// ## Protocol
+// One SpinLock guards the items, the counters and three waiter lists: getters (the queue
+// is empty), putters (the queue is full) and joiners (unfinished tasks remain). Every
+// operation takes the lock once. A put that finds a getter waiting claims it and hands the
+// item over in the getter's node; a get that frees a slot while putters wait claims the
+// first and moves its item into the queue. A claim lost to a cancellation (or a timeout)
+// moves on to the next waiter, so a cancelled get leaves its item in the queue and a
+// cancelled put puts nothing (DESIGN invariant 4). Claimed waiters are resumed after the
+// lock is released. Items are moved under the lock, so T must be nothrow-move-constructible.
+//
+// ## Plain threads
+// blocking_put and blocking_get wait in the same lists with a node whose BlockingSignal is
+// notified instead of a task being scheduled (detail/waiter_list.hpp). They throw
+// UsageError on a worker thread, where blocking would stall every task behind it.
+//
+// ## Shutdown (asyncio 3.13)
+// shutdown() makes every put (waiting or future) throw QueueShutDown; gets go on until the
+// queue is drained, then throw it too. shutdown(true) also drops the items (each counts as
+// task_done) and wakes every getter at once.
+#pragma once
+
+#include <algorithm>
+#include <coroutine>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "weft/runtime/errors.hpp"
+#include "weft/runtime/runtime.hpp"
+#include "weft/sync/detail/fatal.hpp"
+#include "weft/sync/detail/waiter_list.hpp"
+
+namespace weft {
+
+/// Raised by get_nowait() on an empty queue (asyncio.QueueEmpty).
+class QueueEmpty : public std::runtime_error {
+ public:
+  explicit QueueEmpty(const std::string& what = "weft::Queue: the queue is empty")
+      : std::runtime_error(what) {}
+};
+
+/// Raised by put_nowait() on a full queue (asyncio.QueueFull).
+class QueueFull : public std::runtime_error {
+ public:
+  explicit QueueFull(const std::string& what = "weft::Queue: the queue is full")
+      : std::runtime_error(what) {}
+};
+
+/// Raised by puts on a shut-down queue, and by gets once it is also drained
+/// (asyncio.QueueShutDown).
+class QueueShutDown : public std::runtime_error {
+ public:
+  explicit QueueShutDown(const std::string& what = "weft::Queue: the queue is shut down")
+      : std::runtime_error(what) {}
+};
+
+namespace detail {
+
+/// First in, first out (Queue).
+template <class T>
+class FifoStore {
+ public:
+  void push(T&& v) { items_.push_back(std::move(v)); }
+  T pop() noexcept {
+    T v = std::move(items_.front());
+    items_.pop_front();
+    return v;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  std::deque<T> items_;
+};
+
+/// Last in, first out (LifoQueue).
+template <class T>
+class LifoStore {
+ public:
+  void push(T&& v) { items_.push_back(std::move(v)); }
+  T pop() noexcept {
+    T v = std::move(items_.back());
+    items_.pop_back();
+    return v;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  std::vector<T> items_;
+};
+
+/// Smallest first by `Compare` (PriorityQueue; asyncio's heap order).
+template <class T, class Compare>
+class PriorityStore {
+ public:
+  void push(T&& v) {
+    items_.push_back(std::move(v));
+    std::push_heap(items_.begin(), items_.end(), greater_);
+  }
+  T pop() noexcept {
+    std::pop_heap(items_.begin(), items_.end(), greater_);
+    T v = std::move(items_.back());
+    items_.pop_back();
+    return v;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  struct Greater {
+    Compare less;
+    bool operator()(const T& a, const T& b) const { return less(b, a); }
+  };
+  std::vector<T> items_;
+  Greater greater_{};
+};
+
+/// The queue itself, over one of the stores above. Use Queue, LifoQueue or PriorityQueue.
+template <class T, class Store>
+class BasicQueue {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "weft queues move items under a spin lock: T must be nothrow-move-constructible");
+
+  struct PutNode : SyncWaiter {
+    T* value = nullptr;  // the item, in the putter's frame
+    bool shut_down = false;
+    std::exception_ptr error;  // storing the item failed (allocation)
+  };
+  struct GetNode : SyncWaiter {
+    std::optional<T> item;
+    bool shut_down = false;
+  };
+
+ public:
+  class PutAwaiter;
+  class GetAwaiter;
+  class JoinAwaiter;
+
+  /// A queue of at most `maxsize` items; 0 means unbounded.
+  explicit BasicQueue(std::size_t maxsize = 0) noexcept : maxsize_(maxsize) {}
+  /// Aborts with a message if tasks or threads still wait on the queue.
+  ~BasicQueue() {
+    lock_.lock();
+    std::size_t n = getters_.size() + putters_.size() + joiners_.size();
+    lock_.unlock();
+    if (n) fatal_destroyed_with_waiters("weft::Queue", n, "to put, get or join");
+  }
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
+
+  /// `co_await q.put(v)` adds `v`, waiting while the queue is full. Throws QueueShutDown
+  /// once shut down. A cancellation point while it waits: CancelledError, nothing is put.
+  PutAwaiter put(T v) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    return PutAwaiter(*this, std::move(v));
+  }
+  /// `co_await q.get()` removes and returns an item, waiting while the queue is empty.
+  /// Throws QueueShutDown once shut down and drained. A cancellation point while it waits:
+  /// CancelledError, and the item it would have got stays for the next getter.
+  GetAwaiter get() noexcept { return GetAwaiter(*this); }
+  /// `co_await q.join()` returns once every item put has been marked task_done(). A
+  /// cancellation point while it waits.
+  JoinAwaiter join() noexcept { return JoinAwaiter(*this); }
+
+  /// Adds `v` without waiting. Throws QueueFull or QueueShutDown. Any thread.
+  void put_nowait(T v) {
+    WakeList woken;
+    std::unique_lock lk(lock_);
+    switch (try_put(v, woken)) {
+      case kDone:
+        break;
+      case kWouldWait:
+        throw QueueFull();
+      case kShutDown:
+        throw QueueShutDown();
+    }
+    lk.unlock();
+    woken.wake_all();
+  }
+  /// Removes and returns an item without waiting. Throws QueueEmpty, or QueueShutDown if
+  /// shut down and drained. Any thread.
+  T get_nowait() {
+    WakeList woken;
+    std::optional<T> item;
+    std::unique_lock lk(lock_);
+    switch (try_get(item, woken)) {
+      case kDone:
+        break;
+      case kWouldWait:
+        throw QueueEmpty();
+      case kShutDown:
+        throw QueueShutDown();
+    }
+    lk.unlock();
+    woken.wake_all();
+    return std::move(*item);
+  }
+
+  /// put() for a plain thread: blocks the thread while the queue is full. Throws
+  /// QueueShutDown, or UsageError on a worker thread.
+  void blocking_put(T v) {
+    if (in_runtime()) throw UsageError("weft::Queue::blocking_put called on a worker thread");
+    WakeList woken;
+    BlockingSignal signal;
+    PutNode node;
+    {
+      std::lock_guard lk(lock_);
+      switch (try_put(v, woken)) {
+        case kDone:
+          break;
+        case kShutDown:
+          throw QueueShutDown();
+        case kWouldWait:
+          node.init_blocking(&signal, &lock_, &putters_);
+          node.value = &v;
+          putters_.push_back(&node);
+          break;
+      }
+    }
+    woken.wake_all();
+    if (!node.signal) return;
+    signal.wait();
+    if (node.shut_down) throw QueueShutDown();
+    if (node.error) std::rethrow_exception(node.error);
+  }
+  /// get() for a plain thread: blocks the thread while the queue is empty. Throws
+  /// QueueShutDown, or UsageError on a worker thread.
+  T blocking_get() {
+    if (in_runtime()) throw UsageError("weft::Queue::blocking_get called on a worker thread");
+    WakeList woken;
+    BlockingSignal signal;
+    GetNode node;
+    {
+      std::lock_guard lk(lock_);
+      switch (try_get(node.item, woken)) {
+        case kDone:
+          break;
+        case kShutDown:
+          throw QueueShutDown();
+        case kWouldWait:
+          node.init_blocking(&signal, &lock_, &getters_);
+          getters_.push_back(&node);
+          break;
+      }
+    }
+    woken.wake_all();
+    if (node.signal) signal.wait();
+    if (node.shut_down) throw QueueShutDown();
+    return std::move(*node.item);
+  }
+
+  /// Marks one item got earlier as processed; join() returns when none is left. Throws
+  /// std::logic_error if called more times than items were put. Any thread.
+  void task_done() {
+    WakeList woken;
+    {
+      std::lock_guard lk(lock_);
+      if (unfinished_ == 0) {
+        throw std::logic_error("weft::Queue::task_done: called more times than items were put");
+      }
+      if (--unfinished_ == 0) wake_all(joiners_, woken);
+    }
+    woken.wake_all();
+  }
+
+  /// Shuts the queue down (asyncio.Queue.shutdown): puts throw QueueShutDown from now on,
+  /// waiting putters at once; gets throw it once the queue is drained. `immediate` also
+  /// drops the items (counting each as task_done) and wakes every getter. Any thread.
+  void shutdown(bool immediate = false) noexcept {
+    WakeList woken;
+    {
+      std::lock_guard lk(lock_);
+      shut_down_ = true;
+      if (immediate) {
+        unfinished_ -= std::min(unfinished_, store_.size());
+        store_.clear();
+        if (unfinished_ == 0) wake_all(joiners_, woken);
+      }
+      while (auto* p = static_cast<PutNode*>(putters_.claim_front())) {
+        p->shut_down = true;
+        woken.push(p);
+      }
+      if (store_.size() == 0) {
+        while (auto* g = static_cast<GetNode*>(getters_.claim_front())) {
+          g->shut_down = true;
+          woken.push(g);
+        }
+      }
+    }
+    woken.wake_all();
+  }
+
+  /// Number of items in the queue. Any thread; a snapshot.
+  std::size_t qsize() const noexcept {
+    std::lock_guard lk(lock_);
+    return store_.size();
+  }
+  /// True if the queue holds no item. Any thread; a snapshot.
+  bool empty() const noexcept { return qsize() == 0; }
+  /// True if the queue is bounded and holds maxsize() items. Any thread; a snapshot.
+  bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
+  /// The bound given at construction (0: unbounded).
+  std::size_t maxsize() const noexcept { return maxsize_; }
+
+ private:
+  enum Outcome { kDone, kWouldWait, kShutDown };
+
+  /// Under lock_: hands `v` to a waiting getter or stores it.
+  Outcome try_put(T& v, WakeList& woken) {
+    if (shut_down_) return kShutDown;
+    if (auto* g = static_cast<GetNode*>(getters_.claim_front())) {
+      g->item.emplace(std::move(v));
+      ++unfinished_;
+      woken.push(g);
+      return kDone;
+    }
+    if (maxsize_ > 0 && store_.size() >= maxsize_) return kWouldWait;
+    store_.push(std::move(v));  // may throw (allocation): nothing changed then
+    ++unfinished_;
+    return kDone;
+  }
+
+  /// Under lock_: takes an item into `out`; if that freed a slot, moves the first waiting
+  /// putter's item in.
+  Outcome try_get(std::optional<T>& out, WakeList& woken) noexcept {
+    if (store_.size() == 0) return shut_down_ ? kShutDown : kWouldWait;
+    out.emplace(store_.pop());
+    if (auto* p = static_cast<PutNode*>(putters_.claim_front())) {
+      try {
+        store_.push(std::move(*p->value));
+        ++unfinished_;
+      } catch (...) {
+        p->error = std::current_exception();
+      }
+      woken.push(p);
+    }
+    return kDone;
+  }
+
+  static void wake_all(WaiterList& list, WakeList& woken) noexcept {
+    while (SyncWaiter* w = list.claim_front()) woken.push(w);
+  }
+
+  /// The task running an awaiter, or UsageError naming `what`.
+  static TaskHeader* task_for(const char* what) { return &require_task(what); }
+
+  /// Suspends on `node` in `list` (under lock_). False: cancelled, not linked.
+  static bool publish_on(SyncWaiter& node, std::coroutine_handle<> h) noexcept {
+    if (node.publish(h)) return true;
+    node.cancelled = true;
+    return false;
+  }
+
+  /// Out of budget after completing at once: re-queue the task behind the others.
+  static void yield_task(TaskHeader* t, std::coroutine_handle<> h) noexcept {
+    t->resume_ = h;
+    schedule_yield(t);
+  }
+
+  static void throw_if_cancelled(SyncWaiter& node) {
+    if (node.cancelled) {
+      node.task->take_cancel();
+      throw CancelledError();
+    }
+  }
+
+  std::size_t maxsize_;
+  mutable SpinLock lock_;
+  Store store_;                 // guarded by lock_
+  std::size_t unfinished_ = 0;  // guarded by lock_: items put and not yet task_done
+  bool shut_down_ = false;      // guarded by lock_
+  WaiterList getters_;          // guarded by lock_
+  WaiterList putters_;          // guarded by lock_
+  WaiterList joiners_;          // guarded by lock_
+
+ public:
+  /// The awaiter of put(). Movable until it is awaited.
+  class PutAwaiter : PutNode {
+   public:
+    PutAwaiter(BasicQueue& q, T&& v) noexcept : q_(&q), v_(std::move(v)) {}
+    PutAwaiter(PutAwaiter&& o) noexcept : PutNode(), q_(o.q_), v_(std::move(o.v_)) {}
+    PutAwaiter& operator=(PutAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::put");
+      WakeList woken;
+      {
+        std::lock_guard lk(q_->lock_);
+        switch (q_->try_put(v_, woken)) {
+          case kDone:
+            break;
+          case kShutDown:
+            this->shut_down = true;
+            return false;
+          case kWouldWait:
+            this->init(t, &q_->lock_, &q_->putters_);
+            this->value = &v_;
+            return publish_on(*this, h);
+        }
+      }
+      woken.wake_all();
+      if (budget_spend()) return false;
+      yield_task(t, h);
+      return true;
+    }
+    void await_resume() {
+      throw_if_cancelled(*this);
+      if (this->shut_down) throw QueueShutDown();
+      if (this->error) std::rethrow_exception(this->error);
+    }
+
+   private:
+    BasicQueue* q_;
+    T v_;
+  };
+
+  /// The awaiter of get(). Movable until it is awaited.
+  class GetAwaiter : GetNode {
+   public:
+    explicit GetAwaiter(BasicQueue& q) noexcept : q_(&q) {}
+    GetAwaiter(GetAwaiter&& o) noexcept : GetNode(), q_(o.q_) {}
+    GetAwaiter& operator=(GetAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::get");
+      WakeList woken;
+      {
+        std::lock_guard lk(q_->lock_);
+        switch (q_->try_get(this->item, woken)) {
+          case kDone:
+            break;
+          case kShutDown:
+            this->shut_down = true;
+            return false;
+          case kWouldWait:
+            this->init(t, &q_->lock_, &q_->getters_);
+            return publish_on(*this, h);
+        }
+      }
+      woken.wake_all();
+      if (budget_spend()) return false;
+      yield_task(t, h);  // the item is already ours, in this->item
+      return true;
+    }
+    T await_resume() {
+      throw_if_cancelled(*this);
+      if (this->shut_down) throw QueueShutDown();
+      return std::move(*this->item);
+    }
+
+   private:
+    BasicQueue* q_;
+  };
+
+  /// The awaiter of join(). Movable until it is awaited.
+  class JoinAwaiter : SyncWaiter {
+   public:
+    explicit JoinAwaiter(BasicQueue& q) noexcept : q_(&q) {}
+    JoinAwaiter(JoinAwaiter&& o) noexcept : SyncWaiter(), q_(o.q_) {}
+    JoinAwaiter& operator=(JoinAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::join");
+      std::lock_guard lk(q_->lock_);
+      if (q_->unfinished_ == 0) return false;
+      this->init(t, &q_->lock_, &q_->joiners_);
+      return publish_on(*this, h);
+    }
+    void await_resume() { throw_if_cancelled(*this); }
+
+   private:
+    BasicQueue* q_;
+  };
+};
+
+}  // namespace detail
+
+/// A FIFO queue (asyncio.Queue). See BasicQueue for the operations.
+template <class T>
+using Queue = detail::BasicQueue<T, detail::FifoStore<T>>;
+
+/// A LIFO queue: get() returns the most recently put item (asyncio.LifoQueue).
+template <class T>
+using LifoQueue = detail::BasicQueue<T, detail::LifoStore<T>>;
+
+/// A priority queue: get() returns the smallest item by `Compare` (asyncio.PriorityQueue).
+template <class T, class Compare = std::less<T>>
+using PriorityQueue = detail::BasicQueue<T, detail::PriorityStore<T, Compare>>;
+
+}  // namespace weft

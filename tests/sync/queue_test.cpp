@@ -1,0 +1,406 @@
+// weft::Queue, LifoQueue, PriorityQueue: asyncio's operations, waiting when full or empty,
+// cancellation that loses no item, task_done/join, shutdown, plain threads, and stress.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <weft/sync.hpp>
+#include <weft/weft.hpp>
+
+#include "stress_scale.hpp"
+#include "sync_test_util.hpp"
+
+using namespace std::chrono_literals;
+using weft::test::settle;
+using weft::test::virtual_clock;
+
+namespace {
+
+TEST(Queue, NowaitOperationsAreFifoAndReportFullAndEmpty) {
+  weft::Queue<int> q(2);
+  EXPECT_TRUE(q.empty());
+  q.put_nowait(1);
+  q.put_nowait(2);
+  EXPECT_TRUE(q.full());
+  EXPECT_THROW(q.put_nowait(3), weft::QueueFull);
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_EQ(q.get_nowait(), 1);
+  EXPECT_EQ(q.get_nowait(), 2);
+  EXPECT_THROW(q.get_nowait(), weft::QueueEmpty);
+}
+
+TEST(Queue, UnboundedQueueIsNeverFull) {
+  weft::Queue<int> q;
+  for (int i = 0; i < 1000; ++i) q.put_nowait(i);
+  EXPECT_FALSE(q.full());
+  EXPECT_EQ(q.maxsize(), 0u);
+  EXPECT_EQ(q.qsize(), 1000u);
+}
+
+TEST(Queue, LifoQueueReturnsTheNewestItemFirst) {
+  weft::LifoQueue<int> q;
+  for (int i = 0; i < 3; ++i) q.put_nowait(i);
+  EXPECT_EQ(q.get_nowait(), 2);
+  EXPECT_EQ(q.get_nowait(), 1);
+  EXPECT_EQ(q.get_nowait(), 0);
+}
+
+TEST(Queue, PriorityQueueReturnsTheSmallestItemFirst) {
+  weft::PriorityQueue<int> q;
+  for (int v : {5, 1, 4, 2, 3}) q.put_nowait(v);
+  for (int v = 1; v <= 5; ++v) EXPECT_EQ(q.get_nowait(), v);
+  weft::PriorityQueue<std::string, std::greater<std::string>> r;
+  r.put_nowait("a");
+  r.put_nowait("c");
+  r.put_nowait("b");
+  EXPECT_EQ(r.get_nowait(), "c");
+}
+
+// Records the item in `slot`: getters may run in any order once woken, but the first to
+// wait gets the first item.
+weft::Task<void> get_into(weft::Queue<int>& q, int& slot, std::atomic<int>& arrived) {
+  arrived.fetch_add(1);
+  slot = co_await q.get();
+}
+
+weft::Task<void> put_one(weft::Queue<int>& q, int v, std::atomic<int>& arrived) {
+  arrived.fetch_add(1);
+  co_await q.put(v);
+}
+
+TEST(Queue, GetWaitsForAPutAndGettersAreServedInOrder) {
+  std::vector<int> got = weft::run(
+      []() -> weft::Task<std::vector<int>> {
+        weft::Queue<int> q;
+        std::vector<int> got(3, -1);
+        std::atomic<int> arrived{0};
+        std::vector<weft::JoinHandle<void>> hs;
+        for (int i = 0; i < 3; ++i) {
+          hs.push_back(weft::spawn(get_into(q, got[i], arrived)));
+          co_await settle(arrived, i + 1);
+        }
+        EXPECT_EQ(got, (std::vector<int>{-1, -1, -1}));
+        for (int v : {10, 20, 30}) co_await q.put(v);
+        for (auto& h : hs) co_await h;
+        EXPECT_TRUE(q.empty());
+        co_return got;
+      }(),
+      virtual_clock());
+  EXPECT_EQ(got, (std::vector<int>{10, 20, 30}));
+}
+
+TEST(Queue, PutWaitsWhileFullAndEntersWhenAGetFreesASlot) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q(1);
+        std::atomic<int> arrived{0};
+        co_await q.put(1);
+        auto a = weft::spawn(put_one(q, 2, arrived));
+        co_await settle(arrived, 1);
+        auto b = weft::spawn(put_one(q, 3, arrived));
+        co_await settle(arrived, 2);
+        EXPECT_EQ(q.qsize(), 1u);
+        EXPECT_EQ(co_await q.get(), 1);
+        EXPECT_EQ(q.qsize(), 1u);  // 2 moved in at once
+        EXPECT_EQ(co_await q.get(), 2);
+        EXPECT_EQ(co_await q.get(), 3);
+        co_await a;
+        co_await b;
+      }(),
+      virtual_clock());
+}
+
+TEST(Queue, CancelledGetLeavesTheItemForTheNextGetter) {
+  std::vector<int> got = weft::run(
+      []() -> weft::Task<std::vector<int>> {
+        weft::Queue<int> q;
+        std::vector<int> got(2, -1);
+        std::atomic<int> arrived{0};
+        auto a = weft::spawn(get_into(q, got[0], arrived));
+        co_await settle(arrived, 1);
+        auto b = weft::spawn(get_into(q, got[1], arrived));
+        co_await settle(arrived, 2);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        q.put_nowait(7);
+        co_await b;
+        EXPECT_TRUE(q.empty());
+        co_return got;
+      }(),
+      virtual_clock());
+  EXPECT_EQ(got, (std::vector<int>{-1, 7}));
+}
+
+TEST(Queue, TimedOutGetRaisesTimeoutErrorAndTheItemPutLaterStays) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q;
+        EXPECT_THROW(co_await weft::wait_for(q.get(), 1ms), weft::TimeoutError);
+        q.put_nowait(5);
+        EXPECT_EQ(q.qsize(), 1u);
+        EXPECT_EQ(co_await weft::wait_for(q.get(), 1ms), 5);
+      }(),
+      virtual_clock(2));
+}
+
+TEST(Queue, CancelledOrTimedOutPutPutsNothing) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q(1);
+        std::atomic<int> arrived{0};
+        q.put_nowait(1);
+        auto a = weft::spawn(put_one(q, 2, arrived));
+        co_await settle(arrived, 1);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        EXPECT_THROW(co_await weft::wait_for(q.put(3), 1ms), weft::TimeoutError);
+        EXPECT_EQ(q.get_nowait(), 1);
+        EXPECT_TRUE(q.empty());
+      }(),
+      virtual_clock(2));
+}
+
+weft::Task<void> consume_and_mark_done(weft::Queue<int>& q, int n) {
+  for (int i = 0; i < n; ++i) {
+    (void)co_await q.get();
+    co_await weft::yield_now();
+    q.task_done();
+  }
+}
+
+TEST(Queue, JoinWaitsUntilEveryItemIsMarkedDone) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q;
+        co_await q.join();  // nothing unfinished: at once
+        for (int i = 0; i < 5; ++i) q.put_nowait(i);
+        auto c = weft::spawn(consume_and_mark_done(q, 5));
+        co_await q.join();
+        EXPECT_TRUE(c.done() || q.empty());
+        co_await c;
+        try {
+          q.task_done();
+          ADD_FAILURE() << "no exception";
+        } catch (const std::logic_error& e) {
+          EXPECT_NE(std::string(e.what()).find("task_done"), std::string::npos);
+        }
+      }(),
+      virtual_clock(2));
+}
+
+TEST(Queue, ShutdownFailsPuttersAtOnceAndGettersOnceDrained) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q(2);
+        std::atomic<int> arrived{0};
+        q.put_nowait(1);
+        q.put_nowait(2);
+        auto p = weft::spawn(put_one(q, 3, arrived));
+        co_await settle(arrived, 1);
+        q.shutdown();
+        EXPECT_THROW(co_await p, weft::QueueShutDown);
+        EXPECT_THROW(q.put_nowait(4), weft::QueueShutDown);
+        EXPECT_THROW(co_await q.put(4), weft::QueueShutDown);
+        EXPECT_EQ(co_await q.get(), 1);
+        EXPECT_EQ(q.get_nowait(), 2);
+        EXPECT_THROW(co_await q.get(), weft::QueueShutDown);
+        EXPECT_THROW(q.get_nowait(), weft::QueueShutDown);
+      }(),
+      virtual_clock());
+}
+
+TEST(Queue, ShutdownWakesGettersWaitingOnAnEmptyQueue) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q;
+        std::vector<int> got(2, -1);
+        std::atomic<int> arrived{0};
+        auto a = weft::spawn(get_into(q, got[0], arrived));
+        auto b = weft::spawn(get_into(q, got[1], arrived));
+        co_await settle(arrived, 2);
+        q.shutdown();
+        EXPECT_THROW(co_await a, weft::QueueShutDown);
+        EXPECT_THROW(co_await b, weft::QueueShutDown);
+      }(),
+      virtual_clock());
+}
+
+TEST(Queue, ImmediateShutdownDropsTheItemsAndReleasesJoin) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q;
+        for (int i = 0; i < 3; ++i) q.put_nowait(i);
+        auto joiner =
+            weft::spawn([](weft::Queue<int>& q) -> weft::Task<void> { co_await q.join(); }(q));
+        co_await weft::yield_now();
+        q.shutdown(/*immediate=*/true);
+        co_await joiner;
+        EXPECT_TRUE(q.empty());
+        EXPECT_THROW(q.get_nowait(), weft::QueueShutDown);
+      }(),
+      virtual_clock());
+}
+
+TEST(Queue, BlockingCallsOnAWorkerThreadThrowUsageError) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q;
+        EXPECT_THROW(q.blocking_put(1), weft::UsageError);
+        EXPECT_THROW((void)q.blocking_get(), weft::UsageError);
+        co_return;
+      }(),
+      virtual_clock());
+}
+
+TEST(Queue, PlainThreadBlockingGetReceivesWhatATaskPuts) {
+  weft::Runtime rt({.workers = 2});
+  weft::Queue<int> q(1);
+  std::thread consumer([&] {
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(q.blocking_get(), i);
+    EXPECT_THROW((void)q.blocking_get(), weft::QueueShutDown);
+  });
+  rt.block_on([](weft::Queue<int>& q) -> weft::Task<void> {
+    for (int i = 0; i < 100; ++i) co_await q.put(i);
+  }(q));
+  q.shutdown();
+  consumer.join();
+}
+
+TEST(Queue, PlainThreadBlockingPutFeedsATask) {
+  weft::Runtime rt({.workers = 2});
+  weft::Queue<int> q(1);
+  std::thread producer([&] {
+    for (int i = 0; i < 100; ++i) q.blocking_put(i);
+    q.shutdown();
+    EXPECT_THROW(q.blocking_put(-1), weft::QueueShutDown);
+  });
+  long sum = rt.block_on([](weft::Queue<int>& q) -> weft::Task<long> {
+    long sum = 0;
+    try {
+      for (;;) sum += co_await q.get();
+    } catch (const weft::QueueShutDown&) {
+    }
+    co_return sum;
+  }(q));
+  producer.join();
+  EXPECT_EQ(sum, 99 * 100 / 2);
+}
+
+// ---- stress ----
+
+struct Ledger {
+  explicit Ledger(std::size_t n) : seen(n) {}
+  std::vector<std::atomic<int>> seen;
+  std::atomic<std::size_t> received{0};
+  std::atomic<long> timeouts{0};
+};
+
+weft::Task<void> produce(weft::Queue<std::size_t>& q, std::size_t first, std::size_t n, Ledger& l,
+                         unsigned seed) {
+  std::mt19937 rng(seed);
+  for (std::size_t i = first; i < first + n;) {
+    try {
+      co_await weft::wait_for(q.put(i), std::chrono::microseconds(rng() % 2000));
+      ++i;
+      if (rng() % 8 == 0) co_await weft::sleep(std::chrono::microseconds(rng() % 1500));
+    } catch (const weft::TimeoutError&) {
+      l.timeouts.fetch_add(1);  // not put: try again
+    }
+  }
+}
+
+weft::Task<void> consume(weft::Queue<std::size_t>& q, std::size_t total, Ledger& l, unsigned seed) {
+  std::mt19937 rng(seed);
+  while (l.received.load() < total) {
+    try {
+      std::size_t v = co_await weft::wait_for(q.get(), std::chrono::microseconds(rng() % 2000));
+      l.seen[v].fetch_add(1);
+      l.received.fetch_add(1);
+      if (rng() % 8 == 0) co_await weft::sleep(std::chrono::microseconds(rng() % 1500));
+    } catch (const weft::TimeoutError&) {
+      l.timeouts.fetch_add(1);
+    }
+  }
+}
+
+TEST(QueueStress, ProducersAndConsumersWithRandomTimeoutsLoseNoItem) {
+  constexpr int kProducers = 8;
+  constexpr int kConsumers = 8;
+  const std::size_t per_producer = weft::test::scaled(5000, 50);
+  const std::size_t total = kProducers * per_producer;
+  Ledger l(total);
+  weft::run(
+      [](Ledger& l, std::size_t per, std::size_t total) -> weft::Task<void> {
+        weft::Queue<std::size_t> q(8);
+        std::vector<weft::JoinHandle<void>> hs;
+        for (int p = 0; p < kProducers; ++p)
+          hs.push_back(weft::spawn(produce(q, p * per, per, l, 10u + p)));
+        for (int c = 0; c < kConsumers; ++c)
+          hs.push_back(weft::spawn(consume(q, total, l, 50u + c)));
+        for (auto& h : hs) co_await h;
+        EXPECT_TRUE(q.empty());
+      }(l, per_producer, total),
+      virtual_clock(4));
+  EXPECT_EQ(l.received.load(), total);
+  std::size_t wrong = 0;
+  for (auto& s : l.seen) wrong += s.load() != 1;
+  EXPECT_EQ(wrong, 0u) << "items not received exactly once";
+}
+
+TEST(QueueStress, PlainThreadsFeedingTasksDeliverEveryItemOnce) {
+  constexpr int kThreads = 3;
+  const std::size_t per_thread = weft::test::scaled(20000, 100);
+  const std::size_t total = kThreads * per_thread;
+  Ledger l(total);
+  weft::Runtime rt({.workers = 2});
+  weft::Queue<std::size_t> q(16);
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (std::size_t i = 0; i < per_thread; ++i) q.blocking_put(t * per_thread + i);
+    });
+  }
+  std::thread plain_consumer([&] {
+    try {
+      for (;;) {
+        l.seen[q.blocking_get()].fetch_add(1);
+        l.received.fetch_add(1);
+      }
+    } catch (const weft::QueueShutDown&) {
+    }
+  });
+  std::thread closer([&] {
+    for (auto& p : producers) p.join();
+    q.shutdown();
+  });
+  rt.block_on([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
+    std::vector<weft::JoinHandle<void>> hs;
+    for (int c = 0; c < 4; ++c) {
+      hs.push_back(weft::spawn([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
+        try {
+          for (;;) {
+            l.seen[co_await q.get()].fetch_add(1);
+            l.received.fetch_add(1);
+          }
+        } catch (const weft::QueueShutDown&) {
+        }
+      }(q, l)));
+    }
+    for (auto& h : hs) co_await h;
+  }(q, l));
+  closer.join();
+  plain_consumer.join();
+  EXPECT_EQ(l.received.load(), total);
+  std::size_t wrong = 0;
+  for (auto& s : l.seen) wrong += s.load() != 1;
+  EXPECT_EQ(wrong, 0u) << "items not received exactly once";
+}
+
+}  // namespace
