@@ -417,8 +417,10 @@ void Scheduler::submit_new(TaskHeader* t) {
   if (phase == kDraining) t->request_cancel(0);  // spawned during shutdown: never starts
   if (on_own_worker) {
     // New tasks queue behind the others (asyncio's order); the LIFO slot is for wake-ups.
+    // A lone new task is left to this worker (a chain of spawns stays on one core; parked
+    // workers still look in every kWatchMs while we are busy); more wake a helper.
     w->push_back(TaskHeader::start_entry(t));
-    notify_parked();
+    if (w->queue().size() > 1) notify_parked();
   } else {
     inject(TaskHeader::start_entry(t));
   }
