@@ -27,7 +27,9 @@ double seconds_since(weft::TimePoint t0) {
   return std::chrono::duration<double>(weft::now() - t0).count();
 }
 
-weft::Task<int> leaf(int i) { co_return i & 1; }
+weft::Task<int> leaf(int i) {
+  co_return i & 1;
+}
 
 weft::Task<void> million_tasks() {
   auto t0 = weft::now();
@@ -64,7 +66,8 @@ weft::Task<void> fan_out() {
   std::vector<weft::Task<int>> reqs;
   for (int i = 0; i < 10'000; ++i) reqs.push_back(request_with_deadline(i, timeouts));
   std::vector<int> results = co_await weft::gather(std::move(reqs));
-  int ok = static_cast<int>(std::count_if(results.begin(), results.end(), [](int r) { return r >= 0; }));
+  int ok =
+      static_cast<int>(std::count_if(results.begin(), results.end(), [](int r) { return r >= 0; }));
   std::printf("2. 10000 requests with a 30 ms timeout each: %d answered, %d timed out, in %.3f s\n",
               ok, timeouts.load(), seconds_since(t0));
 }
@@ -111,9 +114,10 @@ weft::Task<void> offload_and_block() {
   co_await weft::to_thread([] { std::this_thread::sleep_for(50ms); });
   stop.store(true);
   co_await t;
-  std::printf("4. offloaded sum 1/i^2 = %.6f and a 50 ms blocking call in %.3f s; meanwhile a 1 ms "
-              "timer fired %d times\n",
-              sum, seconds_since(t0), ticks.load());
+  std::printf(
+      "4. offloaded sum 1/i^2 = %.6f and a 50 ms blocking call in %.3f s; meanwhile a 1 ms "
+      "timer fired %d times\n",
+      sum, seconds_since(t0), ticks.load());
 }
 
 weft::Task<int> demo() {

@@ -9,7 +9,9 @@ BlockingPool::BlockingPool(std::size_t max_threads, std::chrono::milliseconds ke
                            std::string name)
     : max_threads_(max_threads), keep_alive_(keep_alive), name_(std::move(name)) {}
 
-BlockingPool::~BlockingPool() { shutdown(); }
+BlockingPool::~BlockingPool() {
+  shutdown();
+}
 
 void BlockingPool::submit(BlockingJob* job) {
   std::unique_lock lk(mu_);
@@ -19,8 +21,10 @@ void BlockingPool::submit(BlockingJob* job) {
     return;
   }
   job->next = nullptr;
-  if (tail_) tail_->next = job;
-  else head_ = job;
+  if (tail_)
+    tail_->next = job;
+  else
+    head_ = job;
   tail_ = job;
   reap_locked();
   if (idle_ > 0) {

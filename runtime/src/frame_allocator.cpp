@@ -25,7 +25,8 @@ struct Block {
 struct Depot {
   std::mutex mu;
   std::array<std::vector<Block*>, kClasses> batches;  // each entry: a list of kBatch blocks
-  std::array<std::atomic<std::size_t>, kClasses> sizes{};  // batches[c].size(), for a lock-free peek
+  std::array<std::atomic<std::size_t>, kClasses>
+      sizes{};  // batches[c].size(), for a lock-free peek
 };
 Depot& depot() {
   static Depot* d = new Depot();  // never destroyed: frames may be freed during exit
@@ -100,7 +101,9 @@ thread_local Reaper tls_reaper;
   d.sizes[c].store(d.batches[c].size(), std::memory_order_relaxed);
 }
 
-std::size_t class_of(std::size_t size) { return (size + kGranule - 1) / kGranule - 1; }
+std::size_t class_of(std::size_t size) {
+  return (size + kGranule - 1) / kGranule - 1;
+}
 
 }  // namespace
 

@@ -30,8 +30,8 @@ void report_unobserved_error(TaskHeader* t) noexcept {
       return;
     }
   }
-  std::string line = "weft: task '" + std::string(t->name()) + "' failed and nobody awaited it: " +
-                     describe(t->error_) + "\n";
+  std::string line = "weft: task '" + std::string(t->name()) +
+                     "' failed and nobody awaited it: " + describe(t->error_) + "\n";
   std::fputs(line.c_str(), stderr);
 }
 
@@ -60,8 +60,7 @@ std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
 Attach attach_observer(TaskHeader* t, Completion* c) noexcept {
   std::uintptr_t expected = 0;
   if (t->observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
+                                           std::memory_order_acq_rel, std::memory_order_acquire)) {
     return Attach::kAttached;
   }
   return expected == TaskHeader::kCompleted ? Attach::kCompleted : Attach::kBusy;
@@ -80,7 +79,9 @@ TaskInfo current_task() {
   return TaskInfo{t.id_, t.name(), t.where_};
 }
 
-bool in_runtime() noexcept { return detail::current_worker() != nullptr; }
+bool in_runtime() noexcept {
+  return detail::current_worker() != nullptr;
+}
 
 TimePoint now() noexcept {
   if (detail::Worker* w = detail::current_worker()) return w->scheduler().clock().now();
@@ -112,11 +113,17 @@ Runtime::~Runtime() {
   detail::live_schedulers().erase(sched_.get());
 }
 
-void Runtime::shutdown() { sched_->shutdown(); }
+void Runtime::shutdown() {
+  sched_->shutdown();
+}
 
-std::size_t Runtime::live_tasks() const noexcept { return sched_->registry().live(); }
+std::size_t Runtime::live_tasks() const noexcept {
+  return sched_->registry().live();
+}
 
-std::size_t Runtime::workers() const noexcept { return sched_->workers().size(); }
+std::size_t Runtime::workers() const noexcept {
+  return sched_->workers().size();
+}
 
 std::vector<WorkerMetrics> Runtime::metrics() const {
   std::vector<WorkerMetrics> out;

@@ -68,13 +68,18 @@ bool virtual_clock_from(const RuntimeOptions& o) {
 
 }  // namespace
 
-Worker* current_worker() noexcept { return tls_worker; }
+Worker* current_worker() noexcept {
+  return tls_worker;
+}
 
 // ---------------------------------------------------------------------------------------
 // Worker
 
 Worker::Worker(Scheduler& s, unsigned index, std::size_t workers)
-    : sched_(s), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)), seen_tick_(workers, ~0u) {
+    : sched_(s),
+      index_(index),
+      rng_(0x9E3779B97F4A7C15ull * (index + 1)),
+      seen_tick_(workers, ~0u) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) fail_syscall("weft: epoll_create1 for a worker");
   evfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -98,7 +103,9 @@ Worker::~Worker() {
   if (epfd_ >= 0) ::close(epfd_);
 }
 
-void Worker::start() { thread_ = std::thread([this] { main(); }); }
+void Worker::start() {
+  thread_ = std::thread([this] { main(); });
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -111,9 +118,8 @@ void Worker::wake() noexcept {
 }
 
 void Worker::push_back(TaskHeader* t) noexcept {
-  queue_.push_back(t, [this](TaskHeader** ts, std::size_t n) {
-    sched_.inject_batch(ts, n, token_.get());
-  });
+  queue_.push_back(
+      t, [this](TaskHeader** ts, std::size_t n) { sched_.inject_batch(ts, n, token_.get()); });
 }
 
 void Worker::push_lifo(TaskHeader* t) noexcept {
@@ -400,7 +406,9 @@ Scheduler::Scheduler(RuntimeOptions options)
   for (auto& w : workers_) w->start();
 }
 
-Scheduler::~Scheduler() { shutdown(); }
+Scheduler::~Scheduler() {
+  shutdown();
+}
 
 void Scheduler::submit_new(TaskHeader* t) {
   Worker* w = tls_worker;
@@ -408,7 +416,8 @@ void Scheduler::submit_new(TaskHeader* t) {
   t->sched_ = this;
   // The shard lock orders add() before our phase load, and shutdown's phase store before
   // its live() count (which takes the same locks): one of the two sees the other.
-  registry_.add(t, w ? w->index() : static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(t) >> 8));
+  registry_.add(t,
+                w ? w->index() : static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(t) >> 8));
   int phase = phase_.load();
   if (phase == kClosed || (phase == kDraining && !on_own_worker)) {
     registry_.remove(t);
@@ -534,8 +543,8 @@ void Scheduler::report_unobserved(TaskHeader* t) noexcept {
   std::string line = "weft: task " + std::to_string(info.id);
   if (!info.name.empty()) line += " '" + std::string(info.name) + "'";
   line += " (spawned at " + std::string(info.where.file_name()) + ":" +
-          std::to_string(info.where.line()) + ") failed and nobody awaited it: " +
-          describe(t->error_) + "\n";
+          std::to_string(info.where.line()) +
+          ") failed and nobody awaited it: " + describe(t->error_) + "\n";
   std::fputs(line.c_str(), stderr);
 }
 
@@ -572,16 +581,24 @@ void Scheduler::submit_offload(BlockingJob* job) {
 }
 
 // The job's last touch of the scheduler: shutdown waits for the count to reach zero.
-void Scheduler::job_finished() noexcept { jobs_.fetch_sub(1); }
+void Scheduler::job_finished() noexcept {
+  jobs_.fetch_sub(1);
+}
 
 // ---------------------------------------------------------------------------------------
 // The thread's view (detail/context.hpp)
 
-TaskHeader* current_task() noexcept { return tls_task; }
+TaskHeader* current_task() noexcept {
+  return tls_task;
+}
 
-void enter_task(TaskHeader* t) noexcept { tls_task = t; }
+void enter_task(TaskHeader* t) noexcept {
+  tls_task = t;
+}
 
-void resume_next(TaskHeader* t) noexcept { tls_next = t; }
+void resume_next(TaskHeader* t) noexcept {
+  tls_next = t;
+}
 
 std::coroutine_handle<> take_resume_next() noexcept {
   TaskHeader* t = std::exchange(tls_next, nullptr);
@@ -592,14 +609,19 @@ std::coroutine_handle<> take_resume_next() noexcept {
 
 TaskHeader& require_task(const char* what) {
   if (!tls_task) {
-    throw UsageError(std::string(what) + " awaited outside a weft task (no runtime is running "
-                                         "on this thread)");
+    throw UsageError(std::string(what) +
+                     " awaited outside a weft task (no runtime is running "
+                     "on this thread)");
   }
   return *tls_task;
 }
 
-void schedule(TaskHeader* t) noexcept { t->sched_->schedule(t); }
-void schedule_yield(TaskHeader* t) noexcept { t->sched_->schedule_yield(t); }
+void schedule(TaskHeader* t) noexcept {
+  t->sched_->schedule(t);
+}
+void schedule_yield(TaskHeader* t) noexcept {
+  t->sched_->schedule_yield(t);
+}
 
 bool budget_spend() noexcept {
   if (tls_budget <= 0) return false;
@@ -613,8 +635,14 @@ std::uint64_t deadline_tick(std::chrono::steady_clock::time_point tp) {
   return w->scheduler().clock().ceil_tick(tp);
 }
 
-void submit_blocking(TaskHeader* t, BlockingJob* job) { t->sched_->submit_blocking(job); }
-void submit_offload(TaskHeader* t, BlockingJob* job) { t->sched_->submit_offload(job); }
-void job_finished(Scheduler* s) noexcept { s->job_finished(); }
+void submit_blocking(TaskHeader* t, BlockingJob* job) {
+  t->sched_->submit_blocking(job);
+}
+void submit_offload(TaskHeader* t, BlockingJob* job) {
+  t->sched_->submit_offload(job);
+}
+void job_finished(Scheduler* s) noexcept {
+  s->job_finished();
+}
 
 }  // namespace weft::detail

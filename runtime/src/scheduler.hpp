@@ -61,7 +61,8 @@ class RuntimeClock {
   std::uint64_t ceil_tick(TimePoint tp) const noexcept {
     if (tp <= epoch_) return 0;
     auto d = tp - epoch_;
-    if (d >= std::chrono::duration_cast<Duration>(std::chrono::milliseconds(TimerWheel::kMaxTick))) {
+    if (d >=
+        std::chrono::duration_cast<Duration>(std::chrono::milliseconds(TimerWheel::kMaxTick))) {
       return ~std::uint64_t{0};
     }
     return static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
@@ -90,7 +91,7 @@ class Worker {
   void start();
   void join();
   void drain(Scheduler& s) noexcept;  // after join: drops stale start entries
-  void wake() noexcept;  // eventfd write; only for a worker taken off the sleepers
+  void wake() noexcept;               // eventfd write; only for a worker taken off the sleepers
 
   void push_lifo(TaskHeader* t) noexcept;
   void push_back(TaskHeader* t) noexcept;
@@ -129,7 +130,7 @@ class Worker {
   LocalQueue queue_;
   alignas(64) std::atomic<TaskHeader*> lifo_{nullptr};
   std::atomic<std::uint32_t> poll_tick_{0};  // published tick, for stale-LIFO stealing
-  std::atomic<bool> parked_{false};  // in epoll_wait: it fires its own timers when it wakes
+  std::atomic<bool> parked_{false};          // in epoll_wait: it fires its own timers when it wakes
   TimerWheel wheel_;
   int epfd_ = -1;
   int evfd_ = -1;

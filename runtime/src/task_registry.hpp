@@ -36,8 +36,10 @@ class TaskRegistry {
   void remove(TaskHeader* t) noexcept {
     Shard& s = shards_[t->reg_shard_];
     s.lock.lock();
-    if (t->reg_prev_) t->reg_prev_->reg_next_ = t->reg_next_;
-    else s.head = t->reg_next_;
+    if (t->reg_prev_)
+      t->reg_prev_->reg_next_ = t->reg_next_;
+    else
+      s.head = t->reg_next_;
     if (t->reg_next_) t->reg_next_->reg_prev_ = t->reg_prev_;
     bool emptied = --s.count == 0;
     s.lock.unlock();

@@ -23,16 +23,22 @@ unsigned TimerWheel::level_for(std::uint64_t elapsed, std::uint64_t when) noexce
 void TimerWheel::List::push_back(TimerEntry& e) noexcept {
   e.next = nullptr;
   e.prev = tail;
-  if (tail) tail->next = &e;
-  else head = &e;
+  if (tail)
+    tail->next = &e;
+  else
+    head = &e;
   tail = &e;
 }
 
 void TimerWheel::List::erase(TimerEntry& e) noexcept {
-  if (e.prev) e.prev->next = e.next;
-  else head = e.next;
-  if (e.next) e.next->prev = e.prev;
-  else tail = e.prev;
+  if (e.prev)
+    e.prev->next = e.next;
+  else
+    head = e.next;
+  if (e.next)
+    e.next->prev = e.prev;
+  else
+    tail = e.prev;
   e.prev = e.next = nullptr;
 }
 

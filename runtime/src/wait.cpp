@@ -10,7 +10,9 @@ bool completed(TaskHeader* t) noexcept {
   return t->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted;
 }
 // FirstException counts real exceptions, not cancellation (as asyncio does).
-bool failed(const TaskHeader* t) noexcept { return t->error_ && !is_cancelled_error(t->error_); }
+bool failed(const TaskHeader* t) noexcept {
+  return t->error_ && !is_cancelled_error(t->error_);
+}
 void await_ack(const std::atomic<bool>& acked) noexcept {
   // Acquire: pairs with the notifier's release store, its last touch of the slot.
   while (!acked.load(std::memory_order_acquire)) TaskHeader::spin_pause();

@@ -1,7 +1,6 @@
 // weft::Mutex's slow paths (mutex.hpp): waiting, hand-off, and the destructor's check.
 #include "weft/sync/mutex.hpp"
 
-
 #include "weft/runtime/errors.hpp"
 #include "weft/sync/detail/fatal.hpp"
 

@@ -593,8 +593,7 @@ weft::Task<void> two_awaiters_of_one_handle() {
 // wait word is left as it was. The awaiting task carries on with a stale forwarding wait:
 // its next sleep is registered as forwarding too, so `b.cancel()` calls the sleep's null
 // on_forward (or, before that, the destroyed JoinAwaiter's) instead of ending the sleep.
-TEST(JoinHandle,
-     AwaitingAHandleAnotherTaskAwaitsThrowsUsageErrorAndLeavesTheTaskCancellable) {
+TEST(JoinHandle, AwaitingAHandleAnotherTaskAwaitsThrowsUsageErrorAndLeavesTheTaskCancellable) {
   weft::run(two_awaiters_of_one_handle(), one_worker());
 }
 

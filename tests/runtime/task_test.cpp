@@ -151,8 +151,8 @@ weft::Task<long> await_a_million_in_a_loop() {
 // returning a handle, final_suspend returning the continuation) into tail calls. GCC does so
 // only with sibling-call optimisation (weft::runtime adds -foptimize-sibling-calls, so -O0
 // builds get it too), and not under ThreadSanitizer, whose instrumentation runs after each
-// call, nor under AddressSanitizer at -O0; in those builds each transfer nests a call, and these two tests would overflow the
-// 8 MB worker stack.
+// call, nor under AddressSanitizer at -O0; in those builds each transfer nests a call, and these
+// two tests would overflow the 8 MB worker stack.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SKIP_WITHOUT_TAIL_CALLS() \
   GTEST_SKIP() << "sanitizer build: symmetric transfer is not a tail call (stack overflow)"

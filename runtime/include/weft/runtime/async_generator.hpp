@@ -40,8 +40,8 @@ class [[nodiscard]] AsyncGenerator {
     ToConsumer final_suspend() noexcept { return {}; }
 
     template <class U = T>
-      requires std::is_constructible_v<T, U&&>
-    ToConsumer yield_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    requires std::is_constructible_v<T, U&&> ToConsumer yield_value(U&& v)
+    noexcept(std::is_nothrow_constructible_v<T, U&&>) {
       value_.emplace(std::forward<U>(v));
       return {};
     }

@@ -92,7 +92,8 @@ Task<await_result_t<Aw>> run_shielded(Aw aw) {
 template <class Aw, class Rep, class Period>
 Task<detail::await_result_t<Aw>> wait_for(Aw aw, std::chrono::duration<Rep, Period> d) {
   Duration checked = detail::checked_duration(d, "weft::wait_for");
-  return detail::run_with_deadline(detail::deadline_after(checked), std::move(aw), "weft::wait_for");
+  return detail::run_with_deadline(detail::deadline_after(checked), std::move(aw),
+                                   "weft::wait_for");
 }
 
 /// The scope form (asyncio.timeout): `co_await weft::timeout(5s, body())`.

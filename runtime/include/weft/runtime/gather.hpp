@@ -202,8 +202,7 @@ Task<std::vector<Settled<T>>> gather_settled_range(std::vector<JoinHandle<T>> hs
 /// tuple (void → std::monostate). The first failure cancels the others, waits for them, and
 /// is rethrown. Must be awaited in a task.
 template <class... As>
-  requires(sizeof...(As) > 0)
-auto gather(As&&... as) {
+requires(sizeof...(As) > 0) auto gather(As&&... as) {
   std::source_location where = std::source_location::current();
   return detail::gather_handles(std::tuple{detail::to_handle(std::forward<As>(as), where)...});
 }
@@ -226,8 +225,7 @@ Task<std::vector<gather_value_t<T>>> gather(std::vector<JoinHandle<T>> handles) 
 /// Like gather, but every child runs to its end and each outcome is returned as a
 /// Settled<T> (asyncio.gather(..., return_exceptions=True)).
 template <class... As>
-  requires(sizeof...(As) > 0)
-auto gather_settled(As&&... as) {
+requires(sizeof...(As) > 0) auto gather_settled(As&&... as) {
   std::source_location where = std::source_location::current();
   return detail::gather_settled_handles(
       std::tuple{detail::to_handle(std::forward<As>(as), where)...});

@@ -36,7 +36,7 @@ class JoinHandle;
 /// What a task says about itself: for logs, the unobserved-error handler and introspection.
 struct TaskInfo {
   std::uint64_t id = 0;
-  std::string_view name;  ///< empty if the task was not named
+  std::string_view name;       ///< empty if the task was not named
   std::source_location where;  ///< where it was spawned
 };
 
@@ -89,7 +89,8 @@ class RootPromiseBase : public TaskHeader, public FrameAllocated {
   };
 
   RootTask<T> get_return_object() noexcept {
-    auto h = std::coroutine_handle<RootPromise<T>>::from_promise(static_cast<RootPromise<T>&>(*this));
+    auto h =
+        std::coroutine_handle<RootPromise<T>>::from_promise(static_cast<RootPromise<T>&>(*this));
     root_ = h;
     resume_ = h;
     return RootTask<T>{h};
@@ -145,8 +146,8 @@ RootTask<T> make_root(Task<T> task) {
 
 /// Creates the root for `task` (not yet submitted).
 template <class T>
-RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name,
-                                std::source_location where, GroupLink* group) {
+RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name, std::source_location where,
+                                GroupLink* group) {
   static_assert(!std::is_reference_v<T>, "a spawned task returns a value, not a reference");
   if (!task) throw UsageError("weft::spawn: the Task was already awaited or moved from");
   auto h = make_root<T>(std::move(task)).h;
@@ -158,7 +159,9 @@ RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name,
 }
 
 /// Destroys a root that was never submitted.
-inline void destroy_unsubmitted(TaskHeader* t) noexcept { t->root_.destroy(); }
+inline void destroy_unsubmitted(TaskHeader* t) noexcept {
+  t->root_.destroy();
+}
 
 /// Creates the root for `task`, names it and submits it; the root is destroyed if the
 /// submission throws.
@@ -333,7 +336,7 @@ class JoinHandle {
 /// throws UsageError outside a runtime and RuntimeClosed while it shuts down.
 template <class T>
 [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
-                    std::source_location where = std::source_location::current()) {
+                                  std::source_location where = std::source_location::current()) {
   return JoinHandle<T>(detail::spawn_root(std::move(task), nullptr, name, where));
 }
 

@@ -27,7 +27,7 @@ enum class ClockKind {
   Default,  ///< Virtual if the environment has WEFT_CLOCK=virtual, else Real
   Real,     ///< the steady clock
   Virtual,  ///< starts at the real time, advances only when every worker is idle (jumps to
-             ///< the next timer), so timer logic runs without real waiting
+            ///< the next timer), so timer logic runs without real waiting
 };
 
 /// Called with a task's info and its error when a task failed and nobody took the error.
@@ -35,10 +35,10 @@ using UnobservedErrorHandler = std::function<void(const TaskInfo&, std::exceptio
 
 /// How to build a Runtime (designated initializers: `Runtime rt({.workers = 4});`).
 struct RuntimeOptions {
-  std::size_t workers = 0;  ///< 0: $WEFT_WORKERS, else the number of CPUs
+  std::size_t workers = 0;                  ///< 0: $WEFT_WORKERS, else the number of CPUs
   std::string thread_name = "weft-worker";  ///< workers are named "<name>-<i>"
-  bool pin_workers = false;  ///< pin worker i to CPU i (mod CPUs)
-  std::size_t max_blocking_threads = 512;  ///< cap of the to_thread pool
+  bool pin_workers = false;                 ///< pin worker i to CPU i (mod CPUs)
+  std::size_t max_blocking_threads = 512;   ///< cap of the to_thread pool
   std::chrono::milliseconds blocking_keep_alive{10'000};  ///< idle pool threads retire after
   ClockKind clock = ClockKind::Default;
   UnobservedErrorHandler on_unobserved_error{};  ///< default: print to stderr
@@ -70,7 +70,7 @@ class Runtime {
   /// Spawns `task`; any thread. Throws RuntimeClosed once shutdown has begun.
   template <class T>
   [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
-                      std::source_location where = std::source_location::current()) {
+                                    std::source_location where = std::source_location::current()) {
     return JoinHandle<T>(detail::spawn_root(std::move(task), sched_.get(), name, where));
   }
 

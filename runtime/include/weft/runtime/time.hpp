@@ -72,7 +72,9 @@ struct YieldAwaiter {
 }  // namespace detail
 
 /// Suspends the task until `deadline` (asyncio.sleep's absolute form). A cancellation point.
-inline detail::SleepAwaiter sleep_until(TimePoint deadline) { return detail::SleepAwaiter(deadline); }
+inline detail::SleepAwaiter sleep_until(TimePoint deadline) {
+  return detail::SleepAwaiter(deadline);
+}
 
 /// Suspends the task for `d` (asyncio.sleep). `sleep(0s)` yields. Throws
 /// std::invalid_argument for a negative or NaN duration. A cancellation point.
@@ -82,6 +84,8 @@ detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
 }
 
 /// Lets the other runnable tasks run, then resumes (asyncio.sleep(0)). A cancellation point.
-inline detail::YieldAwaiter yield_now() noexcept { return {}; }
+inline detail::YieldAwaiter yield_now() noexcept {
+  return {};
+}
 
 }  // namespace weft

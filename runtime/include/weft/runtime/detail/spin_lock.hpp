@@ -30,7 +30,9 @@ class SpinLock {
            !locked_.exchange(true, std::memory_order_acquire);
   }
   // Release: publishes the critical section to the next acquirer.
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  void unlock() noexcept {
+    locked_.store(false, std::memory_order_release);
+  }
 
  private:
   std::atomic<bool> locked_{false};

@@ -116,11 +116,11 @@ struct TaskHeader {
   // ---- shared state (atomics) ----
   std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
-  std::atomic<std::uint32_t> refs_{2};  // the JoinHandle and the running task
-  std::atomic<bool> observed_{false};   // someone took the result or the error
-  std::atomic<std::uint8_t> start_{0};  // kNotStarted, kStarted or kInlined (join inlining)
-  std::uint8_t depth_ = 0;              // task-local: current cancel-scope depth
-  std::uint8_t reg_shard_ = 0;          // registry shard, fixed at spawn
+  std::atomic<std::uint32_t> refs_{2};       // the JoinHandle and the running task
+  std::atomic<bool> observed_{false};        // someone took the result or the error
+  std::atomic<std::uint8_t> start_{0};       // kNotStarted, kStarted or kInlined (join inlining)
+  std::uint8_t depth_ = 0;                   // task-local: current cancel-scope depth
+  std::uint8_t reg_shard_ = 0;               // registry shard, fixed at spawn
 
   // ---- written by the task before publishing a wait, read by the claim winner ----
   Waiter* waiter_ = nullptr;
@@ -149,9 +149,7 @@ struct TaskHeader {
   }
 
   /// True if a cancellation would be delivered at the next suspension point.
-  bool cancel_pending() const noexcept {
-    return effective(state_.load(std::memory_order_acquire));
-  }
+  bool cancel_pending() const noexcept { return effective(state_.load(std::memory_order_acquire)); }
 
   /// Called by the task itself, in await_suspend, before the waiter becomes visible to any
   /// other thread. `forwarding` waits are not ended by cancellation.
@@ -217,8 +215,8 @@ struct TaskHeader {
       }
       if (!(s & kWaiting)) return false;
       // Acquire: sees waiter_/resume_ stored before begin_wait's release.
-      if (state_.compare_exchange_weak(s, s & ~(kWaiting | kForwarding),
-                                       std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (state_.compare_exchange_weak(s, s & ~(kWaiting | kForwarding), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
         return true;
       }
     }
@@ -270,7 +268,9 @@ struct TaskHeader {
   ~TaskHeader() { delete[] name_; }
 
   void set_name(std::string_view name);
-  std::string_view name() const noexcept { return name_ ? std::string_view(name_) : std::string_view(); }
+  std::string_view name() const noexcept {
+    return name_ ? std::string_view(name_) : std::string_view();
+  }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   /// Drops a reference; the last one destroys the task (and reports an unobserved error).
