@@ -84,7 +84,6 @@ class Idle {
   }
 
   unsigned unparked() const noexcept { return state_.load() >> 16; }
-  unsigned num_searching() const noexcept { return searching(state_.load()); }
 
  private:
   static std::uint32_t pack(std::uint32_t searching, std::uint32_t unparked) {

@@ -43,7 +43,7 @@ class LocalQueue {
         overflow(one, 1);
         return;
       }
-      if (push_overflow(t, real, tail, overflow)) return;
+      if (push_overflow(t, real, overflow)) return;
       // Lost a race with a stealer; retry.
     }
   }
@@ -69,8 +69,7 @@ class LocalQueue {
   /// queue into `dst` and returns one of the stolen tasks, or nullptr.
   TaskHeader* steal_into(LocalQueue& dst) noexcept {
     std::uint32_t dst_tail = dst.tail_.load(std::memory_order_relaxed);
-    auto [dst_steal, dst_real] = unpack(dst.head_.load(std::memory_order_acquire));
-    (void)dst_real;
+    std::uint32_t dst_steal = unpack(dst.head_.load(std::memory_order_acquire)).steal;
     if (dst_tail - dst_steal > kCapacity / 2) return nullptr;  // no room to steal into
     std::uint32_t n = steal_half_into(dst, dst_tail);
     if (n == 0) return nullptr;
@@ -82,8 +81,7 @@ class LocalQueue {
 
   /// Approximate number of queued tasks (exact for the owner).
   std::uint32_t size() const noexcept {
-    auto [steal, real] = unpack(head_.load(std::memory_order_acquire));
-    (void)steal;
+    std::uint32_t real = unpack(head_.load(std::memory_order_acquire)).real;
     return tail_.load(std::memory_order_acquire) - real;
   }
   bool empty() const noexcept { return size() == 0; }
@@ -100,10 +98,8 @@ class LocalQueue {
   }
 
   template <class Overflow>
-  bool push_overflow(TaskHeader* t, std::uint32_t head, std::uint32_t tail,
-                     Overflow&& overflow) noexcept {
+  bool push_overflow(TaskHeader* t, std::uint32_t head, Overflow&& overflow) noexcept {
     constexpr std::uint32_t kHalf = kCapacity / 2;
-    (void)tail;
     std::uint64_t expected = pack(head, head);
     // Claim the oldest half; fails if a stealer got there first.
     if (!head_.compare_exchange_strong(expected, pack(head + kHalf, head + kHalf),
@@ -145,8 +141,7 @@ class LocalQueue {
     // Done: set steal = real so the owner may overflow and others may steal again.
     prev = next;
     for (;;) {
-      auto [steal, real] = unpack(prev);
-      (void)steal;
+      std::uint32_t real = unpack(prev).real;
       if (head_.compare_exchange_weak(prev, pack(real, real), std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
         return n;

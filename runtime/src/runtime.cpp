@@ -30,9 +30,20 @@ void report_unobserved_error(TaskHeader* t) noexcept {
       return;
     }
   }
-  std::string line = "weft: task '" + std::string(t->name()) +
-                     "' failed and nobody awaited it: " + describe(t->error_) + "\n";
-  std::fputs(line.c_str(), stderr);
+  print_unobserved_error(t);
+}
+
+void print_unobserved_error(TaskHeader* t) noexcept {
+  try {
+    std::string line = "weft: task " + std::to_string(t->id_);
+    if (!t->name().empty()) line += " '" + std::string(t->name()) + "'";
+    line += " (spawned at " + std::string(t->where_.file_name()) + ":" +
+            std::to_string(t->where_.line()) +
+            ") failed and nobody awaited it: " + describe(t->error_) + "\n";
+    std::fputs(line.c_str(), stderr);
+  } catch (...) {
+    std::fputs("weft: a task failed and nobody awaited it\n", stderr);
+  }
 }
 
 void submit_spawn(TaskHeader* t, Scheduler* sched) {

@@ -540,12 +540,7 @@ void Scheduler::report_unobserved(TaskHeader* t) noexcept {
     }
   } catch (...) {
   }
-  std::string line = "weft: task " + std::to_string(info.id);
-  if (!info.name.empty()) line += " '" + std::string(info.name) + "'";
-  line += " (spawned at " + std::string(info.where.file_name()) + ":" +
-          std::to_string(info.where.line()) +
-          ") failed and nobody awaited it: " + describe(t->error_) + "\n";
-  std::fputs(line.c_str(), stderr);
+  print_unobserved_error(t);
 }
 
 void Scheduler::submit_blocking(BlockingJob* job) {

@@ -212,4 +212,6 @@ namespace weft::detail {
 /// Hands an error nobody observed to its runtime's handler, or to stderr if that runtime is
 /// gone (a JoinHandle outlived it).
 void report_unobserved_error(TaskHeader* t) noexcept;
+/// The default handler: one line on stderr with the task's id, name and spawn site.
+void print_unobserved_error(TaskHeader* t) noexcept;
 }  // namespace weft::detail
