@@ -3,12 +3,13 @@
 // The same command line and output as the Tokio peer (bench/peers/tokio), so tools/bench
 // can run both and compare them line by line:
 //
-//   weft-bench-peer [--impl weft|tbb] --bench NAME --workers N [--iters K]
-//   weft-bench-peer [--impl weft|tbb] --list
+//   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N [--iters K]
+//   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
-// concurrency N), runs one workload K times (default 1; bench/workloads.hpp), and prints one
-// line with the median run's time:
+// concurrency N; the plain-thread implementations pin the process to N CPUs instead), runs
+// one workload K times (default 1; bench/workloads.hpp, bench/sync_workloads.hpp), and
+// prints one line with the median run's time:
 //
 //   RESULT impl=weft bench=NAME workers=N ops=<count> wall_s=<s> ns_per_op=<f> peak_rss_kb=<kb>
 //
@@ -30,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "sync_workloads.hpp"
 #include "workloads.hpp"
 
 namespace {
@@ -103,13 +105,61 @@ Measured tbb_fib(tbb::task_arena& arena) {
   return timed_here([&] { return bench::tbb_fib(arena, kFibN); });
 }
 
+Measured weft_pingpong(weft::Runtime& rt) {
+#ifdef TMP_ONESHOT
+  return rt.block_on(timed(bench::pingpong(bench::kPingPongPairs, bench::kPingPongRounds)));
+#else
+  (void)rt;
+  return {};
+#endif
+}
+Measured weft_mpsc(weft::Runtime& rt) {
+  return rt.block_on(
+      timed(bench::mpsc(bench::kMpscProducers, bench::kMpscPerProducer, bench::kMpscCapacity)));
+}
+Measured weft_mutex(weft::Runtime& rt) {
+  return rt.block_on(timed(bench::mutex_contended(bench::kMutexTasks, bench::kMutexPerTask)));
+}
+Measured weft_semaphore(weft::Runtime& rt) {
+  return rt.block_on(
+      timed(bench::semaphore_contended(bench::kSemPermits, bench::kSemTasks, bench::kSemPerTask)));
+}
+
+Measured threads_pingpong() {
+  return timed_here(
+      [] { return bench::threads_pingpong(bench::kPingPongPairs, bench::kPingPongRounds); });
+}
+Measured threads_mpsc() {
+  return timed_here([] {
+    return bench::threads_mpsc(bench::kMpscProducers, bench::kMpscPerProducer,
+                               bench::kMpscCapacity);
+  });
+}
+Measured moodycamel_mpsc() {
+  return timed_here([] {
+    return bench::moodycamel_mpsc(bench::kMpscProducers, bench::kMpscPerProducer,
+                                  bench::kMpscCapacity);
+  });
+}
+Measured threads_mutex() {
+  return timed_here(
+      [] { return bench::threads_mutex_contended(bench::kMutexTasks, bench::kMutexPerTask); });
+}
+Measured threads_semaphore() {
+  return timed_here([] {
+    return bench::threads_semaphore_contended(bench::kSemPermits, bench::kSemTasks,
+                                              bench::kSemPerTask);
+  });
+}
+
 struct Bench {
   std::string_view name;
   Measured (*weft)(weft::Runtime&);
-  Measured (*tbb)(tbb::task_arena&);  ///< nullptr: no oneTBB version
+  Measured (*tbb)(tbb::task_arena&);   ///< nullptr: no oneTBB version
+  Measured (*threads)() = nullptr;     ///< plain threads, std::mutex / condition_variable
+  Measured (*moodycamel)() = nullptr;  ///< plain threads, moodycamel's blocking queue
 };
 
-// pingpong, mpsc, mutex and semaphore join this list when weft has sync/.
 constexpr Bench kBenches[] = {
     {"spawn_join", weft_spawn_join, tbb_spawn_join},
     {"spawn_external", weft_spawn_external, nullptr},
@@ -118,7 +168,19 @@ constexpr Bench kBenches[] = {
     {"fib", weft_fib, tbb_fib},
     {"sleep_many", weft_sleep_many, nullptr},
     {"gather_fanout", weft_gather_fanout, nullptr},
+    {"pingpong", weft_pingpong, nullptr, threads_pingpong},
+    {"mpsc", weft_mpsc, nullptr, threads_mpsc, moodycamel_mpsc},
+    {"mutex", weft_mutex, nullptr, threads_mutex},
+    {"semaphore", weft_semaphore, nullptr, threads_semaphore},
 };
+
+/// True if `b` has an implementation called `impl`.
+bool has_impl(const Bench& b, std::string_view impl) {
+  if (impl == "weft") return true;
+  if (impl == "tbb") return b.tbb != nullptr;
+  if (impl == "threads") return b.threads != nullptr;
+  return b.moodycamel != nullptr;
+}
 
 long peak_rss_kb() {
   rusage ru{};
@@ -127,8 +189,9 @@ long peak_rss_kb() {
 }
 
 constexpr const char* kUsage =
-    "usage: weft-bench-peer [--impl weft|tbb] --bench NAME --workers N [--iters K]\n"
-    "       weft-bench-peer [--impl weft|tbb] --list\n";
+    "usage: weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N "
+    "[--iters K]\n"
+    "       weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "%s\n%s", message.c_str(), kUsage);
@@ -176,8 +239,9 @@ int parse_args(int argc, char** argv, Args& args) {
       return usage_error("unknown argument: " + std::string(argv[i]));
     }
   }
-  if (args.impl != "weft" && args.impl != "tbb") {
-    return usage_error("unknown --impl: " + args.impl + " (weft or tbb)");
+  if (args.impl != "weft" && args.impl != "tbb" && args.impl != "threads" &&
+      args.impl != "moodycamel") {
+    return usage_error("unknown --impl: " + args.impl + " (weft, tbb, threads or moodycamel)");
   }
   return -1;
 }
@@ -199,6 +263,11 @@ Outcome run(const Bench& b, const Args& args) {
     const Measured m = median([&] { return b.tbb(arena); });
     return {m, peak_rss_kb()};
   }
+  if (args.impl == "threads" || args.impl == "moodycamel") {
+    const bench::CpuLimit cpus(args.workers);
+    const Measured m = median(args.impl == "threads" ? b.threads : b.moodycamel);
+    return {m, peak_rss_kb()};
+  }
   weft::RuntimeOptions options;
   options.workers = args.workers;
   weft::Runtime rt(options);
@@ -211,11 +280,10 @@ Outcome run(const Bench& b, const Args& args) {
 int main(int argc, char** argv) {
   Args args;
   if (int status = parse_args(argc, argv, args); status >= 0) return status;
-  const bool tbb = args.impl == "tbb";
-
   if (args.list) {
     for (const Bench& b : kBenches) {
-      if (!tbb || b.tbb) std::printf("%.*s\n", static_cast<int>(b.name.size()), b.name.data());
+      if (has_impl(b, args.impl))
+        std::printf("%.*s\n", static_cast<int>(b.name.size()), b.name.data());
     }
     return 0;
   }
@@ -228,9 +296,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown bench: %s (use --list)\n", args.bench->c_str());
     return 2;
   }
-  if (tbb && !bench->tbb) {
-    std::fprintf(stderr, "bench %s has no tbb implementation (use --impl tbb --list)\n",
-                 args.bench->c_str());
+  if (!has_impl(*bench, args.impl)) {
+    std::fprintf(stderr, "bench %s has no %s implementation (use --impl %s --list)\n",
+                 args.bench->c_str(), args.impl.c_str(), args.impl.c_str());
     return 2;
   }
   if (args.workers == 0) args.workers = std::max(1u, std::thread::hardware_concurrency());

@@ -190,7 +190,11 @@ void Worker::run_task(TaskHeader* t) noexcept {
   poll_tick_.store(tick_, std::memory_order_relaxed);
   polls_.fetch_add(1, std::memory_order_relaxed);
   // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
-  t->resume_.resume();
+  if (Waiter* hook = t->run_hook_) [[unlikely]] {
+    hook->on_run(hook);
+  } else {
+    t->resume_.resume();
+  }
   tls_task = nullptr;
 }
 

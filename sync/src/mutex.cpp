@@ -1,10 +1,23 @@
-// weft::Mutex's slow paths (mutex.hpp): waiting, hand-off, and the destructor's check.
+// weft::Mutex's slow paths (mutex.hpp): waiting, waking, hand-off, and the destructor's check.
 #include "weft/sync/mutex.hpp"
 
+#include <chrono>
+
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/time.hpp"
 #include "weft/sync/detail/fatal.hpp"
 
 namespace weft {
+
+namespace {
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 Mutex::~Mutex() {
   lock_.lock();
@@ -14,26 +27,45 @@ Mutex::~Mutex() {
 }
 
 void Mutex::unlock() {
-  if (state_.load(std::memory_order_relaxed) == kUnlocked) {
+  if (!(state_.load(std::memory_order_relaxed) & kLocked)) {
     throw UsageError("weft::Mutex::unlock: the mutex is not locked");
   }
   unlock_held();
 }
 
 void Mutex::unlock_slow() noexcept {
-  detail::SyncWaiter* next;
+  detail::SyncWaiter* next = nullptr;
   {
     std::lock_guard lk(lock_);
-    next = waiters_.claim_front();
-    if (!next) {
+    // We hold kLocked and lock_: nobody else changes the word until we store it (the fast
+    // paths only set kLocked when it is clear, and only the holder clears it).
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    if (s & kStarving) {
+      next = waiters_.claim_front();
+      if (next) {
+        // Hand-off: kLocked stays set for `next` (its wake orders our writes before it).
+        auto* n = static_cast<LockAwaiter*>(next);
+        n->handed_ = true;
+        const bool last = waiters_.empty();
+        if (last) s &= ~kWaiters;
+        if (last || steady_ns() - n->since_ns_ < kStarvationNs) s &= ~kStarving;
+        state_.store(s, std::memory_order_relaxed);
+      } else {
+        // Release: our critical section happens-before the next owner's acquire.
+        state_.store(s & ~(kLocked | kStarving | kWaiters), std::memory_order_release);
+      }
+    } else {
+      s &= ~kLocked;
+      if (!(s & kWoken)) {
+        next = waiters_.claim_front();
+        if (next) s |= kWoken;  // it will try again when it runs
+      }
+      if (waiters_.empty()) s &= ~kWaiters;
       // Release: our critical section happens-before the next owner's acquire.
-      state_.store(kUnlocked, std::memory_order_release);
-      return;
+      state_.store(s, std::memory_order_release);
     }
-    // Ownership passes to `next`; the word stays locked (its wake orders our writes).
-    state_.store(waiters_.empty() ? kLocked : kContended, std::memory_order_relaxed);
   }
-  next->wake();
+  if (next) next->wake();
 }
 
 void MutexGuard::unlock() {
@@ -42,49 +74,83 @@ void MutexGuard::unlock() {
 }
 
 bool Mutex::LockAwaiter::await_ready() noexcept {
-  if (!m_->try_lock()) return false;
-  acquired_ = true;
-  return detail::budget_spend();  // spent: await_suspend yields, holding the mutex
+  if (!detail::budget_spend()) {
+    out_of_budget_ = true;  // await_suspend yields first
+    return false;
+  }
+  acquired_ = m_->try_lock();
+  return acquired_;
 }
 
-bool Mutex::LockAwaiter::await_suspend(std::coroutine_handle<> h) {
-  detail::TaskHeader* t = detail::current_task();
-  if (!t) {
-    if (acquired_) m_->unlock_held();
-    acquired_ = false;
-    detail::require_task("weft::Mutex::lock");  // throws UsageError
-  }
-  if (acquired_) {  // out of budget: let the others run first
-    t->resume_ = h;
-    detail::schedule_yield(t);
-    return true;
-  }
-  init(t, &m_->lock_, &m_->waiters_);
-  std::lock_guard lk(m_->lock_);
+Task<void> Mutex::LockAwaiter::yield_then_lock(Mutex* m) {
+  co_await yield_now();
+  (void)(co_await m->lock()).release();  // the outer awaiter adopts it
+}
+
+bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noexcept {
   std::uint32_t s = m_->state_.load(std::memory_order_relaxed);
   for (;;) {
-    if (s == kUnlocked) {
+    if (!(s & (kLocked | kStarving))) {
       // Acquire: the previous owner's critical section happens-before ours.
-      if (m_->state_.compare_exchange_weak(s, kLocked, std::memory_order_acquire,
-                                           std::memory_order_relaxed)) {
+      if (m_->state_.compare_exchange_weak(s, (s | kLocked) & ~(again ? kWoken : 0),
+                                           std::memory_order_acquire, std::memory_order_relaxed)) {
         acquired_ = true;
         return false;
       }
-    } else if (s == kContended ||
-               // Relaxed: the word is read and written under lock_ from here on.
-               m_->state_.compare_exchange_weak(s, kContended, std::memory_order_relaxed,
-                                                std::memory_order_relaxed)) {
+      continue;
+    }
+    std::uint32_t n = s | kWaiters;
+    if (again) {
+      n &= ~kWoken;  // the next unlock wakes someone again
+      // Lost again after waiting long: hand the mutex over from now on.
+      if ((s & kLocked) && steady_ns() - since_ns_ >= kStarvationNs) n |= kStarving;
+    }
+    // Relaxed: the flags are read under lock_; kLocked's holder orders its own writes.
+    if (m_->state_.compare_exchange_weak(s, n, std::memory_order_relaxed,
+                                         std::memory_order_relaxed)) {
       break;
     }
   }
-  if (!publish(h)) {
-    cancelled = true;  // kContended with nobody linked: the next unlock just goes slow
-    return false;
+  task->run_hook_ = this;
+  if (again ? publish_front(h) : publish(h)) return true;
+  task->run_hook_ = nullptr;
+  cancelled = true;  // kWaiters may be set with nobody linked: the next unlock just goes slow
+  return false;
+}
+
+void Mutex::LockAwaiter::on_woken(detail::Waiter* w) noexcept {
+  auto* self = static_cast<LockAwaiter*>(w);
+  detail::TaskHeader* t = self->task;
+  std::coroutine_handle<> h = t->resume_;
+  if (!self->cancelled && !self->handed_) {
+    // Woken (not handed): take the mutex if it is free, else wait again at the front.
+    std::lock_guard lk(self->m_->lock_);
+    if (self->lock_or_wait(h, /*again=*/true)) return;  // published: the frame is not ours
   }
-  return true;  // lk unlocks the mutex's SpinLock, not the frame: the node is published
+  t->run_hook_ = nullptr;
+  h.resume();
+}
+
+std::coroutine_handle<> Mutex::LockAwaiter::await_suspend(std::coroutine_handle<> h) {
+  detail::TaskHeader* t = &detail::require_task("weft::Mutex::lock");
+  if (out_of_budget_) {
+    // Runs in this task as an awaited Task would: yields, locks, then resumes `h`; its
+    // outcome (locked, or CancelledError) is taken in await_resume.
+    relock_ = yield_then_lock(m_);
+    auto inner = std::move(relock_).operator co_await();
+    (void)inner.await_ready();
+    return inner.await_suspend(h);
+  }
+  init(t, &m_->lock_, &m_->waiters_);
+  on_run = &LockAwaiter::on_woken;
+  since_ns_ = steady_ns();
+  std::lock_guard lk(m_->lock_);
+  if (lock_or_wait(h, /*again=*/false)) return std::noop_coroutine();  // published
+  return h;
 }
 
 MutexGuard Mutex::LockAwaiter::await_resume() {
+  if (out_of_budget_) std::move(relock_).operator co_await().await_resume();  // may throw
   if (cancelled) {
     task->take_cancel();
     throw CancelledError();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <weft/sync.hpp>
@@ -104,7 +105,7 @@ TEST(Mutex, WaitersAcquireInTheOrderTheyArrived) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
 
-TEST(Mutex, UnlockHandsTheMutexToAWaiterBeforeANewcomerCanTakeIt) {
+TEST(Mutex, UnlockWakesTheFirstWaiterButANewcomerMayTakeTheMutexFirst) {
   weft::run(
       []() -> weft::Task<void> {
         weft::Mutex m;
@@ -114,10 +115,40 @@ TEST(Mutex, UnlockHandsTheMutexToAWaiterBeforeANewcomerCanTakeIt) {
         auto h = weft::spawn(lock_and_record(m, 1, order, arrived));
         co_await settle(arrived, 1);
         g.unlock();
-        EXPECT_TRUE(m.locked());  // already the waiter's, though it has not run yet
+        EXPECT_FALSE(m.locked());    // woken, not handed: it takes the mutex when it runs
+        EXPECT_TRUE(m.try_lock());   // a newcomer may take it before the woken waiter runs
+        co_await weft::yield_now();  // the waiter runs, loses, and waits again
+        EXPECT_TRUE(order.empty());
+        m.unlock();
+        co_await h;
+        EXPECT_EQ(order, std::vector<int>{1});
+        EXPECT_FALSE(m.locked());
+      }(),
+      virtual_clock());
+}
+
+TEST(Mutex, AWaiterThatWaitedOverAMillisecondAndLostIsHandedTheMutex) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Mutex m;
+        std::vector<int> order;
+        std::atomic<int> arrived{0};
+        auto g = co_await m.lock();
+        auto h = weft::spawn(lock_and_record(m, 1, order, arrived));
+        co_await settle(arrived, 1);
+        // The starvation threshold is real time (1 ms): hold the mutex past it.
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        g.unlock();
+        EXPECT_TRUE(m.try_lock());   // barges ahead of the woken waiter
+        co_await weft::yield_now();  // the waiter loses again, now starving
+        m.unlock();                  // hands the mutex over
+        EXPECT_TRUE(m.locked());     // already the waiter's, though it has not run yet
         EXPECT_FALSE(m.try_lock());
         co_await h;
+        EXPECT_EQ(order, std::vector<int>{1});
         EXPECT_FALSE(m.locked());
+        EXPECT_TRUE(m.try_lock());  // the last waiter ended the hand-off mode
+        m.unlock();
       }(),
       virtual_clock());
 }

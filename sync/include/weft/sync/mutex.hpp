@@ -1,17 +1,38 @@
-// weft::Mutex (asyncio.Lock): a FIFO mutual-exclusion lock for tasks on any worker.
+// weft::Mutex (asyncio.Lock): a lock for tasks on any worker, FIFO among its waiters.
 //
 // ## State
-// One atomic word: kUnlocked, kLocked (held, nobody waits) or kContended (held, and the
-// waiter list may be non-empty). Uncontended lock and unlock are one CAS each (0 -> 1,
-// 1 -> 0): no syscall, no allocation. A task that finds the mutex held takes the SpinLock,
-// marks the word kContended, and links its node (detail/waiter_list.hpp); the word leaves
-// kContended only under the SpinLock, so an unlock that sees it goes the slow way.
+// One atomic word of flags: kLocked (held), kWaiters (the waiter list may be non-empty),
+// kWoken (a waiter has been woken and will try again) and kStarving (hand-off mode). An
+// uncontended lock and unlock are one CAS each: no syscall, no allocation. kLocked is set and
+// cleared by CAS outside the SpinLock; the other flags change only under it.
 //
-// ## Hand-off (no barging)
-// The slow unlock claims the first waiter and passes ownership to it directly: the word stays
-// locked, so a newcomer's CAS cannot overtake the waiters. If a waiter's claim lost to a
-// cancellation (or timeout), ownership goes to the next; with nobody left the mutex is
-// unlocked. A cancelled lock() therefore never leaves the mutex held (DESIGN invariant 4).
+// ## Normal mode: FIFO wake-up, newcomers may barge
+// A task that finds the mutex held links its node (in its own frame) at the back of the
+// list. Unlocking with waiters and nobody woken clears kLocked and wakes the first waiter,
+// without handing it the mutex: when it runs, it takes the mutex if it is free, or goes back
+// to the *front* of the list (its run hook, TaskHeader::run_hook_, waits again without
+// resuming the coroutine). A task that wants the mutex while a woken waiter is on its way may
+// take it first. Handing the mutex to a waiter that is not running would keep it held until
+// that task is scheduled, and every task running meanwhile would queue behind it (a lock
+// convoy: a task switch per lock instead of a CAS, 40 ns instead of 10 per lock in
+// bench/sync_workloads.hpp's mutex workload).
+//
+// ## Starvation mode: hand-off
+// A woken waiter that loses again after waiting over kStarvationNs sets kStarving: from then
+// on unlock hands the mutex straight to the first waiter and newcomers queue at the back, so
+// no waiter waits for ever (Go's sync.Mutex does the same). The mode ends when a waiter that
+// is handed the mutex is the last one or has waited less than kStarvationNs.
+//
+// ## Cancellation (DESIGN invariant 4)
+// A waiter cancelled while linked unlinks itself. A woken or handed waiter was claimed, so a
+// cancellation arriving then is delivered at its next wait: a woken waiter that must wait
+// again raises CancelledError instead (without the mutex), and the next unlock wakes the
+// next waiter; a handed waiter returns holding the mutex. A cancelled lock() never leaves
+// the mutex held, and no wake-up is lost.
+//
+// ## The cooperative budget
+// lock() spends one unit of the task's budget. Out of budget, it yields *before* locking (and
+// then locks as a fresh lock()), never while holding the mutex, for the same convoy reason.
 #pragma once
 
 #include <atomic>
@@ -19,6 +40,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "weft/runtime/task.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
 
 namespace weft {
@@ -67,37 +89,50 @@ class Mutex {
   /// `co_await m.lock()` locks the mutex, waiting in FIFO order, and returns the guard. A
   /// cancellation point while it waits: CancelledError, and the mutex is not held.
   LockAwaiter lock() noexcept;
-  /// Locks the mutex if it is free and nobody waits; never suspends. Any thread.
+  /// Locks the mutex if it is free (and not being handed to a starving waiter); never
+  /// suspends. Any thread.
   bool try_lock() noexcept {
-    std::uint32_t s = kUnlocked;
-    // Acquire: the previous owner's critical section happens-before ours.
-    return state_.compare_exchange_strong(s, kLocked, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while (!(s & (kLocked | kStarving))) {
+      // Acquire: the previous owner's critical section happens-before ours.
+      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
   }
-  /// Unlocks, handing the mutex to the first waiter. Throws UsageError if it is not locked.
+  /// Unlocks, waking the first waiter. Throws UsageError if it is not locked.
   /// Any thread (weft does not track the owner, like asyncio.Lock).
   void unlock();
   /// True while the mutex is held. Any thread; a snapshot.
-  bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
+  bool locked() const noexcept { return state_.load(std::memory_order_relaxed) & kLocked; }
 
  private:
   friend class MutexGuard;
-  static constexpr std::uint32_t kUnlocked = 0;
   static constexpr std::uint32_t kLocked = 1;
-  static constexpr std::uint32_t kContended = 2;
+  static constexpr std::uint32_t kWoken = 2;
+  static constexpr std::uint32_t kStarving = 4;
+  static constexpr std::uint32_t kWaiters = 8;
+  /// A woken waiter that has waited this long and loses again switches to hand-off.
+  static constexpr std::int64_t kStarvationNs = 1'000'000;
 
   /// Unlocks a mutex the caller holds. Never throws.
   void unlock_held() noexcept {
-    std::uint32_t s = kLocked;
-    // Release: our critical section happens-before the next owner's acquire.
-    if (!state_.compare_exchange_strong(s, kUnlocked, std::memory_order_release,
-                                        std::memory_order_relaxed)) {
-      unlock_slow();
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    // Fast unless a waiter must be woken or handed the mutex.
+    while (!(s & kStarving) && (s & (kWaiters | kWoken)) != kWaiters) {
+      // Release: our critical section happens-before the next owner's acquire.
+      if (state_.compare_exchange_weak(s, s & ~kLocked, std::memory_order_release,
+                                       std::memory_order_relaxed)) {
+        return;
+      }
     }
+    unlock_slow();
   }
   void unlock_slow() noexcept;
 
-  std::atomic<std::uint32_t> state_{kUnlocked};
+  std::atomic<std::uint32_t> state_{0};
   detail::SpinLock lock_;
   detail::WaiterList waiters_;  // guarded by lock_
 };
@@ -110,12 +145,23 @@ class Mutex::LockAwaiter : detail::SyncWaiter {
   LockAwaiter& operator=(LockAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);
   MutexGuard await_resume();
 
  private:
+  friend class Mutex;
+  static Task<void> yield_then_lock(Mutex* m);
+  static void on_woken(detail::Waiter* w) noexcept;
+  /// Under m_->lock_: takes the mutex if it is free, else links this node (at the front if
+  /// `again`) and publishes the wait. False: not published (locked, or cancelled).
+  bool lock_or_wait(std::coroutine_handle<> h, bool again) noexcept;
+
   Mutex* m_;
+  std::int64_t since_ns_ = 0;  // when this waiter first waited (steady clock)
   bool acquired_ = false;
+  bool handed_ = false;  // starvation mode: unlock handed the mutex to this waiter
+  bool out_of_budget_ = false;
+  Task<void> relock_;  // out of budget: yields, then locks (see await_ready)
 };
 
 inline Mutex::LockAwaiter Mutex::lock() noexcept {

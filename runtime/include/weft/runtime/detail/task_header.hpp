@@ -54,6 +54,11 @@ struct Waiter {
   void (*on_cancel)(Waiter*) noexcept = nullptr;
   /// Forwarding waits: pass the cancellation on (to children); the wait goes on.
   void (*on_forward)(Waiter*) noexcept = nullptr;
+  /// Run hook (TaskHeader::run_hook_): when the task is next run, the worker calls this
+  /// instead of resuming the coroutine. It may publish a new wait (the task stays suspended,
+  /// e.g. a woken Mutex waiter that lost the mutex to a newcomer and waits again) or clear
+  /// run_hook_ and resume the coroutine itself.
+  void (*on_run)(Waiter*) noexcept = nullptr;
 };
 
 /// Observer of a task's completion (at most one per task: a join, gather or wait).
@@ -125,6 +130,7 @@ struct TaskHeader {
   // ---- written by the task before publishing a wait, read by the claim winner ----
   Waiter* waiter_ = nullptr;
   std::coroutine_handle<> resume_;
+  Waiter* run_hook_ = nullptr;  // task-local: a waiter whose on_run runs instead of resume_
 
   // ---- task-local ----
   std::uint64_t delivered_ = 0;

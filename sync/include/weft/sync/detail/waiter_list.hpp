@@ -94,6 +94,8 @@ struct SyncWaiter : Waiter {
   /// Suspends the task on this node: call with *owner_lock held, after init(). False: a
   /// cancellation is pending (the node is not linked; the caller unlocks and throws).
   bool publish(std::coroutine_handle<> h) noexcept;
+  /// publish(), but first in line (a waiter that waits again after losing a race).
+  bool publish_front(std::coroutine_handle<> h) noexcept;
 
  private:
   static void cancel_wait(Waiter* w) noexcept;
@@ -114,6 +116,18 @@ class WaiterList {
       head_ = w;
     }
     tail_ = w;
+    w->linked = true;
+  }
+
+  void push_front(SyncWaiter* w) noexcept {
+    w->prev = nullptr;
+    w->next = head_;
+    if (head_) {
+      head_->prev = w;
+    } else {
+      tail_ = w;
+    }
+    head_ = w;
     w->linked = true;
   }
 
@@ -179,6 +193,12 @@ class WakeList {
 inline bool SyncWaiter::publish(std::coroutine_handle<> h) noexcept {
   if (task->begin_wait(this, h, /*forwarding=*/false) == WaitResult::kCancelled) return false;
   owner_list->push_back(this);
+  return true;
+}
+
+inline bool SyncWaiter::publish_front(std::coroutine_handle<> h) noexcept {
+  if (task->begin_wait(this, h, /*forwarding=*/false) == WaitResult::kCancelled) return false;
+  owner_list->push_front(this);
   return true;
 }
 
