@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/io.hpp"
 
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_acquire(void* addr);
@@ -144,6 +145,7 @@ WorkerMetrics Worker::metrics() const noexcept {
   m.steals = steals_.load(std::memory_order_relaxed);
   m.parks = parks_.load(std::memory_order_relaxed);
   m.timers_fired = timers_fired_.load(std::memory_order_relaxed);
+  m.io_events = io_events_.load(std::memory_order_relaxed);
   m.queue_depth = queue_.size();
   return m;
 }
@@ -274,6 +276,15 @@ TaskHeader* Worker::search() noexcept {
       return t;
     }
   }
+  // I/O must not wait behind a busy worker's CPU work: poll its epoll for it. What it
+  // delivers is queued here (dispatch schedules from a worker without a running task).
+  for (std::size_t i = 0; i < n; ++i) {
+    Worker& v = *ws[(start + i) % n];
+    if (&v == this || v.parked_.load(std::memory_order_relaxed)) continue;
+    if (poll_other(v)) {
+      if (TaskHeader* t = next_task()) return t;
+    }
+  }
   return nullptr;
 }
 
@@ -292,12 +303,32 @@ void Worker::poll_events(int timeout_ms) noexcept {
   epoll_event events[64];
   int n = ::epoll_wait(epfd_, events, 64, timeout_ms);
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.ptr == nullptr) {
+    if (events[i].data.u64 == 0) {
       std::uint64_t v;
       ssize_t r = ::read(evfd_, &v, sizeof v);
       (void)r;
+    } else {
+      io_events_.fetch_add(1, std::memory_order_relaxed);
+      dispatch_io_event(events[i].data.u64, events[i].events);
     }
   }
+}
+
+bool Worker::poll_other(Worker& busy) noexcept {
+  epoll_event events[64];
+  int n = ::epoll_wait(busy.epfd_, events, 64, 0);
+  bool delivered = false;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.u64 == 0) {
+      // Its wake-up, not ours: the eventfd is level-triggered and we did not read it, so
+      // the owner's next epoll_wait still sees it.
+      continue;
+    }
+    io_events_.fetch_add(1, std::memory_order_relaxed);
+    dispatch_io_event(events[i].data.u64, events[i].events);
+    delivered = true;
+  }
+  return delivered;
 }
 
 bool Worker::advance_virtual_clock() noexcept {

@@ -105,6 +105,9 @@ class Worker {
   WorkerMetrics metrics() const noexcept;
   Scheduler& scheduler() noexcept { return sched_; }
   unsigned index() const noexcept { return index_; }
+  int epoll_fd() const noexcept { return epfd_; }
+  /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
+  bool poll_other(Worker& busy) noexcept;
 
  private:
   static constexpr unsigned kMaxLifoStreak = 3;
@@ -141,7 +144,7 @@ class Worker {
   std::vector<std::uint32_t> seen_tick_;  // per victim, from the previous search round
   std::unique_ptr<moodycamel::ProducerToken> token_;
   std::thread thread_;
-  std::atomic<std::uint64_t> polls_{0}, steals_{0}, parks_{0}, timers_fired_{0};
+  std::atomic<std::uint64_t> polls_{0}, steals_{0}, parks_{0}, timers_fired_{0}, io_events_{0};
 };
 
 class Scheduler {

@@ -12,4 +12,5 @@
 #include "weft/runtime/task_group.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/wait.hpp"
+#include "weft/io.hpp"
 #include "weft/sync.hpp"

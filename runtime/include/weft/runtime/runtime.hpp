@@ -50,6 +50,7 @@ struct WorkerMetrics {
   std::uint64_t steals = 0;
   std::uint64_t parks = 0;
   std::uint64_t timers_fired = 0;
+  std::uint64_t io_events = 0;  ///< epoll events it delivered (its own or a busy worker's)
   std::size_t queue_depth = 0;
 };
 

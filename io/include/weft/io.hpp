@@ -1,0 +1,4 @@
+// weft's I/O: networking (and, later, files, processes and signals).
+#pragma once
+
+#include "weft/io/net.hpp"

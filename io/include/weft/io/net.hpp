@@ -1,0 +1,6 @@
+// weft::net: sockets on the per-worker epoll reactors.
+#pragma once
+
+#include "weft/io/net/address.hpp"
+#include "weft/io/net/socket.hpp"
+#include "weft/io/net/tcp.hpp"

@@ -1,0 +1,84 @@
+// weft::net::Socket: a non-blocking socket fd with its reactor registration; the common
+// base of TcpStream, TcpListener, UdpSocket and the Unix sockets.
+//
+// Every operation tries the syscall first and waits for readiness only on EAGAIN
+// (weft/runtime/io.hpp); one that completes at once spends a unit of the task's cooperative
+// budget. Errors are std::system_error naming the operation and the address, e.g.
+// "connect 127.0.0.1:9: Connection refused". Reading and writing may go on in two tasks at
+// once; two tasks reading (or writing) one socket at once get their bytes in no defined order.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <system_error>
+
+#include <weft/runtime/io.hpp>
+#include <weft/runtime/task.hpp>
+
+#include "weft/io/net/address.hpp"
+
+namespace weft::net {
+
+/// Owns a non-blocking socket fd. Move-only; closes on destruction.
+class Socket {
+ public:
+  Socket() noexcept = default;
+  /// Adopts `fd` (made non-blocking and close-on-exec here).
+  explicit Socket(int fd);
+  /// A new socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol).
+  static Socket open(int family, int type, int protocol = 0);
+  Socket(Socket&& o) noexcept;
+  Socket& operator=(Socket&& o) noexcept;
+  ~Socket() { close(); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  /// Closes the fd (deregistering it first). Idempotent. Must not race an operation.
+  void close() noexcept;
+  bool is_open() const noexcept { return fd_ >= 0; }
+  int fd() const noexcept { return fd_; }
+  /// Gives up the fd without closing it.
+  int release() noexcept;
+
+  SocketAddress local_address() const;
+  SocketAddress peer_address() const;
+
+  /// setsockopt, throwing std::system_error naming `what`.
+  void set_option(int level, int name, int value, const char* what);
+  int get_option(int level, int name, const char* what) const;
+
+  /// recv(2): at least one byte, or 0 at end of stream. Waits while nothing is there.
+  Task<std::size_t> recv(std::span<std::byte> buf, int flags = 0);
+  /// send(2) with MSG_NOSIGNAL: at least one byte. Waits while the buffer is full.
+  Task<std::size_t> send(std::span<const std::byte> buf, int flags = 0);
+  /// Sends all of `buf`.
+  Task<void> send_all(std::span<const std::byte> buf);
+  /// writev(2) until every byte of `iov` is written. `iov` is consumed (modified).
+  Task<void> sendv_all(std::span<iovec> iov);
+  /// recvfrom(2) / sendto(2) for datagram sockets.
+  Task<std::size_t> recv_from(std::span<std::byte> buf, SocketAddress& from);
+  Task<std::size_t> send_to(std::span<const std::byte> buf, const SocketAddress& to);
+  /// connect(2), waiting for it to finish. Throws std::system_error "connect ADDR: why".
+  Task<void> connect(const SocketAddress& to);
+  /// accept4(2): a new socket and its peer's address.
+  Task<Socket> accept(SocketAddress* peer);
+
+  /// The reactor registration (for operations this class lacks).
+  IoRegistration& registration() noexcept { return reg_; }
+
+  /// "what ADDR" for error messages: the peer's address if connected, else the local one.
+  std::string describe(const char* what) const;
+
+ private:
+  int fd_ = -1;
+  IoRegistration reg_;
+};
+
+/// A std::system_error for `err` whose what() is "`what`: <strerror>".
+std::system_error socket_error(int err, const std::string& what);
+
+}  // namespace weft::net

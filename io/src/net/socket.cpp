@@ -1,0 +1,268 @@
+// weft::net::Socket (socket.hpp).
+#include "weft/io/net/socket.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "weft/runtime/errors.hpp"
+
+namespace weft::net {
+
+namespace {
+
+void make_nonblocking(int fd) {
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    throw socket_error(errno, "fcntl(O_NONBLOCK) on fd " + std::to_string(fd));
+  }
+  int fdfl = ::fcntl(fd, F_GETFD);
+  if (fdfl >= 0) ::fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC);
+}
+
+bool would_block(int err) noexcept {
+  return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+/// Throws socket_error for errno, naming `what` and the socket's address. errno is read
+/// first: describe() makes syscalls that may change it.
+[[noreturn]] void fail_with_errno(const Socket& s, const char* what) {
+  const int err = errno;
+  throw socket_error(err, s.describe(what));
+}
+
+}  // namespace
+
+std::system_error socket_error(int err, const std::string& what) {
+  return std::system_error(err, std::system_category(), what);
+}
+
+Socket::Socket(int fd) : fd_(fd) {
+  if (fd_ < 0) throw std::invalid_argument("weft::net::Socket: invalid fd");
+  try {
+    make_nonblocking(fd_);
+  } catch (...) {
+    ::close(std::exchange(fd_, -1));
+    throw;
+  }
+  reg_ = IoRegistration(fd_);
+}
+
+Socket Socket::open(int family, int type, int protocol) {
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw socket_error(errno, "socket");
+  Socket s;
+  s.fd_ = fd;
+  s.reg_ = IoRegistration(fd);
+  return s;
+}
+
+Socket::Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)) {}
+
+Socket& Socket::operator=(Socket&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+    reg_ = std::move(o.reg_);
+  }
+  return *this;
+}
+
+void Socket::close() noexcept {
+  if (fd_ < 0) return;
+  reg_.reset();
+  ::close(std::exchange(fd_, -1));
+}
+
+int Socket::release() noexcept {
+  reg_.reset();
+  return std::exchange(fd_, -1);
+}
+
+SocketAddress Socket::local_address() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+    throw socket_error(errno, "getsockname");
+  }
+  return SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+SocketAddress Socket::peer_address() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+    throw socket_error(errno, "getpeername");
+  }
+  return SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+std::string Socket::describe(const char* what) const {
+  std::string s = what;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0 ||
+      (len = sizeof ss, ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)) {
+    s += ' ';
+    s += SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len).to_string();
+  }
+  return s;
+}
+
+void Socket::set_option(int level, int name, int value, const char* what) {
+  if (::setsockopt(fd_, level, name, &value, sizeof value) < 0) {
+    fail_with_errno(*this, what);
+  }
+}
+
+int Socket::get_option(int level, int name, const char* what) const {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(fd_, level, name, &value, &len) < 0) fail_with_errno(*this, what);
+  return value;
+}
+
+Task<std::size_t> Socket::recv(std::span<std::byte> buf, int flags) {
+  if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kRead);
+    ssize_t n = ::recv(fd_, buf.data(), buf.size(), flags);
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "read");
+    co_await reg_.wait(Interest::kRead, seq);
+  }
+}
+
+Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
+  if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    ssize_t n = ::send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "write");
+    co_await reg_.wait(Interest::kWrite, seq);
+  }
+}
+
+Task<void> Socket::send_all(std::span<const std::byte> buf) {
+  while (!buf.empty()) {
+    std::size_t n = co_await send(buf);
+    buf = buf.subspan(n);
+  }
+}
+
+Task<void> Socket::sendv_all(std::span<iovec> iov) {
+  if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
+  while (!iov.empty() && iov.front().iov_len == 0) iov = iov.subspan(1);
+  while (!iov.empty()) {
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = std::min<std::size_t>(iov.size(), IOV_MAX);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (!would_block(errno)) fail_with_errno(*this, "writev");
+      co_await reg_.wait(Interest::kWrite, seq);
+      continue;
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (!iov.empty() && left >= iov.front().iov_len) {
+      left -= iov.front().iov_len;
+      iov = iov.subspan(1);
+    }
+    if (left > 0) {
+      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+      iov.front().iov_len -= left;
+    }
+    co_await consume_budget();
+  }
+}
+
+Task<std::size_t> Socket::recv_from(std::span<std::byte> buf, SocketAddress& from) {
+  if (fd_ < 0) throw UsageError("weft::net: recv_from on a closed socket");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kRead);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ssize_t n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n >= 0) {
+      from = SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len);
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "recv_from");
+    co_await reg_.wait(Interest::kRead, seq);
+  }
+}
+
+Task<std::size_t> Socket::send_to(std::span<const std::byte> buf, const SocketAddress& to) {
+  if (fd_ < 0) throw UsageError("weft::net: send_to on a closed socket");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    ssize_t n = ::sendto(fd_, buf.data(), buf.size(), MSG_NOSIGNAL, to.data(), to.size());
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) throw socket_error(errno, "send_to " + to.to_string());
+    co_await reg_.wait(Interest::kWrite, seq);
+  }
+}
+
+Task<void> Socket::connect(const SocketAddress& to) {
+  if (fd_ < 0) throw UsageError("weft::net: connect on a closed socket");
+  const auto seq = reg_.ready_seq(Interest::kWrite);
+  if (::connect(fd_, to.data(), to.size()) == 0) co_return;
+  if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+    throw socket_error(errno, "connect " + to.to_string());
+  }
+  auto s = seq;
+  for (;;) {
+    co_await reg_.wait(Interest::kWrite, s);
+    s = reg_.ready_seq(Interest::kWrite);
+    int err = get_option(SOL_SOCKET, SO_ERROR, "getsockopt(SO_ERROR)");
+    if (err != 0) throw socket_error(err, "connect " + to.to_string());
+    // Writable and no error: connected, unless the event was for something else.
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) co_return;
+    if (errno != ENOTCONN) throw socket_error(errno, "connect " + to.to_string());
+  }
+}
+
+Task<Socket> Socket::accept(SocketAddress* peer) {
+  if (fd_ < 0) throw UsageError("weft::net: accept on a closed socket");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kRead);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      if (peer) *peer = SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len);
+      Socket s;
+      s.fd_ = fd;
+      s.reg_ = IoRegistration(fd);
+      co_await consume_budget();
+      co_return s;
+    }
+    const int err = errno;
+    if (err == EINTR || err == ECONNABORTED) continue;
+    if (!would_block(err)) throw socket_error(err, describe("accept"));
+    co_await reg_.wait(Interest::kRead, seq);
+  }
+}
+
+}  // namespace weft::net

@@ -1,0 +1,141 @@
+// The reactor's interface for I/O objects: readiness of a file descriptor, edge-triggered.
+//
+// ## How an I/O operation uses it (DESIGN §5)
+//
+//   for (;;) {
+//     const auto seq = reg.ready_seq(Interest::kRead);  // before the syscall
+//     ssize_t n = ::recv(fd, buf, len, 0);
+//     if (n >= 0) return n;
+//     if (errno != EAGAIN) throw ...;
+//     co_await reg.wait(Interest::kRead, seq);          // until the fd is readable again
+//   }
+//
+// The syscall comes first: a busy connection makes no epoll call. An IoRegistration is
+// added to the epoll of the worker whose task first waits on it (EPOLLET, once) and stays
+// there. Each event bumps a per-direction sequence number under the registration's lock;
+// wait() returns at once if the number moved since `seq` (an edge arrived between the
+// EAGAIN and the wait), otherwise it links a waiter node (in the awaiting frame, no
+// allocation) that the event claims and resumes. Any number of tasks may wait on one
+// registration, in either direction: a reader and a writer of one socket wait independently.
+//
+// ## Lifetime
+// Registrations live in a process-wide table of slots that are reused but never freed, and
+// an event names its slot by index and generation; so an event that an epoll_wait on any
+// thread returned for a registration destroyed meanwhile finds the generation changed and
+// is dropped, never touching freed memory. Destroy (or reset()) the registration before
+// closing the fd. Destroying one that a task waits on aborts with a message.
+//
+// ## Cancellation
+// wait() is a cancellation point (DESIGN invariants 1-4): the canceller claims the node,
+// unlinks it under the slot's lock, and resumes the task with CancelledError. Readiness is
+// never consumed by a wait, so a cancelled wait loses nothing.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+
+#include "weft/runtime/detail/task_header.hpp"
+
+namespace weft {
+
+/// Which readiness an operation waits for.
+enum class Interest : std::uint8_t { kRead = 0, kWrite = 1 };
+
+namespace detail {
+struct IoSlot;
+/// Called by a worker for each epoll event whose data is not its eventfd's (0).
+void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept;
+}  // namespace detail
+
+/// A file descriptor's registration with the reactor. Does not own the fd. Move-only.
+class IoRegistration {
+ public:
+  class WaitAwaiter;
+
+  IoRegistration() noexcept = default;
+  /// Prepares `fd` (which must be non-blocking) for waits; it joins an epoll at the first.
+  explicit IoRegistration(int fd) noexcept : fd_(fd) {}
+  IoRegistration(IoRegistration&& o) noexcept;
+  IoRegistration& operator=(IoRegistration&& o) noexcept;
+  /// Deregisters (see reset()).
+  ~IoRegistration() { reset(); }
+  IoRegistration(const IoRegistration&) = delete;
+  IoRegistration& operator=(const IoRegistration&) = delete;
+
+  /// Removes the fd from its epoll and forgets it; call before closing the fd. Aborts with a
+  /// message if a task still waits on it. Any thread.
+  void reset() noexcept;
+
+  /// The fd given at construction (-1 when empty).
+  int fd() const noexcept { return fd_; }
+
+  /// The readiness sequence number for `interest`: read it before the syscall whose EAGAIN
+  /// leads to wait(). Any thread.
+  std::uint32_t ready_seq(Interest interest) const noexcept;
+
+  /// `co_await reg.wait(interest, seq)` returns once the fd has become ready for `interest`
+  /// (or reported an error or hang-up) after `seq` was read; at once if it already has. From
+  /// a task on a worker; a cancellation point. Throws std::system_error if the fd cannot be
+  /// added to the worker's epoll (the message names the fd).
+  WaitAwaiter wait(Interest interest, std::uint32_t seq) noexcept;
+
+ private:
+  friend class WaitAwaiter;
+  detail::IoSlot* slot_for_wait();  // registers on first use (may throw)
+
+  int fd_ = -1;
+  detail::IoSlot* slot_ = nullptr;  // nullptr until the first wait
+  std::uint32_t gen_ = 0;           // slot_'s generation when this registration took it
+};
+
+/// Awaiter of IoRegistration::wait. Not movable once awaited.
+class IoRegistration::WaitAwaiter : detail::Waiter {
+ public:
+  WaitAwaiter(IoRegistration& reg, Interest interest, std::uint32_t seq) noexcept
+      : reg_(&reg), seq_(seq), interest_(interest) {}
+
+  bool await_ready() const noexcept;
+  bool await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+
+ private:
+  friend struct detail::IoSlot;
+  friend void detail::dispatch_io_event(std::uint64_t, std::uint32_t) noexcept;
+  static void cancel_wait(detail::Waiter* w) noexcept;
+
+  IoRegistration* reg_;
+  detail::IoSlot* slot_ = nullptr;
+  detail::TaskHeader* task_ = nullptr;
+  WaitAwaiter* prev_ = nullptr;  // the slot's waiter list, guarded by its lock
+  WaitAwaiter* next_ = nullptr;
+  WaitAwaiter* wake_next_ = nullptr;  // the poller's private list of claimed nodes
+  std::uint32_t seq_;
+  Interest interest_;
+  bool linked_ = false;
+  bool cancelled_ = false;
+};
+
+inline IoRegistration::WaitAwaiter IoRegistration::wait(Interest interest,
+                                                        std::uint32_t seq) noexcept {
+  return WaitAwaiter(*this, interest, seq);
+}
+
+namespace detail {
+
+/// Awaiter of consume_budget().
+struct BudgetAwaiter {
+  bool await_ready() const noexcept;
+  void await_suspend(std::coroutine_handle<> h) const noexcept;
+  void await_resume() const noexcept {}
+};
+
+}  // namespace detail
+
+/// `co_await consume_budget()` spends one unit of the task's cooperative budget and yields
+/// only when it is spent. I/O operations that complete without waiting call it, so an
+/// always-ready socket cannot starve the other tasks of its worker (DESIGN §4).
+inline detail::BudgetAwaiter consume_budget() noexcept {
+  return {};
+}
+
+}  // namespace weft

@@ -1,0 +1,292 @@
+// The reactor's registrations (weft/runtime/io.hpp): the slot table, waits and dispatch.
+#include "weft/runtime/io.hpp"
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "scheduler.hpp"
+#include "weft/runtime/detail/context.hpp"
+#include "weft/runtime/detail/spin_lock.hpp"
+#include "weft/runtime/errors.hpp"
+
+namespace weft::detail {
+
+/// One registration's reactor state. Slots are reused (a new generation each time) and never
+/// freed, so a stale event can always look at one safely.
+struct IoSlot {
+  SpinLock lock;
+  std::uint32_t gen = 0;  // guarded by lock; odd while in use
+  int fd = -1;            // guarded by lock
+  int epfd = -1;          // the epoll it joined (-1: none yet); guarded by lock
+  std::uint32_t index = 0;
+  std::array<std::atomic<std::uint32_t>, 2> seq{};     // per Interest; bumped under lock
+  std::array<IoRegistration::WaitAwaiter*, 2> head{};  // waiter lists, guarded by lock
+  std::array<IoRegistration::WaitAwaiter*, 2> tail{};
+
+  void link(IoRegistration::WaitAwaiter* w, int dir) noexcept;
+  void unlink(IoRegistration::WaitAwaiter* w, int dir) noexcept;
+  std::size_t waiters() const noexcept;
+};
+
+namespace {
+
+constexpr std::uint32_t kChunkBits = 10;
+constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
+constexpr std::uint32_t kMaxChunks = 1u << 12;  // 4 M registrations at once
+
+/// The process-wide slot table: chunks are allocated on demand and live until exit.
+class SlotTable {
+ public:
+  IoSlot* acquire() {
+    std::lock_guard lk(mu_);
+    if (free_.empty()) grow();
+    IoSlot* s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+  void release(IoSlot* s) {
+    std::lock_guard lk(mu_);
+    free_.push_back(s);
+  }
+  /// The slot with `index`, or nullptr if no such slot was ever made. Any thread, no lock:
+  /// a chunk pointer is published (release) before any index in it is handed out.
+  IoSlot* at(std::uint32_t index) const noexcept {
+    std::uint32_t c = index >> kChunkBits;
+    if (c >= kMaxChunks) return nullptr;
+    IoSlot* chunk = chunks_[c].load(std::memory_order_acquire);
+    return chunk ? &chunk[index & (kChunkSize - 1)] : nullptr;
+  }
+
+ private:
+  void grow() {
+    if (nchunks_ == kMaxChunks) {
+      throw std::system_error(ENOMEM, std::generic_category(),
+                              "weft: too many I/O registrations at once");
+    }
+    auto* chunk = new IoSlot[kChunkSize];  // never freed: stale events may look at it
+    for (std::uint32_t i = 0; i < kChunkSize; ++i) {
+      chunk[i].index = nchunks_ * kChunkSize + i;
+    }
+    chunks_[nchunks_].store(chunk, std::memory_order_release);
+    ++nchunks_;
+    for (std::uint32_t i = kChunkSize; i-- > 0;) free_.push_back(&chunk[i]);
+  }
+
+  std::mutex mu_;
+  std::vector<IoSlot*> free_;  // guarded by mu_
+  std::uint32_t nchunks_ = 0;  // guarded by mu_
+  std::array<std::atomic<IoSlot*>, kMaxChunks> chunks_{};
+};
+
+SlotTable& slots() {
+  static SlotTable* table = new SlotTable;  // never destroyed: events may outlive main()
+  return *table;
+}
+
+std::uint64_t event_data(const IoSlot& s) noexcept {
+  return (std::uint64_t{s.gen} << 32) | (std::uint64_t{s.index} + 1);  // 0 is the eventfd
+}
+
+}  // namespace
+
+[[noreturn]] void fatal_waiters_left(int fd, std::size_t n) noexcept {
+  std::fprintf(stderr,
+               "weft: the I/O registration of fd %d was destroyed while %zu task(s) still wait "
+               "on it; they could never resume. Close an I/O object only after every "
+               "operation on it has finished.\n",
+               fd, n);
+  std::fflush(stderr);
+  std::abort();
+}
+
+void IoSlot::link(IoRegistration::WaitAwaiter* w, int dir) noexcept {
+  w->prev_ = tail[dir];
+  w->next_ = nullptr;
+  (tail[dir] ? tail[dir]->next_ : head[dir]) = w;
+  tail[dir] = w;
+  w->linked_ = true;
+}
+
+void IoSlot::unlink(IoRegistration::WaitAwaiter* w, int dir) noexcept {
+  if (!w->linked_) return;
+  (w->prev_ ? w->prev_->next_ : head[dir]) = w->next_;
+  (w->next_ ? w->next_->prev_ : tail[dir]) = w->prev_;
+  w->prev_ = w->next_ = nullptr;
+  w->linked_ = false;
+}
+
+std::size_t IoSlot::waiters() const noexcept {
+  std::size_t n = 0;
+  for (auto* h : head) {
+    for (; h; h = h->next_) ++n;
+  }
+  return n;
+}
+
+void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
+  IoSlot* s = slots().at(static_cast<std::uint32_t>(data) - 1);
+  if (!s) return;
+  const auto gen = static_cast<std::uint32_t>(data >> 32);
+  const bool rd = events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  const bool wr = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+  IoRegistration::WaitAwaiter* woken = nullptr;
+  {
+    std::lock_guard lk(s->lock);
+    if (s->gen != gen) return;  // the registration is gone: a stale event
+    for (int dir = 0; dir < 2; ++dir) {
+      if (!(dir == 0 ? rd : wr)) continue;
+      // Release: an operation that sees the new number also sees the data that made it.
+      s->seq[dir].fetch_add(1, std::memory_order_release);
+      while (auto* w = s->head[dir]) {
+        s->unlink(w, dir);
+        if (w->task_->try_claim()) {  // else a cancellation won: its on_cancel resumes it
+          w->wake_next_ = woken;
+          woken = w;
+        }
+      }
+    }
+  }
+  while (woken) {
+    auto* w = woken;
+    woken = w->wake_next_;  // read before waking: the node may be gone afterwards
+    schedule(w->task_);
+  }
+}
+
+bool BudgetAwaiter::await_ready() const noexcept {
+  return budget_spend();
+}
+
+void BudgetAwaiter::await_suspend(std::coroutine_handle<> h) const noexcept {
+  TaskHeader* t = current_task();
+  t->resume_ = h;
+  schedule_yield(t);
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+IoRegistration::IoRegistration(IoRegistration&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      slot_(std::exchange(o.slot_, nullptr)),
+      gen_(std::exchange(o.gen_, 0)) {}
+
+IoRegistration& IoRegistration::operator=(IoRegistration&& o) noexcept {
+  if (this != &o) {
+    reset();
+    fd_ = std::exchange(o.fd_, -1);
+    slot_ = std::exchange(o.slot_, nullptr);
+    gen_ = std::exchange(o.gen_, 0);
+  }
+  return *this;
+}
+
+void IoRegistration::reset() noexcept {
+  if (detail::IoSlot* s = std::exchange(slot_, nullptr)) {
+    int epfd;
+    {
+      std::lock_guard lk(s->lock);
+      if (std::size_t n = s->waiters()) detail::fatal_waiters_left(fd_, n);
+      s->gen += 1;  // even: free; events naming the old generation are dropped
+      epfd = std::exchange(s->epfd, -1);
+      s->fd = -1;
+    }
+    // The fd is still open (the owner closes it after us), so no other object can have
+    // registered the same number: the DEL can only remove ours. A worker's epoll closed
+    // meanwhile (runtime gone) gives EBADF, which is fine.
+    if (epfd >= 0) ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd_, nullptr);
+    detail::slots().release(s);
+  }
+  fd_ = -1;
+  gen_ = 0;
+}
+
+std::uint32_t IoRegistration::ready_seq(Interest interest) const noexcept {
+  // Acquire: pairs with the poller's release, so data behind the event is visible.
+  return slot_ ? slot_->seq[static_cast<int>(interest)].load(std::memory_order_acquire) : 0;
+}
+
+detail::IoSlot* IoRegistration::slot_for_wait() {
+  if (slot_) return slot_;
+  if (fd_ < 0) throw UsageError("weft::IoRegistration::wait on an empty registration");
+  detail::Worker* w = detail::current_worker();
+  if (!w) throw UsageError("weft::IoRegistration::wait outside a weft worker");
+  detail::IoSlot* s = detail::slots().acquire();
+  {
+    std::lock_guard lk(s->lock);
+    s->gen += 1;  // odd: in use
+    s->fd = fd_;
+    s->epfd = w->epoll_fd();
+    s->seq[0].store(0, std::memory_order_relaxed);
+    s->seq[1].store(0, std::memory_order_relaxed);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
+  ev.data.u64 = detail::event_data(*s);
+  if (::epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd_, &ev) < 0) {
+    const int err = errno;
+    {
+      std::lock_guard lk(s->lock);
+      s->gen += 1;
+      s->epfd = -1;
+      s->fd = -1;
+    }
+    detail::slots().release(s);
+    throw std::system_error(err, std::generic_category(),
+                            "weft: adding fd " + std::to_string(fd_) + " to a worker's epoll");
+  }
+  slot_ = s;
+  gen_ = s->gen;
+  return s;
+}
+
+bool IoRegistration::WaitAwaiter::await_ready() const noexcept {
+  // An event since `seq`: no need to wait (the caller retries its syscall).
+  return reg_->slot_ &&
+         reg_->slot_->seq[static_cast<int>(interest_)].load(std::memory_order_acquire) != seq_;
+}
+
+bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+  task_ = &detail::require_task("weft::IoRegistration::wait");
+  slot_ = reg_->slot_for_wait();  // may throw: nothing is published then
+  on_cancel = &WaitAwaiter::cancel_wait;
+  const int dir = static_cast<int>(interest_);
+  std::lock_guard lk(slot_->lock);
+  if (slot_->seq[dir].load(std::memory_order_relaxed) != seq_) return false;  // an edge came
+  if (task_->begin_wait(this, h, /*forwarding=*/false) == detail::WaitResult::kCancelled) {
+    cancelled_ = true;
+    return false;
+  }
+  slot_->link(this, dir);
+  return true;  // published: the frame is not touched again
+}
+
+void IoRegistration::WaitAwaiter::cancel_wait(detail::Waiter* base) noexcept {
+  auto* self = static_cast<WaitAwaiter*>(base);
+  {
+    std::lock_guard lk(self->slot_->lock);
+    self->slot_->unlink(self, static_cast<int>(self->interest_));
+  }
+  self->cancelled_ = true;
+  detail::schedule(self->task_);
+}
+
+void IoRegistration::WaitAwaiter::await_resume() {
+  if (cancelled_) {
+    task_->take_cancel();
+    throw CancelledError();
+  }
+}
+
+}  // namespace weft

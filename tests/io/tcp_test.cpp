@@ -1,0 +1,351 @@
+// weft::net TCP: echo round trips, half-close, errors naming the address, cancellation and
+// timeouts of reads, a reader and a writer at once, and many connections across workers.
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+#include "stress_scale.hpp"
+
+using namespace std::chrono_literals;
+using weft::net::SocketAddress;
+using weft::net::TcpListener;
+using weft::net::TcpStream;
+
+namespace {
+
+std::span<const std::byte> bytes(std::string_view s) {
+  return std::as_bytes(std::span(s));
+}
+
+std::string text(std::span<const std::byte> b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+TcpListener listen_local() {
+  return TcpListener::bind(SocketAddress::ip("127.0.0.1", 0));
+}
+
+/// Echoes everything it reads on `s` until end of stream, then half-closes.
+weft::Task<void> echo(TcpStream s) {
+  std::vector<std::byte> buf(4096);
+  for (;;) {
+    std::size_t n = co_await s.read(buf);
+    if (n == 0) break;
+    co_await s.write_all(std::span(buf).first(n));
+  }
+  s.shutdown();
+}
+
+weft::Task<void> serve(TcpListener& l, int connections) {
+  std::vector<weft::JoinHandle<void>> hs;
+  for (int i = 0; i < connections; ++i) {
+    auto [s, peer] = co_await l.accept();
+    EXPECT_EQ(peer.host(), "127.0.0.1");
+    hs.push_back(weft::spawn(echo(std::move(s))));
+  }
+  for (auto& h : hs) co_await h;
+}
+
+/// Writes `msg`, half-closes, and reads until end of stream.
+weft::Task<std::string> round_trip(SocketAddress to, std::string msg) {
+  TcpStream c = co_await TcpStream::connect(to);
+  co_await c.write_all(bytes(msg));
+  c.shutdown();
+  std::string got;
+  std::vector<std::byte> buf(1000);
+  for (;;) {
+    std::size_t n = co_await c.read(buf);
+    if (n == 0) break;
+    got += text(std::span(buf).first(n));
+  }
+  co_return got;
+}
+
+class TcpWorkers : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(TcpWorkers, EchoesAMessageAndEndsTheStreamOnHalfClose) {
+  weft::RuntimeOptions o;
+  o.workers = GetParam();
+  std::string got = weft::run(
+      []() -> weft::Task<std::string> {
+        TcpListener l = listen_local();
+        auto server = weft::spawn(serve(l, 1));
+        std::string r = co_await round_trip(l.local_address(), "hello, weft");
+        co_await server;
+        co_return r;
+      }(),
+      o);
+  EXPECT_EQ(got, "hello, weft");
+}
+
+TEST_P(TcpWorkers, ALargeTransferArrivesWhole) {
+  weft::RuntimeOptions o;
+  o.workers = GetParam();
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        auto server = weft::spawn(serve(l, 1));
+        std::string big(4 << 20, '\0');
+        for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 251);
+        std::string r = co_await round_trip(l.local_address(), big);
+        EXPECT_TRUE(r == big);
+        co_await server;
+      }(),
+      o);
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, TcpWorkers, testing::Values(1, 2));
+
+TEST(Tcp, ConnectToAClosedPortNamesTheAddressAndTheReason) {
+  weft::run([]() -> weft::Task<void> {
+    // A port that was just free: bind, note it, close.
+    SocketAddress addr;
+    {
+      TcpListener l = listen_local();
+      addr = l.local_address();
+    }
+    try {
+      co_await TcpStream::connect(addr);
+      ADD_FAILURE() << "connected to a closed port";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNREFUSED);
+      EXPECT_NE(std::string(e.what()).find("connect " + addr.to_string()), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("refused"), std::string::npos) << e.what();
+    }
+  }());
+}
+
+TEST(Tcp, BindToAnAddressInUseNamesIt) {
+  TcpListener a = listen_local();
+  SocketAddress addr = a.local_address();
+  weft::net::ListenOptions o;
+  o.reuse_address = false;
+  try {
+    TcpListener::bind(addr, o);
+    ADD_FAILURE() << "bound twice";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), EADDRINUSE);
+    EXPECT_NE(std::string(e.what()).find("bind " + addr.to_string()), std::string::npos);
+  }
+}
+
+TEST(Tcp, NonNumericHostIsAnInvalidArgument) {
+  EXPECT_THROW(SocketAddress::ip("not-an-ip", 80), std::invalid_argument);
+  EXPECT_EQ(SocketAddress::ip("[::1]", 80).to_string(), "[::1]:80");
+  EXPECT_EQ(SocketAddress::ip("10.0.0.1", 8080).to_string(), "10.0.0.1:8080");
+}
+
+TEST(Tcp, ReadExactAtEndOfStreamRaisesIncompleteReadWithTheCounts) {
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    auto server = weft::spawn([](TcpListener& l) -> weft::Task<void> {
+      auto [s, peer] = co_await l.accept();
+      co_await s.write_all(bytes("abc"));
+      s.shutdown();
+      std::byte b[1];
+      co_await s.read(b);  // until the client closes
+    }(l));
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    std::byte buf[5];
+    try {
+      co_await c.read_exact(buf);
+      ADD_FAILURE() << "read_exact returned";
+    } catch (const weft::net::IncompleteRead& e) {
+      EXPECT_EQ(e.got(), 3u);
+      EXPECT_EQ(e.expected(), 5u);
+      EXPECT_NE(std::string(e.what()).find("3 of 5"), std::string::npos) << e.what();
+    }
+    c.close();
+    co_await server;
+  }());
+}
+
+TEST(Tcp, PeerResetIsASystemErrorNamingThePeer) {
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    auto server = weft::spawn([](TcpListener& l) -> weft::Task<void> {
+      auto [s, peer] = co_await l.accept();
+      std::byte b[1];
+      co_await s.read_exact(b);  // the client's byte: it is connected
+      linger lg{1, 0};           // close with RST
+      ::setsockopt(s.socket().fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      s.close();
+    }(l));
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    co_await c.write_all(bytes("x"));
+    co_await server;
+    std::byte buf[16];
+    try {
+      for (int i = 0; i < 1000; ++i) {  // the RST has arrived: the first read sees it
+        co_await c.read(buf);
+      }
+      ADD_FAILURE() << "no error after the peer reset";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNRESET);
+      EXPECT_NE(std::string(e.what()).find("read 127.0.0.1:"), std::string::npos) << e.what();
+    }
+  }());
+}
+
+TEST(Tcp, ATimedOutReadLosesNoDataAndTheStreamGoesOn) {
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        auto [s, peer] = co_await l.accept();
+        std::byte buf[8];
+        EXPECT_THROW(co_await weft::wait_for(c.read(buf), 50ms), weft::TimeoutError);
+        co_await s.write_all(bytes("late"));
+        std::size_t n = co_await c.read(buf);
+        EXPECT_EQ(text(std::span(buf).first(n)), "late");
+      }(),
+      {.workers = 1, .clock = weft::ClockKind::Virtual});
+}
+
+TEST(Tcp, ACancelledAcceptLeavesTheConnectionForTheNextAccept) {
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    auto waiting = weft::spawn(l.accept());
+    co_await weft::yield_now();
+    waiting.cancel();
+    EXPECT_THROW(co_await waiting, weft::CancelledError);
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    auto [s, peer] = co_await l.accept();
+    EXPECT_EQ(peer, c.local_address());
+  }());
+}
+
+TEST(Tcp, OneTaskReadsWhileAnotherWrites) {
+  weft::RuntimeOptions o;
+  o.workers = 2;
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        auto server = weft::spawn(serve(l, 1));
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        constexpr std::size_t kTotal = 8 << 20;  // far more than the socket buffers hold
+        auto writer = weft::spawn([](TcpStream& c) -> weft::Task<void> {
+          std::vector<std::byte> chunk(64 << 10, std::byte{'w'});
+          for (std::size_t sent = 0; sent < kTotal; sent += chunk.size()) {
+            co_await c.write_all(chunk);
+          }
+          c.shutdown();
+        }(c));
+        std::size_t got = 0;
+        std::vector<std::byte> buf(64 << 10);
+        for (;;) {
+          std::size_t n = co_await c.read(buf);
+          if (n == 0) break;
+          got += n;
+        }
+        co_await writer;
+        co_await server;
+        EXPECT_EQ(got, kTotal);
+      }(),
+      o);
+}
+
+TEST(Tcp, IoOnABusyWorkersEpollIsPolledByTheIdleOne) {
+  // One task holds worker A in a CPU loop until the echo reply arrives, while that reply's
+  // connection waits on A's epoll: the other worker must deliver it.
+  weft::RuntimeOptions o;
+  o.workers = 2;
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        auto server = weft::spawn(serve(l, 1));
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        std::byte buf[4];
+        co_await c.write_all(bytes("ping"));
+        co_await c.read_exact(buf);  // registers c on this worker's epoll
+        std::atomic<bool> got{false};
+        auto reader = weft::spawn([](TcpStream& c, std::atomic<bool>& got) -> weft::Task<void> {
+          std::byte b[4];
+          co_await c.read_exact(b);
+          got = true;
+        }(c, got));
+        co_await c.write_all(bytes("pong"));
+        // Hog this worker (no await) until the reader has run elsewhere; bounded.
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!got.load() && std::chrono::steady_clock::now() < deadline) {
+        }
+        EXPECT_TRUE(got.load());
+        co_await reader;
+        c.shutdown();
+        co_await server;
+      }(),
+      o);
+}
+
+TEST(Tcp, AcceptWhenOutOfFileDescriptorsBacksOffAndServesOnceOneIsFree) {
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        rlimit old{};
+        ::getrlimit(RLIMIT_NOFILE, &old);
+        // Use up every descriptor below a low limit, so accept fails with EMFILE.
+        rlimit low = old;
+        low.rlim_cur = 64;
+        EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+        std::vector<int> fillers;
+        for (int i = 0; i < 64; ++i) {
+          int fd = ::dup(0);
+          if (fd < 0) break;
+          fillers.push_back(fd);
+        }
+        auto accepting = weft::spawn(l.accept());
+        for (int i = 0; i < 5; ++i) co_await weft::sleep(10ms);  // it backs off meanwhile
+        EXPECT_FALSE(accepting.done());
+        for (int fd : fillers) ::close(fd);
+        ::setrlimit(RLIMIT_NOFILE, &old);
+        auto [s, peer] = co_await accepting;
+        EXPECT_EQ(peer, c.local_address());
+      }(),
+      {.workers = 1, .clock = weft::ClockKind::Virtual});
+}
+
+weft::Task<void> client(SocketAddress to, int id, int rounds, std::atomic<int>& ok) {
+  TcpStream c = co_await TcpStream::connect(to);
+  std::string msg =
+      "message " + std::to_string(id) + std::string(static_cast<std::size_t>(id % 97), '#');
+  std::vector<std::byte> buf(msg.size());
+  for (int r = 0; r < rounds; ++r) {
+    co_await c.write_all(bytes(msg));
+    co_await c.read_exact(buf);
+    if (text(buf) != msg) co_return;
+  }
+  ok.fetch_add(1);
+}
+
+TEST(TcpStress, ManyConnectionsAcrossWorkersEchoEveryByte) {
+  const int conns = static_cast<int>(weft::test::scaled(200, 20));
+  const int rounds = static_cast<int>(weft::test::scaled(100, 10));
+  weft::RuntimeOptions o;
+  o.workers = 4;
+  std::atomic<int> ok{0};
+  weft::run(
+      [](int conns, int rounds, std::atomic<int>& ok) -> weft::Task<void> {
+        TcpListener l = listen_local();
+        auto server = weft::spawn(serve(l, conns));
+        std::vector<weft::JoinHandle<void>> cs;
+        for (int i = 0; i < conns; ++i) {
+          cs.push_back(weft::spawn(client(l.local_address(), i, rounds, ok)));
+        }
+        for (auto& h : cs) co_await h;
+        co_await server;
+      }(conns, rounds, ok),
+      o);
+  EXPECT_EQ(ok.load(), conns);
+}
+
+}  // namespace
