@@ -106,12 +106,7 @@ Measured tbb_fib(tbb::task_arena& arena) {
 }
 
 Measured weft_pingpong(weft::Runtime& rt) {
-#ifdef TMP_ONESHOT
   return rt.block_on(timed(bench::pingpong(bench::kPingPongPairs, bench::kPingPongRounds)));
-#else
-  (void)rt;
-  return {};
-#endif
 }
 Measured weft_mpsc(weft::Runtime& rt) {
   return rt.block_on(

@@ -36,9 +36,7 @@ void set_items(benchmark::State& state, std::uint64_t per_iteration) {
 
 void BM_PingPong(benchmark::State& state) {
   weft::Runtime rt(options_for(state));
-#ifdef TMP_ONESHOT
   for (auto _ : state) benchmark::DoNotOptimize(rt.block_on(bench::pingpong(kPairs, kRounds)));
-#endif
   set_items(state, kPairs * kRounds);
 }
 

@@ -82,7 +82,6 @@ class CpuLimit {
 // peer does: each ping carries the value, the sender for the reply, and the receiver on
 // which the next ping will arrive (none on the last round).
 
-#ifdef TMP_ONESHOT
 struct Ping {
   std::uint64_t val = 0;
   weft::OneshotSender<std::uint64_t> reply;
@@ -139,7 +138,6 @@ inline weft::Task<std::uint64_t> pingpong(std::uint64_t pairs, std::uint64_t rou
   co_return total;
 }
 
-#endif
 /// A one-value channel on std::mutex and std::condition_variable.
 template <class T>
 class CvOneshot {

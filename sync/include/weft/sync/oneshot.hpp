@@ -45,6 +45,7 @@
 #include <utility>
 
 #include "weft/runtime/detail/context.hpp"
+#include "weft/runtime/detail/frame_allocator.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/sync/channel_error.hpp"
 #include "weft/sync/detail/fatal.hpp"
@@ -60,7 +61,8 @@ namespace detail {
 
 /// The shared state of a oneshot channel (see the top of this file).
 template <class T>
-struct OneshotState {
+struct OneshotState : FrameAllocated {  // one per channel, from the frame allocator
+
   static constexpr std::uint32_t kValue = 1;
   static constexpr std::uint32_t kTxGone = 2;
   static constexpr std::uint32_t kRxGone = 4;
