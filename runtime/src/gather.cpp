@@ -45,7 +45,25 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 void GatherAwaiter::await_resume() {
-  if (task_ && task_->take_cancel()) throw CancelledError();
+  // Every child has finished. Cancelled meanwhile, we raise CancelledError (asyncio: even if
+  // the children swallowed it) unless the cancellation reached none of them in time: no
+  // child ended with CancelledError and at least one finished with the request we forwarded
+  // still undelivered (it finished in the same instant). Then the results are kept and our
+  // cancellation stays pending for the next await, or is dropped by the cancel scope
+  // (timeout) that requested it as the scope closes.
+  if (!task_ || !task_->cancel_pending()) return;
+  bool undelivered = false;
+  for (std::size_t i = 0; i < n_; ++i) {
+    TaskHeader* c = children_[i];
+    if (c->error_ && is_cancelled_error(c->error_)) {
+      undelivered = false;
+      break;
+    }
+    undelivered = undelivered || c->cancel_pending();
+  }
+  if (undelivered) return;
+  task_->take_cancel();
+  throw CancelledError();
 }
 
 std::optional<std::size_t> GatherAwaiter::first_failure() const noexcept {

@@ -580,13 +580,11 @@ weft::Task<void> wait_for_child_due_at_the_deadline(Race& race) {
   }
 }
 
-// BUG: the value of a child that completed is lost when the deadline fires in the same
-// instant. The child's sleep is claimed by its timer first; then the scope's timer requests
+// The child's sleep is claimed by its timer first; then the scope's timer requests
 // cancellation of the parent, whose join wait forwards it to the child (too late: the child
-// returns 5 anyway). When the child completes, JoinAwaiter::await_resume sees the scope's
-// cancel bit, throws CancelledError instead of returning the value, and the scope turns it
-// into TimeoutError. The same holds for gather (GatherAwaiter::await_resume).
-TEST(WaitFor, DISABLED_AValueThatArrivedAtTheDeadlineIsReturnedNotTradedForTimeoutError) {
+// returns 5 anyway). The join returns the value, and the scope drops its own pending
+// cancellation as it closes: the value is not traded for TimeoutError.
+TEST(WaitFor, AValueThatArrivedAtTheDeadlineIsReturnedNotTradedForTimeoutError) {
   Race race;
   weft::run(wait_for_child_due_at_the_deadline(race), virtual_clock(1));
   EXPECT_TRUE(race.child_returned.load());
@@ -606,9 +604,8 @@ weft::Task<void> wait_for_gather_due_at_the_deadline(Race& race) {
   }
 }
 
-// BUG: as above, through GatherAwaiter::await_resume: every child of the gather returned its
-// value, but the gather raises CancelledError and the scope TimeoutError.
-TEST(WaitFor, DISABLED_AGatherWhoseChildrenReturnedAtTheDeadlineGivesTheirValues) {
+// As above, through a gather: every child returned its value, so the gather returns them.
+TEST(WaitFor, AGatherWhoseChildrenReturnedAtTheDeadlineGivesTheirValues) {
   Race race;
   weft::run(wait_for_gather_due_at_the_deadline(race), virtual_clock(1));
   EXPECT_TRUE(race.child_returned.load());

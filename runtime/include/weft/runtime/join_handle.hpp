@@ -252,8 +252,18 @@ class JoinAwaiter : Waiter, Completion {
     throw UsageError("weft::JoinHandle awaited while another task awaits it");
   }
 
+  /// The child's outcome, or CancelledError if we were cancelled meanwhile (asyncio: even
+  /// if the child swallowed the cancellation; the result then stays in the handle). One
+  /// exception: a child that returned a value with the cancellation we forwarded still
+  /// undelivered never saw it (it finished in the same instant), so its value is returned
+  /// and our cancellation stays pending for the next await, or is dropped by the cancel
+  /// scope (timeout) that requested it as the scope closes: a value is never traded for
+  /// CancelledError or TimeoutError.
   T await_resume() {
-    if (task_ && task_->take_cancel()) throw CancelledError();
+    if (task_ && task_->cancel_pending() && !(child_->cancel_pending() && !child_->error_)) {
+      task_->take_cancel();
+      throw CancelledError();
+    }
     if (child_->observed_.exchange(true, std::memory_order_acq_rel)) {
       throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
     }
