@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <utility>
 
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::net {
 
@@ -24,6 +27,11 @@ void make_nonblocking(int fd) {
 
 bool would_block(int err) noexcept {
   return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+/// accept's errors that say "not now": out of descriptors or kernel memory.
+bool out_of_resources(int err) noexcept {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
 /// Throws socket_error for errno, naming `what` and the socket's address. errno is read
@@ -245,6 +253,7 @@ Task<void> Socket::connect(const SocketAddress& to) {
 
 Task<Socket> Socket::accept(SocketAddress* peer) {
   if (fd_ < 0) throw UsageError("weft::net: accept on a closed socket");
+  auto backoff = std::chrono::milliseconds(10);
   for (;;) {
     const auto seq = reg_.ready_seq(Interest::kRead);
     sockaddr_storage ss{};
@@ -260,6 +269,13 @@ Task<Socket> Socket::accept(SocketAddress* peer) {
     }
     const int err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;
+    if (out_of_resources(err)) {
+      // The connection waits in the backlog; try again later rather than spin. No
+      // exception on this path: it may be taken many times while the process is full.
+      co_await sleep(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
+      continue;
+    }
     if (!would_block(err)) throw socket_error(err, describe("accept"));
     co_await reg_.wait(Interest::kRead, seq);
   }

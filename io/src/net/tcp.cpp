@@ -88,23 +88,12 @@ TcpListener TcpListener::bind(const SocketAddress& addr, ListenOptions options) 
 }
 
 Task<std::pair<TcpStream, SocketAddress>> TcpListener::accept() {
-  auto backoff = std::chrono::milliseconds(10);
-  for (;;) {
-    SocketAddress peer;
-    try {
-      Socket s = co_await sock_.accept(&peer);
-      if (peer.family() != AF_UNIX) {
-        s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
-      }
-      co_return std::pair<TcpStream, SocketAddress>(TcpStream(std::move(s)), peer);
-    } catch (const std::system_error& e) {
-      const int err = e.code().value();
-      if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) throw;
-    }
-    // Out of descriptors or memory: the connection waits in the backlog; try again later.
-    co_await sleep(backoff);
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
+  SocketAddress peer;
+  Socket s = co_await sock_.accept(&peer);
+  if (peer.family() != AF_UNIX) {
+    s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
   }
+  co_return std::pair<TcpStream, SocketAddress>(TcpStream(std::move(s)), peer);
 }
 
 }  // namespace weft::net

@@ -4,3 +4,6 @@
 #include "weft/io/net/address.hpp"
 #include "weft/io/net/socket.hpp"
 #include "weft/io/net/tcp.hpp"
+#include "weft/io/net/udp.hpp"
+#include "weft/io/net/unix.hpp"
+#include "weft/io/net/resolve.hpp"

@@ -64,7 +64,9 @@ class Socket {
   Task<std::size_t> send_to(std::span<const std::byte> buf, const SocketAddress& to);
   /// connect(2), waiting for it to finish. Throws std::system_error "connect ADDR: why".
   Task<void> connect(const SocketAddress& to);
-  /// accept4(2): a new socket and its peer's address.
+  /// accept4(2): a new socket and its peer's address. Out of descriptors (EMFILE, ENFILE)
+  /// or kernel memory, it keeps waiting, backing off from 10 ms up to 1 s between tries (the
+  /// connection stays in the backlog), and never spins.
   Task<Socket> accept(SocketAddress* peer);
 
   /// The reactor registration (for operations this class lacks).

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Runs the echo benchmark's matrix, weft-echo-server against epoll-echo-server, and writes
+the results as a markdown table.
+
+    python3 bench/echo/run_matrix.py [--reps N] [--quick] [--build DIR] [--out FILE]
+
+The matrix (issue 4): 64 and 1024 connections x 64-byte and 16 KiB messages, each in three
+setups:
+  - pinned: one server worker/thread on CPU 0, the load generator (one thread) on CPU 1;
+  - unpinned, 1 server worker/thread, load generator with 1 thread;
+  - unpinned, 2 server workers/threads, load generator with 2 threads.
+weft runs with --reuse-port (one listener per worker, as the reference server has one per
+thread). Every cell runs the two servers alternately, weft then epoll, --reps times (default
+3), each run a fresh server process (run_echo.run_once), and reports the medians of the
+reps: round trips per second, p50/p99/p99.9 latency, server CPU time per round trip, and
+the ratios weft/epoll. The table goes to stdout and to FILE (default
+BUILD/echo-results.md); the per-run values go next to it as JSON (same name, .json).
+After the table come the issue's bars, each marked met or missed.
+
+--quick: one rep and a third of the messages; a smoke test, not a measurement.
+Round-trip counts per connection are chosen so the whole matrix takes about five minutes at
+--reps 3 on a 2-core machine. Python 3 standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_echo  # noqa: E402  (the single-cell driver, next to this file)
+
+REPO = Path(__file__).resolve().parents[2]
+KEYS = run_echo.KEYS
+
+# (connections, message bytes) -> measured round trips per connection (warm-up adds 10%).
+COUNTS = {
+    (64, 64): 3000,
+    (64, 16384): 1000,
+    (1024, 64): 150,
+    (1024, 16384): 50,
+}
+
+# name, server workers/threads, server pin, load generator threads, load generator pin
+SETUPS = [
+    ("pinned", 1, "0", 1, "1"),
+    ("unpinned", 1, None, 1, None),
+    ("unpinned", 2, None, 2, None),
+]
+
+# The bars of issue 4.
+PINNED_RT_RATIO = 0.97
+PINNED_P99_RATIO = 1.2
+UNPINNED_2W_RT_RATIO = 1.0
+CPU_RATIO = 1.1
+
+
+def server_commands(build, workers, pin):
+    """The (weft, epoll) server command lines for one setup."""
+    echo_dir = build / "bench" / "echo"
+    weft = f"{echo_dir / 'weft-echo-server'} --workers {workers} --reuse-port"
+    epoll = f"{echo_dir / 'epoll-echo-server'} --threads {workers}"
+    if pin is not None:
+        weft += f" --pin {pin}"
+        epoll += f" --pin {pin}"
+    return weft, epoll
+
+
+def loadgen_args(connections, size, count, threads, pin):
+    args = f"--connections {connections} --size {size} --count {count} --threads {threads}"
+    if pin is not None:
+        args += f" --pin {pin}"
+    return args
+
+
+def run_cell(build, setup, connections, size, reps, scale):
+    """Runs one cell, weft and epoll alternately; returns {"weft": [...], "epoll": [...]}."""
+    name, workers, server_pin, lg_threads, lg_pin = setup
+    count = max(10, COUNTS[(connections, size)] // scale)
+    weft_cmd, epoll_cmd = server_commands(build, workers, server_pin)
+    args = loadgen_args(connections, size, count, lg_threads, lg_pin)
+    loadgen = [str(build / "bench" / "echo" / "echo-loadgen")] + shlex.split(args)
+    runs = {"weft": [], "epoll": []}
+    for _ in range(reps):
+        for server, command in (("weft", weft_cmd), ("epoll", epoll_cmd)):
+            result = run_echo.run_once(shlex.split(command), loadgen)
+            runs[server].append(result)
+            print(f"  {server:5} {run_echo.format_row('', result).strip()}", flush=True)
+    return {"setup": name, "workers": workers, "connections": connections, "size": size,
+            "count": count, "weft_cmd": weft_cmd, "epoll_cmd": epoll_cmd,
+            "loadgen_args": args, "runs": runs}
+
+
+def medians(runs):
+    return {key: statistics.median(r[key] for r in runs) for key in KEYS}
+
+
+def size_label(size):
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
+def us(value):
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def table(cells):
+    """The markdown table: one row per cell, weft and epoll medians and the ratios."""
+    lines = [
+        "| setup | workers | conns | msg | weft rt/s | epoll rt/s | rt/s ratio | "
+        "weft p50/p99/p99.9 us | epoll p50/p99/p99.9 us | p99 ratio | "
+        "weft cpu ns/rt | epoll cpu ns/rt | cpu ratio |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell in cells:
+        w, e = cell["weft"], cell["epoll"]
+        lines.append(
+            f"| {cell['setup']} | {cell['workers']} | {cell['connections']} | "
+            f"{size_label(cell['size'])} | {w['rt_per_sec']:.0f} | {e['rt_per_sec']:.0f} | "
+            f"{w['rt_per_sec'] / e['rt_per_sec']:.3f} | "
+            f"{us(w['p50_us'])} / {us(w['p99_us'])} / {us(w['p999_us'])} | "
+            f"{us(e['p50_us'])} / {us(e['p99_us'])} / {us(e['p999_us'])} | "
+            f"{w['p99_us'] / e['p99_us']:.2f} | {w['cpu_ns_per_rt']:.0f} | "
+            f"{e['cpu_ns_per_rt']:.0f} | {w['cpu_ns_per_rt'] / e['cpu_ns_per_rt']:.3f} |")
+    return lines
+
+
+def bars(cells):
+    """The issue's bars, one line per (bar, cell): met or missed, with the numbers."""
+    lines = []
+
+    def check(label, cell, value, limit, at_least):
+        met = value >= limit if at_least else value <= limit
+        sign = ">=" if at_least else "<="
+        lines.append(f"- {'met   ' if met else 'MISSED'} {label} "
+                     f"({cell['connections']} conns, {size_label(cell['size'])}): "
+                     f"{value:.3f} (bar {sign} {limit})")
+
+    for cell in cells:
+        w, e = cell["weft"], cell["epoll"]
+        rt = w["rt_per_sec"] / e["rt_per_sec"]
+        if cell["setup"] == "pinned":
+            check("pinned 1 worker, rt/s weft/epoll", cell, rt, PINNED_RT_RATIO, True)
+            check("pinned 1 worker, p99 weft/epoll", cell, w["p99_us"] / e["p99_us"],
+                  PINNED_P99_RATIO, False)
+        if cell["setup"] == "unpinned" and cell["workers"] == 2:
+            check("unpinned 2 workers, rt/s weft/epoll", cell, rt, UNPINNED_2W_RT_RATIO, True)
+    for cell in cells:
+        label = f"{cell['setup']} {cell['workers']}w, cpu/rt weft/epoll"
+        check(label, cell, cell["weft"]["cpu_ns_per_rt"] / cell["epoll"]["cpu_ns_per_rt"],
+              CPU_RATIO, False)
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=3, help="runs per server per cell (3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 rep and a third of the messages: a smoke test")
+    parser.add_argument("--build", type=Path, default=REPO / "build" / "release",
+                        help="build directory with bench/echo/* (default build/release)")
+    parser.add_argument("--out", type=Path, help="markdown file (default BUILD/echo-results.md)")
+    args = parser.parse_args()
+    reps = 1 if args.quick else args.reps
+    scale = 3 if args.quick else 1
+    if reps < 1:
+        parser.error("--reps must be at least 1")
+    for binary in ("weft-echo-server", "epoll-echo-server", "echo-loadgen"):
+        if not os.access(args.build / "bench" / "echo" / binary, os.X_OK):
+            print(f"run_matrix: no {binary} in {args.build}/bench/echo; build it first",
+                  file=sys.stderr)
+            return 1
+    out = args.out or args.build / "echo-results.md"
+
+    started = time.monotonic()
+    cells = []
+    try:
+        for setup in SETUPS:
+            for connections, size in COUNTS:
+                print(f"{setup[0]} {setup[1]}w, {connections} conns x {size_label(size)}",
+                      flush=True)
+                cell = run_cell(args.build, setup, connections, size, reps, scale)
+                cell["weft"] = medians(cell["runs"]["weft"])
+                cell["epoll"] = medians(cell["runs"]["epoll"])
+                cells.append(cell)
+    except (run_echo.EchoRunError, OSError) as error:
+        print(f"run_matrix: {error}", file=sys.stderr)
+        return 1
+    minutes = (time.monotonic() - started) / 60
+
+    header = [
+        f"# Echo benchmark: weft-echo-server vs epoll-echo-server",
+        "",
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, "
+        f"{os.cpu_count()} CPUs, build {args.build}, {reps} rep(s) per server per cell "
+        f"(interleaved, medians), {minutes:.1f} min."
+        + (" QUICK: a smoke test, not a measurement." if args.quick else ""),
+        "",
+    ]
+    text = "\n".join(header + table(cells) + ["", "Bars (issue 4):", ""] + bars(cells)) + "\n"
+    print()
+    print(text, end="")
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(cells, indent=1))
+    print(f"\nwritten to {out} (per-run values: {out.with_suffix('.json')})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
