@@ -462,3 +462,31 @@ TEST(ToThreadStress, ThousandsOfCallsFromFourWorkersAllReturnTheirValues) {
 }
 
 }  // namespace
+
+namespace {
+
+/// Counts its live copies, so a test can see every copy destroyed exactly once.
+struct Counted {
+  explicit Counted(std::atomic<int>& live) : live_(&live) { live_->fetch_add(1); }
+  Counted(const Counted& o) : live_(o.live_) { live_->fetch_add(1); }
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { live_->fetch_sub(1); }
+  std::atomic<int>* live_;
+};
+
+}  // namespace
+
+TEST(ToThread, ANamedCallableAndAStdRefAreEachDestroyedOncePerCopy) {
+  std::atomic<int> live{0};
+  weft::run(
+      [](std::atomic<int>& live) -> weft::Task<void> {
+        Counted c(live);
+        auto job = [c] { return c.live_ != nullptr; };
+        EXPECT_TRUE(co_await weft::to_thread(job));            // copied in, copy destroyed
+        EXPECT_TRUE(co_await weft::to_thread(std::ref(job)));  // not copied
+        EXPECT_TRUE(co_await weft::offload(job));
+        EXPECT_EQ(live.load(), 2);  // c and job's capture
+      }(live),
+      {.workers = 2});
+  EXPECT_EQ(live.load(), 0);
+}

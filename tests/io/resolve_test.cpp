@@ -82,7 +82,8 @@ TEST(Resolve, ANumericAddressNeedsNoBlockingThread) {
         auto holder = weft::spawn(
             [](std::shared_future<void> released, std::atomic<bool>& submitted) -> weft::Task<> {
               submitted = true;  // then, on this one worker, the job is queued before we yield
-              co_await weft::to_thread([released] { released.wait_for(20s); });
+              auto hold = [released] { released.wait_for(20s); };
+              co_await weft::to_thread(hold);
             }(released, submitted));
         for (int i = 0; i < 100 && !submitted; ++i) co_await weft::yield_now();
         EXPECT_TRUE(submitted);

@@ -28,7 +28,8 @@ class OffThreadAwaiter : Waiter, BlockingJob {
  public:
   using R = std::invoke_result_t<F&>;
 
-  OffThreadAwaiter(F f, bool cpu) : f_(std::move(f)), cpu_(cpu) {
+  template <class G>
+  OffThreadAwaiter(G&& f, bool cpu) : f_(std::forward<G>(f)), cpu_(cpu) {
     on_forward = [](Waiter*) noexcept {};  // nothing to interrupt: wait for f to return
     run = &OffThreadAwaiter::run_job;
   }
@@ -80,20 +81,42 @@ class OffThreadAwaiter : Waiter, BlockingJob {
   std::exception_ptr error_;
 };
 
+/// GCC before 13 destroys the closure object of a capturing lambda written inside a
+/// co_await expression twice (once as a bitwise copy), so `co_await to_thread([s] {...})`
+/// with a std::string `s` frees it twice. Such closures are refused at compile time on
+/// those compilers: a callable passed as an rvalue must be trivially destructible (capture
+/// by reference, or pointers and numbers), or be passed as a named lvalue (it is copied)
+/// or through std::ref.
+template <class F>
+constexpr void check_survives_co_await() {
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+  static_assert(
+      std::is_lvalue_reference_v<F> || std::is_trivially_destructible_v<std::remove_reference_t<F>>,
+      "weft::to_thread/offload: GCC 12 destroys a capturing lambda temporary in a "
+      "co_await expression twice. Capture by reference ([&]), or name the lambda "
+      "first and pass it as an lvalue (auto job = [s] {...}; co_await "
+      "weft::to_thread(job);) or as std::ref(job)");
+#endif
+}
+
 }  // namespace detail
 
 /// Runs blocking `f()` on the runtime's blocking pool and resumes with its result
-/// (asyncio.to_thread). Bind arguments with a lambda.
+/// (asyncio.to_thread). Bind arguments with a lambda. `f` is moved or copied into the
+/// awaiter. With GCC 12, an rvalue `f` must be trivially destructible (see
+/// detail::check_survives_co_await; a compile error says so).
 template <class F>
-auto to_thread(F f) {
-  return detail::OffThreadAwaiter<F>(std::move(f), /*cpu=*/false);
+auto to_thread(F&& f) {
+  detail::check_survives_co_await<F>();
+  return detail::OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/false);
 }
 
 /// Runs CPU-bound `f()` in the runtime's oneTBB arena (it may use tbb::parallel_for) and
-/// resumes the task on a worker with its result.
+/// resumes the task on a worker with its result. Takes `f` as to_thread does.
 template <class F>
-auto offload(F f) {
-  return detail::OffThreadAwaiter<F>(std::move(f), /*cpu=*/true);
+auto offload(F&& f) {
+  detail::check_survives_co_await<F>();
+  return detail::OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/true);
 }
 
 }  // namespace weft
