@@ -7,3 +7,5 @@
 #include "weft/io/net/udp.hpp"
 #include "weft/io/net/unix.hpp"
 #include "weft/io/net/resolve.hpp"
+#include "weft/io/net/server.hpp"
+#include "weft/io/net/stream.hpp"

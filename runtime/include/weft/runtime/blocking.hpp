@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "weft/runtime/detail/blocking_job.hpp"
+#include "weft/runtime/detail/closure_check.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/task_header.hpp"
 #include "weft/runtime/errors.hpp"
@@ -80,24 +81,6 @@ class OffThreadAwaiter : Waiter, BlockingJob {
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result_{};
   std::exception_ptr error_;
 };
-
-/// GCC before 13 destroys the closure object of a capturing lambda written inside a
-/// co_await expression twice (once as a bitwise copy), so `co_await to_thread([s] {...})`
-/// with a std::string `s` frees it twice. Such closures are refused at compile time on
-/// those compilers: a callable passed as an rvalue must be trivially destructible (capture
-/// by reference, or pointers and numbers), or be passed as a named lvalue (it is copied)
-/// or through std::ref.
-template <class F>
-constexpr void check_survives_co_await() {
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-  static_assert(
-      std::is_lvalue_reference_v<F> || std::is_trivially_destructible_v<std::remove_reference_t<F>>,
-      "weft::to_thread/offload: GCC 12 destroys a capturing lambda temporary in a "
-      "co_await expression twice. Capture by reference ([&]), or name the lambda "
-      "first and pass it as an lvalue (auto job = [s] {...}; co_await "
-      "weft::to_thread(job);) or as std::ref(job)");
-#endif
-}
 
 }  // namespace detail
 

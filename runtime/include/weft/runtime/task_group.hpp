@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "weft/runtime/detail/closure_check.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
 #include "weft/runtime/detail/task_header.hpp"
@@ -34,8 +35,10 @@ namespace weft {
 
 class TaskGroup;
 
+namespace detail {
 template <class F>
-Task<void> task_group(F body);
+Task<void> run_task_group(F body);
+}
 
 /// The handle a task_group body gets for spawning children. Thread-safe: children may
 /// spawn into the group too, while the group is open.
@@ -70,7 +73,7 @@ class TaskGroup {
 
  private:
   template <class F>
-  friend Task<void> task_group(F body);
+  friend Task<void> detail::run_task_group(F body);
 
   struct Link : detail::GroupLink {
     TaskGroup* owner;
@@ -110,10 +113,10 @@ class TaskGroup {
   bool closed_ = false;
 };
 
-/// Runs `body(tg)` as a structured task group; see the file comment. `body` is a callable
-/// taking TaskGroup& and returning Task<void>. Throws ExceptionGroup, or CancelledError.
+namespace detail {
+
 template <class F>
-Task<void> task_group(F body) {
+Task<void> run_task_group(F body) {
   TaskGroup tg(detail::require_task("weft::task_group"));
   std::exception_ptr body_error;
   try {
@@ -134,6 +137,18 @@ Task<void> task_group(F body) {
   if (!errors.empty()) throw ExceptionGroup(std::move(errors));
   if (body_cancelled) std::rethrow_exception(body_error);
   if (join_cancelled) throw CancelledError();
+}
+
+}  // namespace detail
+
+/// Runs `body(tg)` as a structured task group; see the file comment. `body` is a callable
+/// taking TaskGroup& and returning Task<void>, moved or copied in. Throws ExceptionGroup, or
+/// CancelledError. With GCC 12 an rvalue `body` must be trivially destructible (capture by
+/// reference; see detail/closure_check.hpp).
+template <class F>
+Task<void> task_group(F&& body) {
+  detail::check_survives_co_await<F>();
+  return detail::run_task_group<std::decay_t<F>>(std::forward<F>(body));
 }
 
 }  // namespace weft
