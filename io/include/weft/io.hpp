@@ -2,3 +2,4 @@
 #pragma once
 
 #include "weft/io/net.hpp"
+#include "weft/io/fs.hpp"

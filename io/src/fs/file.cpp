@@ -1,0 +1,456 @@
+// weft::fs::File (fs.hpp): mode strings, the read/write buffer, lines(), and the one-shot
+// read_file/write_file.
+//
+// The buffer holds either unread data (read mode: [buf_begin_, buf_end_), the kernel's file
+// position is at buf_end_) or pending writes (writing_: [0, buf_end_), to go at the kernel's
+// position). Anything that needs the kernel's position to be the File's — a write after
+// reads, seek, pwrite — first gives unread data back with one lseek, and anything that reads
+// or moves the position first writes pending data out. A call served from the buffer spends
+// a unit of the task's cooperative budget (as an always-ready socket does), so a long loop of
+// them yields now and then instead of holding the worker.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include <weft/io/fs.hpp>
+#include <weft/runtime/blocking.hpp>
+#include <weft/runtime/errors.hpp>
+#include <weft/runtime/io.hpp>
+
+#include "sys.hpp"
+
+namespace weft::fs {
+
+namespace {
+
+using detail::fs_error;
+using detail::SysResult;
+
+constexpr std::size_t kLineChunk = 64 * 1024;  // read size of lines() on an unbuffered File
+constexpr std::size_t kReadAllFirst = 64 * 1024;
+constexpr std::size_t kReadAllMax = 64u << 20;
+
+[[noreturn]] void bad_mode(std::string_view mode) {
+  throw std::invalid_argument("weft::fs::File::open: invalid mode \"" + std::string(mode) +
+                              "\" (expected one of r, w, a, x, optionally with + and b or t)");
+}
+
+/// open(2) flags for a Python mode string; throws std::invalid_argument naming a bad one.
+int parse_mode(std::string_view mode) {
+  int kinds = 0;
+  int plus = 0;
+  int bt = 0;
+  char kind = 0;
+  for (char c : mode) {
+    switch (c) {
+      case 'r':
+      case 'w':
+      case 'a':
+      case 'x':
+        ++kinds;
+        kind = c;
+        break;
+      case '+':
+        ++plus;
+        break;
+      case 'b':
+      case 't':
+        ++bt;
+        break;
+      default:
+        bad_mode(mode);
+    }
+  }
+  if (kinds != 1 || plus > 1 || bt > 1) bad_mode(mode);
+  const int access = plus ? O_RDWR : (kind == 'r' ? O_RDONLY : O_WRONLY);
+  switch (kind) {
+    case 'w':
+      return access | O_CREAT | O_TRUNC;
+    case 'a':
+      return access | O_CREAT | O_APPEND;
+    case 'x':
+      return access | O_CREAT | O_EXCL;
+    default:
+      return access;
+  }
+}
+
+}  // namespace
+
+LineTooLong::LineTooLong(const std::string& path, std::size_t limit)
+    : std::length_error("lines " + path + ": a line is longer than " + std::to_string(limit) +
+                        " bytes"),
+      limit_(limit) {}
+
+Task<File> File::open(std::filesystem::path path, std::string_view mode, OpenOptions options) {
+  // Not a coroutine: a bad mode or WEFT_FS_BACKEND throws here, before any syscall.
+  const int flags = parse_mode(mode);
+  const Backend b = resolve_backend(options.backend);
+  return open_with_flags(std::move(path), flags, options, b);
+}
+
+Task<File> File::open_with_flags(std::filesystem::path path, int flags, OpenOptions options,
+                                 Backend backend) {
+  const std::string p = path.string();
+  SysResult r = co_await detail::sys_open(backend, p.c_str(), flags, options.permissions);
+  if (!r.ok()) throw fs_error(r.err, "open", path);
+  co_return File(static_cast<int>(r.value), std::move(path), backend, options);
+}
+
+File::File(int fd, std::filesystem::path path, Backend backend, OpenOptions options)
+    : fd_(fd), path_(std::move(path)), backend_(backend), capacity_(options.buffer_size) {}
+
+File::File(File&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      path_(std::move(o.path_)),
+      backend_(o.backend_),
+      buf_(std::move(o.buf_)),
+      buf_begin_(std::exchange(o.buf_begin_, 0)),
+      buf_end_(std::exchange(o.buf_end_, 0)),
+      writing_(std::exchange(o.writing_, false)),
+      capacity_(o.capacity_) {}
+
+File& File::operator=(File&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    path_ = std::move(o.path_);
+    backend_ = o.backend_;
+    buf_ = std::move(o.buf_);
+    buf_begin_ = std::exchange(o.buf_begin_, 0);
+    buf_end_ = std::exchange(o.buf_end_, 0);
+    writing_ = std::exchange(o.writing_, false);
+    capacity_ = o.capacity_;
+  }
+  return *this;
+}
+
+File::~File() {
+  // Inline, as documented: close(2) of a local file does no I/O of its own.
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void File::check_open(const char* what) const {
+  if (fd_ < 0) throw UsageError(std::string("weft::fs::File::") + what + " on a closed file");
+}
+
+Task<std::size_t> File::raw_read(std::byte* buf, std::size_t n, std::int64_t offset) {
+  SysResult r = co_await detail::sys_read(backend_, fd_, buf, n, offset);
+  if (!r.ok()) throw fs_error(r.err, offset < 0 ? "read" : "pread", path_);
+  co_return static_cast<std::size_t>(r.value);
+}
+
+Task<std::size_t> File::raw_write(const std::byte* buf, std::size_t n, std::int64_t offset) {
+  SysResult r = co_await detail::sys_write(backend_, fd_, buf, n, offset);
+  if (!r.ok()) throw fs_error(r.err, offset < 0 ? "write" : "pwrite", path_);
+  co_return static_cast<std::size_t>(r.value);
+}
+
+Task<void> File::raw_write_all(const std::byte* buf, std::size_t n, std::int64_t offset) {
+  std::size_t done = 0;
+  while (done < n) {
+    const std::int64_t at = offset < 0 ? -1 : offset + static_cast<std::int64_t>(done);
+    done += co_await raw_write(buf + done, n - done, at);
+  }
+}
+
+Task<bool> File::fill_buffer() {
+  const std::size_t size = std::max(capacity_, kLineChunk);
+  if (buf_.size() < size) buf_.resize(size);
+  buf_begin_ = buf_end_ = 0;
+  buf_end_ = co_await raw_read(buf_.data(), capacity_ ? capacity_ : size, -1);
+  co_return buf_end_ > 0;
+}
+
+Task<void> File::drop_read_buffer() {
+  const std::size_t unread = writing_ ? 0 : buf_end_ - buf_begin_;
+  if (unread > 0) {
+    SysResult r = co_await detail::sys_lseek(fd_, -static_cast<std::int64_t>(unread), SEEK_CUR);
+    if (!r.ok()) throw fs_error(r.err, "seek", path_);
+  }
+  if (!writing_) buf_begin_ = buf_end_ = 0;
+}
+
+Task<std::size_t> File::read(std::span<std::byte> buf) {
+  check_open("read");
+  if (writing_) co_await flush();
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    if (buf_begin_ < buf_end_) {
+      const std::size_t k = std::min(buf.size() - got, buf_end_ - buf_begin_);
+      std::memcpy(buf.data() + got, buf_.data() + buf_begin_, k);
+      buf_begin_ += k;
+      got += k;
+      continue;
+    }
+    const std::size_t want = buf.size() - got;
+    if (want >= capacity_) {  // as large as the buffer (or unbuffered): straight in
+      const std::size_t n = co_await raw_read(buf.data() + got, want, -1);
+      if (n == 0) break;
+      got += n;
+      continue;
+    }
+    if (!co_await fill_buffer()) break;
+  }
+  co_await consume_budget();  // served from the buffer, maybe: share the worker (and the stack)
+  co_return got;
+}
+
+Task<std::string> File::read(std::size_t n) {
+  std::string s(n, '\0');
+  const std::size_t got = co_await read(std::as_writable_bytes(std::span(s)));
+  s.resize(got);
+  co_return s;
+}
+
+Task<std::string> File::read_all() {
+  check_open("read_all");
+  if (writing_) co_await flush();
+  std::string out(reinterpret_cast<const char*>(buf_.data()) + buf_begin_, buf_end_ - buf_begin_);
+  buf_begin_ = buf_end_ = 0;
+  std::size_t chunk = std::max(capacity_, kReadAllFirst);
+  for (;;) {
+    const std::size_t old = out.size();
+    out.resize(old + chunk);
+    const std::size_t n =
+        co_await raw_read(reinterpret_cast<std::byte*>(out.data()) + old, chunk, -1);
+    out.resize(old + n);
+    if (n == 0) break;
+    chunk = std::min(chunk * 2, kReadAllMax);
+  }
+  co_return out;
+}
+
+Task<std::size_t> File::write(std::span<const std::byte> data) {
+  check_open("write");
+  if (!writing_) co_await drop_read_buffer();
+  if (capacity_ == 0) co_return co_await raw_write(data.data(), data.size(), -1);
+  if (writing_ && buf_end_ + data.size() > capacity_) co_await flush();
+  if (data.size() >= capacity_) {
+    co_await raw_write_all(data.data(), data.size(), -1);
+    co_return data.size();
+  }
+  if (buf_.size() < capacity_) buf_.resize(capacity_);
+  writing_ = true;
+  std::memcpy(buf_.data() + buf_end_, data.data(), data.size());
+  buf_end_ += data.size();
+  co_await consume_budget();  // no syscall: share the worker (and the stack)
+  co_return data.size();
+}
+
+Task<std::size_t> File::write(std::string_view data) {
+  return write(std::as_bytes(std::span(data)));
+}
+
+Task<void> File::write_all(std::span<const std::byte> data) {
+  while (!data.empty()) data = data.subspan(co_await write(data));
+}
+
+Task<void> File::write_all(std::string_view data) {
+  return write_all(std::as_bytes(std::span(data)));
+}
+
+Task<std::size_t> File::pread(std::span<std::byte> buf, std::uint64_t offset) {
+  check_open("pread");
+  if (writing_) co_await flush();
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    const auto at = static_cast<std::int64_t>(offset + got);
+    const std::size_t n = co_await raw_read(buf.data() + got, buf.size() - got, at);
+    if (n == 0) break;
+    got += n;
+  }
+  co_return got;
+}
+
+Task<std::string> File::pread(std::size_t n, std::uint64_t offset) {
+  std::string s(n, '\0');
+  const std::size_t got = co_await pread(std::as_writable_bytes(std::span(s)), offset);
+  s.resize(got);
+  co_return s;
+}
+
+Task<void> File::pwrite(std::span<const std::byte> data, std::uint64_t offset) {
+  check_open("pwrite");
+  co_await flush();
+  co_await drop_read_buffer();
+  co_await raw_write_all(data.data(), data.size(), static_cast<std::int64_t>(offset));
+}
+
+Task<void> File::pwrite(std::string_view data, std::uint64_t offset) {
+  return pwrite(std::as_bytes(std::span(data)), offset);
+}
+
+Task<std::uint64_t> File::seek(std::int64_t offset, Whence whence) {
+  check_open("seek");
+  co_await flush();
+  if (whence == Whence::Current) offset -= static_cast<std::int64_t>(buf_end_ - buf_begin_);
+  const int w = whence == Whence::Start     ? SEEK_SET
+                : whence == Whence::Current ? SEEK_CUR
+                                            : SEEK_END;
+  SysResult r = co_await detail::sys_lseek(fd_, offset, w);
+  if (!r.ok()) throw fs_error(r.err, "seek", path_);
+  buf_begin_ = buf_end_ = 0;  // only once the kernel moved: a failed seek keeps the data
+  co_return static_cast<std::uint64_t>(r.value);
+}
+
+Task<std::uint64_t> File::tell() {
+  check_open("tell");
+  co_await flush();
+  SysResult r = co_await detail::sys_lseek(fd_, 0, SEEK_CUR);
+  if (!r.ok()) throw fs_error(r.err, "tell", path_);
+  co_return static_cast<std::uint64_t>(r.value) - (buf_end_ - buf_begin_);
+}
+
+Task<void> File::flush() {
+  check_open("flush");
+  if (!writing_) co_return;
+  std::size_t done = 0;
+  try {
+    while (done < buf_end_) done += co_await raw_write(buf_.data() + done, buf_end_ - done, -1);
+  } catch (...) {
+    // Keep what was not written, for a later flush (Python's buffered files do the same).
+    std::memmove(buf_.data(), buf_.data() + done, buf_end_ - done);
+    buf_end_ -= done;
+    throw;
+  }
+  buf_end_ = 0;
+  writing_ = false;
+}
+
+Task<void> File::sync(bool data_only) {
+  co_await flush();
+  SysResult r = co_await detail::sys_fsync(backend_, fd_, data_only);
+  if (!r.ok()) throw fs_error(r.err, data_only ? "fdatasync" : "fsync", path_);
+}
+
+Task<void> File::close() {
+  if (fd_ < 0) co_return;
+  std::exception_ptr flush_error;
+  try {
+    co_await flush();
+  } catch (...) {
+    flush_error = std::current_exception();
+  }
+  const int fd = std::exchange(fd_, -1);  // closed from here on, even if cancelled
+  buf_begin_ = buf_end_ = 0;
+  writing_ = false;
+  SysResult r = co_await detail::sys_close(backend_, fd);
+  if (flush_error) std::rethrow_exception(flush_error);
+  if (!r.ok()) throw fs_error(r.err, "close", path_);
+}
+
+AsyncGenerator<std::string> File::lines(std::size_t max_line) {
+  check_open("lines");
+  if (writing_) co_await flush();
+  std::string line;
+  for (;;) {
+    if (buf_begin_ == buf_end_ && !co_await fill_buffer()) break;
+    const auto* b = reinterpret_cast<const char*>(buf_.data()) + buf_begin_;
+    const std::size_t avail = buf_end_ - buf_begin_;
+    const auto* nl = static_cast<const char*>(std::memchr(b, '\n', avail));
+    const std::size_t take = nl ? static_cast<std::size_t>(nl - b) : avail;
+    if (line.size() + take > max_line) throw LineTooLong(path_.string(), max_line);
+    line.append(b, take);
+    buf_begin_ += take + (nl ? 1 : 0);
+    if (nl) {
+      co_await consume_budget();
+      co_yield std::move(line);
+      line.clear();
+    }
+  }
+  if (!line.empty()) co_yield std::move(line);
+}
+
+// ---- one-shot helpers --------------------------------------------------------------------
+
+namespace {
+
+/// The pool's read_file, all in one job: the contents, or the failed step and its errno.
+struct WholeFile {
+  std::string data;
+  int err = 0;
+  const char* op = nullptr;
+};
+
+WholeFile read_whole_file(const std::string& path) {
+  WholeFile out;
+  SysResult fd = detail::retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (!fd.ok()) return {{}, fd.err, "open"};
+  const int f = static_cast<int>(fd.value);
+  struct stat st {};
+  std::size_t chunk = kReadAllFirst;
+  if (::fstat(f, &st) == 0 && st.st_size > 0) chunk = static_cast<std::size_t>(st.st_size) + 1;
+  for (;;) {
+    const std::size_t old = out.data.size();
+    out.data.resize(old + chunk);
+    SysResult r = detail::retry_eintr([&] { return ::read(f, out.data.data() + old, chunk); });
+    if (!r.ok()) {
+      out = {{}, r.err, "read"};
+      break;
+    }
+    out.data.resize(old + static_cast<std::size_t>(r.value));
+    if (r.value == 0) break;
+    chunk = std::min(std::max(chunk, kReadAllFirst) * 2, kReadAllMax);
+  }
+  ::close(f);  // read-only: nothing to report
+  return out;
+}
+
+/// The pool's write_file, all in one job: 0, or errno with the failed step in `op`.
+int write_whole_file(const std::string& path, std::string_view data, const char*& op) {
+  op = "open";
+  SysResult fd = detail::retry_eintr(
+      [&] { return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666); });
+  if (!fd.ok()) return fd.err;
+  const int f = static_cast<int>(fd.value);
+  op = "write";
+  while (!data.empty()) {
+    SysResult r = detail::retry_eintr([&] { return ::write(f, data.data(), data.size()); });
+    if (!r.ok()) {
+      ::close(f);
+      return r.err;
+    }
+    data.remove_prefix(static_cast<std::size_t>(r.value));
+  }
+  op = "close";
+  return ::close(f) == 0 || errno == EINTR ? 0 : errno;
+}
+
+}  // namespace
+
+Task<std::string> read_file(std::filesystem::path path, Backend backend) {
+  const Backend b = resolve_backend(backend);
+  if (b == Backend::Pool) {
+    const std::string p = path.string();
+    WholeFile r = co_await to_thread([&p] { return read_whole_file(p); });
+    if (r.err) throw fs_error(r.err, r.op, path);
+    co_return std::move(r.data);
+  }
+  File f = co_await File::open(path, "rb", {.backend = b, .buffer_size = 0});
+  std::string data = co_await f.read_all();
+  co_await f.close();
+  co_return data;
+}
+
+Task<void> write_file(std::filesystem::path path, std::string_view data, Backend backend) {
+  const Backend b = resolve_backend(backend);
+  if (b == Backend::Pool) {
+    const std::string p = path.string();
+    const char* op = nullptr;
+    const int err = co_await to_thread([&] { return write_whole_file(p, data, op); });
+    if (err) throw fs_error(err, op, path);
+    co_return;
+  }
+  File f = co_await File::open(path, "wb", {.backend = b, .buffer_size = 0});
+  co_await f.write_all(data);
+  co_await f.close();
+}
+
+}  // namespace weft::fs
