@@ -2,6 +2,7 @@
 // order a worker looks for them, idle.hpp for parking, local_queue.hpp for stealing.
 #include "scheduler.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -314,6 +315,16 @@ void Worker::poll_events(int timeout_ms) noexcept {
   }
 }
 
+void Worker::poll_events_virtual(int timeout_ms) noexcept {
+  // Wait for readiness without taking the events (poll(2) on the epoll fd), then take them
+  // under the virtual clock's mutex: the worker that moves the clock holds it and collects
+  // every epoll's events first, so it either takes these itself or sees the work they made.
+  pollfd p{epfd_, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return;
+  std::lock_guard lk(sched_.virtual_clock_mutex());
+  poll_events(0);
+}
+
 bool Worker::poll_other(Worker& busy) noexcept {
   epoll_event events[64];
   int n = ::epoll_wait(busy.epfd_, events, 64, 0);
@@ -339,6 +350,12 @@ bool Worker::advance_virtual_clock() noexcept {
   // any work is visible: time must not move while something could still run.
   std::lock_guard lk(sched_.virtual_clock_mutex());
   Idle& idle = sched_.idle();
+  // I/O that is ready is work too (a signal sent, a reply on loopback): take every epoll's
+  // events first. Parked workers take theirs only under this mutex (poll_events_virtual), so
+  // no event can be in a worker's hands unseen while the clock moves. Our own epoll is polled
+  // like the others, leaving its eventfd unread: a wake-up meant for us (notify_parked may
+  // pick us while we are registered as a sleeper) must still end our park.
+  for (auto& w : sched_.workers()) poll_other(*w);
   for (;;) {
     if (idle.unparked() != 0 || sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) {
       return has_local_work();
@@ -379,7 +396,11 @@ void Worker::park() noexcept {
   if (!sched_.stopping()) {
     parks_.fetch_add(1, std::memory_order_relaxed);
     parked_.store(true, std::memory_order_relaxed);
-    poll_events(timeout);
+    if (sched_.clock().is_virtual()) {
+      poll_events_virtual(timeout);
+    } else {
+      poll_events(timeout);
+    }
     parked_.store(false, std::memory_order_relaxed);
   }
   searching_ = idle.transition_from_parked(index_);

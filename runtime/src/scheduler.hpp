@@ -126,6 +126,7 @@ class Worker {
   int park_timeout(bool with_timers) noexcept;
   bool advance_virtual_clock() noexcept;
   void poll_events(int timeout_ms) noexcept;
+  void poll_events_virtual(int timeout_ms) noexcept;  // a parked worker on the virtual clock
   void end_search() noexcept;
 
   Scheduler& sched_;

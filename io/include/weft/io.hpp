@@ -3,3 +3,5 @@
 
 #include "weft/io/net.hpp"
 #include "weft/io/fs.hpp"
+#include "weft/io/signal.hpp"
+#include "weft/io/process.hpp"

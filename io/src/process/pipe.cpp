@@ -1,0 +1,174 @@
+// weft::process::PipeReader and PipeWriter (pipe.hpp).
+#include "weft/io/process/pipe.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <system_error>
+#include <utility>
+
+#include <weft/runtime/errors.hpp>
+
+#include "weft/io/net/tcp.hpp"
+
+namespace weft::process {
+
+namespace {
+
+[[noreturn]] void fail(int err, const std::string& what) {
+  throw std::system_error(err, std::system_category(), what);
+}
+
+/// Makes an adopted fd non-blocking and close-on-exec; closes it and throws on failure.
+void prepare(int fd, const std::string& name) {
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+    const int err = errno;
+    ::close(fd);
+    fail(err, "fcntl on " + name);
+  }
+}
+
+/// write(2) that never raises SIGPIPE: SIGPIPE is blocked in this thread around the call,
+/// and the one an EPIPE raised (it is directed at the writing thread) is taken before the
+/// mask is restored. errno is the write's.
+ssize_t write_without_sigpipe(int fd, const void* data, std::size_t len) noexcept {
+  sigset_t pipe_only;
+  sigset_t old;
+  ::sigemptyset(&pipe_only);
+  ::sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  ssize_t n = ::write(fd, data, len);
+  const int err = errno;
+  if (n < 0 && err == EPIPE && !::sigismember(&old, SIGPIPE)) {
+    timespec zero{0, 0};
+    while (::sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return n;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// PipeReader
+
+PipeReader::PipeReader(int fd, std::string name) : name_(std::move(name)) {
+  if (fd < 0) throw std::invalid_argument("weft::process::PipeReader: invalid fd");
+  prepare(fd, name_);
+  fd_ = fd;
+  reg_ = IoRegistration(fd_);
+}
+
+PipeReader::PipeReader(PipeReader&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)), name_(std::move(o.name_)) {}
+
+PipeReader& PipeReader::operator=(PipeReader&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+    reg_ = std::move(o.reg_);
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+void PipeReader::close() noexcept {
+  if (fd_ < 0) return;
+  reg_.reset();
+  ::close(std::exchange(fd_, -1));
+}
+
+Task<std::size_t> PipeReader::read(std::span<std::byte> buf) {
+  if (fd_ < 0) throw UsageError("weft::process: read on a closed pipe");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kRead);
+    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) fail(errno, "read " + name_);
+    co_await reg_.wait(Interest::kRead, seq);
+  }
+}
+
+Task<void> PipeReader::read_exact(std::span<std::byte> buf) {
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    std::size_t n = co_await read(buf.subspan(got));
+    if (n == 0) throw net::IncompleteRead(got, buf.size(), "read_exact " + name_);
+    got += n;
+  }
+}
+
+Task<std::string> PipeReader::read_all() {
+  constexpr std::size_t kChunk = 64 << 10;  // a whole default pipe buffer per read
+  std::string data;
+  for (;;) {
+    const std::size_t had = data.size();
+    data.resize(had + kChunk);
+    std::size_t n = co_await read(std::as_writable_bytes(std::span(data)).subspan(had));
+    data.resize(had + n);
+    if (n == 0) co_return data;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// PipeWriter
+
+PipeWriter::PipeWriter(int fd, std::string name) : name_(std::move(name)) {
+  if (fd < 0) throw std::invalid_argument("weft::process::PipeWriter: invalid fd");
+  prepare(fd, name_);
+  fd_ = fd;
+  reg_ = IoRegistration(fd_);
+}
+
+PipeWriter::PipeWriter(PipeWriter&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)), name_(std::move(o.name_)) {}
+
+PipeWriter& PipeWriter::operator=(PipeWriter&& o) noexcept {
+  if (this != &o) {
+    close();
+    fd_ = std::exchange(o.fd_, -1);
+    reg_ = std::move(o.reg_);
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+void PipeWriter::close() noexcept {
+  if (fd_ < 0) return;
+  reg_.reset();
+  ::close(std::exchange(fd_, -1));
+}
+
+Task<std::size_t> PipeWriter::write(std::span<const std::byte> buf) {
+  if (fd_ < 0) throw UsageError("weft::process: write on a closed pipe");
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    ssize_t n = write_without_sigpipe(fd_, buf.data(), buf.size());
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) fail(errno, "write to " + name_);
+    co_await reg_.wait(Interest::kWrite, seq);
+  }
+}
+
+Task<void> PipeWriter::write_all(std::span<const std::byte> buf) {
+  while (!buf.empty()) {
+    std::size_t n = co_await write(buf);
+    buf = buf.subspan(n);
+  }
+}
+
+}  // namespace weft::process
