@@ -125,7 +125,8 @@ class Worker {
   void park() noexcept;
   int park_timeout(bool with_timers) noexcept;
   bool advance_virtual_clock() noexcept;
-  void poll_events(int timeout_ms) noexcept;
+  static constexpr int kMaxEvents = 64;  // epoll events taken by one poll
+  void poll_events(int timeout_ms, int max_events = kMaxEvents) noexcept;
   void poll_events_virtual(int timeout_ms) noexcept;  // a parked worker on the virtual clock
   void end_search() noexcept;
 
