@@ -6,12 +6,14 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "scheduler.hpp"
@@ -179,21 +181,23 @@ namespace weft {
 
 IoRegistration::IoRegistration(IoRegistration&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
-      slot_(std::exchange(o.slot_, nullptr)),
-      gen_(std::exchange(o.gen_, 0)) {}
+      // Relaxed: moving must not race a wait (the documented rule), so no other thread
+      // touches either registration now.
+      slot_(o.slot_.exchange(nullptr, std::memory_order_relaxed)) {}
 
 IoRegistration& IoRegistration::operator=(IoRegistration&& o) noexcept {
   if (this != &o) {
     reset();
     fd_ = std::exchange(o.fd_, -1);
-    slot_ = std::exchange(o.slot_, nullptr);
-    gen_ = std::exchange(o.gen_, 0);
+    slot_.store(o.slot_.exchange(nullptr, std::memory_order_relaxed), std::memory_order_relaxed);
   }
   return *this;
 }
 
 void IoRegistration::reset() noexcept {
-  if (detail::IoSlot* s = std::exchange(slot_, nullptr)) {
+  // Acquire: pairs with the publishing store in slot_for_wait (reset must not race a wait,
+  // but may run on another thread than the one that registered).
+  if (detail::IoSlot* s = slot_.exchange(nullptr, std::memory_order_acquire)) {
     int epfd;
     {
       std::lock_guard lk(s->lock);
@@ -209,20 +213,47 @@ void IoRegistration::reset() noexcept {
     detail::slots().release(s);
   }
   fd_ = -1;
-  gen_ = 0;
 }
 
 std::uint32_t IoRegistration::ready_seq(Interest interest) const noexcept {
   // Acquire: pairs with the poller's release, so data behind the event is visible.
-  return slot_ ? slot_->seq[static_cast<int>(interest)].load(std::memory_order_acquire) : 0;
+  // Before the registration (or while it is being made) the sequence is 0, the value a new
+  // slot starts with, so a wait that registers afterwards sees any event since as a change.
+  detail::IoSlot* s = slot();
+  return s ? s->seq[static_cast<int>(interest)].load(std::memory_order_acquire) : 0;
+}
+
+namespace {
+detail::IoSlot* const kRegistering = reinterpret_cast<detail::IoSlot*>(std::uintptr_t{1});
+}
+
+detail::IoSlot* IoRegistration::slot() const noexcept {
+  detail::IoSlot* s = slot_.load(std::memory_order_acquire);
+  return s == kRegistering ? nullptr : s;
 }
 
 detail::IoSlot* IoRegistration::slot_for_wait() {
-  if (slot_) return slot_;
+  detail::IoSlot* cur = slot_.load(std::memory_order_acquire);
+  if (cur && cur != kRegistering) return cur;
   if (fd_ < 0) throw UsageError("weft::IoRegistration::wait on an empty registration");
   detail::Worker* w = detail::current_worker();
   if (!w) throw UsageError("weft::IoRegistration::wait outside a weft worker");
-  detail::IoSlot* s = detail::slots().acquire();
+  // One task registers; a task that comes at the same moment waits for it (one epoll_ctl),
+  // so the fd joins exactly one epoll.
+  for (;;) {
+    cur = nullptr;
+    // Acquire on failure: pairs with the publishing store below.
+    if (slot_.compare_exchange_weak(cur, kRegistering, std::memory_order_acquire)) break;
+    if (cur && cur != kRegistering) return cur;
+    std::this_thread::yield();
+  }
+  detail::IoSlot* s;
+  try {
+    s = detail::slots().acquire();
+  } catch (...) {
+    slot_.store(nullptr, std::memory_order_release);
+    throw;
+  }
   {
     std::lock_guard lk(s->lock);
     s->gen += 1;  // odd: in use
@@ -243,18 +274,18 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
       s->fd = -1;
     }
     detail::slots().release(s);
+    slot_.store(nullptr, std::memory_order_release);
     throw std::system_error(err, std::generic_category(),
                             "weft: adding fd " + std::to_string(fd_) + " to a worker's epoll");
   }
-  slot_ = s;
-  gen_ = s->gen;
+  slot_.store(s, std::memory_order_release);  // publishes the slot's fields set above
   return s;
 }
 
 bool IoRegistration::WaitAwaiter::await_ready() const noexcept {
   // An event since `seq`: no need to wait (the caller retries its syscall).
-  return reg_->slot_ &&
-         reg_->slot_->seq[static_cast<int>(interest_)].load(std::memory_order_acquire) != seq_;
+  detail::IoSlot* s = reg_->slot();
+  return s && s->seq[static_cast<int>(interest_)].load(std::memory_order_acquire) != seq_;
 }
 
 bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {

@@ -165,3 +165,37 @@ TEST(Reactor, WaitOutsideATaskIsAUsageError) {
 }
 
 }  // namespace
+
+namespace {
+
+/// Waits for `fd` to be readable without reading it (several tasks may wait so at once).
+weft::Task<void> wait_readable(weft::IoRegistration& reg, std::atomic<int>& woken) {
+  co_await reg.wait(weft::Interest::kRead, 0);
+  woken.fetch_add(1);
+}
+
+}  // namespace
+
+TEST(ReactorStress, TasksOnTwoWorkersWaitingFirstOnOneRegistrationAllWake) {
+  // Each round makes a fresh registration and starts its first waits from two tasks that
+  // the two workers run at once, so they race to register the fd; all must wake once.
+  const int rounds = static_cast<int>(weft::test::scaled(2000, 200));
+  weft::run(
+      [](int rounds) -> weft::Task<void> {
+        for (int r = 0; r < rounds; ++r) {
+          Pipe p;
+          weft::IoRegistration reg(p.r);
+          std::atomic<int> woken{0};
+          auto a = weft::spawn(wait_readable(reg, woken));
+          auto b = weft::spawn(wait_readable(reg, woken));
+          auto c = weft::spawn(wait_readable(reg, woken));
+          EXPECT_EQ(::write(p.w, "x", 1), 1);
+          co_await a;
+          co_await b;
+          co_await c;
+          EXPECT_EQ(woken.load(), 3);
+          reg.reset();
+        }
+      }(rounds),
+      {.workers = 2});
+}

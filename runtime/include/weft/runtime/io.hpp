@@ -31,6 +31,7 @@
 // never consumed by a wait, so a cancelled wait loses nothing.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 
@@ -82,10 +83,14 @@ class IoRegistration {
  private:
   friend class WaitAwaiter;
   detail::IoSlot* slot_for_wait();  // registers on first use (may throw)
+  /// The slot once registered, else nullptr (also while another task registers it).
+  detail::IoSlot* slot() const noexcept;
 
   int fd_ = -1;
-  detail::IoSlot* slot_ = nullptr;  // nullptr until the first wait
-  std::uint32_t gen_ = 0;           // slot_'s generation when this registration took it
+  /// nullptr until the first wait; kRegistering while one task adds the fd to its epoll (a
+  /// second task waiting at the same time spins until the slot is published). Acquire loads
+  /// pair with the release store that publishes the registered slot.
+  std::atomic<detail::IoSlot*> slot_{nullptr};
 };
 
 /// Awaiter of IoRegistration::wait. Not movable once awaited.
