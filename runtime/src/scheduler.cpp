@@ -126,6 +126,14 @@ void Worker::push_back(TaskHeader* t) noexcept {
 }
 
 void Worker::push_lifo(TaskHeader* t) noexcept {
+  // Only this worker fills the slot; stealers only empty it. So a slot found empty stays
+  // empty until we fill it, and a plain store will do (no read-modify-write on the usual
+  // path, where the previous occupant has been run already).
+  if (!lifo_.load(std::memory_order_relaxed)) {
+    // Release: pairs with the acquire exchange that takes it (next_task, steal_lifo).
+    lifo_.store(t, std::memory_order_release);
+    return;
+  }
   // AcqRel: pairs with a stealer's exchange in steal_lifo.
   TaskHeader* prev = lifo_.exchange(t, std::memory_order_acq_rel);
   if (prev) {
@@ -192,7 +200,9 @@ void Worker::run_task(TaskHeader* t) noexcept {
   tls_task = t;
   tls_budget = kBudget;
   poll_tick_.store(tick_, std::memory_order_relaxed);
-  polls_.fetch_add(1, std::memory_order_relaxed);
+  // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
+  // snapshot.
+  polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
   if (Waiter* hook = t->run_hook_) [[unlikely]] {
     hook->on_run(hook);
@@ -206,7 +216,7 @@ TaskHeader* Worker::next_task() noexcept {
   ++tick_;
   if (tick_ % kEventInterval == 0) {
     maintenance();
-    if (TaskHeader* t = pop_inject_batch()) return t;
+    if (TaskHeader* t = pop_inject_one()) return t;
   }
   if (lifo_streak_ < kMaxLifoStreak) {
     if (lifo_.load(std::memory_order_relaxed)) {
@@ -222,6 +232,16 @@ TaskHeader* Worker::next_task() noexcept {
   lifo_streak_ = 0;
   if (TaskHeader* t = queue_.pop()) return t;
   return pop_inject_batch();
+}
+
+TaskHeader* Worker::pop_inject_one() noexcept {
+  // One task, not a batch (Tokio's rule): a batch pulled into a busy local queue would only
+  // overflow back into the injection queue, dragging tasks from worker to worker. An empty
+  // local queue takes a batch in next_task right after.
+  auto& inj = sched_.injection();
+  TaskHeader* t = nullptr;
+  if (inj.size_approx() == 0 || !inj.try_dequeue(t)) return nullptr;
+  return t;
 }
 
 TaskHeader* Worker::pop_inject_batch() noexcept {

@@ -11,9 +11,10 @@
 //    together start in the order they were spawned, as in asyncio);
 //  - from any other thread: the injection queue (moodycamel::ConcurrentQueue), plus a
 //    notify_parked() so a sleeping worker comes for it.
-// What a worker runs next (`Worker::next_task`): every 61st tick the injection queue first
-// (fairness) and a maintenance pass (timers, non-blocking epoll); then the LIFO slot (at most
-// kMaxLifoStreak times in a row), the local queue, a batch from the injection queue; then it
+// What a worker runs next (`Worker::next_task`): every 61st tick one task from the injection
+// queue first (fairness) and a maintenance pass (timers, non-blocking epoll); then the LIFO
+// slot (at most kMaxLifoStreak times in a row), the local queue, a batch from the injection
+// queue (only when the local queue is empty, so a batch never overflows straight back); then it
 // searches (steals half of a random victim's queue, or a LIFO task that has sat through a
 // whole search round); then it parks in its own epoll_wait until its next timer.
 #pragma once
@@ -117,6 +118,7 @@ class Worker {
 
   void main();
   TaskHeader* next_task() noexcept;
+  TaskHeader* pop_inject_one() noexcept;
   TaskHeader* pop_inject_batch() noexcept;
   TaskHeader* search() noexcept;
   TaskHeader* steal_lifo(Worker& victim) noexcept;

@@ -7,32 +7,38 @@
 //   kValue      the value is stored (set by send, with kTxGone);
 //   kTxGone     the sender is done: it sent, or it was destroyed without sending;
 //   kRxGone     the receiver was destroyed;
-//   kRxWaiting  the receiver's task is published in `waiter` and waits;
+//   kRxWaiting  the receiver's task is announced in `waiter` and waits (or is about to);
 //   kTxDone     a sender that saw kRxWaiting lost the task's claim to a cancellation and
 //               no longer touches the task or the state (see Cancellation).
-// The state is freed by whichever side sets the second of kTxGone and kRxGone.
+// The state is freed by whichever side sets the second of kTxGone and kRxGone; a receiver
+// that has taken the value frees it without looking: the sender set kTxGone with the value,
+// and it touches the state no more once the receiver may run (it claimed the receiver's
+// wait, or a withdraw waited for its kTxDone, or it never saw kRxWaiting).
 //
 // ## Send -> wake: one atomic exchange on the channel
 // send() constructs the value in place and sets kValue|kTxGone with one fetch_or (release:
 // the value; acquire: the waiter). If kRxWaiting was set, it claims the receiver's wait on
-// the task header (try_claim, the wait protocol of task_header.hpp) and schedules the task.
-// No lock, no list; the receiver's wait allocates nothing.
+// the task header (try_claim_announced, the wait protocol of task_header.hpp) and schedules
+// the task. No lock, no list; the receiver's wait allocates nothing.
 //
-// ## Receive
-// A receiver whose value is not there publishes its wait *held* (begin_wait with `hold`:
-// nobody, not even a cancellation, can claim it yet), stores its task, sets kRxWaiting with a
-// CAS (which fails if the sender acted meanwhile: it then takes the wait back and returns
-// at once), and lets go of the hold. From then on the sender and cancellation race to claim
-// it; exactly one wins.
+// ## Receive: announce, then publish
+// A receiver whose value is not there stores its task in `waiter`, *announces* its wait by
+// setting kRxWaiting with a CAS (which fails if the sender acted meanwhile: it then takes
+// the value at once), and then publishes the wait on its task header (begin_wait). From then
+// on the sender and cancellation race to claim it; exactly one wins. A sender that saw
+// kRxWaiting may find the wait not published yet: try_claim_announced waits for it while
+// kRxWaiting holds, so a receiver still registering is never taken for a cancelled one. Two
+// read-modify-writes to wait, one to send, one to claim.
 //
 // ## Cancellation (and timeouts): the value stays in the channel
 // A cancellation that wins the claim runs on_cancel, which clears kRxWaiting. If the sender
 // had already set kValue or kTxGone by then, it saw kRxWaiting and is about to fail its claim
 // on the task; on_cancel waits (a few instructions) for its kTxDone before it lets the task
-// run, so a stale claim can never reach the task's next wait. The cancelled recv raises
+// run, so a stale claim can never reach the task's next wait (and a sender waiting in
+// try_claim_announced sees kRxWaiting cleared and gives up). The cancelled recv raises
 // CancelledError and the value, if it arrived, stays in the channel: the next recv() on the
-// same receiver gets it. A cancellation that arrives while the wait is held is acted on when
-// the hold ends, the same way.
+// same receiver gets it. A cancellation already pending when the receiver publishes
+// (begin_wait refuses) is withdrawn the same way, by the receiver itself.
 #pragma once
 
 #include <atomic>
@@ -96,7 +102,9 @@ struct OneshotState : FrameAllocated {  // one per channel, from the frame alloc
     }
     if (prev & kRxWaiting) {
       TaskHeader* t = st->waiter;
-      if (t->try_claim()) {
+      // Acquire: pairs with withdraw's fetch_and (only the word is read after it).
+      auto announced = [st] { return (st->state.load(std::memory_order_acquire) & kRxWaiting); };
+      if (t->try_claim_announced(announced)) {
         schedule(t);  // the state stays alive: its receiver cannot be dropped before it runs
         return true;
       }
@@ -107,9 +115,9 @@ struct OneshotState : FrameAllocated {  // one per channel, from the frame alloc
     return true;
   }
 
-  /// The receiver stops waiting (its wait was claimed by a cancellation, or taken back
-  /// after its hold): clears kRxWaiting, then, if the sender saw it, waits until the sender
-  /// has finished its (failing) claim on the task.
+  /// The receiver stops waiting (its wait was claimed by a cancellation, or refused by
+  /// begin_wait): clears kRxWaiting, then, if the sender saw it, waits until the sender has
+  /// finished its (failing) claim on the task.
   static void withdraw(OneshotState* st) noexcept {
     // Acquire: pairs with the sender's fetch_or, so its kTxDone store is ordered after.
     std::uint32_t prev = st->state.fetch_and(~kRxWaiting, std::memory_order_acq_rel);
@@ -238,6 +246,10 @@ class OneshotReceiver {
   void drop() noexcept {
     State* st = std::exchange(st_, nullptr);
     if (!st) return;
+    if (st->taken) {  // the sender is done with the state (see the top of this file)
+      delete st;
+      return;
+    }
     // AcqRel: our writes (taking the value) are visible to a sender that frees the state, and
     // a value sent before is visible to us if we free it.
     std::uint32_t prev = st->state.fetch_or(State::kRxGone, std::memory_order_acq_rel);
@@ -279,24 +291,19 @@ class OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
     }
     on_cancel = &RecvAwaiter::cancel_wait;
     st_->waiter = t;
-    if (t->begin_wait(this, h, /*forwarding=*/false, /*hold=*/true) ==
-        detail::WaitResult::kCancelled) {
-      cancelled_ = true;
-      return false;
-    }
-    // Held: nobody can claim the wait until end_hold(). Relaxed: the CAS below checks the
-    // word, and await_resume reads the value after an acquire of its own.
+    // Announce. Relaxed: the CAS checks the word, and await_resume reads the value after an
+    // acquire of its own.
     std::uint32_t s = st_->state.load(std::memory_order_relaxed);
     do {
-      if (s & (State::kValue | State::kTxGone)) {
-        t->abandon_held_wait();  // the sender acted meanwhile: take the value at once
-        return false;
-      }
+      if (s & (State::kValue | State::kTxGone)) return false;  // the sender acted: take it now
       // Release: `waiter` is visible to the sender that sees kRxWaiting.
     } while (!st_->state.compare_exchange_weak(s, s | State::kRxWaiting, std::memory_order_release,
                                                std::memory_order_relaxed));
-    if (t->end_hold() == detail::WaitResult::kSuspended) return true;  // do not touch the frame
-    // A cancellation arrived during the hold; the wait is ours again.
+    // Publish.
+    if (t->begin_wait(this, h, /*forwarding=*/false) == detail::WaitResult::kSuspended) {
+      return true;  // do not touch the frame
+    }
+    // A cancellation was pending: nothing was published; take the announcement back.
     State::withdraw(st_);
     cancelled_ = true;
     return false;

@@ -25,10 +25,11 @@
 #include <algorithm>
 #include <coroutine>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <queue>
 #include <stdexcept>
@@ -67,21 +68,62 @@ class QueueShutDown : public std::runtime_error {
 
 namespace detail {
 
-/// First in, first out (Queue).
+/// First in, first out (Queue): a ring buffer that doubles when it is full, so a queue that
+/// keeps a steady depth allocates nothing. It keeps its largest capacity until destroyed
+/// (for a bounded queue, at most the bound rounded up to a power of two).
 template <class T>
 class FifoStore {
  public:
-  void push(T&& v) { items_.push_back(std::move(v)); }
+  FifoStore() noexcept = default;
+  ~FifoStore() {
+    clear();
+    if (slots_) std::allocator<T>().deallocate(slots_, mask_ + 1);
+  }
+  FifoStore(const FifoStore&) = delete;
+  FifoStore& operator=(const FifoStore&) = delete;
+
+  void push(T&& v) {
+    if (!slots_ || size_ > mask_) grow();  // may throw (allocation): nothing changed then
+    ::new (static_cast<void*>(slots_ + ((head_ + size_) & mask_))) T(std::move(v));
+    ++size_;
+  }
   T pop() noexcept {
-    T v = std::move(items_.front());
-    items_.pop_front();
+    T* slot = slots_ + head_;
+    T v = std::move(*slot);
+    slot->~T();
+    head_ = (head_ + 1) & mask_;
+    --size_;
     return v;
   }
-  std::size_t size() const noexcept { return items_.size(); }
-  void clear() noexcept { items_.clear(); }
+  std::size_t size() const noexcept { return size_; }
+  void clear() noexcept {
+    for (; size_ > 0; --size_) {
+      slots_[head_].~T();
+      head_ = (head_ + 1) & mask_;
+    }
+  }
 
  private:
-  std::deque<T> items_;
+  static constexpr std::size_t kFirstCapacity = 16;
+
+  void grow() {
+    const std::size_t cap = slots_ ? 2 * (mask_ + 1) : kFirstCapacity;
+    T* slots = std::allocator<T>().allocate(cap);
+    for (std::size_t i = 0; i < size_; ++i) {  // T's move is noexcept (BasicQueue asserts it)
+      T* from = slots_ + ((head_ + i) & mask_);
+      ::new (static_cast<void*>(slots + i)) T(std::move(*from));
+      from->~T();
+    }
+    if (slots_) std::allocator<T>().deallocate(slots_, mask_ + 1);
+    slots_ = slots;
+    mask_ = cap - 1;
+    head_ = 0;
+  }
+
+  T* slots_ = nullptr;
+  std::size_t mask_ = 0;  // capacity - 1 (a power of two) once slots_ is allocated
+  std::size_t head_ = 0;  // the oldest item's slot
+  std::size_t size_ = 0;
 };
 
 /// Last in, first out (LifoQueue).
@@ -375,14 +417,17 @@ class BasicQueue {
     }
   }
 
-  std::size_t maxsize_;
+  // What every put and get touches comes first and together (for a FIFO queue, one cache
+  // line: the lock, the store, the count and the getters' list head), so an operation that
+  // finds the lock on another core moves as few lines as possible.
   mutable SpinLock lock_;
+  bool shut_down_ = false;      // guarded by lock_
   Store store_;                 // guarded by lock_
   std::size_t unfinished_ = 0;  // guarded by lock_: items put and not yet task_done
-  bool shut_down_ = false;      // guarded by lock_
   WaiterList getters_;          // guarded by lock_
   WaiterList putters_;          // guarded by lock_
   WaiterList joiners_;          // guarded by lock_
+  std::size_t maxsize_;
 
  public:
   /// The awaiter of put(). Movable until it is awaited.

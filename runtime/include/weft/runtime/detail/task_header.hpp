@@ -26,6 +26,10 @@
 // list is published into that list under the primitive's lock *after* WAITING is set, and a
 // cancel that claimed the wait takes the same lock to unlink it before resuming the task; so
 // a claimer that finds the waiter in the list (under the lock) always finds it alive.
+// A lock-free primitive may instead let its waiter *announce* the wait on the primitive first
+// and publish it here right after (a oneshot's kRxWaiting): a waker that learnt of the wait
+// from the announcement claims with `try_claim_announced`, which waits the few instructions
+// between announcement and publication rather than take the task for one already claimed.
 //
 // ## Scopes
 // Cancel scopes (timeouts, task groups) and shields nest per task; `depth_` and
@@ -42,6 +46,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace weft::detail {
 
@@ -225,6 +230,33 @@ struct TaskHeader {
                                        std::memory_order_acquire)) {
         return true;
       }
+    }
+  }
+
+  /// try_claim for a waker that learnt of the wait from the waiter's announcement on the
+  /// primitive, made before the waiter publishes the wait here. While the task is not
+  /// waiting but `announced()` still holds, the waiter is between announcing and begin_wait,
+  /// or a cancellation claimed the wait and is about to withdraw the announcement: wait for
+  /// either. False: a cancellation won, or the wait was withdrawn unpublished.
+  template <class Announced>
+  bool try_claim_announced(Announced announced) noexcept {
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (unsigned spins = 0;; ++spins) {
+      if ((s & kWaiting) && !(s & kFwdLock)) {
+        // Acquire: sees waiter_/resume_ stored before begin_wait's release.
+        if (state_.compare_exchange_weak(s, s & ~(kWaiting | kForwarding),
+                                         std::memory_order_acq_rel, std::memory_order_acquire)) {
+          return true;
+        }
+        continue;
+      }
+      if (!(s & kFwdLock) && !announced()) return false;
+      if (spins < 64) {
+        spin_pause();
+      } else {
+        std::this_thread::yield();  // the waiter was preempted while registering
+      }
+      s = state_.load(std::memory_order_acquire);
     }
   }
 
