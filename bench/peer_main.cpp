@@ -4,6 +4,7 @@
 // can run both and compare them line by line:
 //
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N [--iters K]
+//                   [--metrics]
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
@@ -16,7 +17,9 @@
 // Timing covers only the workload. In-runtime workloads are timed inside their root task,
 // as the Tokio peer does. peak_rss_kb is getrusage's ru_maxrss, taken right after the
 // workload. An unknown bench, or one the chosen implementation lacks, exits with status 2;
-// a workload whose result is wrong exits with status 1.
+// a workload whose result is wrong exits with status 1. With --metrics (weft only), each
+// worker's counters (polls, steals, parks, timers, epoll events; summed over the K runs)
+// go to stderr as `METRICS worker=i ...` lines: where the time went, beside the time.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -185,7 +188,7 @@ long peak_rss_kb() {
 
 constexpr const char* kUsage =
     "usage: weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N "
-    "[--iters K]\n"
+    "[--iters K] [--metrics]\n"
     "       weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list\n";
 
 int usage_error(const std::string& message) {
@@ -199,6 +202,7 @@ struct Args {
   std::size_t workers = 0;
   std::size_t iters = 1;
   bool list = false;
+  bool metrics = false;  // print each worker's counters to stderr after the runs
 };
 
 /// Parses the command line into `args`; returns an exit status, or -1 to go on.
@@ -212,6 +216,8 @@ int parse_args(int argc, char** argv, Args& args) {
     }
     if (arg == "--list") {
       args.list = true;
+    } else if (arg == "--metrics") {
+      args.metrics = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -267,7 +273,22 @@ Outcome run(const Bench& b, const Args& args) {
   options.workers = args.workers;
   weft::Runtime rt(options);
   const Measured m = median([&] { return b.weft(rt); });
-  return {m, peak_rss_kb()};
+  const Outcome out{m, peak_rss_kb()};
+  if (args.metrics) {  // summed over every --iters run
+    const auto workers = rt.metrics();
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      const weft::WorkerMetrics& w = workers[i];
+      std::fprintf(stderr,
+                   "METRICS worker=%zu polls=%llu steals=%llu parks=%llu timers_fired=%llu "
+                   "io_events=%llu\n",
+                   i, static_cast<unsigned long long>(w.polls),
+                   static_cast<unsigned long long>(w.steals),
+                   static_cast<unsigned long long>(w.parks),
+                   static_cast<unsigned long long>(w.timers_fired),
+                   static_cast<unsigned long long>(w.io_events));
+    }
+  }
+  return out;
 }
 
 }  // namespace
