@@ -278,14 +278,13 @@ Outcome run(const Bench& b, const Args& args) {
     const auto workers = rt.metrics();
     for (std::size_t i = 0; i < workers.size(); ++i) {
       const weft::WorkerMetrics& w = workers[i];
-      std::fprintf(stderr,
-                   "METRICS worker=%zu polls=%llu steals=%llu parks=%llu timers_fired=%llu "
-                   "io_events=%llu\n",
-                   i, static_cast<unsigned long long>(w.polls),
-                   static_cast<unsigned long long>(w.steals),
-                   static_cast<unsigned long long>(w.parks),
-                   static_cast<unsigned long long>(w.timers_fired),
-                   static_cast<unsigned long long>(w.io_events));
+      std::fprintf(
+          stderr,
+          "METRICS worker=%zu polls=%llu steals=%llu parks=%llu timers_fired=%llu "
+          "io_events=%llu\n",
+          i, static_cast<unsigned long long>(w.polls), static_cast<unsigned long long>(w.steals),
+          static_cast<unsigned long long>(w.parks), static_cast<unsigned long long>(w.timers_fired),
+          static_cast<unsigned long long>(w.io_events));
     }
   }
   return out;

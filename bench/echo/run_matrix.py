@@ -61,10 +61,12 @@ UNPINNED_2W_RT_RATIO = 1.0
 CPU_RATIO = 1.1
 
 
-def server_commands(build, workers, pin):
+def server_commands(build, workers, pin, weft_args=""):
     """The (weft, epoll) server command lines for one setup."""
     echo_dir = build / "bench" / "echo"
     weft = f"{echo_dir / 'weft-echo-server'} --workers {workers} --reuse-port"
+    if weft_args:
+        weft += f" {weft_args}"
     epoll = f"{echo_dir / 'epoll-echo-server'} --threads {workers}"
     if pin is not None:
         weft += f" --pin {pin}"
@@ -79,11 +81,11 @@ def loadgen_args(connections, size, count, threads, pin):
     return args
 
 
-def run_cell(build, setup, connections, size, reps, scale):
+def run_cell(build, setup, connections, size, reps, scale, weft_args=""):
     """Runs one cell, weft and epoll alternately; returns {"weft": [...], "epoll": [...]}."""
     name, workers, server_pin, lg_threads, lg_pin = setup
     count = max(10, COUNTS[(connections, size)] // scale)
-    weft_cmd, epoll_cmd = server_commands(build, workers, server_pin)
+    weft_cmd, epoll_cmd = server_commands(build, workers, server_pin, weft_args)
     args = loadgen_args(connections, size, count, lg_threads, lg_pin)
     loadgen = [str(build / "bench" / "echo" / "echo-loadgen")] + shlex.split(args)
     runs = {"weft": [], "epoll": []}
@@ -165,6 +167,8 @@ def main():
     parser.add_argument("--build", type=Path, default=REPO / "build" / "release",
                         help="build directory with bench/echo/* (default build/release)")
     parser.add_argument("--out", type=Path, help="markdown file (default BUILD/echo-results.md)")
+    parser.add_argument("--weft-args", default="",
+                        help="extra weft-echo-server options, e.g. '--shared-buffer'")
     args = parser.parse_args()
     reps = 1 if args.quick else args.reps
     scale = 3 if args.quick else 1
@@ -184,7 +188,8 @@ def main():
             for connections, size in COUNTS:
                 print(f"{setup[0]} {setup[1]}w, {connections} conns x {size_label(size)}",
                       flush=True)
-                cell = run_cell(args.build, setup, connections, size, reps, scale)
+                cell = run_cell(args.build, setup, connections, size, reps, scale,
+                                args.weft_args)
                 cell["weft"] = medians(cell["runs"]["weft"])
                 cell["epoll"] = medians(cell["runs"]["epoll"])
                 cells.append(cell)
@@ -199,7 +204,8 @@ def main():
         f"{datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, "
         f"{os.cpu_count()} CPUs, build {args.build}, {reps} rep(s) per server per cell "
         f"(interleaved, medians), {minutes:.1f} min."
-        + (" QUICK: a smoke test, not a measurement." if args.quick else ""),
+        + (" QUICK: a smoke test, not a measurement." if args.quick else "")
+        + (f" weft-echo-server with `{args.weft_args}`." if args.weft_args else ""),
         "",
     ]
     text = "\n".join(header + table(cells) + ["", "Bars (issue 4):", ""] + bars(cells)) + "\n"

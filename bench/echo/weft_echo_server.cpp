@@ -4,10 +4,15 @@
 // (loadgen.cpp) as the hand-written reference, epoll-echo-server.
 //
 //   weft-echo-server [--host 127.0.0.1] [--port 0] [--workers N] [--pin CPU,CPU,...]
-//                    [--buffer BYTES] [--reuse-port]
+//                    [--buffer BYTES] [--reuse-port] [--shared-buffer]
 //
 // --workers: the runtime's workers (default: weft's default, $WEFT_WORKERS or the CPUs).
 // --buffer: each connection's read buffer (default 64 KiB, the reference's read chunk).
+// --shared-buffer: the reference's buffering instead: a connection waits with readable(),
+// reads with try_read into one buffer per worker (of --buffer bytes) and writes it back with
+// try_write; only what the socket refuses is copied into the connection's own buffer and
+// written with write_all. 1,024 connections then share two buffers that stay in cache
+// instead of owning 64 MiB between them.
 //
 // --pin: the process is restricted to the listed CPUs (sched_setaffinity before the runtime
 // starts, so every thread it makes inherits the set). RuntimeOptions::pin_workers pins
@@ -44,6 +49,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,12 +79,13 @@ struct Options {
   std::vector<int> pin;
   std::size_t buffer = kDefaultBuffer;
   bool reuse_port = false;
+  bool shared_buffer = false;
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr,
                "%s: %s\nusage: %s [--host IPV4] [--port P] [--workers N] [--pin CPU,CPU,...] "
-               "[--buffer BYTES] [--reuse-port]\n",
+               "[--buffer BYTES] [--reuse-port] [--shared-buffer]\n",
                kProgram.data(), what.c_str(), kProgram.data());
   std::exit(2);
 }
@@ -113,6 +120,10 @@ Options parse_options(int argc, char** argv) {
     const std::string name = argv[i];
     if (name == "--reuse-port") {
       options.reuse_port = true;
+      continue;
+    }
+    if (name == "--shared-buffer") {
+      options.shared_buffer = true;
       continue;
     }
     if (i + 1 >= argc) usage_error("missing value after " + name);
@@ -178,11 +189,44 @@ weft::Task<void> echo_connection(TcpStream stream, std::size_t buffer_size) {
   }
 }
 
+// The calling worker's read buffer for --shared-buffer (each worker is one thread).
+std::span<std::byte> worker_buffer(std::size_t size) {
+  thread_local std::vector<std::byte> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return std::span(buffer).first(size);
+}
+
+// echo_connection with --shared-buffer: the worker's buffer is used only between a
+// try_read and the try_write right after it, with no suspension in between.
+weft::Task<void> echo_connection_shared(TcpStream stream, std::size_t buffer_size) {
+  std::vector<std::byte> refused;  // what the socket did not take at once
+  try {
+    while (true) {
+      co_await stream.readable();
+      const std::span<std::byte> buffer = worker_buffer(buffer_size);  // after the wait
+      const std::optional<std::size_t> got = stream.try_read(buffer);
+      if (!got) continue;  // woken without data: wait again
+      if (*got == 0) break;
+      const std::size_t sent = stream.try_write(buffer.first(*got)).value_or(0);
+      if (sent < *got) {
+        refused.assign(buffer.begin() + static_cast<std::ptrdiff_t>(sent),
+                       buffer.begin() + static_cast<std::ptrdiff_t>(*got));
+        co_await stream.write_all(refused);
+      }
+    }
+  } catch (const std::system_error&) {
+  }
+}
+
 weft::Task<void> accept_loop(TcpListener& listener, weft::TaskGroup& group,
-                             std::size_t buffer_size) {
+                             const Options& options) {
   while (true) {
     auto [stream, peer] = co_await listener.accept();
-    group.spawn(echo_connection(std::move(stream), buffer_size));
+    if (options.shared_buffer) {
+      group.spawn(echo_connection_shared(std::move(stream), options.buffer));
+    } else {
+      group.spawn(echo_connection(std::move(stream), options.buffer));
+    }
   }
 }
 
@@ -210,7 +254,7 @@ weft::Task<void> settle_and_accept(std::vector<TcpListener>& listeners, Settling
                                    weft::TaskGroup& group, const Options& options) {
   const std::uint16_t port = listeners.front().local_address().port();
   const std::size_t index = co_await settle_on_own_worker(settling, options.host, port);
-  co_await accept_loop(listeners[index], group, options.buffer);
+  co_await accept_loop(listeners[index], group, options);
 }
 
 weft::Task<void> serve(std::vector<TcpListener>& listeners, const Options& options) {
@@ -218,7 +262,7 @@ weft::Task<void> serve(std::vector<TcpListener>& listeners, const Options& optio
   co_await weft::task_group([&](weft::TaskGroup& group) -> weft::Task<void> {
     if (!options.reuse_port) {
       print_listening(options.host, listeners.front().local_address().port());
-      group.spawn(accept_loop(listeners.front(), group, options.buffer));
+      group.spawn(accept_loop(listeners.front(), group, options));
       co_return;
     }
     for (std::size_t i = 0; i < listeners.size(); ++i) {

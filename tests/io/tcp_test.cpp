@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -252,6 +253,102 @@ TEST(Tcp, OneTaskReadsWhileAnotherWrites) {
         EXPECT_EQ(got, kTotal);
       }(),
       o);
+}
+
+TEST(Tcp, TryReadFindsNothingUntilDataArrivesAndReadableWaitsForIt) {
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    auto [s, peer] = co_await l.accept();
+    std::byte buf[16];
+    EXPECT_EQ(c.try_read(buf), std::nullopt);  // nothing sent yet
+    auto reader = weft::spawn([](TcpStream& c) -> weft::Task<std::string> {
+      std::byte buf[16];
+      for (int tries = 0; tries < 100; ++tries) {  // a wake-up without data tries again
+        co_await c.readable();
+        if (auto n = c.try_read(buf)) co_return text(std::span(buf).first(*n));
+      }
+      co_return "no data after 100 wake-ups";
+    }(c));
+    co_await weft::yield_now();
+    EXPECT_FALSE(reader.done());  // readable() waits: the last try found nothing
+    co_await s.write_all(bytes("hello"));
+    EXPECT_EQ(co_await reader, "hello");
+    s.shutdown();
+    co_await c.readable();
+    EXPECT_EQ(c.try_read(buf), std::optional<std::size_t>(0));  // end of stream
+  }());
+}
+
+TEST(Tcp, TryWriteFillsTheSocketThenWritableWaitsUntilThePeerReads) {
+  weft::RuntimeOptions o;
+  o.workers = 2;
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        auto [s, peer] = co_await l.accept();
+        std::vector<std::byte> chunk(64 << 10, std::byte{'x'});
+        std::size_t sent = 0;
+        bool full = false;
+        for (int i = 0; i < 10'000 && !full; ++i) {  // loopback buffers hold a few MiB at most
+          if (auto n = c.try_write(chunk)) {
+            sent += *n;
+          } else {
+            full = true;
+          }
+        }
+        EXPECT_TRUE(full) << "the socket never filled after " << sent << " bytes";
+        if (!full) co_return;
+        auto drain = weft::spawn([](TcpStream& s, std::size_t want) -> weft::Task<std::size_t> {
+          std::vector<std::byte> buf(64 << 10);
+          std::size_t got = 0;
+          while (got < want) {
+            std::size_t n = co_await s.read(buf);
+            if (n == 0) break;
+            got += n;
+          }
+          co_return got;
+        }(s, sent + 1));
+        std::optional<std::size_t> more;
+        for (int tries = 0; tries < 1000 && !more; ++tries) {
+          co_await c.writable();
+          more = c.try_write(std::span(chunk).first(1));
+        }
+        EXPECT_EQ(more, std::optional<std::size_t>(1));
+        EXPECT_EQ(co_await drain, sent + 1);
+      }(),
+      o);
+}
+
+TEST(Tcp, ACancelledReadableLeavesTheDataForTheNextTry) {
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        auto [s, peer] = co_await l.accept();
+        std::byte buf[8];
+        EXPECT_EQ(c.try_read(buf), std::nullopt);
+        EXPECT_THROW(co_await weft::wait_for(c.readable(), 50ms), weft::TimeoutError);
+        co_await s.write_all(bytes("late"));
+        std::optional<std::size_t> n;
+        for (int tries = 0; tries < 100 && !n; ++tries) {
+          co_await c.readable();
+          n = c.try_read(buf);
+        }
+        EXPECT_TRUE(n.has_value());
+        if (n) {
+          EXPECT_EQ(text(std::span(buf).first(*n)), "late");
+        }
+      }(),
+      {.workers = 1, .clock = weft::ClockKind::Virtual});
+}
+
+TEST(Tcp, TryReadOnAClosedStreamIsAUsageError) {
+  TcpStream c;
+  std::byte buf[4];
+  EXPECT_THROW(c.try_read(buf), weft::UsageError);
+  EXPECT_THROW(c.try_write(buf), weft::UsageError);
 }
 
 TEST(Tcp, IoOnABusyWorkersEpollIsPolledByTheIdleOne) {

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -375,3 +376,23 @@ TEST_F(UnixStress, ManyConnectionsAcrossWorkersEchoEveryMessage) {
 }
 
 }  // namespace
+
+TEST_F(Unix, TryReadAndTryWriteWithReadableWork) {
+  const std::string name = abstract_name("try");
+  weft::run([](std::string name) -> weft::Task<void> {
+    UnixListener l = UnixListener::bind(name);
+    UnixStream c = co_await UnixStream::connect(name);
+    auto [s, peer] = co_await l.accept();
+    std::byte buf[8];
+    EXPECT_EQ(c.try_read(buf), std::nullopt);
+    const std::string_view msg = "unix";
+    EXPECT_EQ(s.try_write(std::as_bytes(std::span(msg))), std::optional<std::size_t>(4));
+    std::optional<std::size_t> n;
+    for (int tries = 0; tries < 100 && !n; ++tries) {  // a wake-up without data tries again
+      co_await c.readable();
+      n = c.try_read(buf);
+    }
+    EXPECT_EQ(n, std::optional<std::size_t>(4));
+    co_await s.writable();  // the last try_write fitted: at once
+  }(name));
+}

@@ -67,13 +67,18 @@ Socket Socket::open(int family, int type, int protocol) {
   return s;
 }
 
-Socket::Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)) {}
+Socket::Socket(Socket&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      reg_(std::move(o.reg_)),
+      blocked_{std::exchange(o.blocked_[0], {}), std::exchange(o.blocked_[1], {})} {}
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = std::exchange(o.fd_, -1);
     reg_ = std::move(o.reg_);
+    blocked_[0] = std::exchange(o.blocked_[0], {});
+    blocked_[1] = std::exchange(o.blocked_[1], {});
   }
   return *this;
 }
@@ -159,6 +164,62 @@ Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
     if (errno == EINTR) continue;
     if (!would_block(errno)) fail_with_errno(*this, "write");
     co_await reg_.wait(Interest::kWrite, seq);
+  }
+}
+
+std::optional<std::size_t> Socket::try_recv(std::span<std::byte> buf, int flags) {
+  if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(Interest::kRead)];
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kRead);
+    ssize_t n = ::recv(fd_, buf.data(), buf.size(), flags);
+    if (n >= 0) {
+      b.set = false;
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "read");
+    b = {seq, true};
+    return std::nullopt;
+  }
+}
+
+std::optional<std::size_t> Socket::try_send(std::span<const std::byte> buf, int flags) {
+  if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(Interest::kWrite)];
+  for (;;) {
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    ssize_t n = ::send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+    if (n >= 0) {
+      b.set = false;
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "write");
+    b = {seq, true};
+    return std::nullopt;
+  }
+}
+
+Task<void> Socket::readable() {
+  if (fd_ < 0) throw UsageError("weft::net: readable() on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(Interest::kRead)];
+  if (b.set) {
+    co_await reg_.wait(Interest::kRead, b.seq);
+    b.set = false;
+  } else {
+    co_await consume_budget();  // a loop of ready reads still yields now and then
+  }
+}
+
+Task<void> Socket::writable() {
+  if (fd_ < 0) throw UsageError("weft::net: writable() on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(Interest::kWrite)];
+  if (b.set) {
+    co_await reg_.wait(Interest::kWrite, b.seq);
+    b.set = false;
+  } else {
+    co_await consume_budget();
   }
 }
 

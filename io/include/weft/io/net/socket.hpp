@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -57,6 +59,19 @@ class Socket {
   Task<std::size_t> send(std::span<const std::byte> buf, int flags = 0);
   /// Sends all of `buf`.
   Task<void> send_all(std::span<const std::byte> buf);
+
+  /// recv(2) without waiting: the count (0 at end of stream), or nullopt if nothing is there
+  /// yet. With readable(), a task can read into a buffer that is not its own to keep while it
+  /// waits (one per worker, say) — Tokio's try_read. Throws std::system_error as recv does.
+  std::optional<std::size_t> try_recv(std::span<std::byte> buf, int flags = 0);
+  /// send(2) with MSG_NOSIGNAL, without waiting: the count, or nullopt if the socket's buffer
+  /// is full.
+  std::optional<std::size_t> try_send(std::span<const std::byte> buf, int flags = 0);
+  /// Returns once a try_recv may find something: at once, unless the last try_recv found
+  /// nothing; then when the fd has become readable since that try. A cancellation point.
+  Task<void> readable();
+  /// The same for try_send and the fd becoming writable.
+  Task<void> writable();
   /// writev(2) until every byte of `iov` is written. `iov` is consumed (modified).
   Task<void> sendv_all(std::span<iovec> iov);
   /// recvfrom(2) / sendto(2) for datagram sockets.
@@ -76,8 +91,17 @@ class Socket {
   std::string describe(const char* what) const;
 
  private:
+  /// A try_recv / try_send that found the fd not ready, and the readiness sequence it read
+  /// before its syscall (for readable / writable). Per direction: one task may read while
+  /// another writes.
+  struct Blocked {
+    std::uint32_t seq = 0;
+    bool set = false;
+  };
+
   int fd_ = -1;
   IoRegistration reg_;
+  Blocked blocked_[2];  // [Interest::kRead], [Interest::kWrite]
 };
 
 /// A std::system_error for `err` whose what() is "`what`: <strerror>".

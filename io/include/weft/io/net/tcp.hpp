@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,16 @@ class TcpStream {
   Task<void> write_all(std::string_view s) { return sock_.send_all(std::as_bytes(std::span(s))); }
   /// Writes every byte of the buffers (consumes `iov`).
   Task<void> writev(std::span<iovec> iov) { return sock_.sendv_all(iov); }
+  /// Reads what is there without waiting: the count (0 at end of stream), or nullopt.
+  std::optional<std::size_t> try_read(std::span<std::byte> buf) { return sock_.try_recv(buf); }
+  /// Writes what fits without waiting: the count, or nullopt if nothing fits.
+  std::optional<std::size_t> try_write(std::span<const std::byte> buf) {
+    return sock_.try_send(buf);
+  }
+  /// Waits until a try_read may find something (at once unless the last one found nothing).
+  Task<void> readable() { return sock_.readable(); }
+  /// Waits until a try_write may fit something (at once unless the last one could not).
+  Task<void> writable() { return sock_.writable(); }
 
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite);

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,6 +66,16 @@ class UnixStream {
   Task<void> write_all(std::string_view s) { return stream_.write_all(s); }
   /// Writes every byte of the buffers (consumes `iov`).
   Task<void> writev(std::span<iovec> iov) { return stream_.writev(iov); }
+  /// Reads what is there without waiting: the count (0 at end of stream), or nullopt.
+  std::optional<std::size_t> try_read(std::span<std::byte> buf) { return stream_.try_read(buf); }
+  /// Writes what fits without waiting: the count, or nullopt if nothing fits.
+  std::optional<std::size_t> try_write(std::span<const std::byte> buf) {
+    return stream_.try_write(buf);
+  }
+  /// Waits until a try_read may find something (at once unless the last one found nothing).
+  Task<void> readable() { return stream_.readable(); }
+  /// Waits until a try_write may fit something (at once unless the last one could not).
+  Task<void> writable() { return stream_.writable(); }
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite) { stream_.shutdown(how); }
 
