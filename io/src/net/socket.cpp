@@ -168,58 +168,48 @@ Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
 }
 
 std::optional<std::size_t> Socket::try_recv(std::span<std::byte> buf, int flags) {
-  if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
-  Blocked& b = blocked_[static_cast<int>(Interest::kRead)];
-  for (;;) {
-    const auto seq = reg_.ready_seq(Interest::kRead);
-    ssize_t n = ::recv(fd_, buf.data(), buf.size(), flags);
-    if (n >= 0) {
-      b.set = false;
-      return static_cast<std::size_t>(n);
-    }
-    if (errno == EINTR) continue;
-    if (!would_block(errno)) fail_with_errno(*this, "read");
-    b = {seq, true};
-    return std::nullopt;
-  }
+  return try_io(Interest::kRead, "read",
+                [&] { return ::recv(fd_, buf.data(), buf.size(), flags); });
 }
 
 std::optional<std::size_t> Socket::try_send(std::span<const std::byte> buf, int flags) {
-  if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
-  Blocked& b = blocked_[static_cast<int>(Interest::kWrite)];
+  return try_io(Interest::kWrite, "write",
+                [&] { return ::send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
+}
+
+template <class Syscall>
+std::optional<std::size_t> Socket::try_io(Interest interest, const char* what, Syscall call) {
+  if (fd_ < 0) throw UsageError(std::string("weft::net: ") + what + " on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(interest)];
   for (;;) {
-    const auto seq = reg_.ready_seq(Interest::kWrite);
-    ssize_t n = ::send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+    const auto seq = reg_.ready_seq(interest);
+    const ssize_t n = call();
     if (n >= 0) {
       b.set = false;
       return static_cast<std::size_t>(n);
     }
     if (errno == EINTR) continue;
-    if (!would_block(errno)) fail_with_errno(*this, "write");
+    if (!would_block(errno)) fail_with_errno(*this, what);
     b = {seq, true};
     return std::nullopt;
   }
 }
 
 Task<void> Socket::readable() {
-  if (fd_ < 0) throw UsageError("weft::net: readable() on a closed socket");
-  Blocked& b = blocked_[static_cast<int>(Interest::kRead)];
-  if (b.set) {
-    co_await reg_.wait(Interest::kRead, b.seq);
-    b.set = false;
-  } else {
-    co_await consume_budget();  // a loop of ready reads still yields now and then
-  }
+  return ready(Interest::kRead);
+}
+Task<void> Socket::writable() {
+  return ready(Interest::kWrite);
 }
 
-Task<void> Socket::writable() {
-  if (fd_ < 0) throw UsageError("weft::net: writable() on a closed socket");
-  Blocked& b = blocked_[static_cast<int>(Interest::kWrite)];
+Task<void> Socket::ready(Interest interest) {
+  if (fd_ < 0) throw UsageError("weft::net: readable()/writable() on a closed socket");
+  Blocked& b = blocked_[static_cast<int>(interest)];
   if (b.set) {
-    co_await reg_.wait(Interest::kWrite, b.seq);
+    co_await reg_.wait(interest, b.seq);
     b.set = false;
   } else {
-    co_await consume_budget();
+    co_await consume_budget();  // a loop of ready tries still yields now and then
   }
 }
 

@@ -99,6 +99,10 @@ class Socket {
     bool set = false;
   };
 
+  template <class Syscall>
+  std::optional<std::size_t> try_io(Interest interest, const char* what, Syscall call);
+  Task<void> ready(Interest interest);
+
   int fd_ = -1;
   IoRegistration reg_;
   Blocked blocked_[2];  // [Interest::kRead], [Interest::kWrite]
