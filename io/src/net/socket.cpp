@@ -214,10 +214,22 @@ Task<void> Socket::ready(Interest interest) {
 }
 
 Task<void> Socket::send_all(std::span<const std::byte> buf) {
+  // send()'s loop inlined: one coroutine frame per call, not one per send(2).
+  if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
+  bool sent_any = false;
   while (!buf.empty()) {
-    std::size_t n = co_await send(buf);
-    buf = buf.subspan(n);
+    const auto seq = reg_.ready_seq(Interest::kWrite);
+    ssize_t n = ::send(fd_, buf.data(), buf.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      buf = buf.subspan(static_cast<std::size_t>(n));
+      sent_any = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) fail_with_errno(*this, "write");
+    co_await reg_.wait(Interest::kWrite, seq);
   }
+  if (sent_any) co_await consume_budget();
 }
 
 Task<void> Socket::sendv_all(std::span<iovec> iov) {
