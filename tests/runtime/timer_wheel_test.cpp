@@ -371,8 +371,8 @@ class WheelModelTest : public WheelTest {
     for (int round = 0; round < 2'000; ++round) {
       unsigned op = static_cast<unsigned>(rng() % 10);
       if (op < 5) {
-        // Kept under the span minus one top-level slot: a deadline closer to a full span
-        // away hits the bug of DISABLED_TopLevelEntryAlmostAFullSpanAhead... below.
+        // Kept under the span minus one top-level slot; deadlines closer to a full span away
+        // have their own test (TopLevelEntryAlmostAFullSpanAhead... above).
         std::uint64_t d = now_ + std::min(random_delta(), kSafeSpan);
         Timer& t = add(d);
         where[t.id] = model.emplace(d, t.id);
