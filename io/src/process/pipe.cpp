@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
@@ -56,19 +57,21 @@ ssize_t write_without_sigpipe(int fd, const void* data, std::size_t len) noexcep
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
-// PipeReader
+// PipeEnd
 
-PipeReader::PipeReader(int fd, std::string name) : name_(std::move(name)) {
-  if (fd < 0) throw std::invalid_argument("weft::process::PipeReader: invalid fd");
+namespace detail {
+
+PipeEnd::PipeEnd(int fd, std::string name, const char* cls) : name_(std::move(name)) {
+  if (fd < 0) throw std::invalid_argument(std::string("weft::process::") + cls + ": invalid fd");
   prepare(fd, name_);
   fd_ = fd;
   reg_ = IoRegistration(fd_);
 }
 
-PipeReader::PipeReader(PipeReader&& o) noexcept
+PipeEnd::PipeEnd(PipeEnd&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)), name_(std::move(o.name_)) {}
 
-PipeReader& PipeReader::operator=(PipeReader&& o) noexcept {
+PipeEnd& PipeEnd::operator=(PipeEnd&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = std::exchange(o.fd_, -1);
@@ -78,11 +81,16 @@ PipeReader& PipeReader::operator=(PipeReader&& o) noexcept {
   return *this;
 }
 
-void PipeReader::close() noexcept {
+void PipeEnd::close() noexcept {
   if (fd_ < 0) return;
   reg_.reset();
   ::close(std::exchange(fd_, -1));
 }
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// PipeReader
 
 Task<std::size_t> PipeReader::read(std::span<std::byte> buf) {
   if (fd_ < 0) throw UsageError("weft::process: read on a closed pipe");
@@ -122,32 +130,6 @@ Task<std::string> PipeReader::read_all() {
 
 // ---------------------------------------------------------------------------------------
 // PipeWriter
-
-PipeWriter::PipeWriter(int fd, std::string name) : name_(std::move(name)) {
-  if (fd < 0) throw std::invalid_argument("weft::process::PipeWriter: invalid fd");
-  prepare(fd, name_);
-  fd_ = fd;
-  reg_ = IoRegistration(fd_);
-}
-
-PipeWriter::PipeWriter(PipeWriter&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), reg_(std::move(o.reg_)), name_(std::move(o.name_)) {}
-
-PipeWriter& PipeWriter::operator=(PipeWriter&& o) noexcept {
-  if (this != &o) {
-    close();
-    fd_ = std::exchange(o.fd_, -1);
-    reg_ = std::move(o.reg_);
-    name_ = std::move(o.name_);
-  }
-  return *this;
-}
-
-void PipeWriter::close() noexcept {
-  if (fd_ < 0) return;
-  reg_.reset();
-  ::close(std::exchange(fd_, -1));
-}
 
 Task<std::size_t> PipeWriter::write(std::span<const std::byte> buf) {
   if (fd_ < 0) throw UsageError("weft::process: write on a closed pipe");

@@ -15,25 +15,51 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <weft/runtime/io.hpp>
 #include <weft/runtime/task.hpp>
 
 namespace weft::process {
 
+namespace detail {
+
+/// What both ends of a pipe own: the fd, its reactor registration and the name errors use.
+class PipeEnd {
+ public:
+  /// Closes the fd (deregistering it first). Idempotent. Must not race an operation.
+  void close() noexcept;
+  /// True until close() (or a move away).
+  bool is_open() const noexcept { return fd_ >= 0; }
+  /// The fd (-1 when closed), for operations the pipe classes lack.
+  int fd() const noexcept { return fd_; }
+  /// What errors call it, e.g. "stdout of cat (pid 4242)".
+  const std::string& name() const noexcept { return name_; }
+
+ protected:
+  PipeEnd() noexcept = default;
+  /// Adopts `fd` (made non-blocking and close-on-exec). Throws std::invalid_argument for a
+  /// negative fd (naming `cls`), std::system_error if fcntl fails (the fd is closed then).
+  PipeEnd(int fd, std::string name, const char* cls);
+  PipeEnd(PipeEnd&& o) noexcept;
+  PipeEnd& operator=(PipeEnd&& o) noexcept;
+  ~PipeEnd() { close(); }
+
+  int fd_ = -1;
+  IoRegistration reg_;
+  std::string name_;
+};
+
+}  // namespace detail
+
 /// The reading end of a pipe (a child's stdout or stderr). Move-only; closes on
 /// destruction. Must not move or be destroyed while an operation on it is in progress.
-class PipeReader {
+class PipeReader : public detail::PipeEnd {
  public:
   PipeReader() noexcept = default;
   /// Adopts `fd` (made non-blocking and close-on-exec here); `name` appears in errors.
   /// Throws std::system_error if fcntl fails (the fd is closed then).
-  PipeReader(int fd, std::string name);
-  PipeReader(PipeReader&& o) noexcept;
-  PipeReader& operator=(PipeReader&& o) noexcept;
-  ~PipeReader() { close(); }
-  PipeReader(const PipeReader&) = delete;
-  PipeReader& operator=(const PipeReader&) = delete;
+  PipeReader(int fd, std::string name) : PipeEnd(fd, std::move(name), "PipeReader") {}
 
   /// Reads at least one byte into `buf`; 0 at end of stream (or if `buf` is empty). Waits
   /// while the pipe is empty. A cancellation point.
@@ -42,36 +68,17 @@ class PipeReader {
   Task<void> read_exact(std::span<std::byte> buf);
   /// Reads until end of stream and returns everything.
   Task<std::string> read_all();
-
-  /// Closes the fd (deregistering it first). Idempotent. Must not race an operation.
-  void close() noexcept;
-  /// True until close() (or a move away).
-  bool is_open() const noexcept { return fd_ >= 0; }
-  /// The fd (-1 when closed), for operations this class lacks.
-  int fd() const noexcept { return fd_; }
-  /// What errors call it, e.g. "stdout of cat (pid 4242)".
-  const std::string& name() const noexcept { return name_; }
-
- private:
-  int fd_ = -1;
-  IoRegistration reg_;
-  std::string name_;
 };
 
 /// The writing end of a pipe (a child's stdin). Move-only; closes on destruction, which the
 /// child reads as end of stream. Must not move or be destroyed while an operation on it is in
 /// progress.
-class PipeWriter {
+class PipeWriter : public detail::PipeEnd {
  public:
   PipeWriter() noexcept = default;
   /// Adopts `fd` (made non-blocking and close-on-exec here); `name` appears in errors.
   /// Throws std::system_error if fcntl fails (the fd is closed then).
-  PipeWriter(int fd, std::string name);
-  PipeWriter(PipeWriter&& o) noexcept;
-  PipeWriter& operator=(PipeWriter&& o) noexcept;
-  ~PipeWriter() { close(); }
-  PipeWriter(const PipeWriter&) = delete;
-  PipeWriter& operator=(const PipeWriter&) = delete;
+  PipeWriter(int fd, std::string name) : PipeEnd(fd, std::move(name), "PipeWriter") {}
 
   /// Writes some of `buf` (at least one byte unless it is empty); the count. Waits while the
   /// pipe is full. Throws std::system_error (EPIPE once the reader has gone). A cancellation
@@ -81,20 +88,6 @@ class PipeWriter {
   Task<void> write_all(std::span<const std::byte> buf);
   /// Writes all of `s` (which must outlive the write).
   Task<void> write_all(std::string_view s) { return write_all(std::as_bytes(std::span(s))); }
-
-  /// Closes the fd: the reader sees end of stream. Idempotent. Must not race an operation.
-  void close() noexcept;
-  /// True until close() (or a move away).
-  bool is_open() const noexcept { return fd_ >= 0; }
-  /// The fd (-1 when closed), for operations this class lacks.
-  int fd() const noexcept { return fd_; }
-  /// What errors call it, e.g. "stdin of cat (pid 4242)".
-  const std::string& name() const noexcept { return name_; }
-
- private:
-  int fd_ = -1;
-  IoRegistration reg_;
-  std::string name_;
 };
 
 }  // namespace weft::process
