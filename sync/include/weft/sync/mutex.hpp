@@ -133,8 +133,10 @@ class Mutex {
   void unlock_slow() noexcept;
 
   std::atomic<std::uint32_t> state_{0};
-  detail::SpinLock lock_;
-  detail::WaiterList waiters_;  // guarded by lock_
+  // Apart from the state word and from the list it guards: tasks on other cores wait for
+  // it (spin_lock.hpp).
+  alignas(64) detail::SpinLock lock_;
+  alignas(64) detail::WaiterList waiters_;  // guarded by lock_
 };
 
 /// The awaiter of Mutex::lock(). Movable until it is awaited (wait_for moves it).

@@ -85,8 +85,10 @@ class Semaphore {
   std::atomic<std::ptrdiff_t> value_;
   std::ptrdiff_t bound_;
   const char* name_;
-  detail::SpinLock lock_;
-  detail::WaiterList waiters_;  // guarded by lock_
+  // Apart from the state word and from the list it guards: tasks on other cores wait for
+  // it (spin_lock.hpp).
+  alignas(64) detail::SpinLock lock_;
+  alignas(64) detail::WaiterList waiters_;  // guarded by lock_
 };
 
 /// A Semaphore that refuses to grow above its initial value (asyncio.BoundedSemaphore):
