@@ -44,6 +44,34 @@ TEST(Queue, UnboundedQueueIsNeverFull) {
   EXPECT_EQ(q.qsize(), 1000u);
 }
 
+TEST(Queue, ABoundThatIsNoPowerOfTwoIsExactAcrossManyWrapArounds) {
+  weft::Queue<int> q(5);  // the ring has 8 slots
+  int next_in = 0;
+  int next_out = 0;
+  for (int round = 0; round < 100; ++round) {
+    while (!q.full()) q.put_nowait(next_in++);
+    EXPECT_EQ(q.qsize(), 5u);
+    EXPECT_THROW(q.put_nowait(-1), weft::QueueFull);
+    for (int i = 0; i < 1 + round % 5; ++i) EXPECT_EQ(q.get_nowait(), next_out++);
+  }
+  while (!q.empty()) EXPECT_EQ(q.get_nowait(), next_out++);
+  EXPECT_EQ(next_out, next_in);
+}
+
+TEST(Queue, GrowingTheRingKeepsTheItemsInOrder) {
+  weft::Queue<std::string> q;  // unbounded: the ring doubles from 16 slots
+  int next_out = 0;
+  for (int i = 0; i < 3000; ++i) {
+    q.put_nowait(std::to_string(i));
+    if (i % 3 == 0) {
+      EXPECT_EQ(q.get_nowait(), std::to_string(next_out++));
+    }
+  }
+  EXPECT_EQ(q.qsize(), 3000u - next_out);
+  while (!q.empty()) EXPECT_EQ(q.get_nowait(), std::to_string(next_out++));
+  EXPECT_EQ(next_out, 3000);
+}
+
 TEST(Queue, LifoQueueReturnsTheNewestItemFirst) {
   weft::LifoQueue<int> q;
   for (int i = 0; i < 3; ++i) q.put_nowait(i);
@@ -352,6 +380,97 @@ TEST(QueueStress, ProducersAndConsumersWithRandomTimeoutsLoseNoItem) {
   std::size_t wrong = 0;
   for (auto& s : l.seen) wrong += s.load() != 1;
   EXPECT_EQ(wrong, 0u) << "items not received exactly once";
+}
+
+// One consumer, so the order it sees is the queue's order: each producer's items must come in
+// the order that producer put them, whichever workers the producers and the consumer run on
+// (bounded, and unbounded so that the ring grows while both sides run).
+void check_each_producer_in_order(std::size_t capacity) {
+  constexpr int kProducers = 4;
+  const std::size_t per_producer = weft::test::scaled(20000, 200);
+  std::vector<std::size_t> next(kProducers, 0);
+  std::size_t out_of_order = 0;
+  weft::run(
+      [](std::size_t capacity, std::size_t per, std::vector<std::size_t>& next,
+         std::size_t& out_of_order) -> weft::Task<void> {
+        weft::Queue<std::pair<int, std::size_t>> q(capacity);
+        std::vector<weft::JoinHandle<void>> hs;
+        for (int p = 0; p < kProducers; ++p) {
+          hs.push_back(weft::spawn([](weft::Queue<std::pair<int, std::size_t>>& q, int p,
+                                      std::size_t per) -> weft::Task<void> {
+            for (std::size_t i = 0; i < per; ++i) co_await q.put({p, i});
+          }(q, p, per)));
+        }
+        for (std::size_t n = 0; n < kProducers * per; ++n) {
+          auto [p, i] = co_await q.get();
+          if (i != next[p]) ++out_of_order;
+          next[p] = i + 1;
+        }
+        for (auto& h : hs) co_await h;
+        EXPECT_TRUE(q.empty());
+      }(capacity, per_producer, next, out_of_order),
+      {.workers = 4});
+  EXPECT_EQ(out_of_order, 0u);
+  for (int p = 0; p < kProducers; ++p) EXPECT_EQ(next[p], per_producer) << "producer " << p;
+}
+
+TEST(QueueStress, EachProducersItemsArriveInItsOrderBounded) {
+  check_each_producer_in_order(16);
+}
+TEST(QueueStress, EachProducersItemsArriveInItsOrderUnbounded) {
+  check_each_producer_in_order(0);
+}
+
+// Producers and consumers run while the queue is shut down under them: every put that
+// returned is got exactly once (the getters drain the queue before they see QueueShutDown),
+// and every put that threw put nothing.
+TEST(QueueStress, ShutdownWhileBothSidesRunLosesNoItemThatWasPut) {
+  constexpr int kProducers = 4;
+  constexpr int kConsumers = 3;
+  const std::size_t per_producer = weft::test::scaled(5000, 100);
+  Ledger l(kProducers * per_producer);
+  std::atomic<std::size_t> put_ok{0};
+  weft::run(
+      [](Ledger& l, std::atomic<std::size_t>& put_ok, std::size_t per) -> weft::Task<void> {
+        weft::Queue<std::size_t> q(4);
+        std::vector<weft::JoinHandle<void>> hs;
+        for (int p = 0; p < kProducers; ++p) {
+          hs.push_back(weft::spawn([](weft::Queue<std::size_t>& q, std::atomic<std::size_t>& put_ok,
+                                      std::size_t first, std::size_t n) -> weft::Task<void> {
+            try {
+              for (std::size_t i = first; i < first + n; ++i) {
+                co_await q.put(i);
+                put_ok.fetch_add(1);
+              }
+            } catch (const weft::QueueShutDown&) {
+            }
+          }(q, put_ok, p * per, per)));
+        }
+        for (int c = 0; c < kConsumers; ++c) {
+          hs.push_back(weft::spawn([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
+            try {
+              for (;;) {
+                l.seen[co_await q.get()].fetch_add(1);
+                l.received.fetch_add(1);
+              }
+            } catch (const weft::QueueShutDown&) {
+            }
+          }(q, l)));
+        }
+        // Shut down once about half of the items have gone through (bounded: the
+        // producers finish long before the loop could run out).
+        for (int i = 0; i < 1'000'000 && put_ok.load() < kProducers * per / 2; ++i) {
+          co_await weft::yield_now();
+        }
+        q.shutdown();
+        for (auto& h : hs) co_await h;
+        EXPECT_TRUE(q.empty());
+      }(l, put_ok, per_producer),
+      {.workers = 4});
+  EXPECT_EQ(l.received.load(), put_ok.load());
+  std::size_t twice = 0;
+  for (auto& s : l.seen) twice += s.load() > 1;
+  EXPECT_EQ(twice, 0u) << "items received more than once";
 }
 
 TEST(QueueStress, PlainThreadsFeedingTasksDeliverEveryItemOnce) {

@@ -1,7 +1,10 @@
 // weft::Queue<T>, PriorityQueue<T>, LifoQueue<T> (asyncio.Queue and friends): bounded or
-// unbounded queues between tasks on any workers and plain threads.
+// unbounded queues between tasks on any workers and plain threads. All three have the same
+// operations. Queue is detail::FifoQueue (detail/fifo_queue.hpp: a ring with a lock for each
+// side, so producers and consumers on different cores do not contend); LifoQueue and
+// PriorityQueue are BasicQueue, below.
 //
-// ## Protocol
+// ## BasicQueue's protocol
 // One SpinLock guards the items, the counters and three waiter lists: getters (the queue
 // is empty), putters (the queue is full) and joiners (unfinished tasks remain). Every
 // operation takes the lock once. A put that finds a getter waiting claims it and hands the
@@ -40,91 +43,13 @@
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/sync/detail/fatal.hpp"
+#include "weft/sync/detail/fifo_queue.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
+#include "weft/sync/queue_errors.hpp"
 
 namespace weft {
 
-/// Raised by get_nowait() on an empty queue (asyncio.QueueEmpty).
-class QueueEmpty : public std::runtime_error {
- public:
-  explicit QueueEmpty(const std::string& what = "weft::Queue: the queue is empty")
-      : std::runtime_error(what) {}
-};
-
-/// Raised by put_nowait() on a full queue (asyncio.QueueFull).
-class QueueFull : public std::runtime_error {
- public:
-  explicit QueueFull(const std::string& what = "weft::Queue: the queue is full")
-      : std::runtime_error(what) {}
-};
-
-/// Raised by puts on a shut-down queue, and by gets once it is also drained
-/// (asyncio.QueueShutDown).
-class QueueShutDown : public std::runtime_error {
- public:
-  explicit QueueShutDown(const std::string& what = "weft::Queue: the queue is shut down")
-      : std::runtime_error(what) {}
-};
-
 namespace detail {
-
-/// First in, first out (Queue): a ring buffer that doubles when it is full, so a queue that
-/// keeps a steady depth allocates nothing. It keeps its largest capacity until destroyed
-/// (for a bounded queue, at most the bound rounded up to a power of two).
-template <class T>
-class FifoStore {
- public:
-  FifoStore() noexcept = default;
-  ~FifoStore() {
-    clear();
-    if (slots_) std::allocator<T>().deallocate(slots_, mask_ + 1);
-  }
-  FifoStore(const FifoStore&) = delete;
-  FifoStore& operator=(const FifoStore&) = delete;
-
-  void push(T&& v) {
-    if (!slots_ || size_ > mask_) grow();  // may throw (allocation): nothing changed then
-    ::new (static_cast<void*>(slots_ + ((head_ + size_) & mask_))) T(std::move(v));
-    ++size_;
-  }
-  T pop() noexcept {
-    T* slot = slots_ + head_;
-    T v = std::move(*slot);
-    slot->~T();
-    head_ = (head_ + 1) & mask_;
-    --size_;
-    return v;
-  }
-  std::size_t size() const noexcept { return size_; }
-  void clear() noexcept {
-    for (; size_ > 0; --size_) {
-      slots_[head_].~T();
-      head_ = (head_ + 1) & mask_;
-    }
-  }
-
- private:
-  static constexpr std::size_t kFirstCapacity = 16;
-
-  void grow() {
-    const std::size_t cap = slots_ ? 2 * (mask_ + 1) : kFirstCapacity;
-    T* slots = std::allocator<T>().allocate(cap);
-    for (std::size_t i = 0; i < size_; ++i) {  // T's move is noexcept (BasicQueue asserts it)
-      T* from = slots_ + ((head_ + i) & mask_);
-      ::new (static_cast<void*>(slots + i)) T(std::move(*from));
-      from->~T();
-    }
-    if (slots_) std::allocator<T>().deallocate(slots_, mask_ + 1);
-    slots_ = slots;
-    mask_ = cap - 1;
-    head_ = 0;
-  }
-
-  T* slots_ = nullptr;
-  std::size_t mask_ = 0;  // capacity - 1 (a power of two) once slots_ is allocated
-  std::size_t head_ = 0;  // the oldest item's slot
-  std::size_t size_ = 0;
-};
 
 /// Last in, first out (LifoQueue).
 template <class T>
@@ -417,19 +342,16 @@ class BasicQueue {
     }
   }
 
-  // The lock has a cache line to itself and what every put and get touches under it comes
-  // next, together (for a FIFO queue, one line: the store, the count and the getters' list
-  // head). A task waiting for the lock on another core polls only the lock's line, so the
-  // holder keeps the data's line for its whole critical section; with both on one line,
-  // every poll took the line from the holder between its writes (mpsc at 2 workers: ~0.65x
-  // the time with the lock apart, bench/README "sync").
+  // The lock has a cache line to itself, and what every put and get touches under it comes
+  // next, together. A task waiting for the lock on another core polls only the lock's line,
+  // so the holder keeps the data's line for its whole critical section (spin_lock.hpp).
   alignas(64) mutable SpinLock lock_;
   alignas(64) bool shut_down_ = false;  // guarded by lock_
-  Store store_;                 // guarded by lock_
-  std::size_t unfinished_ = 0;  // guarded by lock_: items put and not yet task_done
-  WaiterList getters_;          // guarded by lock_
-  WaiterList putters_;          // guarded by lock_
-  WaiterList joiners_;          // guarded by lock_
+  Store store_;                         // guarded by lock_
+  std::size_t unfinished_ = 0;          // guarded by lock_: items put and not yet task_done
+  WaiterList getters_;                  // guarded by lock_
+  WaiterList putters_;                  // guarded by lock_
+  WaiterList joiners_;                  // guarded by lock_
   std::size_t maxsize_;
 
  public:
@@ -537,9 +459,9 @@ class BasicQueue {
 
 }  // namespace detail
 
-/// A FIFO queue (asyncio.Queue). See BasicQueue for the operations.
+/// A FIFO queue (asyncio.Queue). See detail::FifoQueue for the operations.
 template <class T>
-using Queue = detail::BasicQueue<T, detail::FifoStore<T>>;
+using Queue = detail::FifoQueue<T>;
 
 /// A LIFO queue: get() returns the most recently put item (asyncio.LifoQueue).
 template <class T>

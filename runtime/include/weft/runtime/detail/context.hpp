@@ -33,11 +33,6 @@ void schedule_yield(TaskHeader* t) noexcept;
 /// an awaitable that could complete at once should suspend and yield instead.
 bool budget_spend() noexcept;
 
-/// True if a worker other than the calling one is awake (running or looking for tasks), or
-/// if the caller is not a worker: whether waiting a little for another thread to act can
-/// pay off. A snapshot.
-bool others_awake() noexcept;
-
 /// Milliseconds since the runtime's epoch, for a deadline: rounded up so a timer never fires
 /// early. Uses the current runtime's clock (real or virtual).
 std::uint64_t deadline_tick(std::chrono::steady_clock::time_point tp);

@@ -26,9 +26,7 @@ class SpinLock {
            !locked_.exchange(true, std::memory_order_acquire);
   }
   // Release: publishes the critical section to the next acquirer.
-  void unlock() noexcept {
-    locked_.store(false, std::memory_order_release);
-  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
   // Waits with exponential backoff: a waiter that polls the lock's line less often lets the

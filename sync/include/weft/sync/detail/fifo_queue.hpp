@@ -1,0 +1,608 @@
+// weft::Queue<T> (asyncio.Queue): the FIFO queue, bounded or unbounded, between tasks on any
+// workers and plain threads. LifoQueue and PriorityQueue are BasicQueue (queue.hpp).
+//
+// ## Two sides, two locks
+// The items live in a ring of slots indexed by two counters that only grow: `tail_` (the
+// next slot to fill) and `head_` (the oldest item). The producer side (tail_, the putters'
+// and joiners' lists, the task_done count) is guarded by `tail_lock_`; the consumer side
+// (head_ and the getters' list) by `head_lock_`. Each lock and each counter has a cache line
+// of its own, so a put and a get running on two cores at once neither wait for each other's
+// lock nor take each other's lines (the two-lock queue of Michael and Scott, on a ring). A
+// put reads head_ only when the ring looks full from the last head it saw, a get reads tail_
+// only when it looks empty from the last tail it saw; in between, producers and consumers
+// share only the slots. The ring doubles while it is full and below the bound (for a
+// bounded queue, up to the bound rounded up to a power of two); at a steady depth nothing is
+// allocated.
+//
+// ## Waiting: under both locks, so the fast paths need no fence
+// A put or get that cannot complete takes both locks (tail_lock_ first: the one order in
+// which both are ever held), looks again (exactly: nothing moves while it holds both), and
+// if it still cannot complete links its node (in its frame) and sets its side's flag,
+// `getters_waiting_` or `putters_waiting_`. Every flag is written only under both locks, so
+// a put reads getters_waiting_ under tail_lock_ alone, right after storing its item, and
+// sees exactly whether a getter linked before it (a get reads putters_waiting_ likewise
+// under head_lock_). Seeing it, it takes both locks and serves the waiters (serve_locked):
+// it claims the first getter (the wait protocol of detail/waiter_list.hpp; a node that a
+// cancellation claimed first is skipped), pops the oldest item into its node, and so on;
+// and it claims putters and moves their items into the ring while there is room. Claiming
+// comes before moving, so a cancelled get leaves the item in the queue and a cancelled put
+// puts nothing (DESIGN invariant 4). Claimed waiters are resumed after the locks are
+// released. A flag may stay set after its last waiter was cancelled; the next serve clears it.
+//
+// A put that finds putters linked (a get that finds getters linked) waits behind them: a
+// waiter is never overtaken. put_nowait and get_nowait do not wait and so do not queue.
+//
+// ## Lifetime
+// As with any C++ object, destroy a queue only after every call on it has returned (join the
+// tasks and threads that use it). Destroying it while tasks or threads wait on it aborts with
+// a message.
+//
+// ## Shutdown (asyncio 3.13)
+// shutdown() takes both locks: putters fail at once, getters once the ring is drained;
+// shutdown(true) drops the items (each counts as task_done) and fails every getter.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "weft/runtime/errors.hpp"
+#include "weft/runtime/runtime.hpp"
+#include "weft/sync/detail/fatal.hpp"
+#include "weft/sync/detail/waiter_list.hpp"
+#include "weft/sync/queue_errors.hpp"
+
+namespace weft::detail {
+
+template <class T>
+class FifoQueue {
+  static_assert(std::is_nothrow_move_constructible_v<T>,
+                "weft::Queue moves items under a spin lock: T must be nothrow-move-constructible");
+
+  struct PutNode : SyncWaiter {
+    T* value = nullptr;  // the item, in the putter's frame
+    bool shut_down = false;
+    std::exception_ptr error;  // storing the item failed (allocation)
+  };
+  struct GetNode : SyncWaiter {
+    std::optional<T> item;
+    bool shut_down = false;
+  };
+
+  // kWouldWait: full (or empty), nothing changed. kLinked: the node waits (its owner must
+  // not touch it once the locks are released). kRefused: a task's wait was refused because
+  // a cancellation is pending (the node is not linked; node.cancelled is set).
+  enum Outcome { kDone, kWouldWait, kShutDown, kLinked, kRefused };
+
+  /// Both locks, in the one order in which they are ever held together.
+  class BothLocks {
+   public:
+    explicit BothLocks(FifoQueue& q) noexcept : q_(q) {
+      q_.tail_lock_.lock();
+      q_.head_lock_.lock();
+    }
+    ~BothLocks() {
+      q_.head_lock_.unlock();
+      q_.tail_lock_.unlock();
+    }
+    BothLocks(const BothLocks&) = delete;
+    BothLocks& operator=(const BothLocks&) = delete;
+
+   private:
+    FifoQueue& q_;
+  };
+
+ public:
+  class PutAwaiter;
+  class GetAwaiter;
+  class JoinAwaiter;
+
+  /// A queue of at most `maxsize` items; 0 means unbounded.
+  explicit FifoQueue(std::size_t maxsize = 0) noexcept
+      : maxsize_(maxsize), bound_(maxsize ? maxsize : SIZE_MAX) {}
+  /// Aborts with a message if tasks or threads still wait on the queue.
+  ~FifoQueue() {
+    std::size_t n = 0;
+    {
+      BothLocks both(*this);
+      n = getters_.size() + putters_.size() + joiners_.size();
+    }
+    if (n) fatal_destroyed_with_waiters("weft::Queue", n, "to put, get or join");
+    const std::size_t t = tail_.load(std::memory_order_relaxed);
+    for (std::size_t h = head_.load(std::memory_order_relaxed); h != t; ++h) slot(h)->~T();
+    if (slots_) std::allocator<T>().deallocate(slots_, capacity_);
+  }
+  FifoQueue(const FifoQueue&) = delete;
+  FifoQueue& operator=(const FifoQueue&) = delete;
+
+  /// `co_await q.put(v)` adds `v`, waiting while the queue is full. Throws QueueShutDown
+  /// once shut down. A cancellation point while it waits: CancelledError, nothing is put.
+  PutAwaiter put(T v) noexcept { return PutAwaiter(*this, std::move(v)); }
+  /// `co_await q.get()` removes and returns the oldest item, waiting while the queue is
+  /// empty. Throws QueueShutDown once shut down and drained. A cancellation point while it
+  /// waits: CancelledError, and the item it would have got stays for the next getter.
+  GetAwaiter get() noexcept { return GetAwaiter(*this); }
+  /// `co_await q.join()` returns once every item put has been marked task_done(). A
+  /// cancellation point while it waits.
+  JoinAwaiter join() noexcept { return JoinAwaiter(*this); }
+
+  /// Adds `v` without waiting. Throws QueueFull or QueueShutDown. Any thread.
+  void put_nowait(T v) {
+    bool serve = false;
+    Outcome o;
+    {
+      std::lock_guard lk(tail_lock_);
+      o = try_push(v, /*head_locked=*/false);  // may throw (allocation): nothing put
+      serve = o == kDone && getters_waiting_;
+    }
+    if (o == kWouldWait) throw QueueFull();
+    if (o == kShutDown) throw QueueShutDown();
+    if (serve) serve_waiters();
+  }
+  /// Removes and returns the oldest item without waiting. Throws QueueEmpty, or
+  /// QueueShutDown if shut down and drained. Any thread.
+  T get_nowait() {
+    std::optional<T> item;
+    bool serve = false;
+    Outcome o;
+    {
+      std::lock_guard lk(head_lock_);
+      o = try_pop(item);
+      serve = o == kDone && putters_waiting_;
+    }
+    if (o == kWouldWait) throw QueueEmpty();
+    if (o == kShutDown) throw QueueShutDown();
+    if (serve) serve_waiters();
+    return std::move(*item);
+  }
+
+  /// put() for a plain thread: blocks the thread while the queue is full. Throws
+  /// QueueShutDown, or UsageError on a worker thread.
+  void blocking_put(T v) {
+    if (in_runtime()) throw UsageError("weft::Queue::blocking_put called on a worker thread");
+    BlockingSignal signal;
+    PutNode node;
+    node.init_blocking(&signal, &tail_lock_, &putters_);
+    node.value = &v;
+    const Outcome o = put(v, node, nullptr, {});
+    if (o == kShutDown) throw QueueShutDown();
+    if (o == kDone) return;
+    signal.wait();  // kLinked
+    if (node.shut_down) throw QueueShutDown();
+    if (node.error) std::rethrow_exception(node.error);
+  }
+  /// get() for a plain thread: blocks the thread while the queue is empty. Throws
+  /// QueueShutDown, or UsageError on a worker thread.
+  T blocking_get() {
+    if (in_runtime()) throw UsageError("weft::Queue::blocking_get called on a worker thread");
+    BlockingSignal signal;
+    GetNode node;
+    node.init_blocking(&signal, &head_lock_, &getters_);
+    const Outcome o = get(node, nullptr, {});
+    if (o == kShutDown) throw QueueShutDown();
+    if (o == kLinked) {
+      signal.wait();
+      if (node.shut_down) throw QueueShutDown();
+    }
+    return std::move(*node.item);
+  }
+
+  /// Marks one item got earlier as processed; join() returns when none is left. Throws
+  /// std::logic_error if called more times than items were put. Any thread.
+  void task_done() {
+    WakeList woken;  // declared first: resumes the joiners after the unlock
+    std::lock_guard lk(tail_lock_);
+    const std::size_t put = tail_.load(std::memory_order_relaxed);
+    if (done_ == put) {
+      throw std::logic_error("weft::Queue::task_done: called more times than items were put");
+    }
+    if (++done_ == put) wake_all(joiners_, woken);
+  }
+
+  /// Shuts the queue down (asyncio.Queue.shutdown): puts throw QueueShutDown from now on,
+  /// waiting putters at once; gets throw it once the queue is drained. `immediate` also
+  /// drops the items (counting each as task_done) and wakes every getter. Any thread.
+  void shutdown(bool immediate = false) noexcept {
+    WakeList woken;
+    {
+      BothLocks both(*this);
+      shut_down_ = true;
+      if (immediate) {
+        const std::size_t t = tail_.load(std::memory_order_relaxed);
+        std::size_t h = head_.load(std::memory_order_relaxed);
+        done_ += t - h;  // every item dropped counts as task_done
+        for (; h != t; ++h) slot(h)->~T();
+        head_.store(h, std::memory_order_release);
+        tail_seen_ = t;
+        if (done_ == t) wake_all(joiners_, woken);
+      }
+      while (auto* p = static_cast<PutNode*>(putters_.claim_front())) {
+        p->shut_down = true;
+        woken.push(p);
+      }
+      putters_waiting_ = false;
+      fail_getters_if_drained(woken);
+    }
+    woken.wake_all();
+  }
+
+  /// Number of items in the queue. Any thread; a snapshot.
+  std::size_t qsize() const noexcept {
+    // head_ first: it never passes tail_, so the difference is never negative.
+    const std::size_t h = head_.load(std::memory_order_acquire);
+    return tail_.load(std::memory_order_acquire) - h;
+  }
+  /// True if the queue holds no item. Any thread; a snapshot.
+  bool empty() const noexcept { return qsize() == 0; }
+  /// True if the queue is bounded and holds maxsize() items. Any thread; a snapshot.
+  bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
+  /// The bound given at construction (0: unbounded).
+  std::size_t maxsize() const noexcept { return maxsize_; }
+
+ private:
+  static constexpr std::size_t kFirstCapacity = 16;
+
+  T* slot(std::size_t i) const noexcept { return slots_ + (i & (capacity_ - 1)); }
+
+  // ---- the producer side (under tail_lock_) ----
+
+  /// Stores `v` at the tail if there is room. kWouldWait: full (nothing changed). May throw
+  /// (allocation, when the ring grows): nothing changed then.
+  Outcome try_push(T& v, bool head_locked) {
+    if (shut_down_) return kShutDown;
+    const std::size_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_seen_ >= bound_ || t - head_seen_ >= capacity_) {
+      // Acquire: the get that moved head_ past a slot is done with it.
+      head_seen_ = head_.load(std::memory_order_acquire);
+      if (t - head_seen_ >= bound_) return kWouldWait;
+      if (t - head_seen_ >= capacity_) {
+        if (head_locked) {
+          grow();
+        } else {
+          std::lock_guard hl(head_lock_);
+          grow();
+        }
+      }
+    }
+    ::new (static_cast<void*>(slot(t))) T(std::move(v));
+    tail_.store(t + 1, std::memory_order_release);  // publishes the item
+    return kDone;
+  }
+
+  /// Doubles the ring, which is full and below the bound. Under both locks, so no get reads
+  /// a slot meanwhile.
+  void grow() {
+    std::size_t cap = capacity_ ? 2 * capacity_ : kFirstCapacity;
+    if (maxsize_ > 0 && maxsize_ <= (std::size_t{1} << 62)) {
+      cap = std::min(cap, std::bit_ceil(maxsize_));
+    }
+    T* slots = std::allocator<T>().allocate(cap);
+    const std::size_t t = tail_.load(std::memory_order_relaxed);
+    for (std::size_t i = head_.load(std::memory_order_relaxed); i != t; ++i) {
+      T* from = slot(i);
+      ::new (static_cast<void*>(slots + (i & (cap - 1)))) T(std::move(*from));
+      from->~T();
+    }
+    if (slots_) std::allocator<T>().deallocate(slots_, capacity_);
+    slots_ = slots;
+    capacity_ = cap;
+  }
+
+  /// A put of `v`, with `node` (a task's, with its handle, or a blocking one) to wait in:
+  /// kDone, kShutDown, kLinked or kRefused. Takes the locks itself and serves the getters
+  /// if one waits. May throw (allocation): nothing put.
+  Outcome put(T& v, PutNode& node, TaskHeader* task, std::coroutine_handle<> h) {
+    bool serve = false;
+    {
+      std::lock_guard lk(tail_lock_);
+      if (shut_down_) return kShutDown;
+      if (putters_.empty()) {
+        const Outcome o = try_push(v, /*head_locked=*/false);
+        if (o != kWouldWait) {
+          serve = o == kDone && getters_waiting_;
+          if (!serve) return o;
+        }
+      }
+    }
+    if (serve) {
+      serve_waiters();
+      return kDone;
+    }
+    // Full, or putters wait already: look again under both locks, then wait.
+    WakeList woken;
+    Outcome o;
+    {
+      BothLocks both(*this);
+      serve_locked(woken);  // whoever waits ahead of us first
+      o = putters_.empty() ? try_push(v, /*head_locked=*/true) : kWouldWait;
+      if (o == kDone) {
+        serve_locked(woken);
+      } else if (o == kWouldWait) {
+        o = link(node, putters_, task, h);
+        putters_waiting_ = true;
+      }
+    }
+    woken.wake_all();
+    return o;
+  }
+
+  // ---- the consumer side (under head_lock_) ----
+
+  /// Takes the oldest item into `out`. kWouldWait: empty; kShutDown: empty and shut down.
+  Outcome try_pop(std::optional<T>& out) noexcept {
+    const std::size_t h = head_.load(std::memory_order_relaxed);
+    if (h == tail_seen_) {
+      tail_seen_ = tail_.load(std::memory_order_acquire);  // and the items below it
+      if (h == tail_seen_) return shut_down_ ? kShutDown : kWouldWait;
+    }
+    T* s = slot(h);
+    out.emplace(std::move(*s));
+    s->~T();
+    head_.store(h + 1, std::memory_order_release);  // frees the slot
+    return kDone;
+  }
+
+  /// A get into node.item, with `node` to wait in (see put()).
+  Outcome get(GetNode& node, TaskHeader* task, std::coroutine_handle<> h) noexcept {
+    bool serve = false;
+    {
+      std::lock_guard lk(head_lock_);
+      if (getters_.empty()) {
+        const Outcome o = try_pop(node.item);
+        if (o != kWouldWait) {
+          serve = o == kDone && putters_waiting_;
+          if (!serve) return o;
+        }
+      }
+    }
+    if (serve) {
+      serve_waiters();
+      return kDone;
+    }
+    WakeList woken;
+    Outcome o;
+    {
+      BothLocks both(*this);
+      serve_locked(woken);
+      o = getters_.empty() ? try_pop(node.item) : kWouldWait;
+      if (o == kDone) {
+        serve_locked(woken);
+      } else if (o == kWouldWait) {
+        if (shut_down_) {
+          o = kShutDown;  // getters left linked here would have been failed by serve_locked
+        } else {
+          o = link(node, getters_, task, h);
+          getters_waiting_ = true;
+        }
+      }
+    }
+    woken.wake_all();
+    return o;
+  }
+
+  /// Under head_lock_: once shut down and drained, every linked getter fails.
+  void fail_getters_if_drained(WakeList& woken) noexcept {
+    if (!shut_down_ ||
+        tail_.load(std::memory_order_relaxed) != head_.load(std::memory_order_relaxed)) {
+      return;
+    }
+    while (auto* g = static_cast<GetNode*>(getters_.claim_front())) {
+      g->shut_down = true;
+      woken.push(g);
+    }
+  }
+
+  // ---- both ----
+
+  /// Under both locks: hands the oldest items to waiting getters and moves waiting putters'
+  /// items into the ring, while either can go on; then sets each flag to whether anyone is
+  /// still linked on its side.
+  void serve_locked(WakeList& woken) noexcept {
+    for (bool progress = true; progress;) {
+      progress = false;
+      while (!getters_.empty() &&
+             tail_.load(std::memory_order_relaxed) != head_.load(std::memory_order_relaxed)) {
+        auto* g = static_cast<GetNode*>(getters_.claim_front());
+        if (!g) break;
+        try_pop(g->item);  // an item is there: kDone
+        woken.push(g);
+        progress = true;
+      }
+      while (!putters_.empty() &&
+             tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_relaxed) <
+                 bound_) {
+        auto* p = static_cast<PutNode*>(putters_.claim_front());
+        if (!p) break;
+        try {
+          // There is room, and putters are linked only before shutdown (which fails them
+          // all): kDone, or it throws (allocation) and stores nothing.
+          progress |= try_push(*p->value, /*head_locked=*/true) == kDone;
+        } catch (...) {
+          p->error = std::current_exception();
+        }
+        woken.push(p);
+      }
+    }
+    fail_getters_if_drained(woken);
+    getters_waiting_ = !getters_.empty();
+    putters_waiting_ = !putters_.empty();
+  }
+
+  /// After a put or get saw the other side's flag: serves the waiters under both locks and
+  /// resumes them after unlocking.
+  void serve_waiters() noexcept {
+    WakeList woken;
+    {
+      BothLocks both(*this);
+      serve_locked(woken);
+    }
+    woken.wake_all();
+  }
+
+  /// Links a task's node (publishing its wait: kRefused if a cancellation is pending, which
+  /// sets node.cancelled and leaves it unlinked) or a blocking node. kLinked otherwise.
+  static Outcome link(SyncWaiter& node, WaiterList& list, TaskHeader* task,
+                      std::coroutine_handle<> h) noexcept {
+    if (!task) {
+      list.push_back(&node);
+      return kLinked;
+    }
+    if (node.publish(h)) return kLinked;
+    node.cancelled = true;
+    return kRefused;
+  }
+
+  static void wake_all(WaiterList& list, WakeList& woken) noexcept {
+    while (SyncWaiter* w = list.claim_front()) woken.push(w);
+  }
+
+  /// The task running an awaiter, or UsageError naming `what`.
+  static TaskHeader* task_for(const char* what) { return &require_task(what); }
+
+  /// Out of budget after completing at once: re-queue the task behind the others.
+  static void yield_task(TaskHeader* t, std::coroutine_handle<> h) noexcept {
+    t->resume_ = h;
+    schedule_yield(t);
+  }
+
+  static void throw_if_cancelled(SyncWaiter& node) {
+    if (node.cancelled) {
+      node.task->take_cancel();
+      throw CancelledError();
+    }
+  }
+
+  // Each lock on a line of its own (tasks on other cores poll it while they wait:
+  // spin_lock.hpp), then what its holder touches.
+  alignas(64) mutable SpinLock tail_lock_;
+  alignas(64) std::atomic<std::size_t> tail_{0};  // written under tail_lock_
+  std::size_t head_seen_ = 0;     // under tail_lock_: a value head_ had (a lower bound)
+  std::size_t done_ = 0;          // under tail_lock_: task_done calls + items dropped
+  WaiterList putters_;            // under tail_lock_
+  WaiterList joiners_;            // under tail_lock_
+  bool getters_waiting_ = false;  // written under both locks, read under either
+
+  alignas(64) mutable SpinLock head_lock_;
+  alignas(64) std::atomic<std::size_t> head_{0};  // written under head_lock_
+  std::size_t tail_seen_ = 0;                     // under head_lock_: a value tail_ had
+  WaiterList getters_;                            // under head_lock_
+  bool putters_waiting_ = false;                  // written under both locks, read under either
+
+  // Read by both sides, written only under both locks (or never).
+  alignas(64) T* slots_ = nullptr;
+  std::size_t capacity_ = 0;  // a power of two once slots_ is allocated
+  bool shut_down_ = false;
+  const std::size_t maxsize_;
+  const std::size_t bound_;  // maxsize_, or SIZE_MAX when unbounded
+
+ public:
+  /// The awaiter of put(). Movable until it is awaited.
+  class PutAwaiter : PutNode {
+   public:
+    PutAwaiter(FifoQueue& q, T&& v) noexcept : q_(&q), v_(std::move(v)) {}
+    PutAwaiter(PutAwaiter&& o) noexcept : PutNode(), q_(o.q_), v_(std::move(o.v_)) {}
+    PutAwaiter& operator=(PutAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::put");
+      this->init(t, &q_->tail_lock_, &q_->putters_);
+      this->value = &v_;
+      switch (q_->put(v_, *this, t, h)) {  // may throw (allocation): nothing put
+        case kLinked:
+          return true;  // do not touch the frame
+        case kShutDown:
+          this->shut_down = true;
+          return false;
+        case kRefused:  // await_resume raises CancelledError
+          return false;
+        case kDone:
+        case kWouldWait:  // not returned by put()
+          break;
+      }
+      if (budget_spend()) return false;
+      yield_task(t, h);
+      return true;
+    }
+    void await_resume() {
+      throw_if_cancelled(*this);
+      if (this->shut_down) throw QueueShutDown();
+      if (this->error) std::rethrow_exception(this->error);
+    }
+
+   private:
+    FifoQueue* q_;
+    T v_;
+  };
+
+  /// The awaiter of get(). Movable until it is awaited.
+  class GetAwaiter : GetNode {
+   public:
+    explicit GetAwaiter(FifoQueue& q) noexcept : q_(&q) {}
+    GetAwaiter(GetAwaiter&& o) noexcept : GetNode(), q_(o.q_) {}
+    GetAwaiter& operator=(GetAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::get");
+      this->init(t, &q_->head_lock_, &q_->getters_);
+      switch (q_->get(*this, t, h)) {
+        case kLinked:
+          return true;  // do not touch the frame
+        case kShutDown:
+          this->shut_down = true;
+          return false;
+        case kRefused:
+          return false;
+        case kDone:
+        case kWouldWait:
+          break;
+      }
+      if (budget_spend()) return false;
+      yield_task(t, h);  // the item is already ours, in this->item
+      return true;
+    }
+    T await_resume() {
+      throw_if_cancelled(*this);
+      if (this->shut_down) throw QueueShutDown();
+      return std::move(*this->item);
+    }
+
+   private:
+    FifoQueue* q_;
+  };
+
+  /// The awaiter of join(). Movable until it is awaited.
+  class JoinAwaiter : SyncWaiter {
+   public:
+    explicit JoinAwaiter(FifoQueue& q) noexcept : q_(&q) {}
+    JoinAwaiter(JoinAwaiter&& o) noexcept : SyncWaiter(), q_(o.q_) {}
+    JoinAwaiter& operator=(JoinAwaiter&&) = delete;
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+      TaskHeader* t = task_for("weft::Queue::join");
+      this->init(t, &q_->tail_lock_, &q_->joiners_);
+      std::lock_guard lk(q_->tail_lock_);
+      if (q_->done_ == q_->tail_.load(std::memory_order_relaxed)) return false;
+      return link(*this, q_->joiners_, t, h) == kLinked;  // under the lock: the frame is ours
+    }
+    void await_resume() { throw_if_cancelled(*this); }
+
+   private:
+    FifoQueue* q_;
+  };
+};
+
+}  // namespace weft::detail
