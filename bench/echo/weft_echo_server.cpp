@@ -4,7 +4,7 @@
 // (loadgen.cpp) as the hand-written reference, epoll-echo-server.
 //
 //   weft-echo-server [--host 127.0.0.1] [--port 0] [--workers N] [--pin CPU,CPU,...]
-//                    [--buffer BYTES] [--reuse-port] [--shared-buffer]
+//                    [--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics]
 //
 // --workers: the runtime's workers (default: weft's default, $WEFT_WORKERS or the CPUs).
 // --buffer: each connection's read buffer (default 64 KiB, the reference's read chunk).
@@ -13,6 +13,9 @@
 // try_write; only what the socket refuses is copied into the connection's own buffer and
 // written with write_all. 1,024 connections then share two buffers that stay in cache
 // instead of owning 64 MiB between them.
+//
+// --metrics: at exit, print each worker's counters (polls, steals, parks, epoll events it
+// delivered) on stderr, one "METRICS worker=..." line each.
 //
 // --pin: the process is restricted to the listed CPUs (sched_setaffinity before the runtime
 // starts, so every thread it makes inherits the set). RuntimeOptions::pin_workers pins
@@ -80,12 +83,13 @@ struct Options {
   std::size_t buffer = kDefaultBuffer;
   bool reuse_port = false;
   bool shared_buffer = false;
+  bool metrics = false;
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr,
                "%s: %s\nusage: %s [--host IPV4] [--port P] [--workers N] [--pin CPU,CPU,...] "
-               "[--buffer BYTES] [--reuse-port] [--shared-buffer]\n",
+               "[--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics]\n",
                kProgram.data(), what.c_str(), kProgram.data());
   std::exit(2);
 }
@@ -124,6 +128,10 @@ Options parse_options(int argc, char** argv) {
     }
     if (name == "--shared-buffer") {
       options.shared_buffer = true;
+      continue;
+    }
+    if (name == "--metrics") {
+      options.metrics = true;
       continue;
     }
     if (i + 1 >= argc) usage_error("missing value after " + name);
@@ -292,6 +300,17 @@ sigset_t stop_signals() {
   return signals;
 }
 
+void print_metrics(const weft::Runtime& runtime) {
+  const auto workers = runtime.metrics();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    const weft::WorkerMetrics& w = workers[i];
+    std::fprintf(
+        stderr, "METRICS worker=%zu polls=%llu steals=%llu parks=%llu io_events=%llu\n", i,
+        static_cast<unsigned long long>(w.polls), static_cast<unsigned long long>(w.steals),
+        static_cast<unsigned long long>(w.parks), static_cast<unsigned long long>(w.io_events));
+  }
+}
+
 int run_server(const Options& options) {
   weft::RuntimeOptions runtime_options{.workers = options.workers,
                                        .thread_name = std::string(kThreadName)};
@@ -323,6 +342,7 @@ int run_server(const Options& options) {
   }
   if (!stopping.exchange(true)) pthread_kill(watcher.native_handle(), SIGTERM);
   watcher.join();
+  if (options.metrics) print_metrics(runtime);
   return status;
 }
 

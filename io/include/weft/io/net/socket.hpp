@@ -67,11 +67,13 @@ class Socket {
   /// send(2) with MSG_NOSIGNAL, without waiting: the count, or nullopt if the socket's buffer
   /// is full.
   std::optional<std::size_t> try_send(std::span<const std::byte> buf, int flags = 0);
+  class ReadyAwaiter;
   /// Returns once a try_recv may find something: at once, unless the last try_recv found
-  /// nothing; then when the fd has become readable since that try. A cancellation point.
-  Task<void> readable();
+  /// nothing; then when the fd has become readable since that try. A cancellation point
+  /// while it waits. Allocates nothing (the awaiter is not a coroutine).
+  ReadyAwaiter readable();
   /// The same for try_send and the fd becoming writable.
-  Task<void> writable();
+  ReadyAwaiter writable();
   /// writev(2) until every byte of `iov` is written. `iov` is consumed (modified).
   Task<void> sendv_all(std::span<iovec> iov);
   /// recvfrom(2) / sendto(2) for datagram sockets.
@@ -101,11 +103,46 @@ class Socket {
 
   template <class Syscall>
   std::optional<std::size_t> try_io(Interest interest, const char* what, Syscall call);
-  Task<void> ready(Interest interest);
+  ReadyAwaiter ready(Interest interest);
 
   int fd_ = -1;
   IoRegistration reg_;
   Blocked blocked_[2];  // [Interest::kRead], [Interest::kWrite]
+};
+
+/// The awaiter of Socket::readable() and writable(). Movable until it is awaited. If the
+/// last try in its direction did not find the socket blocked, it completes at once, spending
+/// a unit of the task's budget (and yields when the budget is spent, like consume_budget());
+/// otherwise it is the registration's wait for an edge since that try.
+class Socket::ReadyAwaiter {
+ public:
+  ReadyAwaiter(Socket& s, Interest interest) noexcept : s_(&s), interest_(interest) {}
+  ReadyAwaiter(ReadyAwaiter&& o) noexcept : s_(o.s_), interest_(o.interest_) {}
+  ReadyAwaiter& operator=(ReadyAwaiter&&) = delete;
+
+  bool await_ready() noexcept {
+    const Blocked& b = s_->blocked_[static_cast<int>(interest_)];
+    if (!b.set) return detail::BudgetAwaiter{}.await_ready();  // spent: await_suspend yields
+    wait_.emplace(s_->reg_, interest_, b.seq);
+    return wait_->await_ready();  // an edge came since the try
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (!wait_) {
+      detail::BudgetAwaiter{}.await_suspend(h);
+      return true;
+    }
+    return wait_->await_suspend(h);  // may throw (registration): nothing waits then
+  }
+  void await_resume() {
+    if (!wait_) return;
+    wait_->await_resume();  // CancelledError: still blocked, the next wait waits again
+    s_->blocked_[static_cast<int>(interest_)].set = false;
+  }
+
+ private:
+  Socket* s_;
+  Interest interest_;
+  std::optional<IoRegistration::WaitAwaiter> wait_;
 };
 
 /// A std::system_error for `err` whose what() is "`what`: <strerror>".

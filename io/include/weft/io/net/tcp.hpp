@@ -61,9 +61,9 @@ class TcpStream {
     return sock_.try_send(buf);
   }
   /// Waits until a try_read may find something (at once unless the last one found nothing).
-  Task<void> readable() { return sock_.readable(); }
+  Socket::ReadyAwaiter readable() { return sock_.readable(); }
   /// Waits until a try_write may fit something (at once unless the last one could not).
-  Task<void> writable() { return sock_.writable(); }
+  Socket::ReadyAwaiter writable() { return sock_.writable(); }
 
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite);

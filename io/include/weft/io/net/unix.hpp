@@ -73,9 +73,9 @@ class UnixStream {
     return stream_.try_write(buf);
   }
   /// Waits until a try_read may find something (at once unless the last one found nothing).
-  Task<void> readable() { return stream_.readable(); }
+  Socket::ReadyAwaiter readable() { return stream_.readable(); }
   /// Waits until a try_write may fit something (at once unless the last one could not).
-  Task<void> writable() { return stream_.writable(); }
+  Socket::ReadyAwaiter writable() { return stream_.writable(); }
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite) { stream_.shutdown(how); }
 
