@@ -44,6 +44,7 @@
 #include "weft/runtime/runtime.hpp"
 #include "weft/sync/detail/fatal.hpp"
 #include "weft/sync/detail/fifo_queue.hpp"
+#include "weft/sync/detail/queue_nodes.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
 #include "weft/sync/queue_errors.hpp"
 
@@ -100,15 +101,8 @@ class BasicQueue {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "weft queues move items under a spin lock: T must be nothrow-move-constructible");
 
-  struct PutNode : SyncWaiter {
-    T* value = nullptr;  // the item, in the putter's frame
-    bool shut_down = false;
-    std::exception_ptr error;  // storing the item failed (allocation)
-  };
-  struct GetNode : SyncWaiter {
-    std::optional<T> item;
-    bool shut_down = false;
-  };
+  using PutNode = queue::PutNode<T>;
+  using GetNode = queue::GetNode<T>;
 
  public:
   class PutAwaiter;
@@ -236,7 +230,7 @@ class BasicQueue {
       if (unfinished_ == 0) {
         throw std::logic_error("weft::Queue::task_done: called more times than items were put");
       }
-      if (--unfinished_ == 0) wake_all(joiners_, woken);
+      if (--unfinished_ == 0) queue::claim_all(joiners_, woken);
     }
     woken.wake_all();
   }
@@ -252,7 +246,7 @@ class BasicQueue {
       if (immediate) {
         unfinished_ -= std::min(unfinished_, store_.size());
         store_.clear();
-        if (unfinished_ == 0) wake_all(joiners_, woken);
+        if (unfinished_ == 0) queue::claim_all(joiners_, woken);
       }
       while (auto* p = static_cast<PutNode*>(putters_.claim_front())) {
         p->shut_down = true;
@@ -315,31 +309,11 @@ class BasicQueue {
     return kDone;
   }
 
-  static void wake_all(WaiterList& list, WakeList& woken) noexcept {
-    while (SyncWaiter* w = list.claim_front()) woken.push(w);
-  }
-
-  /// The task running an awaiter, or UsageError naming `what`.
-  static TaskHeader* task_for(const char* what) { return &require_task(what); }
-
   /// Suspends on `node` in `list` (under lock_). False: cancelled, not linked.
   static bool publish_on(SyncWaiter& node, std::coroutine_handle<> h) noexcept {
     if (node.publish(h)) return true;
     node.cancelled = true;
     return false;
-  }
-
-  /// Out of budget after completing at once: re-queue the task behind the others.
-  static void yield_task(TaskHeader* t, std::coroutine_handle<> h) noexcept {
-    t->resume_ = h;
-    schedule_yield(t);
-  }
-
-  static void throw_if_cancelled(SyncWaiter& node) {
-    if (node.cancelled) {
-      node.task->take_cancel();
-      throw CancelledError();
-    }
   }
 
   // The lock has a cache line to itself, and what every put and get touches under it comes
@@ -364,7 +338,7 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::put");
+      TaskHeader* t = queue::task_for("weft::Queue::put");
       WakeList woken;
       {
         std::lock_guard lk(q_->lock_);
@@ -381,15 +355,9 @@ class BasicQueue {
         }
       }
       woken.wake_all();
-      if (budget_spend()) return false;
-      yield_task(t, h);
-      return true;
+      return queue::complete_at_once(t, h);
     }
-    void await_resume() {
-      throw_if_cancelled(*this);
-      if (this->shut_down) throw QueueShutDown();
-      if (this->error) std::rethrow_exception(this->error);
-    }
+    void await_resume() { this->finish(); }
 
    private:
     BasicQueue* q_;
@@ -405,7 +373,7 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::get");
+      TaskHeader* t = queue::task_for("weft::Queue::get");
       WakeList woken;
       {
         std::lock_guard lk(q_->lock_);
@@ -421,15 +389,9 @@ class BasicQueue {
         }
       }
       woken.wake_all();
-      if (budget_spend()) return false;
-      yield_task(t, h);  // the item is already ours, in this->item
-      return true;
+      return queue::complete_at_once(t, h);  // the item is already ours, in this->item
     }
-    T await_resume() {
-      throw_if_cancelled(*this);
-      if (this->shut_down) throw QueueShutDown();
-      return std::move(*this->item);
-    }
+    T await_resume() { return this->finish(); }
 
    private:
     BasicQueue* q_;
@@ -444,13 +406,13 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::join");
+      TaskHeader* t = queue::task_for("weft::Queue::join");
       std::lock_guard lk(q_->lock_);
       if (q_->unfinished_ == 0) return false;
       this->init(t, &q_->lock_, &q_->joiners_);
       return publish_on(*this, h);
     }
-    void await_resume() { throw_if_cancelled(*this); }
+    void await_resume() { queue::throw_if_cancelled(*this); }
 
    private:
     BasicQueue* q_;

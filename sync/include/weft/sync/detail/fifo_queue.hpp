@@ -60,6 +60,7 @@
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/sync/detail/fatal.hpp"
+#include "weft/sync/detail/queue_nodes.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
 #include "weft/sync/queue_errors.hpp"
 
@@ -70,15 +71,8 @@ class FifoQueue {
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "weft::Queue moves items under a spin lock: T must be nothrow-move-constructible");
 
-  struct PutNode : SyncWaiter {
-    T* value = nullptr;  // the item, in the putter's frame
-    bool shut_down = false;
-    std::exception_ptr error;  // storing the item failed (allocation)
-  };
-  struct GetNode : SyncWaiter {
-    std::optional<T> item;
-    bool shut_down = false;
-  };
+  using PutNode = queue::PutNode<T>;
+  using GetNode = queue::GetNode<T>;
 
   // kWouldWait: full (or empty), nothing changed. kLinked: the node waits (its owner must
   // not touch it once the locks are released). kRefused: a task's wait was refused because
@@ -207,7 +201,7 @@ class FifoQueue {
     if (done_ == put) {
       throw std::logic_error("weft::Queue::task_done: called more times than items were put");
     }
-    if (++done_ == put) wake_all(joiners_, woken);
+    if (++done_ == put) queue::claim_all(joiners_, woken);
   }
 
   /// Shuts the queue down (asyncio.Queue.shutdown): puts throw QueueShutDown from now on,
@@ -225,7 +219,7 @@ class FifoQueue {
         for (; h != t; ++h) slot(h)->~T();
         head_.store(h, std::memory_order_release);
         tail_seen_ = t;
-        if (done_ == t) wake_all(joiners_, woken);
+        if (done_ == t) queue::claim_all(joiners_, woken);
       }
       while (auto* p = static_cast<PutNode*>(putters_.claim_front())) {
         p->shut_down = true;
@@ -463,26 +457,6 @@ class FifoQueue {
     return kRefused;
   }
 
-  static void wake_all(WaiterList& list, WakeList& woken) noexcept {
-    while (SyncWaiter* w = list.claim_front()) woken.push(w);
-  }
-
-  /// The task running an awaiter, or UsageError naming `what`.
-  static TaskHeader* task_for(const char* what) { return &require_task(what); }
-
-  /// Out of budget after completing at once: re-queue the task behind the others.
-  static void yield_task(TaskHeader* t, std::coroutine_handle<> h) noexcept {
-    t->resume_ = h;
-    schedule_yield(t);
-  }
-
-  static void throw_if_cancelled(SyncWaiter& node) {
-    if (node.cancelled) {
-      node.task->take_cancel();
-      throw CancelledError();
-    }
-  }
-
   // Each lock on a line of its own (tasks on other cores poll it while they wait:
   // spin_lock.hpp), then what its holder touches.
   alignas(64) mutable SpinLock tail_lock_;
@@ -516,7 +490,7 @@ class FifoQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::put");
+      TaskHeader* t = queue::task_for("weft::Queue::put");
       this->init(t, &q_->tail_lock_, &q_->putters_);
       this->value = &v_;
       switch (q_->put(v_, *this, t, h)) {  // may throw (allocation): nothing put
@@ -531,15 +505,9 @@ class FifoQueue {
         case kWouldWait:  // not returned by put()
           break;
       }
-      if (budget_spend()) return false;
-      yield_task(t, h);
-      return true;
+      return queue::complete_at_once(t, h);
     }
-    void await_resume() {
-      throw_if_cancelled(*this);
-      if (this->shut_down) throw QueueShutDown();
-      if (this->error) std::rethrow_exception(this->error);
-    }
+    void await_resume() { this->finish(); }
 
    private:
     FifoQueue* q_;
@@ -555,7 +523,7 @@ class FifoQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::get");
+      TaskHeader* t = queue::task_for("weft::Queue::get");
       this->init(t, &q_->head_lock_, &q_->getters_);
       switch (q_->get(*this, t, h)) {
         case kLinked:
@@ -569,15 +537,9 @@ class FifoQueue {
         case kWouldWait:
           break;
       }
-      if (budget_spend()) return false;
-      yield_task(t, h);  // the item is already ours, in this->item
-      return true;
+      return queue::complete_at_once(t, h);  // the item is already ours, in this->item
     }
-    T await_resume() {
-      throw_if_cancelled(*this);
-      if (this->shut_down) throw QueueShutDown();
-      return std::move(*this->item);
-    }
+    T await_resume() { return this->finish(); }
 
    private:
     FifoQueue* q_;
@@ -592,13 +554,13 @@ class FifoQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = task_for("weft::Queue::join");
+      TaskHeader* t = queue::task_for("weft::Queue::join");
       this->init(t, &q_->tail_lock_, &q_->joiners_);
       std::lock_guard lk(q_->tail_lock_);
       if (q_->done_ == q_->tail_.load(std::memory_order_relaxed)) return false;
       return link(*this, q_->joiners_, t, h) == kLinked;  // under the lock: the frame is ours
     }
-    void await_resume() { throw_if_cancelled(*this); }
+    void await_resume() { queue::throw_if_cancelled(*this); }
 
    private:
     FifoQueue* q_;
