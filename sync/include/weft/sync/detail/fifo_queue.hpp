@@ -33,9 +33,14 @@
 // waiter is never overtaken. put_nowait and get_nowait do not wait and so do not queue.
 //
 // ## Lifetime
-// As with any C++ object, destroy a queue only after every call on it has returned (join the
-// tasks and threads that use it). Destroying it while tasks or threads wait on it aborts with
-// a message.
+// Destroying a queue while tasks or threads wait on it aborts with a message. A call that
+// completed its own put or get touches the queue only until it releases its lock, except
+// when it saw the other side's flag and goes on to serve the waiters under both locks: such
+// a call counts itself in `serving_` before it lets its lock go, and the destructor (which
+// takes both locks) waits until no call is serving. So a queue may be destroyed as soon as
+// its owner has what it waited for, e.g. right after a get that timed out while a put from
+// another thread was about to serve it. (Calling into a queue that is being destroyed is
+// still an error, as for any C++ object.)
 //
 // ## Shutdown (asyncio 3.13)
 // shutdown() takes both locks: putters fail at once, getters once the ring is drained;
@@ -54,6 +59,7 @@
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -108,9 +114,14 @@ class FifoQueue {
   /// Aborts with a message if tasks or threads still wait on the queue.
   ~FifoQueue() {
     std::size_t n = 0;
-    {
+    for (unsigned spins = 0;; ++spins) {
       BothLocks both(*this);
-      n = getters_.size() + putters_.size() + joiners_.size();
+      // Acquire: the serving call's last touch (its decrement) happens-before the frees.
+      if (serving_.load(std::memory_order_acquire) == 0) {
+        n = getters_.size() + putters_.size() + joiners_.size();
+        break;
+      }
+      if (spins > 64) std::this_thread::yield();  // it needs both locks: let it have them
     }
     if (n) fatal_destroyed_with_waiters("weft::Queue", n, "to put, get or join");
     const std::size_t t = tail_.load(std::memory_order_relaxed);
@@ -138,7 +149,7 @@ class FifoQueue {
     {
       std::lock_guard lk(tail_lock_);
       o = try_push(v, /*head_locked=*/false);  // may throw (allocation): nothing put
-      serve = o == kDone && getters_waiting_;
+      serve = o == kDone && getters_waiting_ && begin_serving();
     }
     if (o == kWouldWait) throw QueueFull();
     if (o == kShutDown) throw QueueShutDown();
@@ -153,7 +164,7 @@ class FifoQueue {
     {
       std::lock_guard lk(head_lock_);
       o = try_pop(item);
-      serve = o == kDone && putters_waiting_;
+      serve = o == kDone && putters_waiting_ && begin_serving();
     }
     if (o == kWouldWait) throw QueueEmpty();
     if (o == kShutDown) throw QueueShutDown();
@@ -304,7 +315,7 @@ class FifoQueue {
       if (putters_.empty()) {
         const Outcome o = try_push(v, /*head_locked=*/false);
         if (o != kWouldWait) {
-          serve = o == kDone && getters_waiting_;
+          serve = o == kDone && getters_waiting_ && begin_serving();
           if (!serve) return o;
         }
       }
@@ -355,7 +366,7 @@ class FifoQueue {
       if (getters_.empty()) {
         const Outcome o = try_pop(node.item);
         if (o != kWouldWait) {
-          serve = o == kDone && putters_waiting_;
+          serve = o == kDone && putters_waiting_ && begin_serving();
           if (!serve) return o;
         }
       }
@@ -433,14 +444,24 @@ class FifoQueue {
     putters_waiting_ = !putters_.empty();
   }
 
-  /// After a put or get saw the other side's flag: serves the waiters under both locks and
-  /// resumes them after unlocking.
+  /// Under the lock of the side that saw the other side's flag, before it lets go: the call
+  /// is serving (the destructor waits for it). Always true.
+  bool begin_serving() noexcept {
+    serving_.fetch_add(1, std::memory_order_relaxed);  // ordered by the lock's release
+    return true;
+  }
+
+  /// After begin_serving: serves the waiters under both locks and resumes them once it no
+  /// longer touches the queue.
   void serve_waiters() noexcept {
     WakeList woken;
     {
       BothLocks both(*this);
       serve_locked(woken);
     }
+    // Release: everything above happens-before a destructor that sees the count drop. The
+    // last touch of the queue; the nodes are ours until woken.
+    serving_.fetch_sub(1, std::memory_order_release);
     woken.wake_all();
   }
 
@@ -477,6 +498,7 @@ class FifoQueue {
   alignas(64) T* slots_ = nullptr;
   std::size_t capacity_ = 0;  // a power of two once slots_ is allocated
   bool shut_down_ = false;
+  std::atomic<unsigned> serving_{0};  // calls between begin_serving and serve_waiters' end
   const std::size_t maxsize_;
   const std::size_t bound_;  // maxsize_, or SIZE_MAX when unbounded
 
