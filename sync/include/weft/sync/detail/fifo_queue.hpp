@@ -115,13 +115,20 @@ class FifoQueue {
   ~FifoQueue() {
     std::size_t n = 0;
     for (unsigned spins = 0;; ++spins) {
-      BothLocks both(*this);
-      // Acquire: the serving call's last touch (its decrement) happens-before the frees.
-      if (serving_.load(std::memory_order_acquire) == 0) {
-        n = getters_.size() + putters_.size() + joiners_.size();
-        break;
+      {
+        BothLocks both(*this);
+        // Acquire: the serving call's last touch (its decrement) happens-before the frees.
+        if (serving_.load(std::memory_order_acquire) == 0) {
+          n = getters_.size() + putters_.size() + joiners_.size();
+          break;
+        }
       }
-      if (spins > 64) std::this_thread::yield();  // it needs both locks: let it have them
+      // A call is still serving, and it needs both locks: let it have them.
+      if (spins < 64) {
+        TaskHeader::spin_pause();
+      } else {
+        std::this_thread::yield();
+      }
     }
     if (n) fatal_destroyed_with_waiters("weft::Queue", n, "to put, get or join");
     const std::size_t t = tail_.load(std::memory_order_relaxed);
