@@ -358,6 +358,17 @@ weft::Task<void> consume(weft::Queue<std::size_t>& q, std::size_t total, Ledger&
   }
 }
 
+// Gets items and records each in the ledger until the queue is shut down and drained.
+weft::Task<void> consume_until_shut_down(weft::Queue<std::size_t>& q, Ledger& l) {
+  try {
+    for (;;) {
+      l.seen[co_await q.get()].fetch_add(1);
+      l.received.fetch_add(1);
+    }
+  } catch (const weft::QueueShutDown&) {
+  }
+}
+
 TEST(QueueStress, ProducersAndConsumersWithRandomTimeoutsLoseNoItem) {
   constexpr int kProducers = 8;
   constexpr int kConsumers = 8;
@@ -447,15 +458,7 @@ TEST(QueueStress, ShutdownWhileBothSidesRunLosesNoItemThatWasPut) {
           }(q, put_ok, p * per, per)));
         }
         for (int c = 0; c < kConsumers; ++c) {
-          hs.push_back(weft::spawn([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
-            try {
-              for (;;) {
-                l.seen[co_await q.get()].fetch_add(1);
-                l.received.fetch_add(1);
-              }
-            } catch (const weft::QueueShutDown&) {
-            }
-          }(q, l)));
+          hs.push_back(weft::spawn(consume_until_shut_down(q, l)));
         }
         // Shut down once about half of the items have gone through (bounded: the
         // producers finish long before the loop could run out).
@@ -502,15 +505,7 @@ TEST(QueueStress, PlainThreadsFeedingTasksDeliverEveryItemOnce) {
   rt.block_on([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
     std::vector<weft::JoinHandle<void>> hs;
     for (int c = 0; c < 4; ++c) {
-      hs.push_back(weft::spawn([](weft::Queue<std::size_t>& q, Ledger& l) -> weft::Task<void> {
-        try {
-          for (;;) {
-            l.seen[co_await q.get()].fetch_add(1);
-            l.received.fetch_add(1);
-          }
-        } catch (const weft::QueueShutDown&) {
-        }
-      }(q, l)));
+      hs.push_back(weft::spawn(consume_until_shut_down(q, l)));
     }
     for (auto& h : hs) co_await h;
   }(q, l));

@@ -2,7 +2,6 @@
 #include "weft/io/net/socket.hpp"
 
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <chrono>
 #include <utility>
 
+#include "sys.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/time.hpp"
 
@@ -24,17 +24,6 @@ void make_nonblocking(int fd) {
   }
   int fdfl = ::fcntl(fd, F_GETFD);
   if (fdfl >= 0) ::fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC);
-}
-
-// recv(2) and send(2) without glibc's wrappers: those are pthread cancellation points and
-// switch asynchronous cancellation on and off around the call (two atomic read-modify-writes
-// on the thread's cancel state per call, about 60 instructions); weft never uses pthread
-// cancellation. Same results and errno.
-ssize_t sys_recv(int fd, void* buf, std::size_t len, int flags) noexcept {
-  return ::syscall(SYS_recvfrom, fd, buf, len, flags, nullptr, nullptr);
-}
-ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
-  return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
 }
 
 bool would_block(int err) noexcept {
@@ -153,7 +142,7 @@ Task<std::size_t> Socket::recv(std::span<std::byte> buf, int flags) {
   if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
   for (;;) {
     const auto seq = reg_.ready_seq(Interest::kRead);
-    ssize_t n = sys_recv(fd_, buf.data(), buf.size(), flags);
+    ssize_t n = sys::recvfrom(fd_, buf.data(), buf.size(), flags);
     if (n >= 0) {
       co_await consume_budget();
       co_return static_cast<std::size_t>(n);
@@ -168,7 +157,7 @@ Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
   if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
   for (;;) {
     const auto seq = reg_.ready_seq(Interest::kWrite);
-    ssize_t n = sys_send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+    ssize_t n = sys::sendto(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
     if (n >= 0) {
       co_await consume_budget();
       co_return static_cast<std::size_t>(n);
@@ -181,12 +170,12 @@ Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
 
 std::optional<std::size_t> Socket::try_recv(std::span<std::byte> buf, int flags) {
   return try_io(Interest::kRead, "read",
-                [&] { return sys_recv(fd_, buf.data(), buf.size(), flags); });
+                [&] { return sys::recvfrom(fd_, buf.data(), buf.size(), flags); });
 }
 
 std::optional<std::size_t> Socket::try_send(std::span<const std::byte> buf, int flags) {
   return try_io(Interest::kWrite, "write",
-                [&] { return sys_send(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
+                [&] { return sys::sendto(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
 }
 
 template <class Syscall>
@@ -225,7 +214,7 @@ Task<void> Socket::send_all(std::span<const std::byte> buf) {
   bool sent_any = false;
   while (!buf.empty()) {
     const auto seq = reg_.ready_seq(Interest::kWrite);
-    ssize_t n = sys_send(fd_, buf.data(), buf.size(), MSG_NOSIGNAL);
+    ssize_t n = sys::sendto(fd_, buf.data(), buf.size(), MSG_NOSIGNAL);
     if (n >= 0) {
       buf = buf.subspan(static_cast<std::size_t>(n));
       sent_any = true;
@@ -246,7 +235,7 @@ Task<void> Socket::sendv_all(std::span<iovec> iov) {
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = std::min<std::size_t>(iov.size(), IOV_MAX);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (!would_block(errno)) fail_with_errno(*this, "writev");
@@ -272,7 +261,8 @@ Task<std::size_t> Socket::recv_from(std::span<std::byte> buf, SocketAddress& fro
     const auto seq = reg_.ready_seq(Interest::kRead);
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    ssize_t n = ::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
+    ssize_t n =
+        sys::recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
     if (n >= 0) {
       from = SocketAddress::from_raw(reinterpret_cast<sockaddr*>(&ss), len);
       co_await consume_budget();
@@ -288,7 +278,7 @@ Task<std::size_t> Socket::send_to(std::span<const std::byte> buf, const SocketAd
   if (fd_ < 0) throw UsageError("weft::net: send_to on a closed socket");
   for (;;) {
     const auto seq = reg_.ready_seq(Interest::kWrite);
-    ssize_t n = ::sendto(fd_, buf.data(), buf.size(), MSG_NOSIGNAL, to.data(), to.size());
+    ssize_t n = sys::sendto(fd_, buf.data(), buf.size(), MSG_NOSIGNAL, to.data(), to.size());
     if (n >= 0) {
       co_await consume_budget();
       co_return static_cast<std::size_t>(n);

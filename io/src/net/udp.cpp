@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string>
 
+#include "sys.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft::net {
@@ -37,8 +38,8 @@ Task<std::size_t> UdpSocket::transfer(Interest dir, msghdr* msg, const char* wha
   for (;;) {
     const auto seq = reg.ready_seq(dir);
     msg->msg_namelen = name_capacity;  // recvmsg overwrites it with the sender's length
-    const ssize_t n = dir == Interest::kRead ? ::recvmsg(sock_.fd(), msg, 0)
-                                             : ::sendmsg(sock_.fd(), msg, MSG_NOSIGNAL);
+    const ssize_t n = dir == Interest::kRead ? sys::recvmsg(sock_.fd(), msg, 0)
+                                             : sys::sendmsg(sock_.fd(), msg, MSG_NOSIGNAL);
     if (n >= 0) {
       co_await consume_budget();
       co_return static_cast<std::size_t>(n);

@@ -34,7 +34,6 @@
 #include <mutex>
 #include <new>
 #include <optional>
-#include <queue>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -192,8 +191,7 @@ class BasicQueue {
     woken.wake_all();
     if (!node.signal) return;
     signal.wait();
-    if (node.shut_down) throw QueueShutDown();
-    if (node.error) std::rethrow_exception(node.error);
+    node.finish();
   }
   /// get() for a plain thread: blocks the thread while the queue is empty. Throws
   /// QueueShutDown, or UsageError on a worker thread.
@@ -217,8 +215,7 @@ class BasicQueue {
     }
     woken.wake_all();
     if (node.signal) signal.wait();
-    if (node.shut_down) throw QueueShutDown();
-    return std::move(*node.item);
+    return node.finish();
   }
 
   /// Marks one item got earlier as processed; join() returns when none is left. Throws
@@ -309,13 +306,6 @@ class BasicQueue {
     return kDone;
   }
 
-  /// Suspends on `node` in `list` (under lock_). False: cancelled, not linked.
-  static bool publish_on(SyncWaiter& node, std::coroutine_handle<> h) noexcept {
-    if (node.publish(h)) return true;
-    node.cancelled = true;
-    return false;
-  }
-
   // The lock has a cache line to itself, and what every put and get touches under it comes
   // next, together. A task waiting for the lock on another core polls only the lock's line,
   // so the holder keeps the data's line for its whole critical section (spin_lock.hpp).
@@ -351,7 +341,7 @@ class BasicQueue {
           case kWouldWait:
             this->init(t, &q_->lock_, &q_->putters_);
             this->value = &v_;
-            return publish_on(*this, h);
+            return queue::publish(*this, h);
         }
       }
       woken.wake_all();
@@ -385,7 +375,7 @@ class BasicQueue {
             return false;
           case kWouldWait:
             this->init(t, &q_->lock_, &q_->getters_);
-            return publish_on(*this, h);
+            return queue::publish(*this, h);
         }
       }
       woken.wake_all();
@@ -410,7 +400,7 @@ class BasicQueue {
       std::lock_guard lk(q_->lock_);
       if (q_->unfinished_ == 0) return false;
       this->init(t, &q_->lock_, &q_->joiners_);
-      return publish_on(*this, h);
+      return queue::publish(*this, h);
     }
     void await_resume() { queue::throw_if_cancelled(*this); }
 

@@ -189,10 +189,8 @@ class FifoQueue {
     node.value = &v;
     const Outcome o = put(v, node, nullptr, {});
     if (o == kShutDown) throw QueueShutDown();
-    if (o == kDone) return;
-    signal.wait();  // kLinked
-    if (node.shut_down) throw QueueShutDown();
-    if (node.error) std::rethrow_exception(node.error);
+    if (o == kLinked) signal.wait();
+    node.finish();
   }
   /// get() for a plain thread: blocks the thread while the queue is empty. Throws
   /// QueueShutDown, or UsageError on a worker thread.
@@ -203,11 +201,8 @@ class FifoQueue {
     node.init_blocking(&signal, &head_lock_, &getters_);
     const Outcome o = get(node, nullptr, {});
     if (o == kShutDown) throw QueueShutDown();
-    if (o == kLinked) {
-      signal.wait();
-      if (node.shut_down) throw QueueShutDown();
-    }
-    return std::move(*node.item);
+    if (o == kLinked) signal.wait();
+    return node.finish();
   }
 
   /// Marks one item got earlier as processed; join() returns when none is left. Throws
@@ -312,41 +307,10 @@ class FifoQueue {
   }
 
   /// A put of `v`, with `node` (a task's, with its handle, or a blocking one) to wait in:
-  /// kDone, kShutDown, kLinked or kRefused. Takes the locks itself and serves the getters
-  /// if one waits. May throw (allocation): nothing put.
+  /// kDone, kShutDown, kLinked or kRefused. May throw (allocation): nothing put.
   Outcome put(T& v, PutNode& node, TaskHeader* task, std::coroutine_handle<> h) {
-    bool serve = false;
-    {
-      std::lock_guard lk(tail_lock_);
-      if (shut_down_) return kShutDown;
-      if (putters_.empty()) {
-        const Outcome o = try_push(v, /*head_locked=*/false);
-        if (o != kWouldWait) {
-          serve = o == kDone && getters_waiting_ && begin_serving();
-          if (!serve) return o;
-        }
-      }
-    }
-    if (serve) {
-      serve_waiters();
-      return kDone;
-    }
-    // Full, or putters wait already: look again under both locks, then wait.
-    WakeList woken;
-    Outcome o;
-    {
-      BothLocks both(*this);
-      serve_locked(woken);  // whoever waits ahead of us first
-      o = putters_.empty() ? try_push(v, /*head_locked=*/true) : kWouldWait;
-      if (o == kDone) {
-        serve_locked(woken);
-      } else if (o == kWouldWait) {
-        o = link(node, putters_, task, h);
-        putters_waiting_ = true;
-      }
-    }
-    woken.wake_all();
-    return o;
+    return complete_or_wait(tail_lock_, putters_, putters_waiting_, getters_waiting_, node, task, h,
+                            [&](bool both_locked) { return try_push(v, both_locked); });
   }
 
   // ---- the consumer side (under head_lock_) ----
@@ -367,40 +331,8 @@ class FifoQueue {
 
   /// A get into node.item, with `node` to wait in (see put()).
   Outcome get(GetNode& node, TaskHeader* task, std::coroutine_handle<> h) noexcept {
-    bool serve = false;
-    {
-      std::lock_guard lk(head_lock_);
-      if (getters_.empty()) {
-        const Outcome o = try_pop(node.item);
-        if (o != kWouldWait) {
-          serve = o == kDone && putters_waiting_ && begin_serving();
-          if (!serve) return o;
-        }
-      }
-    }
-    if (serve) {
-      serve_waiters();
-      return kDone;
-    }
-    WakeList woken;
-    Outcome o;
-    {
-      BothLocks both(*this);
-      serve_locked(woken);
-      o = getters_.empty() ? try_pop(node.item) : kWouldWait;
-      if (o == kDone) {
-        serve_locked(woken);
-      } else if (o == kWouldWait) {
-        if (shut_down_) {
-          o = kShutDown;  // getters left linked here would have been failed by serve_locked
-        } else {
-          o = link(node, getters_, task, h);
-          getters_waiting_ = true;
-        }
-      }
-    }
-    woken.wake_all();
-    return o;
+    return complete_or_wait(head_lock_, getters_, getters_waiting_, putters_waiting_, node, task, h,
+                            [&](bool) { return try_pop(node.item); });
   }
 
   /// Under head_lock_: once shut down and drained, every linked getter fails.
@@ -451,6 +383,55 @@ class FifoQueue {
     putters_waiting_ = !putters_.empty();
   }
 
+  /// put() and get(), on the `own` side (its lock, waiter list and flag): `op(both_locked)`
+  /// (try_push of the item, try_pop into the node) runs under `own_lock` alone, unless
+  /// waiters are linked on this side (they go first). If it would wait, it runs again under
+  /// both locks once whoever can be served is, and if it still would, `node` is linked and
+  /// the flag set. If it completed while `other_waiting`, the other side's waiters are
+  /// served. Returns kDone, kShutDown, kLinked or kRefused. Inlined into put() and get(): as
+  /// a call, mpsc at 1 worker took 6% longer (27.7 against 26.2 ns, 5 interleaved runs).
+  template <class Op>
+  [[gnu::always_inline]] Outcome complete_or_wait(SpinLock& own_lock, WaiterList& own,
+                                                  bool& own_waiting, const bool& other_waiting,
+                                                  SyncWaiter& node, TaskHeader* task,
+                                                  std::coroutine_handle<> h, Op op) {
+    bool serve = false;
+    {
+      std::lock_guard lk(own_lock);
+      if (own.empty()) {
+        const Outcome o = op(/*both_locked=*/false);
+        if (o == kDone && other_waiting) {
+          serve = begin_serving();
+        } else if (o != kWouldWait) {
+          return o;
+        }
+      }
+    }
+    if (serve) {
+      serve_waiters();
+      return kDone;
+    }
+    WakeList woken;  // resumed after the locks are released (also if op throws)
+    Outcome o;
+    {
+      BothLocks both(*this);
+      serve_locked(woken);  // whoever waits ahead of us first
+      o = own.empty() ? op(/*both_locked=*/true) : kWouldWait;
+      if (o == kDone) {
+        serve_locked(woken);
+      } else if (o == kWouldWait) {
+        if (shut_down_) {
+          o = kShutDown;  // no new waits: shutdown and serve_locked failed the linked ones
+        } else {
+          o = link(node, own, task, h);
+          own_waiting = true;
+        }
+      }
+    }
+    woken.wake_all();
+    return o;
+  }
+
   /// Under the lock of the side that saw the other side's flag, before it lets go: the call
   /// is serving (the destructor waits for it). Always true.
   bool begin_serving() noexcept {
@@ -480,9 +461,7 @@ class FifoQueue {
       list.push_back(&node);
       return kLinked;
     }
-    if (node.publish(h)) return kLinked;
-    node.cancelled = true;
-    return kRefused;
+    return queue::publish(node, h) ? kLinked : kRefused;
   }
 
   // Each lock on a line of its own (tasks on other cores poll it while they wait:

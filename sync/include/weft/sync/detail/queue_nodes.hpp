@@ -37,12 +37,21 @@ inline void throw_if_cancelled(SyncWaiter& node) {
   }
 }
 
+/// Publishes a task's wait on `node` (call under the lock of the node's list) and links it.
+/// False: a cancellation is pending; the node is not linked and is marked cancelled.
+inline bool publish(SyncWaiter& node, std::coroutine_handle<> h) noexcept {
+  if (node.publish(h)) return true;
+  node.cancelled = true;
+  return false;
+}
+
 /// Claims every node of `list` into `woken`.
 inline void claim_all(WaiterList& list, WakeList& woken) noexcept {
   while (SyncWaiter* w = list.claim_front()) woken.push(w);
 }
 
-/// A waiting put: the item stays in the putter's frame until a get moves it in.
+/// A waiting put: the item stays in the putter's frame until a get moves it in. A blocking
+/// node (a plain thread's) is never cancelled, so finish() suits it too.
 template <class T>
 struct PutNode : SyncWaiter {
   T* value = nullptr;
