@@ -16,7 +16,8 @@
 // slot (at most kMaxLifoStreak times in a row), the local queue, a batch from the injection
 // queue (only when the local queue is empty, so a batch never overflows straight back); then it
 // searches (steals half of a random victim's queue, or a LIFO task that has sat through a
-// whole search round); then it parks in its own epoll_wait until its next timer.
+// whole search round, or polls the epoll of a worker that has been running one poll for
+// kLongPollNs); then it parks in its own epoll_wait until its next timer.
 #pragma once
 
 #include <atomic>
@@ -26,6 +27,8 @@
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include <time.h>
 
 #include <concurrentqueue/concurrentqueue.h>
 #include <oneapi/tbb/task_arena.h>
@@ -118,15 +121,26 @@ class Worker {
   // The local queue still runs after every 32nd LIFO poll and can be stolen meanwhile.
   static constexpr unsigned kMaxLifoStreak = 32;
   static constexpr std::uint32_t kEventInterval = 61;
+  static constexpr std::uint32_t kNoPoll = ~0u;  // poll_tick_ of a worker between polls
+  // A poll this long holds back its worker's I/O: an idle worker polls that epoll for it.
+  // Far above one echo round trip (a few us), far below what a user would notice.
+  static constexpr std::int64_t kLongPollNs = 100'000;
   static constexpr int kBudget = 128;
-  static constexpr int kWatchMs = 10;  // a parked worker's longest nap while others are busy
+  // A parked worker's longest nap while others are busy. A worker stuck in one poll is seen
+  // as such after two looks (search rounds), so its I/O waits at most about 2 x kWatchMs.
+  static constexpr int kWatchMs = 5;
 
   void main();
   TaskHeader* next_task() noexcept;
   TaskHeader* pop_inject_one() noexcept;
   TaskHeader* pop_inject_batch() noexcept;
   TaskHeader* search() noexcept;
-  TaskHeader* steal_lifo(Worker& victim) noexcept;
+  struct Look {
+    bool same_poll = false;  // in the poll it was in at our previous search round
+    bool long_poll = false;  // ... and that for at least kLongPollNs
+  };
+  Look look_at(Worker& victim, std::int64_t now_ns) noexcept;
+  std::int64_t thread_cpu_ns() const noexcept;  // this worker's thread's CPU time, or -1
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
@@ -141,8 +155,8 @@ class Worker {
   const unsigned index_;
   LocalQueue queue_;
   alignas(64) std::atomic<TaskHeader*> lifo_{nullptr};
-  std::atomic<std::uint32_t> poll_tick_{0};  // published tick, for stale-LIFO stealing
-  std::atomic<bool> parked_{false};          // in epoll_wait: it fires its own timers when it wakes
+  std::atomic<std::uint32_t> poll_tick_{kNoPoll};  // published tick: is it stuck in one poll?
+  std::atomic<bool> parked_{false};  // in epoll_wait: it fires its own timers when it wakes
   TimerWheel wheel_;
   int epfd_ = -1;
   int evfd_ = -1;
@@ -150,9 +164,18 @@ class Worker {
   unsigned lifo_streak_ = 0;
   bool searching_ = false;
   std::uint64_t rng_;
-  std::vector<std::uint32_t> seen_tick_;  // per victim, from the previous search round
+  struct Seen {
+    std::uint32_t tick = kNoPoll;  // the victim's poll_tick_ at a previous search round
+    std::int64_t since_ns = 0;     // when we first saw it there
+    std::int64_t cpu_ns = -1;      // its thread's CPU time at our first long look, or -1
+    std::int64_t cpu_at_ns = 0;    // when that was
+  };
+  std::vector<Seen> seen_;  // per victim
   std::unique_ptr<moodycamel::ProducerToken> token_;
   std::thread thread_;
+  // Thread CPU clocks are negative ids with the low bits 110, so -1 is none of them.
+  static constexpr clockid_t kNoCpuClock = -1;
+  std::atomic<clockid_t> cpu_clock_{kNoCpuClock};  // set once the thread runs (start)
   std::atomic<std::uint64_t> polls_{0}, steals_{0}, parks_{0}, timers_fired_{0}, io_events_{0};
 };
 
