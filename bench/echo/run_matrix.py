@@ -10,16 +10,20 @@ setups:
   - unpinned, 1 server worker/thread, load generator with 1 thread;
   - unpinned, 2 server workers/threads, load generator with 2 threads.
 weft runs with --reuse-port (one listener per worker, as the reference server has one per
-thread). Every cell runs the two servers alternately, weft then epoll, --reps times (default
-3), each run a fresh server process (run_echo.run_once), and reports the medians of the
-reps: round trips per second, p50/p99/p99.9 latency, server CPU time per round trip, and
-the ratios weft/epoll. The table goes to stdout and to FILE (default
-BUILD/echo-results.md); the per-run values go next to it as JSON (same name, .json).
-After the table come the issue's bars, each marked met or missed.
+thread). Every cell runs the two servers as --reps back-to-back pairs (default 3; weft
+first in odd pairs, epoll first in even ones), each run a fresh server process
+(run_echo.run_once), and reports the medians of the reps (round trips per second,
+p50/p99/p99.9 latency, server CPU time per round trip) and, as the ratios weft/epoll, the
+median of the pairs' ratios with the interquartile range of the round-trip ratio: the
+machine is shared, its speed drifts by tens of percent within minutes, and a ratio taken
+within a pair cancels that drift where a ratio of two medians does not. The table goes to
+stdout and to FILE (default BUILD/echo-results.md); the per-run values go next to it as
+JSON (same name, .json). After the table come the issue's bars, each marked met or missed.
 
 --quick: one rep and a third of the messages; a smoke test, not a measurement.
 Round-trip counts per connection are chosen so the whole matrix takes about five minutes at
---reps 3 on a 2-core machine. Python 3 standard library only.
+--reps 3 on a 2-core machine (fifteen at --reps 9, what the tables in bench/README.md use).
+Python 3 standard library only.
 """
 
 import argparse
@@ -89,8 +93,9 @@ def run_cell(build, setup, connections, size, reps, scale, weft_args=""):
     args = loadgen_args(connections, size, count, lg_threads, lg_pin)
     loadgen = [str(build / "bench" / "echo" / "echo-loadgen")] + shlex.split(args)
     runs = {"weft": [], "epoll": []}
-    for _ in range(reps):
-        for server, command in (("weft", weft_cmd), ("epoll", epoll_cmd)):
+    pair = (("weft", weft_cmd), ("epoll", epoll_cmd))
+    for rep in range(reps):
+        for server, command in (pair if rep % 2 == 0 else pair[::-1]):
             result = run_echo.run_once(shlex.split(command), loadgen)
             runs[server].append(result)
             print(f"  {server:5} {run_echo.format_row('', result).strip()}", flush=True)
@@ -101,6 +106,19 @@ def run_cell(build, setup, connections, size, reps, scale, weft_args=""):
 
 def medians(runs):
     return {key: statistics.median(r[key] for r in runs) for key in KEYS}
+
+
+def quartiles(values):
+    """(first quartile, median, third quartile) of a non-empty list."""
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 4], statistics.median(ordered), ordered[(3 * n) // 4]
+
+
+def paired_ratios(runs):
+    """weft/epoll per pair of runs: for each key, (q1, median, q3) over the pairs."""
+    return {key: quartiles([w[key] / e[key] for w, e in zip(runs["weft"], runs["epoll"])])
+            for key in KEYS}
 
 
 def size_label(size):
@@ -114,21 +132,22 @@ def us(value):
 def table(cells):
     """The markdown table: one row per cell, weft and epoll medians and the ratios."""
     lines = [
-        "| setup | workers | conns | msg | weft rt/s | epoll rt/s | rt/s ratio | "
-        "weft p50/p99/p99.9 us | epoll p50/p99/p99.9 us | p99 ratio | "
+        "| setup | workers | conns | msg | weft rt/s | epoll rt/s | rt/s ratio (IQR) | "
+        "weft p50/p99/p99.9 us | epoll p50/p99/p99.9 us | p50 ratio | p99 ratio | "
         "weft cpu ns/rt | epoll cpu ns/rt | cpu ratio |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell in cells:
-        w, e = cell["weft"], cell["epoll"]
+        w, e, r = cell["weft"], cell["epoll"], cell["ratios"]
+        q1, rt, q3 = r["rt_per_sec"]
         lines.append(
             f"| {cell['setup']} | {cell['workers']} | {cell['connections']} | "
             f"{size_label(cell['size'])} | {w['rt_per_sec']:.0f} | {e['rt_per_sec']:.0f} | "
-            f"{w['rt_per_sec'] / e['rt_per_sec']:.3f} | "
+            f"{rt:.3f} ({q1:.2f}-{q3:.2f}) | "
             f"{us(w['p50_us'])} / {us(w['p99_us'])} / {us(w['p999_us'])} | "
             f"{us(e['p50_us'])} / {us(e['p99_us'])} / {us(e['p999_us'])} | "
-            f"{w['p99_us'] / e['p99_us']:.2f} | {w['cpu_ns_per_rt']:.0f} | "
-            f"{e['cpu_ns_per_rt']:.0f} | {w['cpu_ns_per_rt'] / e['cpu_ns_per_rt']:.3f} |")
+            f"{r['p50_us'][1]:.2f} | {r['p99_us'][1]:.2f} | {w['cpu_ns_per_rt']:.0f} | "
+            f"{e['cpu_ns_per_rt']:.0f} | {r['cpu_ns_per_rt'][1]:.3f} |")
     return lines
 
 
@@ -144,18 +163,17 @@ def bars(cells):
                      f"{value:.3f} (bar {sign} {limit})")
 
     for cell in cells:
-        w, e = cell["weft"], cell["epoll"]
-        rt = w["rt_per_sec"] / e["rt_per_sec"]
+        ratios = cell["ratios"]
+        rt = ratios["rt_per_sec"][1]
         if cell["setup"] == "pinned":
             check("pinned 1 worker, rt/s weft/epoll", cell, rt, PINNED_RT_RATIO, True)
-            check("pinned 1 worker, p99 weft/epoll", cell, w["p99_us"] / e["p99_us"],
+            check("pinned 1 worker, p99 weft/epoll", cell, ratios["p99_us"][1],
                   PINNED_P99_RATIO, False)
         if cell["setup"] == "unpinned" and cell["workers"] == 2:
             check("unpinned 2 workers, rt/s weft/epoll", cell, rt, UNPINNED_2W_RT_RATIO, True)
     for cell in cells:
         label = f"{cell['setup']} {cell['workers']}w, cpu/rt weft/epoll"
-        check(label, cell, cell["weft"]["cpu_ns_per_rt"] / cell["epoll"]["cpu_ns_per_rt"],
-              CPU_RATIO, False)
+        check(label, cell, cell["ratios"]["cpu_ns_per_rt"][1], CPU_RATIO, False)
     return lines
 
 
@@ -192,6 +210,7 @@ def main():
                                 args.weft_args)
                 cell["weft"] = medians(cell["runs"]["weft"])
                 cell["epoll"] = medians(cell["runs"]["epoll"])
+                cell["ratios"] = paired_ratios(cell["runs"])
                 cells.append(cell)
     except (run_echo.EchoRunError, OSError) as error:
         print(f"run_matrix: {error}", file=sys.stderr)
@@ -203,7 +222,8 @@ def main():
         "",
         f"{datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, "
         f"{os.cpu_count()} CPUs, build {args.build}, {reps} rep(s) per server per cell "
-        f"(interleaved, medians), {minutes:.1f} min."
+        f"(back-to-back pairs; medians; ratios are medians of the pairs' ratios), "
+        f"{minutes:.1f} min."
         + (" QUICK: a smoke test, not a measurement." if args.quick else "")
         + (f" weft-echo-server with `{args.weft_args}`." if args.weft_args else ""),
         "",
