@@ -457,6 +457,7 @@ void Worker::park() noexcept {
   if (sched_.clock().is_virtual()) {
     if (parked.last_awake && advance_virtual_clock()) {
       searching_ = idle.transition_from_parked(index_);
+      call_a_watcher();
       return;
     }
     // A blocking job holds the clock still; look again soon (real time) for it to end.
@@ -467,6 +468,23 @@ void Worker::park() noexcept {
   } else {
     timeout = park_timeout(/*with_timers=*/true);
   }
+  // Parking with no timeout watches nobody: say so, then look again whether every other
+  // worker is still parked (seq_cst, against the store that ends their park and their load
+  // in call_a_watcher: one of the two sees the other). One that is not gets watched.
+  bool unwatched = false;
+  if (timeout < 0) {
+    sched_.unwatched_sleepers().fetch_add(1);
+    bool others_parked = true;
+    for (auto& w : sched_.workers()) {
+      if (w.get() != this && !w->parked_.load()) others_parked = false;
+    }
+    if (others_parked) {
+      unwatched = true;
+    } else {
+      timeout = kWatchMs;
+      sched_.unwatched_sleepers().fetch_sub(1);
+    }
+  }
   if (!sched_.stopping()) {
     parks_.fetch_add(1, std::memory_order_relaxed);
     parked_.store(true, std::memory_order_relaxed);
@@ -475,8 +493,9 @@ void Worker::park() noexcept {
     } else {
       poll_events(timeout);
     }
-    parked_.store(false, std::memory_order_relaxed);
+    parked_.store(false);  // seq_cst: see above
   }
+  if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
   searching_ = idle.transition_from_parked(index_);
   std::uint64_t now = sched_.clock().now_tick();
   advance_timers(now);
@@ -485,6 +504,16 @@ void Worker::park() noexcept {
   for (auto& w : sched_.workers()) {
     if (w.get() != this && !w->parked_.load(std::memory_order_relaxed)) w->advance_timers(now);
   }
+  call_a_watcher();
+}
+
+void Worker::call_a_watcher() noexcept {
+  // We leave our park with work to do while another worker sleeps with no timeout: wake
+  // it, so that it parks again watching us (kWatchMs). Otherwise a task we make runnable
+  // and do not get to (we compute, we block in a syscall) would wait for us, however long,
+  // with an idle worker beside it. Small batches of wake-ups between polls wake nobody
+  // (kHelpBatch), so this is what keeps an idle worker looking.
+  if (has_local_work() && sched_.unwatched_sleepers().load() > 0) sched_.notify_parked();
 }
 
 int Worker::park_timeout(bool with_timers) noexcept {
@@ -572,8 +601,12 @@ void Scheduler::schedule(TaskHeader* t) noexcept {
   } else if (tls_task) {
     w->push_lifo(t);  // woken by the running task: run it next
   } else {
-    w->push_back(t);  // timers expired between polls: in the order they fired
-    notify_parked();
+    // I/O delivered or timers expired between polls: in the order they came. A helper is
+    // woken only for a batch longer than kHelpBatch: a shorter one is served here sooner
+    // than a wake-up and a steal take, and the tasks a helper steals are connections whose
+    // epoll stays here, so they would only run there once and come back.
+    w->push_back(t);
+    if (w->queue().size() > kHelpBatch) notify_parked();
   }
 }
 
