@@ -35,8 +35,10 @@
 // accept() finds nothing, waits, and so registers its listener on the claimed worker. If the
 // tasks cannot all settle within kSettleTimeout (no idle worker ever steals), the server
 // stops with an error rather than measure a lopsided setup. A connection task is spawned on
-// its accept task's worker and usually stays there; its socket joins the epoll of the worker
-// where its first read waits.
+// its accept task's worker. With --reuse-port its socket joins that worker's epoll as it is
+// accepted (ListenOptions::reuse_port), so the connection stays with the listener the kernel
+// chose, even if an idle worker steals its new task; without, it joins the epoll of the
+// worker where its first read waits.
 //
 // Once listening the server prints "listening HOST:PORT" on stdout and flushes. SIGINT and
 // SIGTERM are blocked in every thread (before the runtime starts) and taken by a watcher

@@ -7,7 +7,10 @@
 
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,26 @@ std::string text(std::span<const std::byte> b) {
 
 TcpListener listen_local() {
   return TcpListener::bind(SocketAddress::ip("127.0.0.1", 0));
+}
+
+/// True if `fd` is in one of this process's epoll instances (/proc/self/fdinfo of every
+/// eventpoll fd lists the fds it watches as "tfd: N").
+bool in_an_epoll(int fd) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string() != "anon_inode:[eventpoll]") {
+      continue;
+    }
+    std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
+    std::string line;
+    while (std::getline(info, line)) {
+      std::istringstream words(line);
+      std::string key;
+      int watched = -1;
+      if (words >> key >> watched && key == "tfd:" && watched == fd) return true;
+    }
+  }
+  return false;
 }
 
 /// Echoes everything it reads on `s` until end of stream, then half-closes.
@@ -342,6 +365,46 @@ TEST(Tcp, ACancelledReadableLeavesTheDataForTheNextTry) {
         }
       }(),
       {.workers = 1, .clock = weft::ClockKind::Virtual});
+}
+
+TEST(Tcp, ReusePortListenersShareAPortAndAStreamTheyAcceptJoinsTheAcceptingWorkersEpoll) {
+  // ListenOptions::reuse_port: a connection stays with the worker whose listener the kernel
+  // gave it to, so the stream is registered as accept() returns, before any wait on it.
+  weft::run([]() -> weft::Task<void> {
+    const weft::net::ListenOptions o{.reuse_port = true};
+    TcpListener a = TcpListener::bind(SocketAddress::ip("127.0.0.1", 0), o);
+    TcpListener b = TcpListener::bind(a.local_address(), o);  // same port: SO_REUSEPORT
+    EXPECT_EQ(b.local_address(), a.local_address());
+    b.close();  // every connection now goes to a
+    TcpStream c = co_await TcpStream::connect(a.local_address());
+    auto [s, peer] = co_await a.accept();
+    EXPECT_TRUE(in_an_epoll(s.socket().fd()));
+    co_await c.write_all(bytes("ok"));
+    std::byte buf[2];
+    co_await s.read_exact(buf);
+    EXPECT_EQ(text(buf), "ok");
+  }());
+}
+
+TEST(Tcp, AStreamFromAPlainListenerJoinsAnEpollOnlyAtItsFirstWait) {
+  // Without reuse_port the stream is registered where its task first waits, so an idle
+  // worker that steals a new connection's task serves that connection from then on.
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    auto [s, peer] = co_await l.accept();
+    EXPECT_FALSE(in_an_epoll(s.socket().fd()));
+    std::byte buf[2];
+    auto reading = weft::spawn(s.read_exact(buf));
+    // It waits, and so registers, once it has run (bounded: a failure, not a hang).
+    for (int i = 0; i < 100'000 && !in_an_epoll(s.socket().fd()); ++i) {
+      co_await weft::yield_now();
+    }
+    EXPECT_TRUE(in_an_epoll(s.socket().fd()));
+    co_await c.write_all(bytes("ok"));
+    co_await reading;
+    EXPECT_EQ(text(buf), "ok");
+  }());
 }
 
 TEST(Tcp, TryReadOnAClosedStreamIsAUsageError) {

@@ -80,6 +80,11 @@ class IoRegistration {
   /// added to the worker's epoll (the message names the fd).
   WaitAwaiter wait(Interest interest, std::uint32_t seq) noexcept;
 
+  /// Adds the fd to the epoll of the worker running the caller now, unless it is in one
+  /// already; its waits are then served there wherever they run. From a worker thread.
+  /// Throws UsageError elsewhere, std::system_error if epoll_ctl fails.
+  void register_here() { (void)slot_for_wait(); }
+
  private:
   friend class WaitAwaiter;
   detail::IoSlot* slot_for_wait();  // registers on first use (may throw)

@@ -85,8 +85,14 @@ class TcpStream {
 struct ListenOptions {
   int backlog = 1024;
   bool reuse_address = true;  ///< SO_REUSEADDR (restart without waiting for TIME_WAIT)
-  bool reuse_port = false;    ///< SO_REUSEPORT (one listener per worker on one port)
-  bool v6_only = false;       ///< IPV6_V6ONLY for an IPv6 address
+  /// SO_REUSEPORT: one listener per worker on one port, the kernel spreading connections
+  /// over them. A stream such a listener accepts joins the accepting worker's epoll at once
+  /// (not at its first wait), so each connection stays with the worker the kernel gave it
+  /// to even if its task first runs elsewhere. Without it, a stream joins the epoll of the
+  /// worker where it first waits, and idle workers spread a single listener's connections
+  /// by stealing their new tasks.
+  bool reuse_port = false;
+  bool v6_only = false;  ///< IPV6_V6ONLY for an IPv6 address
 };
 
 /// A listening TCP (or Unix stream) socket.
@@ -98,6 +104,7 @@ class TcpListener {
   /// Accepts a connection and its peer's address. If the process is out of file
   /// descriptors (EMFILE, ENFILE) or memory, keeps waiting, backing off from 10 ms up to
   /// 1 s between tries (the pending connection stays in the backlog), and never spins.
+  /// With ListenOptions::reuse_port the stream is registered on this worker's epoll.
   Task<std::pair<TcpStream, SocketAddress>> accept();
 
   SocketAddress local_address() const { return sock_.local_address(); }
@@ -107,6 +114,7 @@ class TcpListener {
 
  private:
   Socket sock_;
+  bool register_accepted_ = false;  // ListenOptions::reuse_port
 };
 
 }  // namespace weft::net
