@@ -21,8 +21,8 @@ stdout and to FILE (default BUILD/echo-results.md); the per-run values go next t
 JSON (same name, .json). After the table come the issue's bars, each marked met or missed.
 
 --quick: one rep and a third of the messages; a smoke test, not a measurement.
-Round-trip counts per connection are chosen so the whole matrix takes about five minutes at
---reps 3 on a 2-core machine (fifteen at --reps 9, what the tables in bench/README.md use).
+Round-trip counts per connection are chosen so the whole matrix takes about a minute at
+--reps 3 on a 2-core machine (three to four at --reps 9, what bench/README.md reports).
 Python 3 standard library only.
 """
 
