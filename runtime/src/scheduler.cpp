@@ -468,11 +468,12 @@ void Worker::park() noexcept {
   } else {
     timeout = park_timeout(/*with_timers=*/true);
   }
-  // Parking with no timeout watches nobody: say so, then look again whether every other
-  // worker is still parked (seq_cst, against the store that ends their park and their load
-  // in call_a_watcher: one of the two sees the other). One that is not gets watched.
+  // Parking for longer than kWatchMs (no timeout, or until a far timer of our own: a task
+  // sleeping an hour) watches nobody: say so, then look again whether every other worker is
+  // still parked (seq_cst, against the store that ends their park and their load in
+  // call_a_watcher: one of the two sees the other). One that is not gets watched.
   bool unwatched = false;
-  if (timeout < 0) {
+  if (timeout < 0 || timeout > kWatchMs) {
     sched_.unwatched_sleepers().fetch_add(1);
     bool others_parked = true;
     for (auto& w : sched_.workers()) {
@@ -508,7 +509,7 @@ void Worker::park() noexcept {
 }
 
 void Worker::call_a_watcher() noexcept {
-  // We leave our park with work to do while another worker sleeps with no timeout: wake
+  // We leave our park with work to do while another worker sleeps unwatching: wake
   // it, so that it parks again watching us (kWatchMs). Otherwise a task we make runnable
   // and do not get to (we compute, we block in a syscall) would wait for us, however long,
   // with an idle worker beside it. Small batches of wake-ups between polls wake nobody

@@ -218,7 +218,8 @@ class Scheduler {
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
   std::size_t jobs_in_flight() const noexcept { return jobs_.load(std::memory_order_acquire); }
   std::mutex& virtual_clock_mutex() noexcept { return virtual_mu_; }
-  /// Workers parked with no timeout (Worker::park, call_a_watcher).
+  /// Workers parked for longer than kWatchMs, so watching nobody (Worker::park,
+  /// call_a_watcher).
   std::atomic<int>& unwatched_sleepers() noexcept { return unwatched_sleepers_; }
 
  private:
