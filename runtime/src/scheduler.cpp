@@ -140,11 +140,11 @@ void Worker::push_lifo(TaskHeader* t) noexcept {
   // empty until we fill it, and a plain store will do (no read-modify-write on the usual
   // path, where the previous occupant has been run already).
   if (!lifo_.load(std::memory_order_relaxed)) {
-    // Release: pairs with the acquire exchange that takes it (next_task, steal_lifo).
+    // Release: pairs with the acquire exchange that takes it (next_task, search).
     lifo_.store(t, std::memory_order_release);
     return;
   }
-  // AcqRel: pairs with a stealer's exchange in steal_lifo.
+  // AcqRel: pairs with a stealer's exchange in search.
   TaskHeader* prev = lifo_.exchange(t, std::memory_order_acq_rel);
   if (prev) {
     push_back(prev);
@@ -520,7 +520,7 @@ void Worker::call_a_watcher() noexcept {
 int Worker::park_timeout(bool with_timers) noexcept {
   // Until our next timer, or a busy worker's. While some worker is busy, come back at least
   // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
-  // 1 ms if its LIFO slot holds a task we may have to take (search, stuck_in_one_poll).
+  // 1 ms if its LIFO slot holds a task we may have to take (search, look_at).
   std::optional<std::uint64_t> due;
   if (with_timers) due = wheel_.next_deadline();
   bool others_busy = false;
