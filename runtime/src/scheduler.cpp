@@ -44,11 +44,12 @@ inline void tsan_acquire([[maybe_unused]] void* addr) noexcept {
 #endif
 }
 
-// Real time for the scheduler's own decisions (how long a worker has been in one poll),
-// whatever clock the runtime's timers use.
-std::int64_t monotonic_ns() noexcept {
+// A clock in nanoseconds, or -1 if it cannot be read (a thread's CPU clock after the thread
+// ended). CLOCK_MONOTONIC is the scheduler's own real time (how long a worker has been in
+// one poll), whatever clock the runtime's timers use.
+std::int64_t clock_ns(clockid_t clock) noexcept {
   timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (::clock_gettime(clock, &ts) != 0) return -1;
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
@@ -273,7 +274,8 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
 Worker::Look Worker::look_at(Worker& victim, std::int64_t now_ns) noexcept {
   // Has the victim's tick moved since our previous search round? A searching or parked
   // worker is in no poll (kNoPoll) and holds nothing back. One reading per victim per
-  // round; it updates what we saw, and since when.
+  // round; it updates what we saw, and since when (`now_ns`: one clock read per round, on the
+  // idle path, so that a stuck worker is known after two looks past kLongPollNs).
   std::uint32_t tick = victim.poll_tick_.load(std::memory_order_relaxed);
   Seen& seen = seen_[victim.index_];
   Look look;
@@ -285,7 +287,8 @@ Worker::Look Worker::look_at(Worker& victim, std::int64_t now_ns) noexcept {
   if (now_ns - seen.since_ns < kLongPollNs) return look;
   // In one poll for kLongPollNs. Running, or off its CPU (preempted by the kernel, or
   // blocked in a syscall)? Its thread's CPU clock tells: one syscall, made only here.
-  const std::int64_t cpu = victim.thread_cpu_ns();
+  const clockid_t clock = victim.cpu_clock_.load(std::memory_order_relaxed);
+  const std::int64_t cpu = clock == kNoCpuClock ? -1 : clock_ns(clock);
   if (cpu < 0) return look;  // no clock (the thread has ended): nothing to help
   if (seen.cpu_ns < 0) {
     seen.cpu_ns = cpu;  // the first long look: compare at the next one
@@ -295,13 +298,6 @@ Worker::Look Worker::look_at(Worker& victim, std::int64_t now_ns) noexcept {
   // Running for at least an eighth of the time since: a task that keeps its CPU.
   look.long_poll = (cpu - seen.cpu_ns) * 8 >= now_ns - seen.cpu_at_ns;
   return look;
-}
-
-std::int64_t Worker::thread_cpu_ns() const noexcept {
-  timespec ts{};
-  const clockid_t clock = cpu_clock_.load(std::memory_order_relaxed);
-  if (clock == kNoCpuClock || ::clock_gettime(clock, &ts) != 0) return -1;
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 TaskHeader* Worker::search() noexcept {
@@ -337,7 +333,7 @@ TaskHeader* Worker::search() noexcept {
   // hand-written epoll server's; with kLongPollNs of wall time alone still 40-50% (the
   // kernel preempts workers: two workers and two load generator threads on two CPUs);
   // with the CPU clock's check 0.1-9%, and the median 1.3x.
-  const std::int64_t now = monotonic_ns();
+  const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
   for (std::size_t i = 0; i < n; ++i) {
     Worker& v = *ws[(start + i) % n];
     if (&v == this) continue;

@@ -126,8 +126,10 @@ class Worker {
   // Far above one echo round trip (a few us), far below what a user would notice.
   static constexpr std::int64_t kLongPollNs = 100'000;
   static constexpr int kBudget = 128;
-  // A parked worker's longest nap while others are busy. A worker stuck in one poll is seen
-  // as such after two looks (search rounds), so its I/O waits at most about 2 x kWatchMs.
+  // A parked worker's longest nap while others are busy. A worker running one poll is taken
+  // for stuck at the third look (search round) that finds it there: the first starts the
+  // kLongPollNs, the second reads its CPU clock, the third compares; so I/O behind a long
+  // task waits at most about 3 x kWatchMs.
   static constexpr int kWatchMs = 5;
 
   void main();
@@ -140,7 +142,6 @@ class Worker {
     bool long_poll = false;  // ... and that for at least kLongPollNs
   };
   Look look_at(Worker& victim, std::int64_t now_ns) noexcept;
-  std::int64_t thread_cpu_ns() const noexcept;  // this worker's thread's CPU time, or -1
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
