@@ -31,7 +31,10 @@ struct IoSlot {
   int fd = -1;            // guarded by lock
   int epfd = -1;          // the epoll it joined (-1: none yet); guarded by lock
   std::uint32_t index = 0;
-  std::array<std::atomic<std::uint32_t>, 2> seq{};     // per Interest; bumped under lock
+  std::array<std::atomic<std::uint32_t>, 2> seq{};  // per Interest; bumped under lock
+  // An event reported hang-up or an error (EPOLLRDHUP, EPOLLHUP, EPOLLERR): reading will
+  // never block again, and no edge may follow. Sticky; set before the seq it came with.
+  std::atomic<bool> read_closed{false};
   std::array<IoRegistration::WaitAwaiter*, 2> head{};  // waiter lists, guarded by lock
   std::array<IoRegistration::WaitAwaiter*, 2> tail{};
 
@@ -145,6 +148,9 @@ void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
   {
     std::lock_guard lk(s->lock);
     if (s->gen != gen) return;  // the registration is gone: a stale event
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      s->read_closed.store(true, std::memory_order_relaxed);  // published by the seq below
+    }
     for (int dir = 0; dir < 2; ++dir) {
       if (!(dir == 0 ? rd : wr)) continue;
       // Release: an operation that sees the new number also sees the data that made it.
@@ -227,6 +233,12 @@ namespace {
 detail::IoSlot* const kRegistering = reinterpret_cast<detail::IoSlot*>(std::uintptr_t{1});
 }
 
+bool IoRegistration::read_closed() const noexcept {
+  // Relaxed: read after ready_seq's acquire, which saw any seq the flag came with.
+  detail::IoSlot* s = slot();
+  return s && s->read_closed.load(std::memory_order_relaxed);
+}
+
 detail::IoSlot* IoRegistration::slot() const noexcept {
   detail::IoSlot* s = slot_.load(std::memory_order_acquire);
   return s == kRegistering ? nullptr : s;
@@ -259,8 +271,10 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
     s->gen += 1;  // odd: in use
     s->fd = fd_;
     s->epfd = w->epoll_fd();
+    w->note_registration();
     s->seq[0].store(0, std::memory_order_relaxed);
     s->seq[1].store(0, std::memory_order_relaxed);
+    s->read_closed.store(false, std::memory_order_relaxed);
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;

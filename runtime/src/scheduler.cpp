@@ -189,6 +189,15 @@ void Worker::main() {
       run_task(t);
       continue;
     }
+    // Out of tasks: our own epoll first (Go's findRunnable polls the network before it
+    // steals), except every kSearchFirst-th time. What is ready there belongs to
+    // connections whose events come here; served here, they stay on this core, and the
+    // search and the park (Idle's lock, a wake-up another worker may spend on us) are
+    // skipped for an event that is already waiting. The exception keeps us looking at the
+    // others when our own I/O never runs dry: a task queued behind one that computes must
+    // not wait for it while we serve a ping-pong.
+    const bool own_first = ++dry_ % kSearchFirst != 0;
+    if (own_first && poll_own()) continue;
     // Not in a poll any more: nobody must take this worker for stuck while it searches.
     poll_tick_.store(kNoPoll, std::memory_order_relaxed);
     if (TaskHeader* t = search()) {
@@ -196,6 +205,7 @@ void Worker::main() {
       run_task(t);
       continue;
     }
+    if (!own_first && poll_own()) continue;
     park();
   }
   tls_worker = nullptr;
@@ -370,9 +380,10 @@ void Worker::maintenance() noexcept {
   poll_events(0, static_cast<int>(std::clamp<std::uint32_t>(room / 2, 4, kMaxEvents)));
 }
 
-void Worker::poll_events(int timeout_ms, int max_events) noexcept {
+int Worker::poll_events(int timeout_ms, int max_events) noexcept {
   epoll_event events[kMaxEvents];
   int n = ::epoll_wait(epfd_, events, std::min(max_events, kMaxEvents), timeout_ms);
+  int delivered = 0;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == 0) {
       std::uint64_t v;
@@ -381,8 +392,16 @@ void Worker::poll_events(int timeout_ms, int max_events) noexcept {
     } else {
       io_events_.fetch_add(1, std::memory_order_relaxed);
       dispatch_io_event(events[i].data.u64, events[i].events);
+      ++delivered;
     }
   }
+  return delivered;
+}
+
+bool Worker::poll_own() noexcept {
+  // A worker that never had an fd registered has nothing there (its eventfd aside): no
+  // syscall. Timers are left to park, which fires them before it sleeps.
+  return has_io_ && poll_events(0) > 0;
 }
 
 void Worker::poll_events_virtual(int timeout_ms) noexcept {

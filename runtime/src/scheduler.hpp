@@ -110,6 +110,9 @@ class Worker {
   Scheduler& scheduler() noexcept { return sched_; }
   unsigned index() const noexcept { return index_; }
   int epoll_fd() const noexcept { return epfd_; }
+  /// An fd joins our epoll (called on this worker's thread): from now on an empty queue
+  /// looks in the epoll before it searches (poll_own).
+  void note_registration() noexcept { has_io_ = true; }
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Worker& busy) noexcept;
 
@@ -147,8 +150,12 @@ class Worker {
   void park() noexcept;
   int park_timeout(bool with_timers) noexcept;
   bool advance_virtual_clock() noexcept;
-  static constexpr int kMaxEvents = 64;  // epoll events taken by one poll
-  void poll_events(int timeout_ms, int max_events = kMaxEvents) noexcept;
+  static constexpr int kMaxEvents = 64;             // epoll events taken by one poll
+  static constexpr std::uint32_t kSearchFirst = 8;  // see Worker::main
+  /// Takes up to `max_events` events of our epoll; returns how many were I/O (not wake-ups).
+  int poll_events(int timeout_ms, int max_events = kMaxEvents) noexcept;
+  /// Takes our ready I/O without waiting: true if it woke a task.
+  bool poll_own() noexcept;
   void poll_events_virtual(int timeout_ms) noexcept;  // a parked worker on the virtual clock
   void end_search() noexcept;
   void call_a_watcher() noexcept;  // leaving a park with work: wake an unwatched sleeper
@@ -161,6 +168,8 @@ class Worker {
   std::atomic<bool> parked_{false};  // in epoll_wait: it fires its own timers when it wakes
   TimerWheel wheel_;
   int epfd_ = -1;
+  bool has_io_ = false;    // an fd was registered here (only this worker's thread touches it)
+  std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
   int evfd_ = -1;
   std::uint32_t tick_ = 0;
   unsigned lifo_streak_ = 0;

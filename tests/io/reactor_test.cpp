@@ -174,7 +174,64 @@ weft::Task<void> wait_readable(weft::IoRegistration& reg, std::atomic<int>& woke
   woken.fetch_add(1);
 }
 
+// One end of a ping-pong over two pipes: `ping` writes and waits for the answer until
+// `stop`, then writes 'q'; `pong` answers every byte until the 'q'.
+weft::Task<void> ping(Pipe& there, Pipe& back, const std::atomic<bool>& stop,
+                      std::atomic<long>& rounds) {
+  weft::IoRegistration reg(back.r);
+  while (!stop.load()) {
+    EXPECT_EQ(::write(there.w, "p", 1), 1);
+    co_await read_byte(back.r, reg);
+    rounds.fetch_add(1);
+  }
+  EXPECT_EQ(::write(there.w, "q", 1), 1);
+}
+
+weft::Task<void> pong(Pipe& there, Pipe& back) {
+  weft::IoRegistration reg(there.r);
+  while (co_await read_byte(there.r, reg) != 'q') EXPECT_EQ(::write(back.w, "p", 1), 1);
+}
+
+/// Computes (no await) until `done` or for at most `limit` of real time.
+void spin_until(const std::atomic<bool>& done, std::chrono::seconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!done.load() && std::chrono::steady_clock::now() < give_up) {
+  }
+}
+
 }  // namespace
+
+TEST(Reactor, AWorkerKeptBusyByItsOwnIoStillTakesATaskQueuedBehindAComputingOne) {
+  // A ping-pong pair on one worker leaves an event in its epoll every time its queue runs
+  // dry; that worker serves its own epoll before it looks at other workers' queues, but it
+  // must still look: a task queued behind a task that computes on the other worker runs.
+  weft::run(
+      []() -> weft::Task<void> {
+        Pipe there, back;
+        std::atomic<bool> stop{false};
+        std::atomic<long> rounds{0};
+        auto a = weft::spawn(ping(there, back, stop, rounds));
+        auto b = weft::spawn(pong(there, back));
+        // This task computes from here on: the pair runs on the other worker (taken from
+        // our queue), and its pipes join that worker's epoll.
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (rounds.load() < 1000 && std::chrono::steady_clock::now() < give_up) {
+        }
+        EXPECT_GE(rounds.load(), 1000);
+        std::atomic<bool> ran{false};
+        auto t = weft::spawn([](std::atomic<bool>& ran) -> weft::Task<void> {
+          ran.store(true);
+          co_return;
+        }(ran));
+        spin_until(ran, 10s);  // the task waits in our queue: the other worker must take it
+        EXPECT_TRUE(ran.load());
+        stop.store(true);
+        co_await t;
+        co_await a;
+        co_await b;
+      }(),
+      {.workers = 2});
+}
 
 TEST(ReactorStress, TasksOnTwoWorkersWaitingFirstOnOneRegistrationAllWake) {
   // Each round makes a fresh registration and starts its first waits from two tasks that

@@ -303,6 +303,63 @@ TEST(Tcp, TryReadFindsNothingUntilDataArrivesAndReadableWaitsForIt) {
   }());
 }
 
+TEST(Tcp, AReadThatEmptiesTheQueueMakesTheNextWaitForNewDataWithoutTrying) {
+  // A TCP read that returns fewer bytes than asked emptied the receive queue: readable()
+  // and read() then wait for an edge instead of making the read(2) that would say EAGAIN.
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    auto [s, peer] = co_await l.accept();
+    co_await s.write_all(bytes("abc"));
+    std::byte buf[16];
+    std::optional<std::size_t> n;
+    for (int tries = 0; tries < 100 && !n; ++tries) {
+      co_await c.readable();
+      n = c.try_read(buf);
+    }
+    EXPECT_EQ(n, std::optional<std::size_t>(3));  // short: the queue is empty now
+    auto waiting = weft::spawn([](TcpStream& c) -> weft::Task<void> { co_await c.readable(); }(c));
+    for (int i = 0; i < 10; ++i) co_await weft::yield_now();
+    EXPECT_FALSE(waiting.done());  // no new data, so no edge: it waits
+    co_await s.write_all(bytes("de"));
+    co_await waiting;
+    EXPECT_EQ(c.try_read(buf), std::optional<std::size_t>(2));
+    // The same for read(): it waits for the next bytes after a short read.
+    auto reading = weft::spawn([](TcpStream& c) -> weft::Task<std::string> {
+      std::byte b[16];
+      const std::size_t got = co_await c.read(b);
+      co_return text(std::span(b).first(got));
+    }(c));
+    for (int i = 0; i < 10; ++i) co_await weft::yield_now();
+    EXPECT_FALSE(reading.done());
+    co_await s.write_all(bytes("fgh"));
+    EXPECT_EQ(co_await reading, "fgh");
+  }());
+}
+
+TEST(Tcp, DataAndEndOfStreamInOneEventEndTheReadAfterTheShortOneAtOnce) {
+  // The bytes and the FIN come in one event (one worker: the writer does both before the
+  // epoll is polled). The short read that takes the bytes must not wait for an edge after
+  // it: none comes after a hang-up, and the next read finds end of stream at once.
+  weft::run([]() -> weft::Task<void> {
+    TcpListener l = listen_local();
+    TcpStream c = co_await TcpStream::connect(l.local_address());
+    auto [s, peer] = co_await l.accept();
+    auto reader = weft::spawn([](TcpStream& c) -> weft::Task<std::string> {
+      std::byte b[16];
+      const std::size_t got = co_await c.read(b);  // waits (nothing sent yet)
+      std::string all = text(std::span(b).first(got));
+      const std::size_t end = co_await weft::wait_for(c.read(b), 10s);
+      if (end != 0) all += "+more";
+      co_return all;
+    }(c));
+    co_await weft::yield_now();  // the reader waits in the epoll now
+    co_await s.write_all(bytes("last"));
+    s.shutdown();
+    EXPECT_EQ(co_await reader, "last");
+  }());
+}
+
 TEST(Tcp, TryWriteFillsTheSocketThenWritableWaitsUntilThePeerReads) {
   weft::RuntimeOptions o;
   o.workers = 2;

@@ -69,17 +69,19 @@ Socket Socket::open(int family, int type, int protocol) {
 }
 
 Socket::Socket(Socket&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
-      reg_(std::move(o.reg_)),
-      blocked_{std::exchange(o.blocked_[0], {}), std::exchange(o.blocked_[1], {})} {}
+    : fd_(std::exchange(o.fd_, -1)), tcp_(std::exchange(o.tcp_, false)), reg_(std::move(o.reg_)) {
+  blocked_[0].take(o.blocked_[0]);
+  blocked_[1].take(o.blocked_[1]);
+}
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = std::exchange(o.fd_, -1);
+    tcp_ = std::exchange(o.tcp_, false);
     reg_ = std::move(o.reg_);
-    blocked_[0] = std::exchange(o.blocked_[0], {});
-    blocked_[1] = std::exchange(o.blocked_[1], {});
+    blocked_[0].take(o.blocked_[0]);
+    blocked_[1].take(o.blocked_[1]);
   }
   return *this;
 }
@@ -140,10 +142,20 @@ int Socket::get_option(int level, int name, const char* what) const {
 
 Task<std::size_t> Socket::recv(std::span<std::byte> buf, int flags) {
   if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
+  const std::size_t drained_below = tcp_ && (flags & MSG_PEEK) == 0 ? buf.size() : 0;
+  Blocked& blocked = blocked_[static_cast<int>(Interest::kRead)];
   for (;;) {
+    if (const std::optional<std::uint32_t> since = blocked.since()) {
+      // The last read emptied the queue (or found it empty): nothing to read until an edge.
+      co_await reg_.wait(Interest::kRead, *since);
+      blocked.clear();
+    }
     const auto seq = reg_.ready_seq(Interest::kRead);
     ssize_t n = sys::recvfrom(fd_, buf.data(), buf.size(), flags);
     if (n >= 0) {
+      if (n > 0 && static_cast<std::size_t>(n) < drained_below && !reg_.read_closed()) {
+        blocked.block(seq);
+      }
       co_await consume_budget();
       co_return static_cast<std::size_t>(n);
     }
@@ -169,29 +181,37 @@ Task<std::size_t> Socket::send(std::span<const std::byte> buf, int flags) {
 }
 
 std::optional<std::size_t> Socket::try_recv(std::span<std::byte> buf, int flags) {
-  return try_io(Interest::kRead, "read",
+  const std::size_t drained_below = tcp_ && (flags & MSG_PEEK) == 0 ? buf.size() : 0;
+  return try_io(Interest::kRead, "read", drained_below,
                 [&] { return sys::recvfrom(fd_, buf.data(), buf.size(), flags); });
 }
 
 std::optional<std::size_t> Socket::try_send(std::span<const std::byte> buf, int flags) {
-  return try_io(Interest::kWrite, "write",
+  return try_io(Interest::kWrite, "write", 0,
                 [&] { return sys::sendto(fd_, buf.data(), buf.size(), flags | MSG_NOSIGNAL); });
 }
 
+// `drained_below`: a result of fewer bytes than this (and more than none) leaves the
+// direction blocked, as EAGAIN does (0: never).
 template <class Syscall>
-std::optional<std::size_t> Socket::try_io(Interest interest, const char* what, Syscall call) {
+std::optional<std::size_t> Socket::try_io(Interest interest, const char* what,
+                                          std::size_t drained_below, Syscall call) {
   if (fd_ < 0) throw UsageError(std::string("weft::net: ") + what + " on a closed socket");
   Blocked& b = blocked_[static_cast<int>(interest)];
   for (;;) {
     const auto seq = reg_.ready_seq(interest);
     const ssize_t n = call();
     if (n >= 0) {
-      b.set = false;
+      if (n > 0 && static_cast<std::size_t>(n) < drained_below && !reg_.read_closed()) {
+        b.block(seq);
+      } else {
+        b.clear();
+      }
       return static_cast<std::size_t>(n);
     }
     if (errno == EINTR) continue;
     if (!would_block(errno)) fail_with_errno(*this, what);
-    b = {seq, true};
+    b.block(seq);
     return std::nullopt;
   }
 }

@@ -23,7 +23,10 @@ IncompleteRead::IncompleteRead(std::size_t got, std::size_t expected, const std:
 Task<TcpStream> TcpStream::connect(SocketAddress to) {
   Socket s = Socket::open(to.family(), SOCK_STREAM);
   co_await s.connect(to);
-  if (to.family() != AF_UNIX) s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
+  if (to.family() != AF_UNIX) {
+    s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
+    s.set_tcp();
+  }
   co_return TcpStream(std::move(s));
 }
 
@@ -93,6 +96,7 @@ Task<std::pair<TcpStream, SocketAddress>> TcpListener::accept() {
   Socket s = co_await sock_.accept(&peer);
   if (peer.family() != AF_UNIX) {
     s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
+    s.set_tcp();
   }
   // A per-worker listener's connection stays on its worker (ListenOptions::reuse_port): on
   // the echo benchmark at 2 workers, connections registered where their task first waited

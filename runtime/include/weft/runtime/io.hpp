@@ -73,6 +73,10 @@ class IoRegistration {
   /// The readiness sequence number for `interest`: read it before the syscall whose EAGAIN
   /// leads to wait(). Any thread.
   std::uint32_t ready_seq(Interest interest) const noexcept;
+  /// True once an event reported hang-up or an error (EPOLLRDHUP, EPOLLHUP, EPOLLERR): a
+  /// read finds end of stream or the error at once, and no further edge may come. Read it
+  /// after ready_seq: an event counted in the sequence read is seen here. Any thread.
+  bool read_closed() const noexcept;
 
   /// `co_await reg.wait(interest, seq)` returns once the fd has become ready for `interest`
   /// (or reported an error or hang-up) after `seq` was read; at once if it already has. From

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -86,6 +87,16 @@ class Socket {
   /// connection stays in the backlog), and never spins.
   Task<Socket> accept(SocketAddress* peer);
 
+  /// Marks this a TCP socket (TcpStream::connect and TcpListener::accept do, for IPv4 and
+  /// IPv6): a recv or try_recv that returns fewer bytes than asked (and more than none,
+  /// without MSG_PEEK) emptied the receive queue — TCP copies until the queue is empty or
+  /// the buffer full — so the next recv or readable() waits for an edge since that read
+  /// instead of making the read(2) that would say EAGAIN (Tokio's rule on epoll). An edge
+  /// that came in between ends that wait at once; after a hang-up or an error
+  /// (IoRegistration::read_closed) reads try at once again. Not Unix stream sockets: their
+  /// reads stop early at a message that carries descriptors or other credentials.
+  void set_tcp() noexcept { tcp_ = true; }
+
   /// The reactor registration (for operations this class lacks).
   IoRegistration& registration() noexcept { return reg_; }
 
@@ -93,19 +104,38 @@ class Socket {
   std::string describe(const char* what) const;
 
  private:
-  /// A try_recv / try_send that found the fd not ready, and the readiness sequence it read
-  /// before its syscall (for readable / writable). Per direction: one task may read while
-  /// another writes.
-  struct Blocked {
-    std::uint32_t seq = 0;
-    bool set = false;
+  /// The fd found not ready in one direction — a try that got EAGAIN, or a stream read
+  /// that emptied the receive queue — with the readiness sequence read before that
+  /// syscall: the next wait (readable, writable, recv) waits for an edge since then. Per
+  /// direction: one task may read while another writes. One relaxed atomic word (bit 32:
+  /// blocked; low bits: the sequence), as two tasks may read one socket at once.
+  class Blocked {
+   public:
+    void block(std::uint32_t seq) noexcept { word_.store(kSet | seq, std::memory_order_relaxed); }
+    void clear() noexcept { word_.store(0, std::memory_order_relaxed); }
+    /// The sequence to wait from, or nullopt if not blocked.
+    std::optional<std::uint32_t> since() const noexcept {
+      const std::uint64_t w = word_.load(std::memory_order_relaxed);
+      if ((w & kSet) == 0) return std::nullopt;
+      return static_cast<std::uint32_t>(w);
+    }
+    /// Takes `o`'s state, leaving it clear (moves of the socket).
+    void take(Blocked& o) noexcept {
+      word_.store(o.word_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+
+   private:
+    static constexpr std::uint64_t kSet = std::uint64_t{1} << 32;
+    std::atomic<std::uint64_t> word_{0};
   };
 
   template <class Syscall>
-  std::optional<std::size_t> try_io(Interest interest, const char* what, Syscall call);
+  std::optional<std::size_t> try_io(Interest interest, const char* what, std::size_t drained_below,
+                                    Syscall call);
   ReadyAwaiter ready(Interest interest);
 
   int fd_ = -1;
+  bool tcp_ = false;  // set_tcp(): a short read emptied the receive queue
   IoRegistration reg_;
   Blocked blocked_[2];  // [Interest::kRead], [Interest::kWrite]
 };
@@ -121,9 +151,9 @@ class Socket::ReadyAwaiter {
   ReadyAwaiter& operator=(ReadyAwaiter&&) = delete;
 
   bool await_ready() noexcept {
-    const Blocked& b = s_->blocked_[static_cast<int>(interest_)];
-    if (!b.set) return detail::BudgetAwaiter{}.await_ready();  // spent: await_suspend yields
-    wait_.emplace(s_->reg_, interest_, b.seq);
+    const std::optional<std::uint32_t> since = s_->blocked_[static_cast<int>(interest_)].since();
+    if (!since) return detail::BudgetAwaiter{}.await_ready();  // spent: await_suspend yields
+    wait_.emplace(s_->reg_, interest_, *since);
     return wait_->await_ready();  // an edge came since the try
   }
   bool await_suspend(std::coroutine_handle<> h) {
@@ -136,7 +166,7 @@ class Socket::ReadyAwaiter {
   void await_resume() {
     if (!wait_) return;
     wait_->await_resume();  // CancelledError: still blocked, the next wait waits again
-    s_->blocked_[static_cast<int>(interest_)].set = false;
+    s_->blocked_[static_cast<int>(interest_)].clear();
   }
 
  private:
