@@ -2,10 +2,12 @@
 // base of TcpStream, TcpListener, UdpSocket and the Unix sockets.
 //
 // Every operation tries the syscall first and waits for readiness only on EAGAIN
-// (weft/runtime/io.hpp); one that completes at once spends a unit of the task's cooperative
-// budget. Errors are std::system_error naming the operation and the address, e.g.
-// "connect 127.0.0.1:9: Connection refused". Reading and writing may go on in two tasks at
-// once; two tasks reading (or writing) one socket at once get their bytes in no defined order.
+// (weft/runtime/io.hpp) — or, on a TCP socket, after a read that returned fewer bytes than
+// asked, which emptied the receive queue (set_tcp); one that completes at once spends a unit
+// of the task's cooperative budget. Errors are std::system_error naming the operation and
+// the address, e.g. "connect 127.0.0.1:9: Connection refused". Reading and writing may go on
+// in two tasks at once; two tasks reading (or writing) one socket at once get their bytes in
+// no defined order.
 #pragma once
 
 #include <sys/socket.h>
