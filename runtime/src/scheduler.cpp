@@ -400,7 +400,9 @@ int Worker::poll_events(int timeout_ms, int max_events) noexcept {
 
 bool Worker::poll_own() noexcept {
   // A worker that never had an fd registered has nothing there (its eventfd aside): no
-  // syscall. Timers are left to park, which fires them before it sleeps.
+  // syscall. Timers are left to park, which fires them before it sleeps. Events that woke
+  // nobody (a write edge no task waits for) count too: looking again costs one epoll_wait,
+  // a park much more (requiring a woken task here was 3-7% slower on the 2-worker echo).
   return has_io_ && poll_events(0) > 0;
 }
 
