@@ -271,7 +271,6 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
     s->gen += 1;  // odd: in use
     s->fd = fd_;
     s->epfd = w->epoll_fd();
-    w->note_registration();
     s->seq[0].store(0, std::memory_order_relaxed);
     s->seq[1].store(0, std::memory_order_relaxed);
     s->read_closed.store(false, std::memory_order_relaxed);
@@ -292,6 +291,7 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
     throw std::system_error(err, std::generic_category(),
                             "weft: adding fd " + std::to_string(fd_) + " to a worker's epoll");
   }
+  w->note_registration();
   slot_.store(s, std::memory_order_release);  // publishes the slot's fields set above
   return s;
 }

@@ -154,7 +154,7 @@ class Worker {
   static constexpr std::uint32_t kSearchFirst = 8;  // see Worker::main
   /// Takes up to `max_events` events of our epoll; returns how many were I/O (not wake-ups).
   int poll_events(int timeout_ms, int max_events = kMaxEvents) noexcept;
-  /// Takes our ready I/O without waiting: true if it woke a task.
+  /// Takes our ready I/O without waiting: true if it delivered any (see Worker::poll_own).
   bool poll_own() noexcept;
   void poll_events_virtual(int timeout_ms) noexcept;  // a parked worker on the virtual clock
   void end_search() noexcept;

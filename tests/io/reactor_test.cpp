@@ -192,10 +192,11 @@ weft::Task<void> pong(Pipe& there, Pipe& back) {
   while (co_await read_byte(there.r, reg) != 'q') EXPECT_EQ(::write(back.w, "p", 1), 1);
 }
 
-/// Computes (no await) until `done` or for at most `limit` of real time.
-void spin_until(const std::atomic<bool>& done, std::chrono::seconds limit) {
+/// Computes (no await) until `done()` or for at most `limit` of real time.
+template <class Done>
+void spin_until(Done done, std::chrono::seconds limit) {
   const auto give_up = std::chrono::steady_clock::now() + limit;
-  while (!done.load() && std::chrono::steady_clock::now() < give_up) {
+  while (!done() && std::chrono::steady_clock::now() < give_up) {
   }
 }
 
@@ -214,16 +215,15 @@ TEST(Reactor, AWorkerKeptBusyByItsOwnIoStillTakesATaskQueuedBehindAComputingOne)
         auto b = weft::spawn(pong(there, back));
         // This task computes from here on: the pair runs on the other worker (taken from
         // our queue), and its pipes join that worker's epoll.
-        const auto give_up = std::chrono::steady_clock::now() + 10s;
-        while (rounds.load() < 1000 && std::chrono::steady_clock::now() < give_up) {
-        }
+        spin_until([&] { return rounds.load() >= 1000; }, 10s);
         EXPECT_GE(rounds.load(), 1000);
         std::atomic<bool> ran{false};
         auto t = weft::spawn([](std::atomic<bool>& ran) -> weft::Task<void> {
           ran.store(true);
           co_return;
         }(ran));
-        spin_until(ran, 10s);  // the task waits in our queue: the other worker must take it
+        // The task waits in our queue: the other worker must take it.
+        spin_until([&] { return ran.load(); }, 10s);
         EXPECT_TRUE(ran.load());
         stop.store(true);
         co_await t;

@@ -565,4 +565,57 @@ TEST(TcpStress, ManyConnectionsAcrossWorkersEchoEveryByte) {
   EXPECT_EQ(ok.load(), conns);
 }
 
+struct Tally {
+  std::atomic<std::size_t> bytes{0};
+  std::atomic<std::uint64_t> sum{0};
+};
+
+/// Reads `s` until end of stream, adding what it got to `t`.
+weft::Task<void> read_to_end(TcpStream& s, Tally& t) {
+  std::byte buf[512];
+  for (;;) {
+    const std::size_t n = co_await s.read(buf);
+    if (n == 0) co_return;
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += std::to_integer<unsigned>(buf[i]);
+    t.bytes.fetch_add(n);
+    t.sum.fetch_add(sum);
+  }
+}
+
+TEST(TcpStress, TwoTasksReadingOneStreamAtOnceGetEveryByteOnce) {
+  // Two readers of one stream on two workers share its blocked-read state (a short read
+  // leaves the stream waiting for an edge): between them they get every byte once, and
+  // both see the end of stream.
+  const std::size_t total = static_cast<std::size_t>(weft::test::scaled(4'000'000, 400'000));
+  weft::RuntimeOptions o;
+  o.workers = 2;
+  Tally t;
+  std::uint64_t expected_sum = 0;
+  weft::run(
+      [](std::size_t total, Tally& t, std::uint64_t& expected_sum) -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        auto [s, peer] = co_await l.accept();
+        auto a = weft::spawn(read_to_end(c, t));
+        auto b = weft::spawn(read_to_end(c, t));
+        std::vector<std::byte> chunk;
+        for (std::size_t sent = 0, i = 0; sent < total; ++i) {
+          chunk.resize(std::min<std::size_t>(1 + (i * 7919) % 3000, total - sent));
+          for (std::size_t k = 0; k < chunk.size(); ++k) {
+            chunk[k] = static_cast<std::byte>((sent + k) % 251);
+            expected_sum += (sent + k) % 251;
+          }
+          co_await s.write_all(chunk);
+          sent += chunk.size();
+        }
+        s.shutdown();
+        co_await a;
+        co_await b;
+      }(total, t, expected_sum),
+      o);
+  EXPECT_EQ(t.bytes.load(), total);
+  EXPECT_EQ(t.sum.load(), expected_sum);
+}
+
 }  // namespace

@@ -142,26 +142,17 @@ int Socket::get_option(int level, int name, const char* what) const {
 
 Task<std::size_t> Socket::recv(std::span<std::byte> buf, int flags) {
   if (fd_ < 0) throw UsageError("weft::net: read on a closed socket");
-  const std::size_t drained_below = tcp_ && (flags & MSG_PEEK) == 0 ? buf.size() : 0;
   Blocked& blocked = blocked_[static_cast<int>(Interest::kRead)];
   for (;;) {
     if (const std::optional<std::uint32_t> since = blocked.since()) {
-      // The last read emptied the queue (or found it empty): nothing to read until an edge.
+      // The last read found nothing, or emptied the queue: nothing to read until an edge.
       co_await reg_.wait(Interest::kRead, *since);
       blocked.clear();
     }
-    const auto seq = reg_.ready_seq(Interest::kRead);
-    ssize_t n = sys::recvfrom(fd_, buf.data(), buf.size(), flags);
-    if (n >= 0) {
-      if (n > 0 && static_cast<std::size_t>(n) < drained_below && !reg_.read_closed()) {
-        blocked.block(seq);
-      }
+    if (const std::optional<std::size_t> n = try_recv(buf, flags)) {
       co_await consume_budget();
-      co_return static_cast<std::size_t>(n);
+      co_return *n;
     }
-    if (errno == EINTR) continue;
-    if (!would_block(errno)) fail_with_errno(*this, "read");
-    co_await reg_.wait(Interest::kRead, seq);
   }
 }
 
