@@ -69,6 +69,7 @@ std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
 }
 
 Attach attach_observer(TaskHeader* t, Completion* c) noexcept {
+  hook(HookPoint::kAttach);
   std::uintptr_t expected = 0;
   if (t->observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
                                            std::memory_order_acq_rel, std::memory_order_acquire)) {
@@ -78,6 +79,7 @@ Attach attach_observer(TaskHeader* t, Completion* c) noexcept {
 }
 
 bool detach_observer(TaskHeader* t, Completion* c) noexcept {
+  hook(HookPoint::kDetach);
   auto expected = reinterpret_cast<std::uintptr_t>(c);
   return t->observer_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
                                               std::memory_order_acquire);

@@ -324,6 +324,7 @@ TaskHeader* Worker::search() noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     Worker& v = *ws[(start + i) % n];
     if (&v == this) continue;
+    hook(HookPoint::kSteal);
     if (TaskHeader* t = v.queue_.steal_into(queue_)) {
       steals_.fetch_add(1, std::memory_order_relaxed);
       return t;
@@ -464,6 +465,7 @@ bool Worker::advance_virtual_clock() noexcept {
 }
 
 void Worker::park() noexcept {
+  hook(HookPoint::kPark);
   if (advance_timers(sched_.clock().now_tick()) > 0 && has_local_work()) return;
   Idle& idle = sched_.idle();
   Idle::Parked parked = idle.transition_to_parked(index_, searching_);

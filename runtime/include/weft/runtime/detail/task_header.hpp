@@ -48,6 +48,8 @@
 #include <string_view>
 #include <thread>
 
+#include "weft/runtime/detail/hooks.hpp"
+
 namespace weft::detail {
 
 struct TaskHeader;
@@ -170,6 +172,7 @@ struct TaskHeader {
                         bool hold = false) noexcept {
     waiter_ = w;
     resume_ = h;
+    hook(HookPoint::kPublish);
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
       bool eff = effective(s);
@@ -217,6 +220,7 @@ struct TaskHeader {
   /// Claims the current wait for completion. True: the caller must hand the task to the
   /// scheduler (exactly once). False: somebody else (cancellation, a timeout) won.
   bool try_claim() noexcept {
+    hook(HookPoint::kClaim);
     std::uint64_t s = state_.load(std::memory_order_acquire);
     for (;;) {
       if (s & kFwdLock) {
