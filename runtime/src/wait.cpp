@@ -14,6 +14,7 @@ bool failed(const TaskHeader* t) noexcept {
   return t->error_ && !is_cancelled_error(t->error_);
 }
 void await_ack(const std::atomic<bool>& acked) noexcept {
+  hook(HookPoint::kAckAwaited);
   // Acquire: pairs with the notifier's release store, its last touch of the slot.
   while (!acked.load(std::memory_order_acquire)) TaskHeader::spin_pause();
 }
@@ -161,31 +162,47 @@ CompletionQueue::CompletionQueue(TaskHeader* const* children, std::size_t n)
     s.notify = &CompletionQueue::on_child_done;
     s.owner = this;
     s.index = i;
+    std::lock_guard lk(lock_);  // a child may notify as soon as it is attached
     s.attached = attach_observer(children[i], &s) == Attach::kAttached;
     if (!s.attached) {  // finished (or awaited elsewhere: awaiting it will say so)
-      std::lock_guard lk(lock_);
+      s.acked.store(true, std::memory_order_relaxed);  // no notifier will touch the slot
       ready_.push_back(i);
     }
   }
 }
 
+// A slot whose child has notified holds no claim on the child any more: its index may have
+// been taken, its handle yielded and dropped, and the child freed. Only the slots still
+// attached (their handles still in the generator's frame, so their children alive) are
+// detached; for the others we wait only for the notifier to let go of the slot.
 CompletionQueue::~CompletionQueue() {
   for (std::size_t i = 0; i < n_; ++i) {
     Slot& s = slots_[i];
-    if (s.attached && !detach_observer(children_[i], &s)) await_ack(s.acked);
+    bool attached;
+    {
+      std::lock_guard lk(lock_);
+      attached = s.attached;
+    }
+    if (!attached || !detach_observer(children_[i], &s)) await_ack(s.acked);
   }
 }
 
+// The consumer is claimed under the lock, while `waiting_` still names it: once the lock is
+// released the consumer may have been cancelled, moved on to another wait and even
+// finished, and a claim made then would take that other wait (or touch a freed task).
 void CompletionQueue::on_child_done(Completion* c, TaskHeader*) noexcept {
   auto* slot = static_cast<Slot*>(c);
   CompletionQueue* q = slot->owner;
-  TaskHeader* consumer;
+  TaskHeader* woken = nullptr;
   {
     std::lock_guard lk(q->lock_);
+    slot->attached = false;
     q->ready_.push_back(slot->index);  // never reallocates: reserved for n
-    consumer = std::exchange(q->waiting_, nullptr);
+    TaskHeader* consumer = std::exchange(q->waiting_, nullptr);
+    if (consumer && consumer->try_claim()) woken = consumer;
   }
-  if (consumer && consumer->try_claim()) schedule(consumer);
+  hook(HookPoint::kCompletionQueued);
+  if (woken) schedule(woken);
   slot->acked.store(true, std::memory_order_release);  // last touch
 }
 

@@ -7,12 +7,16 @@
 // virtual time at which a wait returns is compared exactly.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -730,6 +734,161 @@ TEST(WaitStress, AsCompletedGeneratorsDroppedWhileTheirTasksFinishLoseNoTask) {
     while (rt.live_tasks() > 1) co_await weft::yield_now();
   }());
   EXPECT_EQ(finished.load(), rounds * 6);
+}
+
+// ---- as_completed and the lifetime of the handles it yields -----------------------------
+
+/// A result big enough that the task's frame is above the frame allocator's classes.
+struct Big {
+  std::array<char, 2048> bytes{};
+  int value = 0;
+};
+
+weft::Task<Big> big_after(weft::Duration d, int v) {
+  co_await weft::sleep(d);
+  Big b;
+  b.value = v;
+  co_return b;
+}
+
+/// The ordinary loop: take each handle, await it, let it go; the generator then ends with
+/// every child freed. The generator must touch none of them again (ASan reports it if it
+/// does: with small frames too, since sanitizer builds free frames to malloc).
+template <class T, class Make>
+std::vector<int> await_each_and_drop(std::size_t workers, Make make) {
+  std::vector<int> order;
+  weft::run(
+      [&]() -> weft::Task<void> {
+        std::vector<weft::JoinHandle<T>> hs;
+        for (int s : {3, 1, 2}) hs.push_back(weft::spawn(make(s * 1s, s)));
+        weft::AsyncGenerator<weft::JoinHandle<T>> gen = weft::as_completed(std::move(hs));
+        for (;;) {
+          std::optional<weft::JoinHandle<T>> h = co_await gen.next();
+          if (!h) break;
+          weft::JoinHandle<T> handle = std::move(*h);
+          h.reset();
+          T v = co_await handle;
+          if constexpr (std::is_same_v<T, Big>) {
+            order.push_back(v.value);
+          } else {
+            order.push_back(v);
+          }
+        }
+      }(),
+      virtual_clock(workers));
+  return order;
+}
+
+TEST(AsCompleted, TheLoopThatDropsEachHandleLeavesNoPointerToAFreedTask) {
+  for (std::size_t workers : {1u, 2u}) {
+    SCOPED_TRACE(testing::Message() << workers << " workers");
+    EXPECT_EQ(await_each_and_drop<int>(workers, value_after), (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(await_each_and_drop<Big>(workers, big_after), (std::vector<int>{1, 2, 3}));
+  }
+}
+
+// ---- as_completed: a consumer cancelled in the instant its child finishes ---------------
+//
+// A child's completion queues its index and takes the waiting consumer (one claim). Could a
+// consumer cancelled in the same instant go on to another wait and have *that* wait ended
+// by the completion's claim? No, for two reasons this test forces in turn: the claim is made
+// under the queue's lock, while the consumer is still named as waiting (then the cancel
+// finds the wait claimed and stays pending); and a cancel that does end next() ends the
+// generator, whose end waits for every notifier's last touch, so the consumer starts no
+// other wait while a completion is still at work. The hook holds the child's worker right
+// after the queue's lock is released, while the test cancels the consumer.
+
+namespace window {
+std::atomic<weft::detail::TaskHeader*> consumer{nullptr};
+std::atomic<int> phase{0};  // 1: a completion is held after the lock; 2: let it go on
+std::atomic<bool> was_waiting{false};
+
+void hold_completion(weft::detail::HookPoint p) noexcept {
+  if (p == weft::detail::HookPoint::kAckAwaited) {
+    int held = 1;  // the consumer's generator ends and waits for the held completion
+    phase.compare_exchange_strong(held, 2);
+    return;
+  }
+  if (p != weft::detail::HookPoint::kCompletionQueued) return;
+  int armed = 0;
+  if (!phase.compare_exchange_strong(armed, 1)) return;
+  weft::detail::TaskHeader* c = consumer.load();
+  was_waiting.store(c->state_.load() & weft::detail::TaskHeader::kWaiting);
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       phase.load() != 2 && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::yield();
+  }
+}
+
+bool wait_until(std::chrono::steady_clock::time_point end, auto done) {
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+}  // namespace window
+
+TEST(AsCompletedWindow, AConsumerCancelledAsItsChildFinishesIsNotWokenFromItsNextWait) {
+  if (!weft::detail::kHooks) GTEST_SKIP() << "needs a build with WEFT_HOOKS (the sanitizers')";
+  using weft::detail::TaskHeader;
+  window::phase = 0;
+  weft::Runtime rt({.workers = 2});
+  weft::Event child_go;
+  weft::Event never;  // nobody sets it: the consumer's last wait may end only by a cancel
+  std::atomic<int> got{-1};
+  std::atomic<bool> woken_from_never{false};
+  std::atomic<bool> cancelled_at_never{false};
+  // Named: a coroutine lambda's captures live in the closure, which must outlive the task.
+  auto child = [&]() -> weft::Task<int> {
+    co_await child_go.wait();
+    co_return 7;
+  };
+  auto consume = [&]() -> weft::Task<void> {
+    std::vector<weft::JoinHandle<int>> hs;
+    hs.push_back(weft::spawn(child()));
+    std::optional<weft::JoinHandle<int>> h;
+    {
+      weft::AsyncGenerator<weft::JoinHandle<int>> gen = weft::as_completed(std::move(hs));
+      try {
+        h = co_await gen.next();
+      } catch (const weft::CancelledError&) {
+        // The generator has ended; its handle went with it.
+      }
+    }
+    int value = 0;  // (no co_await inside ?: — GCC 12 evaluates both branches)
+    if (h) value = co_await std::move(*h);
+    got = value;
+    try {
+      co_await never.wait();
+      woken_from_never = true;
+    } catch (const weft::CancelledError&) {
+      cancelled_at_never = true;
+    }
+  };
+  weft::JoinHandle<void> consumer = rt.spawn(consume());
+  TaskHeader* c = consumer.header();
+  window::consumer = c;
+  auto end = std::chrono::steady_clock::now() + 10s;
+  auto waiting = [&] { return (c->state_.load() & TaskHeader::kWaiting) != 0; };
+  ASSERT_TRUE(window::wait_until(end, waiting)) << "the consumer never waited in next()";
+  weft::detail::set_hook(&window::hold_completion);
+  child_go.set();
+  ASSERT_TRUE(window::wait_until(end, [] { return window::phase.load() == 1; }));
+  consumer.cancel();
+  // Claimed under the lock, the consumer only runs once the completion goes on; cancelled
+  // first, it reaches its generator's end, which lets the completion go on (the hook).
+  if (!window::was_waiting) window::phase = 2;
+  ASSERT_TRUE(window::wait_until(end, [] { return window::phase.load() == 2; }));
+  ASSERT_TRUE(window::wait_until(end, [&] { return got.load() != -1; }));
+  ASSERT_TRUE(window::wait_until(end, [&] { return waiting() || consumer.done(); }));
+  consumer.cancel();  // ends the wait on `never`, if the first cancel has not
+  rt.block_on([&]() -> weft::Task<void> { co_await consumer; }());
+  weft::detail::set_hook(nullptr);
+  EXPECT_FALSE(woken_from_never.load()) << "a stale claim ended a wait nobody ended";
+  EXPECT_TRUE(cancelled_at_never.load());
+  // The completion's claim won (7) or the cancel did and ended the generator (0).
+  EXPECT_EQ(got.load(), window::was_waiting ? 0 : 7);
 }
 
 }  // namespace

@@ -120,8 +120,8 @@ class CompletionQueue {
   struct Slot : Completion {
     CompletionQueue* owner;
     std::size_t index;
-    std::atomic<bool> acked{false};
-    bool attached = false;
+    std::atomic<bool> acked{false};  // the notifier's last touch (or never attached)
+    bool attached = false;           // guarded by lock_: observing, not yet notified
   };
   static void on_child_done(Completion* c, TaskHeader* child) noexcept;
 
