@@ -72,18 +72,20 @@ void TaskGroup::on_child_done(detail::GroupLink* link, detail::TaskHeader* child
     child->observed_.store(true, std::memory_order_relaxed);
     g.fail(child->error_);
   }
-  bool wake;
+  detail::TaskHeader* parent = nullptr;
   {
     std::lock_guard lk(g.lock_);
-    wake = --g.active_ == 0 && g.joining_;
+    if (--g.active_ == 0 && g.joining_) {
+      g.closed_ = true;  // the join is over: nobody may add a child the group won't wait for
+      parent = &g.parent_;
+    }
   }
   // Last touch of the group unless we wake the parent (which may then destroy it).
-  if (wake && g.parent_.try_claim()) detail::schedule(&g.parent_);
+  if (parent && parent->try_claim()) detail::schedule(parent);
 }
 
 std::vector<std::exception_ptr> TaskGroup::take_errors() {
   std::lock_guard lk(lock_);
-  closed_ = true;
   return std::move(errors_);
 }
 
@@ -98,7 +100,10 @@ bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
   detail::WaitResult r;
   {
     std::lock_guard lk(group_.lock_);
-    if (group_.active_ == 0) return false;
+    if (group_.active_ == 0) {
+      group_.closed_ = true;  // as in on_child_done: the join is over
+      return false;
+    }
     group_.joining_ = true;
     r = task.begin_wait(this, h, /*forwarding=*/true);
   }

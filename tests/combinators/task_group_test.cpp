@@ -269,6 +269,54 @@ TEST(TaskGroup, APlainThreadCanSpawnIntoTheGroup) {
   EXPECT_EQ(ev.at, (std::vector<weft::Duration>{1s, 1s}));
 }
 
+// A task outside the group that still holds `tg` may try to spawn into it after the join
+// saw every child finish. The group is closed by that join, under the lock the join counted
+// under: had it closed only later (when it collected the errors), a child spawned in
+// between would run with a link to a group already destroyed. The hook stops the parent
+// right after the join, where such a spawn lands.
+namespace late_spawn {
+std::atomic<weft::TaskGroup*> group{nullptr};
+std::atomic<int> outcome{0};  // 1: refused with UsageError, 2: accepted
+
+weft::Task<void> nothing() {
+  co_await weft::sleep(1s);
+}
+
+void spawn_after_join(weft::detail::HookPoint p) noexcept {
+  if (p != weft::detail::HookPoint::kGroupJoined) return;
+  weft::TaskGroup* g = group.exchange(nullptr);
+  if (!g) return;
+  try {
+    (void)g->spawn(nothing());
+    outcome = 2;
+  } catch (const weft::UsageError& e) {
+    outcome = std::string(e.what()).find("after the group has finished") != std::string::npos;
+  }
+}
+}  // namespace late_spawn
+
+TEST(TaskGroupWindow, ASpawnBetweenTheJoinAndTheGroupsEndIsRefused) {
+  if (!weft::detail::kHooks) GTEST_SKIP() << "needs a build with WEFT_HOOKS (the sanitizers')";
+  late_spawn::outcome = 0;
+  weft::detail::set_hook(&late_spawn::spawn_after_join);
+  Events ev;
+  weft::run(
+      [&]() -> weft::Task<void> {
+        ev.start = weft::now();
+        co_await weft::task_group([&](weft::TaskGroup& tg) -> weft::Task<void> {
+          late_spawn::group = &tg;
+          (void)tg.spawn(finish_after(1s, ev, "child"));
+          co_return;
+        });
+        ev.add("group returned");
+        co_await weft::sleep(5s);  // a late child, had it been accepted, would finish here
+      }(),
+      virtual_clock(2));
+  weft::detail::set_hook(nullptr);
+  EXPECT_EQ(late_spawn::outcome.load(), 1);
+  EXPECT_EQ(ev.seen, (std::vector<std::string>{"child finished", "group returned"}));
+}
+
 // ---- failure ------------------------------------------------------------------------------
 
 TEST(TaskGroup, AFailingChildCancelsTheOtherChildrenAndTheBodyThenRaisesAnExceptionGroup) {

@@ -54,7 +54,12 @@ class TaskGroup {
   JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                       std::source_location where = std::source_location::current()) {
     auto* p = detail::make_spawn_root(std::move(task), name, where, &link_);
-    add_child(p);
+    try {
+      add_child(p);
+    } catch (...) {
+      detail::destroy_unsubmitted(p);
+      throw;
+    }
     try {
       detail::submit_spawn(p, parent_.sched_);
     } catch (...) {
@@ -110,7 +115,7 @@ class TaskGroup {
   bool failing_ = false;
   bool children_cancelled_ = false;  // the group cancelled them once already (asyncio: once)
   bool joining_ = false;
-  bool closed_ = false;
+  bool closed_ = false;  // set when the join ends: spawning then throws UsageError
 };
 
 namespace detail {
@@ -133,6 +138,7 @@ Task<void> run_task_group(F body) {
   } catch (const CancelledError&) {
     join_cancelled = true;
   }
+  detail::hook(detail::HookPoint::kGroupJoined);
   std::vector<std::exception_ptr> errors = tg.take_errors();
   if (!errors.empty()) throw ExceptionGroup(std::move(errors));
   if (body_cancelled) std::rethrow_exception(body_error);
