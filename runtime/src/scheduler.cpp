@@ -2,6 +2,8 @@
 // order a worker looks for them, idle.hpp for parking, local_queue.hpp for stealing.
 #include "scheduler.hpp"
 
+#include "weft/runtime/detail/stack_guard.hpp"
+
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -57,6 +59,9 @@ thread_local Worker* tls_worker = nullptr;
 thread_local TaskHeader* tls_task = nullptr;
 thread_local int tls_budget = 0;
 thread_local TaskHeader* tls_next = nullptr;  // resume_next()'s task, until complete_task ends
+}  // namespace
+constinit thread_local char* tls_stack_floor = nullptr;
+namespace {
 
 std::size_t workers_from(const RuntimeOptions& o) {
   if (o.workers > 0) return o.workers;
@@ -173,6 +178,7 @@ WorkerMetrics Worker::metrics() const noexcept {
 
 void Worker::main() {
   tls_worker = this;
+  tls_stack_floor = static_cast<char*>(__builtin_frame_address(0)) - kStackBudget;
   std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
   if (name.size() > 15) name.resize(15);
   ::pthread_setname_np(::pthread_self(), name.c_str());
@@ -208,6 +214,7 @@ void Worker::main() {
     if (!own_first && poll_own()) continue;
     park();
   }
+  tls_stack_floor = nullptr;
   tls_worker = nullptr;
 }
 
@@ -781,8 +788,20 @@ void resume_next(TaskHeader* t) noexcept {
 std::coroutine_handle<> take_resume_next() noexcept {
   TaskHeader* t = std::exchange(tls_next, nullptr);
   if (!t) return std::noop_coroutine();
+  if (stack_exhausted()) [[unlikely]] {  // see stack_guard.hpp: the joiner runs from the queue
+    schedule_yield(t);
+    return std::noop_coroutine();
+  }
   tls_task = t;
   return t->resume_;
+}
+
+std::coroutine_handle<> resume_from_queue(std::coroutine_handle<> next) noexcept {
+  TaskHeader* t = tls_task;
+  if (!t || next.address() == std::noop_coroutine().address()) return next;
+  t->resume_ = next;
+  schedule_yield(t);
+  return std::noop_coroutine();
 }
 
 TaskHeader& require_task(const char* what) {

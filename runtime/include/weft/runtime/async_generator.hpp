@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "weft/runtime/detail/frame_allocator.hpp"
+#include "weft/runtime/detail/stack_guard.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft {
@@ -33,7 +34,7 @@ class [[nodiscard]] AsyncGenerator {
     struct ToConsumer {
       bool await_ready() const noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
-        return h.promise().consumer_;
+        return detail::transfer_to(h.promise().consumer_);
       }
       void await_resume() const noexcept {}
     };
@@ -81,7 +82,7 @@ class [[nodiscard]] AsyncGenerator {
       std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) noexcept {
         h.promise().consumer_ = consumer;
         h.promise().value_.reset();
-        return h;
+        return detail::transfer_to(h);
       }
       std::optional<T> await_resume() {
         promise_type& p = h.promise();

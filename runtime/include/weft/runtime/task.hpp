@@ -2,8 +2,10 @@
 //
 // A Task does nothing until it is awaited; `co_await task` starts it by symmetric transfer
 // and, when it finishes, its final_suspend transfers straight back to the awaiter. Both
-// transfers are tail calls, so a chain of any depth of tasks that complete synchronously
-// runs in constant stack. The value, a reference, or the exception travels to the awaiter.
+// transfers are tail calls where the compiler makes them so, and go through the run queue
+// when the worker's stack runs low (detail/stack_guard.hpp), so a chain of any depth of
+// tasks that complete synchronously runs in bounded stack in every build. The value, a
+// reference, or the exception travels to the awaiter.
 // Frames come from the frame allocator (detail/frame_allocator.hpp).
 #pragma once
 
@@ -15,6 +17,7 @@
 #include <variant>
 
 #include "weft/runtime/detail/frame_allocator.hpp"
+#include "weft/runtime/detail/stack_guard.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft {
@@ -30,7 +33,7 @@ class PromiseBase : public FrameAllocated {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      return h.promise().continuation_;
+      return transfer_to(h.promise().continuation_);
     }
     void await_resume() const noexcept {}
   };
@@ -137,7 +140,7 @@ class [[nodiscard]] Task {
       }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
         h.promise().set_continuation(awaiting);
-        return h;
+        return detail::transfer_to(h);
       }
       decltype(auto) await_resume() { return h.promise().take(); }
     };
