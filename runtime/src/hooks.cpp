@@ -18,7 +18,7 @@ std::atomic<HookFn> g_hook{nullptr};
 // 0: fuzzing off. Read once, before any worker runs (static initialisation).
 const std::uint64_t g_fuzz_seed = [] {
   const char* s = std::getenv("WEFT_SCHEDULE_FUZZ");
-  return s ? std::strtoull(s, nullptr, 10) | 1 : 0;
+  return s && *s ? std::strtoull(s, nullptr, 10) | 1 : 0;
 }();
 std::atomic<std::uint64_t> g_fuzz_threads{0};
 
