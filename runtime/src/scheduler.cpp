@@ -178,7 +178,7 @@ WorkerMetrics Worker::metrics() const noexcept {
 
 void Worker::main() {
   tls_worker = this;
-  tls_stack_floor = static_cast<char*>(__builtin_frame_address(0)) - kStackBudget;
+  tls_stack_floor = stack_pointer() - kStackBudget;
   std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
   if (name.size() > 15) name.resize(15);
   ::pthread_setname_np(::pthread_self(), name.c_str());

@@ -32,9 +32,23 @@ inline constexpr std::size_t kStackBudget = 256 * 1024;
 /// Written only by its own thread (Worker::main).
 extern constinit thread_local char* tls_stack_floor;
 
+/// The current stack pointer. Read from the register where we can: __builtin_frame_address
+/// would make every coroutine that checks keep a frame pointer.
+inline char* stack_pointer() noexcept {
+  char* sp;
+#if defined(__x86_64__)
+  asm("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+  asm("mov %0, sp" : "=r"(sp));
+#else
+  sp = static_cast<char*>(__builtin_frame_address(0));
+#endif
+  return sp;
+}
+
 /// True when this thread's stack has grown past its floor.
 inline bool stack_exhausted() noexcept {
-  return static_cast<char*>(__builtin_frame_address(0)) < tls_stack_floor;
+  return stack_pointer() < tls_stack_floor;
 }
 
 /// The slow path of transfer_to: makes `next` the running task's resume point, re-queues
