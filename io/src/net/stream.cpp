@@ -13,6 +13,12 @@ LimitOverrun::LimitOverrun(const std::string& what, std::size_t limit, std::size
 
 namespace detail {
 
+void throw_read_too_large(const char* what, std::size_t n, std::size_t max) {
+  throw std::length_error(std::string("weft::net::BufferedReader::") + what + ": " +
+                          std::to_string(n) + " bytes asked for, more than the maximum of " +
+                          std::to_string(max) + " (ReaderOptions::max_read)");
+}
+
 ReadBuffer::ReadBuffer(std::size_t limit) : limit_(limit) {
   if (limit == 0) throw std::invalid_argument("weft::net::BufferedReader: limit must be positive");
 }
