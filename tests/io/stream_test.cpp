@@ -247,6 +247,23 @@ TEST(BufferedReader, ReadExactOfAGigabyteFromAPeerThatSendsAFewBytesAllocatesFor
       << "read_exact allocated the GiB before the peer sent it";
 }
 
+TEST(BufferedReader, ALimitOfSizeMaxLetsALongLineGrowWithTheData) {
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p;
+        BufferedReader r(p.a, {.limit = SIZE_MAX});
+        const std::string line = std::string(100'000, 'x') + "\n";
+        auto writer = weft::spawn([](TcpStream& s, const std::string& d) -> weft::Task<void> {
+          co_await s.write_all(d);
+          s.shutdown();
+        }(p.b, line));
+        EXPECT_EQ((co_await r.read_line()).size(), line.size());
+        EXPECT_EQ(co_await r.read_line(), "");
+        co_await writer;
+      }(),
+      virtual_clock(2));
+}
+
 TEST(BufferedReader, ACancelledReadLineLosesNoBufferedByte) {
   weft::run(
       []() -> weft::Task<void> {
