@@ -1,4 +1,5 @@
-// weft::fs::File under both backends (the blocking pool and io_uring): round trips, modes,
+// weft::fs::File under both backends (the blocking pool and io_uring): round trips, reads
+// of more than the file holds (memory follows the file, not the size asked), modes,
 // buffering, positional I/O, seek/tell, lines() and its limit, the one-shot helpers, errors
 // naming the operation and the path, no descriptor leaked on any path, cancellation of a read
 // in flight, and many reads in flight at once on one ring (FIFOs, so they cannot complete
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -22,6 +24,7 @@
 #include <weft/weft.hpp>
 
 #include "fs_test_util.hpp"
+#include "peak_rss.hpp"
 #include "stress_scale.hpp"
 
 namespace fs = weft::fs;
@@ -156,6 +159,51 @@ TEST_P(File, ReadOfNStopsAtNAndReturnsEmptyAtTheEnd) {
     std::byte b[4];
     EXPECT_EQ(co_await f.read(std::span(b)), 0u);
   }(this, p));
+}
+
+TEST_P(File, AReadOfMoreThanTheFileHoldsReturnsTheFileAndAllocatesForItNotForN) {
+  // aiofiles' read(n) returns at most what the file has; n is a bound, not an allocation.
+  const std::string p = path("small.txt");
+  weft::test::reset_peak_rss();
+  const std::size_t peak_before = weft::test::peak_rss();
+  run([](File* self, std::string p) -> weft::Task<void> {
+    co_await fs::write_file(p, "abc", self->backend());
+    for (std::size_t n : {std::size_t{1} << 30, std::size_t{1} << 40, SIZE_MAX}) {
+      fs::File f = co_await fs::File::open(p, "r", self->opts());
+      EXPECT_EQ(co_await f.read(n), "abc") << "n " << n;
+      EXPECT_EQ(co_await f.read(n), "") << "n " << n;
+      EXPECT_EQ(co_await f.pread(n, 1), "bc") << "n " << n;
+      EXPECT_EQ(co_await f.pread(n, 3), "") << "n " << n;
+      co_await f.close();
+    }
+  }(this, p));
+  EXPECT_LT(weft::test::peak_rss() - peak_before, std::size_t{64} << 20)
+      << "a read of 1 GiB from a 3-byte file allocated the GiB";
+}
+
+TEST_P(File, ALargeReadStopsAtNAndLeavesTheRestForTheNextRead) {
+  const std::string p = path("large.bin");
+  const std::string data = pattern((3 << 20) + 5, 3);
+  run([](File* self, std::string p, const std::string& d) -> weft::Task<void> {
+    co_await fs::write_file(p, d, self->backend());
+    for (std::size_t buffer : {std::size_t{0}, std::size_t{64 * 1024}}) {
+      // (No SCOPED_TRACE in a coroutine: its trace is per thread and the task may move.)
+      fs::File f = co_await fs::File::open(p, "r", self->opts(buffer));
+      const std::size_t n = (2 << 20) + 1;  // more than one allocation step, not a multiple
+      EXPECT_TRUE(co_await f.read(3) == d.substr(0, 3)) << "buffer_size " << buffer;
+      std::string mid = co_await f.read(n);
+      EXPECT_EQ(mid.size(), n) << "buffer_size " << buffer;
+      EXPECT_TRUE(mid == d.substr(3, n)) << "buffer_size " << buffer;
+      std::string at = co_await f.pread(n, 7);
+      EXPECT_EQ(at.size(), n) << "buffer_size " << buffer;
+      EXPECT_TRUE(at == d.substr(7, n)) << "buffer_size " << buffer;
+      std::string rest = co_await f.read(std::size_t{1} << 40);
+      EXPECT_EQ(rest.size(), d.size() - 3 - n) << "buffer_size " << buffer;
+      EXPECT_TRUE(rest == d.substr(3 + n)) << "buffer_size " << buffer;
+      EXPECT_EQ(co_await f.read(1), "") << "buffer_size " << buffer;
+      co_await f.close();
+    }
+  }(this, p, data));
 }
 
 // ---- modes ----------------------------------------------------------------------------------

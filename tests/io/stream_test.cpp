@@ -1,16 +1,20 @@
 // weft::net::BufferedReader / BufferedWriter / BufferedStream: lines and delimiters split
 // across reads, the limit on a record (exceeding it is LimitOverrun and loses no byte), the
-// end of the stream in the middle of a record, a cancelled read that keeps its buffer,
+// maximum of read_exact and its memory following the bytes that arrive, the end of the
+// stream in the middle of a record, a cancelled read that keeps its buffer,
 // buffered writes and their order, and a reader and a writer of one stream at once.
 // The streams are Unix socket pairs (real sockets, no listener needed).
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "peak_rss.hpp"
 #include "stress_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -190,6 +194,71 @@ TEST(BufferedReader, ReadExactLargerThanTheLimitArrivesWhole) {
         }(p.b, big));
         EXPECT_EQ(co_await r.read_exact(5), big.substr(0, 5));
         EXPECT_EQ(co_await r.read_exact(big.size() - 5), big.substr(5));
+        co_await writer;
+      }(),
+      virtual_clock(2));
+}
+
+TEST(BufferedReader, ReadExactBeyondItsMaximumIsALengthErrorNamingTheSizeAndTheMaximum) {
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p;
+        BufferedReader r(p.a);
+        co_await p.b.write_all("abc");
+        try {
+          (void)co_await r.read_exact(SIZE_MAX);
+          ADD_FAILURE() << "read_exact(SIZE_MAX) returned";
+        } catch (const std::length_error& e) {
+          const std::string what = e.what();
+          EXPECT_NE(what.find("read_exact"), std::string::npos) << what;
+          EXPECT_NE(what.find(std::to_string(SIZE_MAX)), std::string::npos) << what;
+          EXPECT_NE(what.find(std::to_string(weft::net::kDefaultMaxRead)), std::string::npos)
+              << what;
+        }
+        EXPECT_EQ(co_await r.read_exact(3), "abc");  // refused before reading anything
+
+        BufferedReader small(p.a, {.limit = 2, .max_read = 4});
+        co_await p.b.write_all("wxyz!");
+        EXPECT_THROW((void)co_await small.read_exact(5), std::length_error);
+        EXPECT_EQ(co_await small.read_exact(4), "wxyz");
+      }(),
+      virtual_clock());
+}
+
+TEST(BufferedReader, ReadExactOfAGigabyteFromAPeerThatSendsAFewBytesAllocatesForThoseBytes) {
+  weft::test::reset_peak_rss();
+  const std::size_t peak_before = weft::test::peak_rss();
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p;
+        BufferedReader r(p.a);
+        co_await p.b.write_all("abc");
+        p.b.shutdown();
+        try {
+          (void)co_await r.read_exact(std::size_t{1} << 30);
+          ADD_FAILURE() << "read_exact(1 GiB) returned from 3 bytes";
+        } catch (const IncompleteRead& e) {
+          EXPECT_EQ(e.got(), 3u);
+          EXPECT_EQ(e.expected(), std::size_t{1} << 30);
+        }
+      }(),
+      virtual_clock());
+  EXPECT_LT(weft::test::peak_rss() - peak_before, std::size_t{64} << 20)
+      << "read_exact allocated the GiB before the peer sent it";
+}
+
+TEST(BufferedReader, ALimitOfSizeMaxLetsALongLineGrowWithTheData) {
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p;
+        BufferedReader r(p.a, {.limit = SIZE_MAX});
+        const std::string line = std::string(100'000, 'x') + "\n";
+        auto writer = weft::spawn([](TcpStream& s, const std::string& d) -> weft::Task<void> {
+          co_await s.write_all(d);
+          s.shutdown();
+        }(p.b, line));
+        EXPECT_EQ((co_await r.read_line()).size(), line.size());
+        EXPECT_EQ(co_await r.read_line(), "");
         co_await writer;
       }(),
       virtual_clock(2));

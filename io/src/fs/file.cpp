@@ -35,6 +35,15 @@ using detail::SysResult;
 constexpr std::size_t kLineChunk = 64 * 1024;  // read size of lines() on an unbuffered File
 constexpr std::size_t kReadAllFirst = 64 * 1024;
 constexpr std::size_t kReadAllMax = 64u << 20;
+// read(n) and pread(n) allocate at most this much ahead of the bytes the file gives: n is
+// only a bound (a short file returns less), so a large n must not cost memory nothing fills.
+constexpr std::size_t kReadUpFront = 1u << 20;
+
+/// The size `s` grows to when a read of up to `n` bytes has filled it (0 < s.size() < n):
+/// twice as large, at most `n`. Doubling keeps the copies of a large read within its length.
+std::size_t grown(const std::string& s, std::size_t n) {
+  return s.size() + std::min(n - s.size(), s.size());
+}
 
 [[noreturn]] void bad_mode(std::string_view mode) {
   throw std::invalid_argument("weft::fs::File::open: invalid mode \"" + std::string(mode) +
@@ -203,8 +212,12 @@ Task<std::size_t> File::read(std::span<std::byte> buf) {
 }
 
 Task<std::string> File::read(std::size_t n) {
-  std::string s(n, '\0');
-  const std::size_t got = co_await read(std::as_writable_bytes(std::span(s)));
+  std::string s(std::min(n, kReadUpFront), '\0');
+  std::size_t got = co_await read(std::as_writable_bytes(std::span(s)));
+  while (got == s.size() && got < n) {  // filled, and more was asked: grow, read on
+    s.resize(grown(s, n));
+    got += co_await read(std::as_writable_bytes(std::span(s)).subspan(got));
+  }
   s.resize(got);
   co_return s;
 }
@@ -270,8 +283,12 @@ Task<std::size_t> File::pread(std::span<std::byte> buf, std::uint64_t offset) {
 }
 
 Task<std::string> File::pread(std::size_t n, std::uint64_t offset) {
-  std::string s(n, '\0');
-  const std::size_t got = co_await pread(std::as_writable_bytes(std::span(s)), offset);
+  std::string s(std::min(n, kReadUpFront), '\0');
+  std::size_t got = co_await pread(std::as_writable_bytes(std::span(s)), offset);
+  while (got == s.size() && got < n) {  // as in read(n)
+    s.resize(grown(s, n));
+    got += co_await pread(std::as_writable_bytes(std::span(s)).subspan(got), offset + got);
+  }
   s.resize(got);
   co_return s;
 }

@@ -1,6 +1,7 @@
 // weft::net::LimitOverrun, detail::ReadBuffer and BufferedStream (stream.hpp).
 #include "weft/io/net/stream.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace weft::net {
@@ -12,6 +13,12 @@ LimitOverrun::LimitOverrun(const std::string& what, std::size_t limit, std::size
       buffered_(buffered) {}
 
 namespace detail {
+
+void throw_read_too_large(const char* what, std::size_t n, std::size_t max) {
+  throw std::length_error(std::string("weft::net::BufferedReader::") + what + ": " +
+                          std::to_string(n) + " bytes asked for, more than the maximum of " +
+                          std::to_string(max) + " (ReaderOptions::max_read)");
+}
 
 ReadBuffer::ReadBuffer(std::size_t limit) : limit_(limit) {
   if (limit == 0) throw std::invalid_argument("weft::net::BufferedReader: limit must be positive");
@@ -52,8 +59,11 @@ std::span<std::byte> ReadBuffer::space(std::size_t want) {
     begin_ = 0;
   }
   if (buf_.size() - end_ < want) {
-    const std::size_t cap = std::max(buf_.size() * 2, end_ + want);
-    buf_.resize(std::min(cap, std::max(limit_, end_) + want));
+    // The ceiling saturates: a limit near SIZE_MAX ("no limit") must not wrap it below the
+    // bytes held, which would leave no room and read as the end of the stream.
+    const std::size_t bound = std::max(limit_, end_);
+    const std::size_t ceiling = bound > SIZE_MAX - want ? SIZE_MAX : bound + want;
+    buf_.resize(std::min(std::max(buf_.size() * 2, end_ + want), ceiling));
   }
   return {buf_.data() + end_, buf_.size() - end_};
 }

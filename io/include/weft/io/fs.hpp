@@ -128,7 +128,11 @@ class File {
   /// Reads into `buf` from the position: all of it, fewer bytes only at end of file (0 there).
   /// Throws std::system_error "read PATH: reason".
   Task<std::size_t> read(std::span<std::byte> buf);
-  /// Reads up to `n` bytes from the position (fewer only at end of file).
+  /// Reads up to `n` bytes from the position (fewer only at end of file): any `n` is
+  /// accepted, and a short file returns what it holds. Memory follows the bytes read, not
+  /// `n`: up to 1 MiB is allocated at once (the whole result, for a smaller `n`), and a
+  /// larger read grows its result as the file fills it. Throws std::system_error "read
+  /// PATH: reason" (std::bad_alloc only if the file really holds more than memory does).
   Task<std::string> read(std::size_t n);
   /// Reads from the position to the end of the file.
   Task<std::string> read_all();
@@ -148,7 +152,8 @@ class File {
   /// Reads up to `buf.size()` bytes at `offset`, leaving the position alone (fewer only at
   /// end of file). Sees this File's buffered writes (they are flushed first).
   Task<std::size_t> pread(std::span<std::byte> buf, std::uint64_t offset);
-  /// Reads up to `n` bytes at `offset`.
+  /// Reads up to `n` bytes at `offset`, allocating for the bytes read as read(n) does.
+  /// Throws std::system_error "pread PATH: reason".
   Task<std::string> pread(std::size_t n, std::uint64_t offset);
   /// Writes all of `data` at `offset`, leaving the position alone (buffered writes go
   /// first; a read buffer is dropped). In append mode Linux appends instead (pwrite(2)).

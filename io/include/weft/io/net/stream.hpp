@@ -9,6 +9,10 @@
 // cancelled (or timed out by wait_for) while it waits for more data leaves everything it
 // had buffered for the next read. read_exact into a span that meets the end of the stream
 // raises IncompleteRead, and the bytes that did arrive are in the span (got()).
+// read_exact(n) allocates for the bytes that arrive, not for `n` (a peer that announces a
+// gigabyte and sends three bytes costs 64 KiB of room, not the gigabyte), and refuses an `n`
+// above the reader's maximum (ReaderOptions::max_read, 1 GiB by default) with
+// std::length_error before it reads anything.
 //
 // A writer collects small writes in its buffer (WriterOptions::buffer, 64 KiB) and writes
 // them with one syscall when the buffer would overflow or on flush(); a write at least as
@@ -52,9 +56,16 @@ class LimitOverrun : public std::length_error {
   std::size_t limit_, buffered_;
 };
 
-/// Options of a BufferedReader.
+/// The default largest read_exact(n) of a BufferedReader (ReaderOptions::max_read): 1 GiB.
+inline constexpr std::size_t kDefaultMaxRead = std::size_t{1} << 30;
+
+/// Options of a BufferedReader (designated initializers: `{.limit = 1024}`).
 struct ReaderOptions {
   std::size_t limit = 64 * 1024;  ///< longest line or delimited record, delimiter included
+  /// Largest `n` of read_exact(n): a larger one throws std::length_error. Memory follows
+  /// the bytes that arrive whatever this is; it bounds what one call may collect (set it to
+  /// the largest message the protocol allows).
+  std::size_t max_read = kDefaultMaxRead;
 };
 
 /// Options of a BufferedWriter.
@@ -63,6 +74,10 @@ struct WriterOptions {
 };
 
 namespace detail {
+
+/// Throws the std::length_error of a read of `n` bytes above the reader's maximum `max`,
+/// naming `what` (stream.cpp).
+[[noreturn]] void throw_read_too_large(const char* what, std::size_t n, std::size_t max);
 
 /// The bytes a BufferedReader holds and the searching that needs no I/O (stream.cpp).
 class ReadBuffer {
@@ -101,8 +116,9 @@ class ReadBuffer {
 template <class S>
 class BufferedReader {
  public:
+  /// Throws std::invalid_argument for a zero `options.limit`.
   explicit BufferedReader(S& stream, ReaderOptions options = {})
-      : stream_(&stream), buf_(options.limit) {}
+      : stream_(&stream), buf_(options.limit), max_read_(options.max_read) {}
 
   /// One line, with its "\n"; at the end of the stream the last line without one, and then
   /// "" (asyncio's readline). Throws LimitOverrun if no "\n" comes within the limit.
@@ -140,15 +156,14 @@ class BufferedReader {
 
   /// `n` bytes as a string; throws IncompleteRead if the stream ends first (the bytes that
   /// came stay buffered when `n` is within the limit; beyond it they are read straight into
-  /// the result and dropped with it).
+  /// the result and dropped with it). Memory follows the bytes that arrive, not `n`: the
+  /// result grows as they come. Throws std::length_error naming read_exact, `n` and the
+  /// maximum if `n` is above ReaderOptions::max_read (before reading anything).
   Task<std::string> read_exact(std::size_t n) {
+    if (n > max_read_) detail::throw_read_too_large("read_exact", n, max_read_);
     while (buf_.size() < n) {
       if (eof_) throw IncompleteRead(buf_.size(), n, "read_exact");
-      if (n > buf_.limit()) {  // too big for the buffer: read straight into the result
-        std::string out(n, '\0');
-        co_await read_exact(std::as_writable_bytes(std::span(out)));
-        co_return out;
-      }
+      if (n > buf_.limit()) co_return co_await read_exact_large(n);
       co_await fill();
     }
     co_return buf_.take(n);
@@ -203,10 +218,29 @@ class BufferedReader {
     co_return buf_.take_into(dst);
   }
 
+  /// read_exact(n) too big for the buffer (n > buffered): straight into a result that starts
+  /// with what is buffered (and room for kGrowFirst bytes at least) and doubles each time it
+  /// fills, so it is never much more than twice what arrived, and the copies of its growing
+  /// add up to less than `n`.
+  Task<std::string> read_exact_large(std::size_t n) {
+    std::string out(std::min(n, std::max(buf_.size(), kGrowFirst)), '\0');
+    std::size_t got = buf_.take_into(std::as_writable_bytes(std::span(out)));  // all of it
+    while (got < n) {
+      if (eof_) throw IncompleteRead(got, n, "read_exact");
+      if (got == out.size()) out.resize(got + std::min(n - got, got));
+      const std::size_t k = co_await read_more(std::as_writable_bytes(std::span(out)).subspan(got));
+      if (k == 0) throw IncompleteRead(got, n, "read_exact");
+      got += k;
+    }
+    co_return out;
+  }
+
   static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kGrowFirst = 64 * 1024;
 
   S* stream_;
   detail::ReadBuffer buf_;
+  std::size_t max_read_;
   bool eof_ = false;
 };
 
@@ -307,7 +341,7 @@ class BufferedStream {
   Task<std::string> read_line() { return reader_.read_line(); }
   /// reader().read_until(delim).
   Task<std::string> read_until(std::string_view delim) { return reader_.read_until(delim); }
-  /// reader().read_exact(n).
+  /// reader().read_exact(n): throws std::length_error above StreamOptions::reader.max_read.
   Task<std::string> read_exact(std::size_t n) { return reader_.read_exact(n); }
   /// writer().write(s): buffered.
   Task<void> write(std::string_view s) { return writer_.write(s); }
