@@ -2,15 +2,19 @@
 // asyncio.timeout_at) and shield (asyncio.shield). A deadline cancels the body, waits for
 // what it awaits to finish, and turns into TimeoutError at its own boundary only; an outer
 // cancellation stays CancelledError; a shield holds cancellation back until its awaitable
-// has finished; a value that arrived is never traded for a TimeoutError.
+// has finished; a value that arrived is never traded for a TimeoutError; every kind of weft
+// awaitable may be put under each scope, and a timed-out one loses nothing.
 //
 // Every runtime runs on the virtual clock, so deadlines pass without real waiting and the
 // virtual time at which a scope ends is compared exactly.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <coroutine>
+#include <csignal>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -636,6 +640,403 @@ TEST(WaitFor, OverAGatherCancelsEveryChildAndWaitsForThemBeforeTimeoutError) {
                                         "child cleaned up", "TimeoutError"}));
     EXPECT_EQ(ev.at, (std::vector<weft::Duration>{1s, 1s, 2s, 2s, 2s}));
   }
+}
+
+// ---- every weft awaitable under a scope ---------------------------------------------------
+//
+// wait_for, timeout, timeout_at and shield take any weft awaitable: an rvalue is moved into
+// the scope's frame, an lvalue is awaited in place. Each test below puts awaitables of one
+// kind under the three deadline scopes with a deadline that passes (TimeoutError at the
+// deadline, and nothing the awaitable would have taken is lost), then under wait_for and
+// shield where they finish in time (their value). signal::wait is tested the same way in
+// tests/io/signal_test.cpp, which blocks the signal in every thread first.
+
+/// Awaits make() under wait_for, timeout and timeout_at, each with a deadline `d` away; each
+/// must raise TimeoutError at its deadline.
+template <class Make>
+weft::Task<void> times_out_under_every_scope(Make make, weft::Duration d = 1s) {
+  weft::TimePoint start = weft::now();
+  EXPECT_THROW(co_await weft::wait_for(make(), d), weft::TimeoutError);
+  EXPECT_EQ(weft::now() - start, d) << "wait_for";
+  start = weft::now();
+  EXPECT_THROW(co_await weft::timeout(d, make()), weft::TimeoutError);
+  EXPECT_EQ(weft::now() - start, d) << "timeout";
+  start = weft::now();
+  EXPECT_THROW(co_await weft::timeout_at(start + d, make()), weft::TimeoutError);
+  EXPECT_EQ(weft::now() - start, d) << "timeout_at";
+}
+
+/// Sleeps for an hour; counts a cancellation.
+weft::Task<int> an_hour_counting(std::atomic<int>& cancelled) {
+  try {
+    co_await weft::sleep(1h);
+  } catch (const weft::CancelledError&) {
+    cancelled.fetch_add(1);
+    throw;
+  }
+  co_return 0;
+}
+
+TEST(AnyAwaitable, SleepSleepUntilAndYieldNowTimeOutUnderEveryScopeOrEndAtTheirTime) {
+  weft::run(
+      []() -> weft::Task<void> {
+        co_await times_out_under_every_scope([] { return weft::sleep(1h); });
+        co_await times_out_under_every_scope([] { return weft::sleep_until(weft::now() + 1h); });
+        co_await times_out_under_every_scope([] { return weft::yield_now(); }, 0s);
+        const weft::TimePoint start = weft::now();
+        co_await weft::wait_for(weft::sleep(1s), 2s);
+        EXPECT_EQ(weft::now() - start, 1s);
+        co_await weft::timeout_at(start + 3s, weft::sleep_until(start + 2s));
+        EXPECT_EQ(weft::now() - start, 2s);
+        co_await weft::shield(weft::sleep(1s));
+        EXPECT_EQ(weft::now() - start, 3s);
+        auto named = weft::sleep(1s);  // an lvalue: awaited in place
+        co_await weft::wait_for(named, 2s);
+        EXPECT_EQ(weft::now() - start, 4s);
+        co_await weft::wait_for(weft::yield_now(), 1s);
+        co_await weft::shield(weft::yield_now());
+        co_await weft::sleep(5s);  // none of the disarmed deadlines fires
+        EXPECT_EQ(weft::now() - start, 9s);
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, TasksAndJoinHandlesAreCancelledAndAwaitedAtTheDeadlineOrGiveTheirValue) {
+  std::atomic<int> cancelled{0};
+  weft::run(
+      [&]() -> weft::Task<void> {
+        co_await times_out_under_every_scope([&] { return an_hour_counting(cancelled); });
+        EXPECT_EQ(cancelled.load(), 3);
+        co_await times_out_under_every_scope(
+            [&] { return weft::spawn(an_hour_counting(cancelled)); });
+        EXPECT_EQ(cancelled.load(), 6) << "each task was cancelled and had finished";
+        weft::JoinHandle<int> named = weft::spawn(an_hour_counting(cancelled));
+        EXPECT_THROW(co_await weft::wait_for(named, 1s), weft::TimeoutError);
+        EXPECT_TRUE(named.done());
+        EXPECT_EQ(cancelled.load(), 7);
+
+        EXPECT_EQ(co_await weft::wait_for(value_after(1s, 5), 2s), 5);
+        weft::JoinHandle<int> in_time = weft::spawn(value_after(1s, 6));
+        EXPECT_EQ(co_await weft::wait_for(in_time, 2s), 6);
+        EXPECT_EQ(co_await weft::shield(weft::spawn(value_after(1s, 7))), 7);
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, GatherAndGatherSettledCancelTheirChildrenAtTheDeadlineOrGiveTheirValues) {
+  std::atomic<int> cancelled{0};
+  weft::run(
+      [&]() -> weft::Task<void> {
+        co_await times_out_under_every_scope(
+            [&] { return weft::gather(an_hour_counting(cancelled), an_hour_counting(cancelled)); });
+        EXPECT_EQ(cancelled.load(), 6);
+        co_await times_out_under_every_scope(
+            [&] { return weft::gather_settled(an_hour_counting(cancelled), value_at_once(1)); });
+        EXPECT_EQ(cancelled.load(), 9);
+
+        auto [a, b] =
+            co_await weft::wait_for(weft::gather(value_after(1s, 1), value_at_once(2)), 2s);
+        EXPECT_EQ(a + b, 3);
+        auto [c, d] =
+            co_await weft::shield(weft::gather_settled(value_after(1s, 3), value_at_once(4)));
+        EXPECT_EQ(c.value() + d.value(), 7);
+      }(),
+      virtual_clock(2));
+}
+
+/// Sleeps `d`, then records that it finished.
+weft::Task<int> finish_after(weft::Duration d, std::atomic<int>& finished) {
+  co_await weft::sleep(d);
+  finished.fetch_add(1);
+  co_return 1;
+}
+
+/// One handle of finish_after(d).
+std::vector<weft::JoinHandle<int>> one_finishing_after(weft::Duration d,
+                                                       std::atomic<int>& finished) {
+  std::vector<weft::JoinHandle<int>> hs;
+  hs.push_back(weft::spawn(finish_after(d, finished)));
+  return hs;
+}
+
+// Neither wait nor as_completed cancels the tasks it watches: a timeout ends the watch, the
+// tasks run on (their handles are dropped with the watch).
+TEST(AnyAwaitable, WaitAndAsCompletedNextTimeOutWithoutCancellingTheirTasksOrReturnInTime) {
+  std::atomic<int> finished{0};
+  weft::run(
+      [&]() -> weft::Task<void> {
+        const weft::TimePoint start = weft::now();
+        co_await times_out_under_every_scope(
+            [&] { return weft::wait(one_finishing_after(10s, finished)); });
+        std::vector<weft::AsyncGenerator<weft::JoinHandle<int>>> gens;
+        co_await times_out_under_every_scope([&] {
+          gens.push_back(weft::as_completed(one_finishing_after(10s, finished)));
+          return gens.back().next();
+        });
+        EXPECT_EQ(weft::now() - start, 6s);
+        co_await weft::sleep(10s);
+        EXPECT_EQ(finished.load(), 6) << "every watched task ran to its end";
+
+        weft::WaitSets<int> sets =
+            co_await weft::wait_for(weft::wait(one_finishing_after(1s, finished)), 2s);
+        EXPECT_EQ(sets.done.size(), 1u);
+        weft::AsyncGenerator<weft::JoinHandle<int>> gen =
+            weft::as_completed(one_finishing_after(1s, finished));
+        std::optional<weft::JoinHandle<int>> next = co_await weft::wait_for(gen.next(), 2s);
+        EXPECT_TRUE(next.has_value());
+        if (next) {
+          EXPECT_EQ(co_await *next, 1);
+        }
+        EXPECT_FALSE(co_await weft::shield(gen.next())) << "the generator has ended";
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, TaskGroupCancelsAndAwaitsItsChildrenAtTheDeadlineOrReturnsInTime) {
+  std::atomic<int> cancelled{0};
+  std::atomic<int> finished{0};
+  weft::run(
+      [&]() -> weft::Task<void> {
+        auto stuck = [&](weft::TaskGroup& tg) -> weft::Task<void> {
+          tg.spawn(an_hour_counting(cancelled));
+          co_return;
+        };
+        co_await times_out_under_every_scope([&] { return weft::task_group(stuck); });
+        EXPECT_EQ(cancelled.load(), 3);
+        auto quick = [&](weft::TaskGroup& tg) -> weft::Task<void> {
+          tg.spawn(finish_after(1s, finished));
+          co_return;
+        };
+        co_await weft::wait_for(weft::task_group(quick), 2s);
+        co_await weft::shield(weft::task_group(quick));
+        EXPECT_EQ(finished.load(), 2);
+      }(),
+      virtual_clock(2));
+}
+
+// A running function cannot be interrupted and the virtual clock holds still while it runs,
+// so the deadlines that pass are already due when the function would start: it never does.
+TEST(AnyAwaitable, ToThreadAndOffloadNeverStartUnderAnExpiredDeadlineAndReturnInTime) {
+  std::atomic<int> runs{0};
+  weft::run(
+      [&]() -> weft::Task<void> {
+        auto f = [&runs] {
+          runs.fetch_add(1);
+          return 7;
+        };
+        co_await times_out_under_every_scope([&] { return weft::to_thread(f); }, 0s);
+        co_await times_out_under_every_scope([&] { return weft::offload(f); }, 0s);
+        EXPECT_EQ(runs.load(), 0);
+        EXPECT_EQ(co_await weft::wait_for(weft::to_thread(f), 1s), 7);
+        EXPECT_EQ(co_await weft::wait_for(weft::offload(f), 1s), 7);
+        EXPECT_EQ(co_await weft::shield(weft::to_thread(f)), 7);
+        EXPECT_EQ(runs.load(), 3);
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, MutexLockAndSemaphoreAcquireTimeOutTakingNothingOrGiveTheirGuard) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Mutex m;
+        {
+          weft::MutexGuard held = co_await m.lock();
+          co_await times_out_under_every_scope([&] { return m.lock(); });
+        }
+        EXPECT_FALSE(m.locked()) << "a timed-out lock was handed the mutex";
+        {
+          weft::MutexGuard g = co_await weft::wait_for(m.lock(), 1s);
+          EXPECT_TRUE(g.owns_lock());
+        }
+        {
+          weft::MutexGuard g = co_await weft::shield(m.lock());
+          EXPECT_TRUE(g.owns_lock());
+        }
+
+        weft::Semaphore s(0);
+        co_await times_out_under_every_scope([&] { return s.acquire(); });
+        s.release();
+        EXPECT_EQ(s.value(), 1) << "a timed-out acquire took the permit";
+        {
+          weft::SemaphoreGuard g = co_await weft::wait_for(s.acquire(), 1s);
+          EXPECT_EQ(s.value(), 0);
+        }
+        {
+          weft::SemaphoreGuard g = co_await weft::shield(s.acquire());
+          EXPECT_EQ(s.value(), 0);
+        }
+        EXPECT_EQ(s.value(), 1);
+      }(),
+      virtual_clock(2));
+}
+
+/// Sleeps `d`, then notifies `c` under its mutex.
+weft::Task<void> notify_after(weft::Condition& c, weft::Duration d) {
+  co_await weft::sleep(d);
+  weft::MutexGuard g = co_await c.lock();
+  c.notify();
+}
+
+/// Sleeps `d`, then waits at `b`; the arrival index.
+weft::Task<std::ptrdiff_t> arrive_after(weft::Barrier& b, weft::Duration d) {
+  co_await weft::sleep(d);
+  co_return co_await b.wait();
+}
+
+TEST(AnyAwaitable, EventConditionBarrierAndLatchWaitsTimeOutLeavingNoTraceOrReturnInTime) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Event e;
+        co_await times_out_under_every_scope([&] { return e.wait(); });
+        e.set();
+        co_await weft::wait_for(e.wait(), 1s);
+        co_await weft::shield(e.wait());
+
+        weft::Condition c;
+        weft::MutexGuard g = co_await c.lock();
+        co_await times_out_under_every_scope([&] { return c.wait(g); });
+        EXPECT_TRUE(g.owns_lock() && c.locked()) << "a timed-out wait took the mutex back";
+        weft::TimePoint start = weft::now();
+        weft::JoinHandle<void> notifier = weft::spawn(notify_after(c, 1s));
+        co_await weft::wait_for(c.wait(g), 2s);
+        EXPECT_EQ(weft::now() - start, 1s);
+        weft::JoinHandle<void> second = weft::spawn(notify_after(c, 1s));
+        co_await weft::shield(c.wait(g));
+        EXPECT_TRUE(g.owns_lock());
+        g.unlock();
+        co_await notifier;
+        co_await second;
+
+        weft::Barrier b(2);
+        co_await times_out_under_every_scope([&] { return b.wait(); });
+        EXPECT_EQ(b.n_waiting(), 0) << "a timed-out task still counts as arrived";
+        weft::JoinHandle<std::ptrdiff_t> other = weft::spawn(arrive_after(b, 1s));
+        std::ptrdiff_t mine = co_await weft::wait_for(b.wait(), 2s);
+        EXPECT_EQ(mine + co_await other, 1) << "arrival indices 0 and 1";
+        other = weft::spawn(arrive_after(b, 1s));
+        mine = co_await weft::shield(b.wait());
+        EXPECT_EQ(mine + co_await other, 1);
+
+        weft::Latch l(1);
+        co_await times_out_under_every_scope([&] { return l.wait(); });
+        EXPECT_EQ(l.count(), 1);
+        l.count_down();
+        co_await weft::wait_for(l.wait(), 1s);
+        co_await weft::shield(l.wait());
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, QueuePutAndGetAndChannelReceivesTimeOutLosingNoItemOrGiveTheItem) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::Queue<int> q(1);
+        co_await times_out_under_every_scope([&] { return q.get(); });
+        q.put_nowait(5);
+        EXPECT_EQ(q.qsize(), 1u) << "a timed-out get took the item";
+        co_await times_out_under_every_scope([&] { return q.put(6); });
+        EXPECT_EQ(q.qsize(), 1u) << "a timed-out put added its item";
+        EXPECT_EQ(co_await weft::wait_for(q.get(), 1s), 5);
+        co_await weft::wait_for(q.put(7), 1s);
+        EXPECT_EQ(co_await weft::shield(q.get()), 7);
+        co_await weft::shield(q.put(8));
+        EXPECT_EQ(q.get_nowait(), 8);
+
+        auto one = weft::oneshot<int>();
+        weft::OneshotReceiver<int>& rx = one.second;
+        co_await times_out_under_every_scope([&] { return rx.recv(); });
+        one.first.send(9);
+        EXPECT_EQ(co_await weft::wait_for(rx.recv(), 1s), 9);
+        auto two = weft::oneshot<int>();
+        two.first.send(10);
+        EXPECT_EQ(co_await weft::shield(two.second.recv()), 10);
+
+        weft::BroadcastSender<int> tx = weft::broadcast<int>(4);
+        weft::BroadcastReceiver<int> sub = tx.subscribe();
+        co_await times_out_under_every_scope([&] { return sub.recv(); });
+        tx.send(11);
+        EXPECT_EQ(co_await weft::wait_for(sub.recv(), 1s), 11);
+        tx.send(12);
+        EXPECT_EQ(co_await weft::shield(sub.recv()), 12);
+      }(),
+      virtual_clock(2));
+}
+
+TEST(AnyAwaitable, SocketReadinessAndReadsTimeOutLosingNoByteOrReturnInTime) {
+  weft::run(
+      []() -> weft::Task<void> {
+        auto pair = weft::net::UnixStream::pair();
+        weft::net::UnixStream& a = pair.first;
+        weft::net::UnixStream& b = pair.second;
+        std::array<std::byte, 16> buf{};
+        EXPECT_FALSE(a.try_read(buf).has_value());  // readable() now waits for the peer
+        co_await times_out_under_every_scope([&] { return a.readable(); });
+        co_await times_out_under_every_scope([&] { return a.read(buf); });
+        co_await b.write_all("hello");
+        co_await weft::wait_for(a.readable(), 1s);
+        std::size_t n = co_await weft::wait_for(a.read(buf), 1s);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), n), "hello");
+        co_await b.write_all("again");
+        n = co_await weft::shield(a.read(buf));
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), n), "again");
+
+        std::vector<std::byte> chunk(64 * 1024, std::byte{'x'});
+        std::size_t sent = 0;
+        while (std::optional<std::size_t> k = a.try_write(chunk)) sent += *k;  // until full
+        co_await times_out_under_every_scope([&] { return a.writable(); });
+        std::vector<std::byte> got(sent);
+        co_await b.read_exact(got);
+        EXPECT_FALSE(b.try_read(buf).has_value()) << "every byte written arrived, no more";
+        co_await weft::wait_for(a.writable(), 1s);
+        co_await weft::shield(a.writable());
+      }(),
+      virtual_clock(2));
+}
+
+// The virtual clock cannot see a child process run: its deadlines pass as soon as every
+// worker is idle.
+TEST(AnyAwaitable, ChildWaitTimesOutLeavingTheProcessRunningOrGivesItsStatus) {
+  weft::run(
+      []() -> weft::Task<void> {
+        weft::process::Child c = weft::process::Child::spawn({"sleep", "1000"});
+        co_await times_out_under_every_scope([&] { return c.wait(); });
+        EXPECT_FALSE(c.try_wait().has_value()) << "the process stopped";
+        c.kill();
+        EXPECT_EQ((co_await c.wait()).signal, SIGKILL);
+        EXPECT_EQ((co_await weft::wait_for(c.wait(), 1s)).signal, SIGKILL);  // reaped: at once
+        EXPECT_EQ((co_await weft::shield(c.wait())).signal, SIGKILL);
+      }(),
+      virtual_clock(2));
+}
+
+/// An awaiter that cannot be moved (a yield): the scopes await it in place as an lvalue.
+struct PinnedYield {
+  using Yield = decltype(weft::yield_now());
+  PinnedYield() = default;
+  PinnedYield(const PinnedYield&) = delete;
+  PinnedYield& operator=(const PinnedYield&) = delete;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) { return inner.await_suspend(h); }
+  int await_resume() {
+    inner.await_resume();
+    return 3;
+  }
+  Yield inner;
+};
+
+TEST(AnyAwaitable, AnAwaiterThatCannotMoveIsAwaitedInPlaceWhenPassedAsAnLvalue) {
+  int v = weft::run(
+      []() -> weft::Task<int> {
+        PinnedYield first;
+        int a = co_await weft::wait_for(first, 1s);
+        PinnedYield second;
+        int b = co_await weft::shield(second);
+        PinnedYield third;
+        EXPECT_THROW(co_await weft::timeout(0s, third), weft::TimeoutError);
+        co_return a + b;
+      }(),
+      virtual_clock(1));
+  EXPECT_EQ(v, 6);
 }
 
 // ---- stress -------------------------------------------------------------------------------

@@ -188,6 +188,26 @@ TEST_F(SignalTest, ATimedOutRecvLeavesTheNextDeliveryForTheNextRecv) {
       virtual_clock(2));
 }
 
+// signal::wait under each scope (the other awaitables are in cancel_scope_test.cpp): the
+// deadlines pass with no delivery, and the delivery after them is not lost.
+TEST_F(SignalTest, WaitTimesOutUnderEveryScopeLosingNoDeliveryOrReturnsInTime) {
+  weft::run(
+      []() -> weft::Task<void> {
+        const weft::TimePoint start = weft::now();
+        EXPECT_THROW(co_await weft::wait_for(weft::signal::wait(SIGUSR2), 1s), weft::TimeoutError);
+        EXPECT_THROW(co_await weft::timeout(1s, weft::signal::wait(SIGUSR2)), weft::TimeoutError);
+        EXPECT_THROW(co_await weft::timeout_at(weft::now() + 1s, weft::signal::wait(SIGUSR2)),
+                     weft::TimeoutError);
+        EXPECT_EQ(weft::now() - start, 3s);
+        send(SIGUSR2);
+        co_await weft::wait_for(weft::signal::wait(SIGUSR2), 1s);
+        send(SIGUSR2);
+        co_await weft::shield(weft::signal::wait(SIGUSR2));
+        EXPECT_EQ(weft::now() - start, 3s);
+      }(),
+      virtual_clock(2));
+}
+
 TEST_F(SignalTest, AListenerMovedToAnotherTaskKeepsItsDeliveries) {
   weft::run(
       []() -> weft::Task<void> {

@@ -38,12 +38,14 @@ Duration checked_duration(std::chrono::duration<Rep, Period> d, const char* what
 /// Saturating `now + d`.
 TimePoint deadline_after(Duration d) noexcept;
 
-/// Awaiter of sleep/sleep_until: a claimable wait on a timer entry in this frame.
+/// Awaiter of sleep/sleep_until: a claimable wait on a timer entry in this frame. Movable
+/// until it is awaited (wait_for moves it into its frame); its timer entry is linked by
+/// address once it waits.
 class SleepAwaiter : Waiter {
  public:
   explicit SleepAwaiter(TimePoint deadline) noexcept : deadline_(deadline) {}
-  SleepAwaiter(const SleepAwaiter&) = delete;
-  SleepAwaiter& operator=(const SleepAwaiter&) = delete;
+  SleepAwaiter(SleepAwaiter&& o) noexcept : Waiter(), deadline_(o.deadline_) {}
+  SleepAwaiter& operator=(SleepAwaiter&&) = delete;
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
