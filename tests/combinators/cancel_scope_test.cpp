@@ -525,6 +525,41 @@ TEST(Shield, InsideATimeoutLetsTheShieldedWorkFinishAndReturnsItsValue) {
   EXPECT_EQ(ev.at, (std::vector<weft::Duration>{2s, 3s}));
 }
 
+/// Sleeps `d`, then throws std::runtime_error("shielded work failed").
+weft::Task<int> fail_after(weft::Duration d) {
+  co_await weft::sleep(d);
+  throw std::runtime_error("shielded work failed");
+}
+
+// asyncio.wait_for(shield(x), t) raises TimeoutError at t and leaves x running; weft's
+// shield holds the deadline's cancellation back until x has finished, and the scope then
+// returns x's outcome (the deadline's request dies with the scope).
+TEST(Shield, UnderWaitForReturnsWhenTheShieldedWorkFinishesWithItsOutcomeNotAtTheDeadline) {
+  for (std::size_t workers : {1u, 2u}) {
+    SCOPED_TRACE(testing::Message() << workers << " workers");
+    Events ev;
+    weft::run(
+        [&]() -> weft::Task<void> {
+          ev.start = weft::now();
+          int v = co_await weft::wait_for(weft::shield(value_after(3s, 4)), 1s);
+          ev.add("value " + std::to_string(v));
+          co_await weft::wait_for(weft::shield(weft::sleep(2s)), 1s);
+          ev.add("slept");
+          try {
+            (void)co_await weft::wait_for(weft::shield(fail_after(1s)), 500ms);
+          } catch (const std::runtime_error& e) {
+            ev.add(e.what());
+          }
+          co_await weft::sleep(1s);  // no cancellation is left pending
+          ev.add("next await returned");
+        }(),
+        virtual_clock(workers));
+    EXPECT_EQ(ev.seen, (std::vector<std::string>{"value 4", "slept", "shielded work failed",
+                                                 "next await returned"}));
+    EXPECT_EQ(ev.at, (std::vector<weft::Duration>{3s, 5s, 6s, 7s}));
+  }
+}
+
 weft::Task<int> wait_for_inside_a_shield(Events& ev) {
   try {
     co_await weft::shield(weft::wait_for(sleep_an_hour(ev, "body"), 1s));

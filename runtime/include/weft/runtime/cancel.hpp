@@ -11,7 +11,9 @@
 // shield(aw) runs `aw` with outer cancellation held back: a cancel that arrives meanwhile
 // stays pending and is delivered at the task's next await after `aw` finished. (asyncio
 // raises at once and leaves the shielded work running unobserved; weft keeps it
-// structured and still gives you the result.)
+// structured and still gives you the result.) So `wait_for(shield(x), t)` returns when `x`
+// finishes, not at `t`, with x's value or exception: the deadline's request is dropped as
+// the scope closes, since an outcome that arrived is never traded for TimeoutError.
 //
 // How a scope holds its awaitable (any of weft's: a Task, a JoinHandle, sleep, a lock, a
 // queue's get, a socket's readable() ...): an rvalue is moved into the scope's coroutine
