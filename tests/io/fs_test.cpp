@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -365,6 +366,43 @@ TEST_P(File, PreadAndPwriteLeaveThePositionAlone) {
     EXPECT_EQ(co_await f.pread(std::span(big), 100), 0u);
     co_await f.close();
     EXPECT_EQ(co_await fs::read_file(p, self->backend()), "0123abZ789");
+  }(this, p));
+}
+
+/// What `t` threw as std::invalid_argument, or "no error".
+template <class T>
+weft::Task<std::string> invalid_argument_of(weft::Task<T> t) {
+  try {
+    co_await std::move(t);
+  } catch (const std::invalid_argument& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
+TEST_P(File, AnOffsetAboveTheLargestFileOffsetIsRefusedNotTakenForThePosition) {
+  // A file offset is signed (off_t): one above INT64_MAX must not wrap to a negative number,
+  // which the syscall layer takes for "at the position".
+  const std::string p = path("far.bin");
+  run([](File* self, std::string p) -> weft::Task<void> {
+    co_await fs::write_file(p, "0123456789", self->backend());
+    fs::File f = co_await fs::File::open(p, "r+", self->opts(0));
+    EXPECT_EQ(co_await f.read(3), "012");  // unbuffered: the kernel's position is 3
+    const std::string largest = std::to_string(INT64_MAX);
+    for (std::uint64_t offset : {std::uint64_t{INT64_MAX} + 1, std::uint64_t{UINT64_MAX}}) {
+      const std::string o = std::to_string(offset);
+      const auto refusal = [&](const char* call) {
+        return std::string("weft::fs::File::") + call + " " + p + ": offset " + o +
+               " is above the largest file offset, " + largest;
+      };
+      std::byte b[4];
+      EXPECT_EQ(co_await invalid_argument_of(f.pread(std::span(b), offset)), refusal("pread"));
+      EXPECT_EQ(co_await invalid_argument_of(f.pread(4, offset)), refusal("pread"));
+      EXPECT_EQ(co_await invalid_argument_of(f.pwrite("XY", offset)), refusal("pwrite"));
+    }
+    EXPECT_EQ(co_await f.read(3), "345");  // the position did not move
+    co_await f.close();
+    EXPECT_EQ(co_await fs::read_file(p, self->backend()), "0123456789");  // nothing written
   }(this, p));
 }
 

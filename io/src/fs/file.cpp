@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -43,6 +44,19 @@ constexpr std::size_t kReadUpFront = 1u << 20;
 /// twice as large, at most `n`. Doubling keeps the copies of a large read within its length.
 std::size_t grown(const std::string& s, std::size_t n) {
   return s.size() + std::min(n - s.size(), s.size());
+}
+
+/// The largest file offset: off_t is signed. Positional calls refuse a larger one, which would
+/// otherwise turn negative on its way to the syscall layer, where that means "at the position".
+constexpr std::uint64_t kMaxOffset = std::numeric_limits<std::int64_t>::max();
+
+/// Throws std::invalid_argument naming `what`, `path` and `offset` if `offset` is above
+/// kMaxOffset.
+void check_offset(const char* what, const std::filesystem::path& path, std::uint64_t offset) {
+  if (offset <= kMaxOffset) return;
+  throw std::invalid_argument(std::string("weft::fs::File::") + what + " " + path.string() +
+                              ": offset " + std::to_string(offset) +
+                              " is above the largest file offset, " + std::to_string(kMaxOffset));
 }
 
 [[noreturn]] void bad_mode(std::string_view mode) {
@@ -271,6 +285,7 @@ Task<void> File::write_all(std::string_view data) {
 
 Task<std::size_t> File::pread(std::span<std::byte> buf, std::uint64_t offset) {
   check_open("pread");
+  check_offset("pread", path_, offset);
   if (writing_) co_await flush();
   std::size_t got = 0;
   while (got < buf.size()) {
@@ -283,6 +298,8 @@ Task<std::size_t> File::pread(std::span<std::byte> buf, std::uint64_t offset) {
 }
 
 Task<std::string> File::pread(std::size_t n, std::uint64_t offset) {
+  check_open("pread");
+  check_offset("pread", path_, offset);  // before allocating
   std::string s(std::min(n, kReadUpFront), '\0');
   std::size_t got = co_await pread(std::as_writable_bytes(std::span(s)), offset);
   while (got == s.size() && got < n) {  // as in read(n)
@@ -295,6 +312,7 @@ Task<std::string> File::pread(std::size_t n, std::uint64_t offset) {
 
 Task<void> File::pwrite(std::span<const std::byte> data, std::uint64_t offset) {
   check_open("pwrite");
+  check_offset("pwrite", path_, offset);  // before flushing: a refused call does nothing
   co_await flush();
   co_await drop_read_buffer();
   co_await raw_write_all(data.data(), data.size(), static_cast<std::int64_t>(offset));

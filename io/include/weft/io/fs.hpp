@@ -150,13 +150,18 @@ class File {
   Task<void> write_all(std::string_view data);
 
   /// Reads up to `buf.size()` bytes at `offset`, leaving the position alone (fewer only at
-  /// end of file). Sees this File's buffered writes (they are flushed first).
+  /// end of file). Sees this File's buffered writes (they are flushed first). Throws
+  /// std::system_error "pread PATH: reason", and std::invalid_argument naming the call, the
+  /// path and the offset, before doing anything, for an offset above INT64_MAX (the largest
+  /// file offset).
   Task<std::size_t> pread(std::span<std::byte> buf, std::uint64_t offset);
   /// Reads up to `n` bytes at `offset`, allocating for the bytes read as read(n) does.
-  /// Throws std::system_error "pread PATH: reason".
+  /// Throws as pread(span, offset).
   Task<std::string> pread(std::size_t n, std::uint64_t offset);
   /// Writes all of `data` at `offset`, leaving the position alone (buffered writes go
   /// first; a read buffer is dropped). In append mode Linux appends instead (pwrite(2)).
+  /// Throws std::system_error "pwrite PATH: reason", and std::invalid_argument naming the
+  /// call, the path and the offset, before doing anything, for an offset above INT64_MAX.
   Task<void> pwrite(std::span<const std::byte> data, std::uint64_t offset);
   /// pwrite(span) of the bytes of `data`.
   Task<void> pwrite(std::string_view data, std::uint64_t offset);
