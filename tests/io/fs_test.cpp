@@ -323,6 +323,34 @@ TEST_P(File, UnbufferedWritesReachTheFileAtOnce) {
   }(this, p));
 }
 
+TEST_P(File, ABufferSizeAboveTheMaximumIsRefusedAtOpenNamingItAndTheMaximum) {
+  // Refused at open, before any syscall, rather than thrown as std::bad_alloc by the first
+  // buffered call.
+  const std::string p = path("huge-buffer.txt");
+  run([](File* self, std::string p) -> weft::Task<void> {
+    for (std::size_t size : {fs::kMaxBufferSize + 1, std::size_t{1} << 40, SIZE_MAX}) {
+      try {
+        fs::File f = co_await fs::File::open(p, "w+", self->opts(size));
+        ADD_FAILURE() << "opened with a buffer of " << size << " bytes";
+        co_await f.write_all("x");
+        co_await f.seek(0);
+        co_await f.read(1);
+        co_await f.close();
+      } catch (const std::invalid_argument& e) {
+        EXPECT_EQ(std::string(e.what()), "weft::fs::File::open " + p +
+                                             ": OpenOptions::buffer_size " + std::to_string(size) +
+                                             " is above the maximum, 67108864 (kMaxBufferSize)");
+      }
+    }
+    EXPECT_FALSE(co_await fs::exists(p)) << "a refused open created the file";
+    fs::File f = co_await fs::File::open(p, "w+", self->opts(fs::kMaxBufferSize));
+    co_await f.write_all("at the maximum");
+    co_await f.seek(0);
+    EXPECT_EQ(co_await f.read(100), "at the maximum");
+    co_await f.close();
+  }(this, p));
+}
+
 TEST_P(File, SeekAndTellCountBufferedData) {
   const std::string p = path("seek.txt");
   run([](File* self, std::string p) -> weft::Task<void> {

@@ -112,8 +112,15 @@ LineTooLong::LineTooLong(const std::string& path, std::size_t limit)
       limit_(limit) {}
 
 Task<File> File::open(std::filesystem::path path, std::string_view mode, OpenOptions options) {
-  // Not a coroutine: a bad mode or WEFT_FS_BACKEND throws here, before any syscall.
+  // Not a coroutine: a bad mode, buffer size or WEFT_FS_BACKEND throws here, before any
+  // syscall.
   const int flags = parse_mode(mode);
+  if (options.buffer_size > kMaxBufferSize) {
+    throw std::invalid_argument("weft::fs::File::open " + path.string() +
+                                ": OpenOptions::buffer_size " +
+                                std::to_string(options.buffer_size) + " is above the maximum, " +
+                                std::to_string(kMaxBufferSize) + " (kMaxBufferSize)");
+  }
   const Backend b = resolve_backend(options.backend);
   return open_with_flags(std::move(path), flags, options, b);
 }

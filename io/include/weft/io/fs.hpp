@@ -65,11 +65,16 @@ bool uring_available() noexcept;
 /// than pool, uring or auto. Any thread.
 Backend resolve_backend(Backend requested = Backend::Default);
 
+/// The largest OpenOptions::buffer_size: 64 MiB. A File allocates its whole buffer on its
+/// first buffered call, and a buffer larger than this saves no syscalls worth the memory.
+inline constexpr std::size_t kMaxBufferSize = std::size_t{64} << 20;
+
 /// Options of File::open (designated initializers: `{.buffer_size = 0}`).
 struct OpenOptions {
-  Backend backend = Backend::Default;   ///< resolved once, at open (resolve_backend)
-  std::size_t buffer_size = 64 * 1024;  ///< read/write buffer; 0: unbuffered
-  mode_t permissions = 0666;            ///< of a created file, before the umask
+  Backend backend = Backend::Default;  ///< resolved once, at open (resolve_backend)
+  /// Read/write buffer; 0: unbuffered. At most kMaxBufferSize (File::open refuses more).
+  std::size_t buffer_size = 64 * 1024;
+  mode_t permissions = 0666;  ///< of a created file, before the umask
 };
 
 /// Origin of File::seek.
@@ -100,7 +105,8 @@ class File {
   /// Opens `path` with a Python mode string: one of `r` (read), `w` (truncate or create),
   /// `a` (append, create), `x` (create, fail if it exists), optionally `+` (read and
   /// write) and one of `b` / `t` (the same bytes on Linux). Throws std::invalid_argument
-  /// naming a bad mode (before any syscall), std::system_error "open PATH: reason". Opening
+  /// naming a bad mode, or naming the path and an OpenOptions::buffer_size above
+  /// kMaxBufferSize (both before any syscall), std::system_error "open PATH: reason". Opening
   /// a directory for reading succeeds; reading it fails with EISDIR.
   static Task<File> open(std::filesystem::path path, std::string_view mode = "r",
                          OpenOptions options = {});
