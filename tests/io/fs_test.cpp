@@ -1,6 +1,7 @@
 // weft::fs::File under both backends (the blocking pool and io_uring): round trips, reads
 // of more than the file holds (memory follows the file, not the size asked), modes,
-// buffering, positional I/O, seek/tell, lines() and its limit, the one-shot helpers, errors
+// buffering, positional I/O, seek/tell, lines() and its limit, the one-shot helpers, the
+// maximum of whole-file reads, errors
 // naming the operation and the path, no descriptor leaked on any path, cancellation of a read
 // in flight, and many reads in flight at once on one ring (FIFOs, so they cannot complete
 // while being submitted).
@@ -20,6 +21,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -85,6 +87,17 @@ std::string pattern(std::size_t n, unsigned seed = 1) {
   return s;
 }
 
+/// The what() of the `E` that awaiting `t` threw, or "no error".
+template <class E, class T>
+weft::Task<std::string> error_of(weft::Task<T> t) {
+  try {
+    co_await std::move(t);
+  } catch (const E& e) {
+    co_return e.what();
+  }
+  co_return "no error";
+}
+
 // ---- round trips ----------------------------------------------------------------------------
 
 TEST_P(File, WritesAFileAndReadsItBack) {
@@ -117,6 +130,60 @@ TEST_P(File, OneShotHelpersRoundTripAFile) {
     co_return co_await fs::read_file(p, b);
   }(backend(), p));
   EXPECT_EQ(empty, "");
+}
+
+TEST_P(File, AWholeFileReadOfMoreThanItsMaximumIsALengthErrorNamingThePath) {
+  const std::string p = path("thousand.bin");
+  const std::string data = pattern(1000, 5);
+  run([](File* self, std::string p, const std::string& d) -> weft::Task<void> {
+    const fs::Backend b = self->backend();
+    co_await fs::write_file(p, d, b);
+    // read_file: a file of exactly the maximum comes back whole; one byte more is refused.
+    EXPECT_TRUE(co_await fs::read_file(p, b, 1000) == d);
+    const std::string what = co_await error_of<std::length_error>(fs::read_file(p, b, 999));
+    // (The pool knows from the file's size, before reading; File::read_all by reading.)
+    EXPECT_EQ(what, "weft::fs::read_file " + p + ": more than the maximum of 999 bytes (" +
+                        (b == fs::Backend::Pool ? "its size is 1000 bytes)" : "1000 bytes read)"));
+    // File::read_all, from the position: reading past the maximum, or holding more than it
+    // in the buffer already.
+    for (std::size_t buffer : {std::size_t{0}, std::size_t{64 * 1024}}) {
+      fs::File f = co_await fs::File::open(p, "r", self->opts(buffer));
+      EXPECT_EQ(co_await f.read(1), d.substr(0, 1));
+      EXPECT_EQ(
+          co_await error_of<std::length_error>(f.read_all(998)),
+          "weft::fs::File::read_all " + p + ": more than the maximum of 998 bytes (999 bytes read)")
+          << "buffer_size " << buffer;
+      co_await f.seek(1);
+      EXPECT_TRUE(co_await f.read_all(999) == d.substr(1)) << "buffer_size " << buffer;
+      co_await f.close();
+    }
+    // A file that reports no size and never ends: the maximum ends the read.
+    EXPECT_EQ(co_await error_of<std::length_error>(fs::read_file("/dev/zero", b, 1 << 20)),
+              "weft::fs::read_file /dev/zero: more than the maximum of 1048576 bytes (1048577 "
+              "bytes read)");
+    // A /proc file reports a size of 0, and is read to its end.
+    const std::string status = co_await fs::read_file("/proc/self/status", b);
+    EXPECT_NE(status.find("\nVmHWM:"), std::string::npos) << status;
+  }(this, p, data));
+}
+
+TEST(ReadFile, OnThePoolARegularFileCostsOneAllocationOfItsSize) {
+  // The pool trusts a regular file's size for its one allocation (plus the byte into which
+  // the read that finds the end returns 0); it grows with the data only past that size.
+  TempDir dir;
+  const std::string p = (dir.path() / "big.bin").string();
+  const std::size_t size = std::size_t{32} << 20;
+  const std::string data = pattern(size, 9);
+  auto [got, growth] = weft::run(
+      [](std::string p, const std::string& d) -> weft::Task<std::pair<std::string, std::size_t>> {
+        co_await fs::write_file(p, d, fs::Backend::Pool);
+        weft::test::reset_peak_rss();
+        const std::size_t before = weft::test::peak_rss();
+        std::string got = co_await fs::read_file(p, fs::Backend::Pool);
+        co_return std::pair(std::move(got), weft::test::peak_rss() - before);
+      }(p, data));
+  EXPECT_TRUE(got == data) << got.size();
+  EXPECT_LT(growth, size + size / 2) << "reading a 32 MiB file allocated more than once";
 }
 
 TEST_P(File, ChunksOfEverySizeArriveInOrderBufferedOrNot) {
@@ -397,17 +464,6 @@ TEST_P(File, PreadAndPwriteLeaveThePositionAlone) {
   }(this, p));
 }
 
-/// What `t` threw as std::invalid_argument, or "no error".
-template <class T>
-weft::Task<std::string> invalid_argument_of(weft::Task<T> t) {
-  try {
-    co_await std::move(t);
-  } catch (const std::invalid_argument& e) {
-    co_return e.what();
-  }
-  co_return "no error";
-}
-
 TEST_P(File, AnOffsetAboveTheLargestFileOffsetIsRefusedNotTakenForThePosition) {
   // A file offset is signed (off_t): one above INT64_MAX must not wrap to a negative number,
   // which the syscall layer takes for "at the position".
@@ -424,9 +480,11 @@ TEST_P(File, AnOffsetAboveTheLargestFileOffsetIsRefusedNotTakenForThePosition) {
                " is above the largest file offset, " + largest;
       };
       std::byte b[4];
-      EXPECT_EQ(co_await invalid_argument_of(f.pread(std::span(b), offset)), refusal("pread"));
-      EXPECT_EQ(co_await invalid_argument_of(f.pread(4, offset)), refusal("pread"));
-      EXPECT_EQ(co_await invalid_argument_of(f.pwrite("XY", offset)), refusal("pwrite"));
+      EXPECT_EQ(co_await error_of<std::invalid_argument>(f.pread(std::span(b), offset)),
+                refusal("pread"));
+      EXPECT_EQ(co_await error_of<std::invalid_argument>(f.pread(4, offset)), refusal("pread"));
+      EXPECT_EQ(co_await error_of<std::invalid_argument>(f.pwrite("XY", offset)),
+                refusal("pwrite"));
     }
     EXPECT_EQ(co_await f.read(3), "345");  // the position did not move
     co_await f.close();

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <weft/io/fs.hpp>
@@ -57,6 +59,26 @@ void check_offset(const char* what, const std::filesystem::path& path, std::uint
   throw std::invalid_argument(std::string("weft::fs::File::") + what + " " + path.string() +
                               ": offset " + std::to_string(offset) +
                               " is above the largest file offset, " + std::to_string(kMaxOffset));
+}
+
+/// `a + b`, or SIZE_MAX where that would wrap.
+std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
+  return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/// The std::length_error of a whole-file read (`what`: "File::read_all", "read_file") that
+/// found more than `max` bytes; `how_many` says how it knows ("N bytes read", "its size is N
+/// bytes").
+std::length_error too_long(const char* what, const std::filesystem::path& path, std::size_t max,
+                           const std::string& how_many) {
+  return std::length_error(std::string("weft::fs::") + what + " " + path.string() +
+                           ": more than the maximum of " + std::to_string(max) + " bytes (" +
+                           how_many + ")");
+}
+
+/// "N bytes read", for too_long.
+std::string bytes_read(std::size_t n) {
+  return std::to_string(n) + " bytes read";
 }
 
 [[noreturn]] void bad_mode(std::string_view mode) {
@@ -243,19 +265,31 @@ Task<std::string> File::read(std::size_t n) {
   co_return s;
 }
 
-Task<std::string> File::read_all() {
+Task<std::string> File::read_all(std::size_t max) {
+  return read_rest("File::read_all", max);
+}
+
+/// read_all, naming `what` in its length_error.
+Task<std::string> File::read_rest(const char* what, std::size_t max) {
   check_open("read_all");
   if (writing_) co_await flush();
-  std::string out(reinterpret_cast<const char*>(buf_.data()) + buf_begin_, buf_end_ - buf_begin_);
-  buf_begin_ = buf_end_ = 0;
+  const char* held = reinterpret_cast<const char*>(buf_.data()) + buf_begin_;
+  const std::size_t buffered = buf_end_ - buf_begin_;
+  buf_begin_ = buf_end_ = 0;  // consumed, whatever happens next
+  if (buffered > max) throw too_long(what, path_, max, bytes_read(buffered));
+  std::string out(held, buffered);
+  // Reading up to max + 1 bytes tells a file longer than `max` without reading more of it.
+  const std::size_t ceiling = saturating_add(max, 1);
   std::size_t chunk = std::max(capacity_, kReadAllFirst);
   for (;;) {
     const std::size_t old = out.size();
-    out.resize(old + chunk);
+    const std::size_t want = std::min(chunk, ceiling - old);  // old <= max: at least 1
+    out.resize(old + want);
     const std::size_t n =
-        co_await raw_read(reinterpret_cast<std::byte*>(out.data()) + old, chunk, -1);
+        co_await raw_read(reinterpret_cast<std::byte*>(out.data()) + old, want, -1);
     out.resize(old + n);
     if (n == 0) break;
+    if (out.size() > max) throw too_long(what, path_, max, bytes_read(out.size()));
     chunk = std::min(chunk * 2, kReadAllMax);
   }
   co_return out;
@@ -414,32 +448,58 @@ AsyncGenerator<std::string> File::lines(std::size_t max_line) {
 
 namespace {
 
-/// The pool's read_file, all in one job: the contents, or the failed step and its errno.
+/// The pool's read_file, all in one job: the contents, or the failed step and its errno, or
+/// (`too_long`) how it knows the file holds more than the maximum.
 struct WholeFile {
   std::string data;
   int err = 0;
   const char* op = nullptr;
+  std::string too_long;
 };
 
-WholeFile read_whole_file(const std::string& path) {
+WholeFile read_whole_file(const std::string& path, std::size_t max) {
   WholeFile out;
   SysResult fd = detail::retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
-  if (!fd.ok()) return {{}, fd.err, "open"};
+  if (!fd.ok()) return {{}, fd.err, "open", {}};
   const int f = static_cast<int>(fd.value);
+  // Reading up to max + 1 bytes tells a file longer than `max` without reading more of it.
+  const std::size_t ceiling = saturating_add(max, 1);
+  // A regular file's size is right unless the file changes meanwhile: one allocation of it,
+  // plus the byte into which the read that finds the end returns 0. Other files (a /proc
+  // file reports 0, a device anything) start small; all grow with the data past that.
+  std::size_t first = kReadAllFirst;
   struct stat st {};
-  std::size_t chunk = kReadAllFirst;
-  if (::fstat(f, &st) == 0 && st.st_size > 0) chunk = static_cast<std::size_t>(st.st_size) + 1;
+  if (::fstat(f, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > max) {
+      ::close(f);
+      out.too_long = "its size is " + std::to_string(size) + " bytes";
+      return out;
+    }
+    first = saturating_add(static_cast<std::size_t>(size), 1);
+  }
+  std::size_t got = 0;
+  out.data.resize(std::min(first, ceiling));
   for (;;) {
-    const std::size_t old = out.data.size();
-    out.data.resize(old + chunk);
-    SysResult r = detail::retry_eintr([&] { return ::read(f, out.data.data() + old, chunk); });
+    if (got == out.data.size()) {  // full, and got <= max < ceiling: grow
+      const std::size_t step = std::clamp(got, kReadAllFirst, kReadAllMax);
+      out.data.resize(std::min(saturating_add(got, step), ceiling));
+    }
+    const std::size_t room = out.data.size() - got;
+    SysResult r = detail::retry_eintr([&] { return ::read(f, out.data.data() + got, room); });
     if (!r.ok()) {
-      out = {{}, r.err, "read"};
+      out = {{}, r.err, "read", {}};
       break;
     }
-    out.data.resize(old + static_cast<std::size_t>(r.value));
-    if (r.value == 0) break;
-    chunk = std::min(std::max(chunk, kReadAllFirst) * 2, kReadAllMax);
+    if (r.value == 0) {
+      out.data.resize(got);
+      break;
+    }
+    got += static_cast<std::size_t>(r.value);
+    if (got > max) {
+      out = {{}, 0, nullptr, bytes_read(got)};
+      break;
+    }
   }
   ::close(f);  // read-only: nothing to report
   return out;
@@ -467,16 +527,17 @@ int write_whole_file(const std::string& path, std::string_view data, const char*
 
 }  // namespace
 
-Task<std::string> read_file(std::filesystem::path path, Backend backend) {
+Task<std::string> read_file(std::filesystem::path path, Backend backend, std::size_t max) {
   const Backend b = resolve_backend(backend);
   if (b == Backend::Pool) {
     const std::string p = path.string();
-    WholeFile r = co_await to_thread([&p] { return read_whole_file(p); });
+    WholeFile r = co_await to_thread([&p, max] { return read_whole_file(p, max); });
     if (r.err) throw fs_error(r.err, r.op, path);
+    if (!r.too_long.empty()) throw too_long("read_file", path, max, r.too_long);
     co_return std::move(r.data);
   }
   File f = co_await File::open(path, "rb", {.backend = b, .buffer_size = 0});
-  std::string data = co_await f.read_all();
+  std::string data = co_await f.read_rest("read_file", max);
   co_await f.close();
   co_return data;
 }

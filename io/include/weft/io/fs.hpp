@@ -15,7 +15,9 @@
 // ## Errors
 // A failed syscall is a std::system_error with its errno whose what() names the operation and
 // the path: "open /tmp/x/missing: No such file or directory". No error path leaks a
-// descriptor. A bad mode string is std::invalid_argument naming it.
+// descriptor. A bad mode string is std::invalid_argument naming it, and so is a bad argument
+// (an offset, a buffer size). A whole-file read (read_all, read_file) of more than its maximum
+// is std::length_error naming the path and the maximum.
 //
 // ## Cancellation
 // A syscall that has started cannot be interrupted: cancelling a task that waits on one
@@ -83,6 +85,9 @@ enum class Whence { Start, Current, End };
 /// The default maximum length of one line of File::lines().
 inline constexpr std::size_t kDefaultMaxLine = 1 << 20;
 
+/// The default maximum of File::read_all() and read_file(): 1 GiB.
+inline constexpr std::size_t kDefaultMaxReadAll = std::size_t{1} << 30;
+
 /// Thrown by File::lines() when a line is longer than its limit.
 class LineTooLong : public std::length_error {
  public:
@@ -140,8 +145,11 @@ class File {
   /// larger read grows its result as the file fills it. Throws std::system_error "read
   /// PATH: reason" (std::bad_alloc only if the file really holds more than memory does).
   Task<std::string> read(std::size_t n);
-  /// Reads from the position to the end of the file.
-  Task<std::string> read_all();
+  /// Reads from the position to the end of the file, allocating as the bytes arrive. Throws
+  /// std::length_error "weft::fs::File::read_all PATH: more than the maximum of MAX bytes (N
+  /// bytes read)" once more than `max` bytes are there (the bytes read are dropped: the
+  /// position is past them), std::system_error "read PATH: reason".
+  Task<std::string> read_all(std::size_t max = kDefaultMaxReadAll);
 
   /// Writes `data` at the position (the end, in append mode). Buffered files take all of it
   /// (and write it out when the buffer fills or is flushed); unbuffered ones make one
@@ -200,6 +208,8 @@ class File {
   Task<std::size_t> raw_read(std::byte* buf, std::size_t n, std::int64_t offset);
   Task<std::size_t> raw_write(const std::byte* buf, std::size_t n, std::int64_t offset);
   Task<void> raw_write_all(const std::byte* buf, std::size_t n, std::int64_t offset);
+  friend Task<std::string> read_file(std::filesystem::path, Backend, std::size_t);
+  Task<std::string> read_rest(const char* what, std::size_t max);
   Task<bool> fill_buffer();
   Task<void> drop_read_buffer();
   void check_open(const char* what) const;
@@ -214,9 +224,14 @@ class File {
   std::size_t capacity_ = 0;
 };
 
-/// Reads the whole file at `path` (open, read to the end, close). Throws std::system_error
-/// naming the operation and the path.
-Task<std::string> read_file(std::filesystem::path path, Backend backend = Backend::Default);
+/// Reads the whole file at `path` (open, read to the end, close). Memory follows the bytes
+/// read: on the pool, a regular file costs one allocation of its size, and any other file (a
+/// /proc file reports a size of 0, a device anything) or one that grew is read to its end,
+/// growing as it goes. Throws std::length_error "weft::fs::read_file PATH: more than the
+/// maximum of MAX bytes (...)" for a file longer than `max` (a regular file's size can tell
+/// before anything is read), std::system_error naming the operation and the path.
+Task<std::string> read_file(std::filesystem::path path, Backend backend = Backend::Default,
+                            std::size_t max = kDefaultMaxReadAll);
 
 /// Creates or truncates `path` and writes `data` to it. `data` must stay valid until the
 /// task ends (await it at once). Throws std::system_error naming the operation and the path.
