@@ -1,8 +1,9 @@
-// weft::process: run() and communicate() collecting output, pipes both ways, waiting through
-// the pidfd (several waiters, cancellation), kill and terminate, what destruction and
-// detach() do (no zombie left), environment, PATH lookup, working directory and
-// redirections, the spawn errors (each naming the program or the path), and that no fd
-// leaks into the child or, on any error path, in the parent.
+// weft::process: run() and communicate() collecting output (and refusing more than their
+// maximum, leaving no fd or process behind), pipes both ways, waiting through the pidfd
+// (several waiters, cancellation), kill and terminate, what destruction and detach() do (no
+// zombie left), environment, PATH lookup, working directory and redirections, the spawn
+// errors (each naming the program or the path), and that no fd leaks into the child or, on
+// any error path, in the parent.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -24,6 +25,7 @@ extern "C" {  // glibc 2.36 declares these without C linkage
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -263,7 +265,98 @@ TEST(Child, CommunicateWithInputButNoStdinPipeIsAUsageError) {
     Child c = Child::spawn({"/bin/true"});
     EXPECT_THROW(c.communicate("input"), weft::UsageError);
     EXPECT_TRUE((co_await c.communicate()).status.success());
+    const Options no_stdin{.in = Stdio::null()};
+    auto run_with_input = weft::process::run({"/bin/true"}, no_stdin, "input");
+    EXPECT_THROW(co_await std::move(run_with_input), weft::UsageError);
   }());
+}
+
+/// The pid in a message that names a pipe: "... stdout of prog (pid 42) ...".
+pid_t pid_in(const std::string& what) {
+  const auto at = what.find("(pid ");
+  return at == std::string::npos ? -1 : std::stoi(what.substr(at + 5));
+}
+
+/// True once `pid` is gone: neither running nor a zombie.
+bool gone(pid_t pid) {
+  return ::kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+TEST(Child, PipeReaderReadAllRefusesMoreThanItsMaximum) {
+  weft::run([]() -> weft::Task<void> {
+    Child exact = Child::spawn({"head", "-c", "1000", "/dev/zero"}, {.out = Stdio::pipe()});
+    EXPECT_EQ((co_await exact.out->read_all(1000)).size(), 1000u);
+    EXPECT_TRUE((co_await exact.wait()).success());
+    Child endless = Child::spawn({"yes"}, {.out = Stdio::pipe()});
+    try {
+      co_await endless.out->read_all(1000);
+      ADD_FAILURE() << "read all of yes";
+    } catch (const std::length_error& e) {
+      EXPECT_EQ(std::string(e.what()), "weft::process::PipeReader::read_all: stdout of yes (pid " +
+                                           std::to_string(endless.pid()) +
+                                           "): more than the maximum of 1000 bytes (1001 bytes "
+                                           "read)");
+    }
+    endless.kill();
+    EXPECT_EQ((co_await endless.wait()).signal, SIGKILL);
+  }());
+}
+
+TEST(Child, RunAndCommunicateRefuseMoreOutputThanTheMaximumAndLeaveNothingBehind) {
+  {
+    // The reaper's epoll, made at its first hand-over, stays: make it before counting.
+    Child started = Child::spawn({"sleep", "1000"});
+  }
+  weft::process::blocking_wait_orphans();
+  const std::size_t fds_before = open_fds();
+  std::vector<pid_t> refused;
+  const std::vector<std::string> exactly_the_maximum = {"head", "-c", "1000", "/dev/zero"};
+  // One byte more, an endless writer, and the same on stderr: run() ends each child.
+  const std::vector<std::vector<std::string>> noisy = {
+      {"head", "-c", "1001", "/dev/zero"},
+      {"yes"},
+      {"/bin/sh", "-c", "exec yes >&2"},
+  };
+  weft::run([](const std::vector<std::string>& exactly_the_maximum,
+               const std::vector<std::vector<std::string>>& noisy,
+               std::vector<pid_t>& refused) -> weft::Task<void> {
+    const Options limited{.max_output = 1000};
+    const std::string over = "): more than the maximum of 1000 bytes (Options::max_output)";
+    auto at_max = co_await weft::process::run(exactly_the_maximum, limited);
+    EXPECT_EQ(at_max.out.size(), 1000u);
+    EXPECT_TRUE(at_max.status.success());
+    for (const auto& args : noisy) {
+      try {
+        co_await weft::process::run(args, limited);
+        ADD_FAILURE() << "collected all the output of " << args.back();
+      } catch (const std::length_error& e) {
+        const std::string what = e.what();
+        const std::string stream = args[0] == "/bin/sh" ? "stderr" : "stdout";
+        const pid_t pid = pid_in(what);
+        EXPECT_EQ(what, "weft::process::run: " + stream + " of " + args[0] + " (pid " +
+                            std::to_string(pid) + over);
+        refused.push_back(pid);
+      }
+    }
+    // communicate() leaves the process to the Child that owns it, still running.
+    Options piped = limited;
+    piped.out = Stdio::pipe();
+    Child c = Child::spawn({"yes"}, piped);
+    try {
+      co_await c.communicate();
+      ADD_FAILURE() << "collected all the output of yes";
+    } catch (const std::length_error& e) {
+      EXPECT_EQ(std::string(e.what()), "weft::process::Child::communicate: stdout of yes (pid " +
+                                           std::to_string(c.pid()) + over);
+    }
+    EXPECT_FALSE(c.try_wait());
+    c.kill();
+    EXPECT_EQ((co_await c.wait()).signal, SIGKILL);
+  }(exactly_the_maximum, noisy, refused));
+  weft::process::blocking_wait_orphans();
+  ASSERT_EQ(refused.size(), 3u);
+  for (pid_t pid : refused) EXPECT_TRUE(gone(pid)) << "pid " << pid << " is still there";
+  EXPECT_EQ(open_fds(), fds_before);
 }
 
 TEST(Child, WritingToAChildThatExitedIsBrokenPipeNotSigpipe) {

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -34,6 +36,7 @@ struct ChildState {
   int pidfd = -1;
   IoRegistration reg;  // the pidfd's readiness: readable once the process has exited
   std::string program;
+  std::size_t max_output = kDefaultMaxOutput;  // Options::max_output, for communicate()
   std::mutex mu;
   std::optional<ExitStatus> status;  // guarded by mu: set by the reaping waitid
 
@@ -115,15 +118,31 @@ Task<void> feed(PipeWriter* in, std::string_view input) {
   in->close();
 }
 
-Task<std::string> collect(PipeReader* r) {
+/// Reads `r` to its end: at most `max` bytes, else std::length_error naming `what` (the call).
+Task<std::string> collect(PipeReader* r, std::size_t max, const char* what) {
   if (!r || !r->is_open()) co_return std::string();
-  co_return co_await r->read_all();
+  try {
+    co_return co_await r->read_all(max);
+  } catch (const std::length_error&) {
+    throw std::length_error(std::string("weft::process::") + what + ": " + r->name() +
+                            ": more than the maximum of " + std::to_string(max) +
+                            " bytes (Options::max_output)");
+  }
 }
 
-Task<Output> communicate_on(Child* c, std::string input) {
-  auto streams =
-      co_await gather(feed(c->in ? &*c->in : nullptr, input), collect(c->out ? &*c->out : nullptr),
-                      collect(c->err ? &*c->err : nullptr));
+/// communicate()'s check of its arguments: input needs a stdin pipe.
+void check_input(const Child& c, std::string_view input) {
+  if (!input.empty() && !c.in) {
+    throw UsageError("weft::process::Child::communicate: input given, but the stdin of " +
+                     c.program() + " (pid " + std::to_string(c.pid()) + ") is not a pipe");
+  }
+}
+
+/// communicate(), naming `what` in its errors. gather stops the other streams when one fails.
+Task<Output> communicate_on(Child* c, std::string input, std::size_t max, const char* what) {
+  auto streams = co_await gather(feed(c->in ? &*c->in : nullptr, input),
+                                 collect(c->out ? &*c->out : nullptr, max, what),
+                                 collect(c->err ? &*c->err : nullptr, max, what));
   Output result;
   result.out = std::move(std::get<1>(streams));
   result.err = std::move(std::get<2>(streams));
@@ -137,8 +156,12 @@ Task<Output> run_child(std::vector<std::string> args, Options options,
   if (!options.out) options.out = Stdio::pipe();
   if (!options.err) options.err = Stdio::pipe();
   std::string data = input ? std::move(*input) : std::string();
+  const std::size_t max = options.max_output;
   Child c = Child::spawn(std::move(args), std::move(options));
-  Output output = co_await c.communicate(std::move(data));
+  check_input(c, data);
+  // On any error (a stream above the maximum, a cancellation), c's destructor kills the child
+  // if it still runs, and it is reaped (at once, or by the reaper).
+  Output output = co_await communicate_on(&c, std::move(data), max, "run");
   co_return output;
 }
 
@@ -160,6 +183,7 @@ Child Child::spawn(std::vector<std::string> args, Options options) {
   if (args.empty()) throw std::invalid_argument("weft::process::Child::spawn: no program given");
   auto st = std::make_unique<ChildState>();  // before spawning: nothing allocates after it
   st->program = args.front();
+  st->max_output = options.max_output;
   detail::Spawned sp = detail::spawn_process(args, options);
   Child c;
   st->pid = sp.pid;
@@ -257,11 +281,8 @@ void Child::send_signal(int signo) {
 
 Task<Output> Child::communicate(std::string input) {
   if (!st_) fail_empty("communicate");
-  if (!input.empty() && !in) {
-    throw UsageError("weft::process::Child::communicate: input given, but the stdin of " +
-                     st_->describe() + " is not a pipe");
-  }
-  return communicate_on(this, std::move(input));
+  check_input(*this, input);
+  return communicate_on(this, std::move(input), st_->max_output, "Child::communicate");
 }
 
 Task<Output> run(std::vector<std::string> args) {

@@ -5,9 +5,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -116,15 +119,22 @@ Task<void> PipeReader::read_exact(std::span<std::byte> buf) {
   }
 }
 
-Task<std::string> PipeReader::read_all() {
+Task<std::string> PipeReader::read_all(std::size_t max) {
   constexpr std::size_t kChunk = 64 << 10;  // a whole default pipe buffer per read
+  // Reading up to max + 1 bytes tells a stream longer than `max` without reading more of it.
+  const std::size_t ceiling = max == SIZE_MAX ? max : max + 1;
   std::string data;
   for (;;) {
     const std::size_t had = data.size();
-    data.resize(had + kChunk);
+    data.resize(had + std::min(kChunk, ceiling - had));  // had <= max: at least one byte
     std::size_t n = co_await read(std::as_writable_bytes(std::span(data)).subspan(had));
     data.resize(had + n);
     if (n == 0) co_return data;
+    if (data.size() > max) {
+      throw std::length_error("weft::process::PipeReader::read_all: " + name_ +
+                              ": more than the maximum of " + std::to_string(max) + " bytes (" +
+                              std::to_string(data.size()) + " bytes read)");
+    }
   }
 }
 

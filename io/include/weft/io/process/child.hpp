@@ -95,6 +95,9 @@ struct Options {
   bool clear_env = false;      ///< start from an empty environment instead of the parent's
   std::vector<std::pair<std::string, std::string>> env{};  ///< variables to add or override
   std::vector<std::string> env_remove{};                   ///< variables to remove
+  /// The most communicate() and run() collect from stdout, and from stderr: a child that
+  /// writes more makes them throw std::length_error rather than hold all of it.
+  std::size_t max_output = kDefaultMaxOutput;
 };
 
 /// How a process ended: exactly one of `code` and `signal` is set.
@@ -172,8 +175,12 @@ class Child {
   /// Writes `input` to stdin and closes it while reading stdout and stderr to their ends, all
   /// at once (so full pipes cannot deadlock), then waits for the exit. Streams that are not
   /// pipes (or were moved out) come back empty; a child that exits without reading all its
-  /// input is not an error. Throws UsageError if `input` is not empty and stdin is not a pipe.
-  /// A cancellation point; on cancellation the reading and writing stop too.
+  /// input is not an error. Throws UsageError if `input` is not empty and stdin is not a pipe,
+  /// and std::length_error "weft::process::Child::communicate: stdout of PROG (pid N): more
+  /// than the maximum of MAX bytes (Options::max_output)" once a stream has given more than
+  /// the spawn's Options::max_output: the reading and writing stop, and the process is left
+  /// running, owned by the Child (kill it, or let the destructor end it). A cancellation
+  /// point; on cancellation the reading and writing stop too.
   Task<Output> communicate(std::string input = {});
 
   /// Lets the process run on unobserved: the reaper thread reaps it whenever it exits. The
@@ -189,8 +196,10 @@ class Child {
 /// Runs `args` to completion and collects its output (subprocess.run with capture):
 /// `options.out` and `options.err`, when unset, become pipes, and `options.in` /dev/null — or,
 /// in the overload with `input`, a pipe fed with it. Never throws for a failing exit status;
-/// throws what spawn() throws, when awaited. A cancellation point: cancelling it kills the
-/// child.
+/// throws what spawn() throws, when awaited, and std::length_error "weft::process::run:
+/// stdout of PROG (pid N): more than the maximum of MAX bytes (Options::max_output)" when the
+/// child writes more than `options.max_output` to stdout or to stderr (the child is killed
+/// then, and reaped). A cancellation point: cancelling it kills the child.
 Task<Output> run(std::vector<std::string> args);
 Task<Output> run(std::vector<std::string> args, const Options& options);
 Task<Output> run(std::vector<std::string> args, const Options& options, std::string input);

@@ -22,6 +22,10 @@
 
 namespace weft::process {
 
+/// The default maximum of PipeReader::read_all() and of each stream communicate() and run()
+/// collect (Options::max_output): 1 GiB.
+inline constexpr std::size_t kDefaultMaxOutput = std::size_t{1} << 30;
+
 namespace detail {
 
 /// What both ends of a pipe own: the fd, its reactor registration and the name errors use.
@@ -66,8 +70,11 @@ class PipeReader : public detail::PipeEnd {
   Task<std::size_t> read(std::span<std::byte> buf);
   /// Fills `buf`, or throws weft::net::IncompleteRead if the stream ends first.
   Task<void> read_exact(std::span<std::byte> buf);
-  /// Reads until end of stream and returns everything.
-  Task<std::string> read_all();
+  /// Reads until end of stream and returns everything, allocating as the bytes arrive.
+  /// Throws std::length_error "weft::process::PipeReader::read_all: NAME: more than the
+  /// maximum of MAX bytes (N bytes read)" once more than `max` bytes have come (they are
+  /// dropped; the pipe stays open). A cancellation point.
+  Task<std::string> read_all(std::size_t max = kDefaultMaxOutput);
 };
 
 /// The writing end of a pipe (a child's stdin). Move-only; closes on destruction, which the
