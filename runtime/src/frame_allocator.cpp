@@ -1,4 +1,9 @@
 // Per-thread size-class caches for coroutine frames (detail/frame_allocator.hpp).
+//
+// In ASan and TSan builds (kSanitized) allocate_frame and free_frame are operator new and
+// operator delete, and the caches below are never used: a block kept in a free list is one
+// the sanitizers never see freed, so a use-after-free of a frame would go unreported
+// (DESIGN invariant 5). Other builds compile exactly the cached path.
 #include "weft/runtime/detail/frame_allocator.hpp"
 
 #include <array>
@@ -7,6 +12,8 @@
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "weft/runtime/detail/sanitizer.hpp"
 
 namespace weft::detail {
 
@@ -108,6 +115,7 @@ std::size_t class_of(std::size_t size) {
 }  // namespace
 
 void* allocate_frame(std::size_t size) {
+  if constexpr (kSanitized) return ::operator new(size);
   std::size_t c = class_of(size);
   ThreadCache& tc = tls_cache;
   if (c < kClasses && !tc.gone) {
@@ -125,6 +133,10 @@ void* allocate_frame(std::size_t size) {
 }
 
 void free_frame(void* p, std::size_t size) noexcept {
+  if constexpr (kSanitized) {
+    ::operator delete(p, size);
+    return;
+  }
   std::size_t c = class_of(size);
   ThreadCache& tc = tls_cache;
   if (c < kClasses && !tc.gone) {

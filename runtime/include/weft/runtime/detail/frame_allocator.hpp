@@ -8,6 +8,12 @@
 // instead of hitting malloc on one side and free on the other. Blocks above the largest
 // class go straight to malloc. bench/frame_alloc_bench.cpp measures this against glibc and
 // mimalloc.
+//
+// Sanitizer builds (detail::kSanitized, detail/sanitizer.hpp) keep no cache: every frame
+// comes from operator new and goes back to operator delete with its size. A recycled frame
+// would hide a use-after-free from ASan (the block is never freed in its eyes) and look to
+// TSan like a race between the frame's two lives (DESIGN invariant 5); handed back, ASan's
+// quarantine reports a read of a freed frame and checks the size it is freed with.
 #pragma once
 
 #include <cstddef>
