@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <weft/runtime/detail/sanitizer.hpp>
 #include <weft/sync.hpp>
 #include <weft/weft.hpp>
 
@@ -70,6 +72,34 @@ TEST(Queue, GrowingTheRingKeepsTheItemsInOrder) {
   EXPECT_EQ(q.qsize(), 3000u - next_out);
   while (!q.empty()) EXPECT_EQ(q.get_nowait(), std::to_string(next_out++));
   EXPECT_EQ(next_out, 3000);
+}
+
+// An item that records where it was last constructed: after a put, its slot in the ring.
+struct WhereBuilt {
+  explicit WhereBuilt(std::uint64_t v) noexcept : value(v) { last = this; }
+  WhereBuilt(WhereBuilt&& o) noexcept : value(o.value) { last = this; }
+  std::uint64_t value;
+  static inline const WhereBuilt* last = nullptr;
+};
+
+/// Reads an item's value: the deliberate bug the test below expects ASan to report.
+[[gnu::noinline]] std::uint64_t read_value(const WhereBuilt* item) {
+  return *static_cast<const volatile std::uint64_t*>(&item->value);
+}
+
+TEST(QueueDeathTest, ReadingARingSlotAfterItsItemWasGotIsReportedUnderAsan) {
+  if constexpr (!weft::detail::kAddressSanitized) {
+    GTEST_SKIP() << "not an AddressSanitizer build: only ASan poisons the ring's empty slots";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        weft::Queue<WhereBuilt> q;
+        q.put_nowait(WhereBuilt(7));
+        const WhereBuilt* slot = WhereBuilt::last;
+        if (q.get_nowait().value == 7) read_value(slot);
+      },
+      "use-after-poison");
 }
 
 TEST(Queue, LifoQueueReturnsTheNewestItemFirst) {

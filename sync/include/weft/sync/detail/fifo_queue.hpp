@@ -14,6 +14,11 @@
 // bounded queue, up to the bound rounded up to a power of two); at a steady depth nothing is
 // allocated.
 //
+// In ASan builds a slot that holds no item is poisoned (detail/sanitizer.hpp, DESIGN
+// invariant 5), so reading an item after its get, or a slot no put has filled, is reported.
+// Only for items a whole number of ASan granules long: the slot a put fills and the slot a
+// get empties at the same time must not share a granule, whose shadow byte both would write.
+//
 // ## Waiting: under both locks, so the fast paths need no fence
 // A put or get that cannot complete takes both locks (tail_lock_ first: the one order in
 // which both are ever held), looks again (exactly: nothing moves while it holds both), and
@@ -63,6 +68,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/runtime/detail/sanitizer.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/sync/detail/fatal.hpp"
@@ -229,7 +235,7 @@ class FifoQueue {
         const std::size_t t = tail_.load(std::memory_order_relaxed);
         std::size_t h = head_.load(std::memory_order_relaxed);
         done_ += t - h;  // every item dropped counts as task_done
-        for (; h != t; ++h) slot(h)->~T();
+        for (; h != t; ++h) bury(slot(h));
         head_.store(h, std::memory_order_release);
         tail_seen_ = t;
         if (done_ == t) queue::claim_all(joiners_, woken);
@@ -260,7 +266,19 @@ class FifoQueue {
  private:
   static constexpr std::size_t kFirstCapacity = 16;
 
+  static constexpr bool kPoisonSlots = kAddressSanitized && sizeof(T) % kPoisonGranule == 0;
+
   T* slot(std::size_t i) const noexcept { return slots_ + (i & (capacity_ - 1)); }
+
+  /// Destroys the item in `s`; under ASan the empty slot is poisoned (see the top of the file).
+  static void bury(T* s) noexcept {
+    s->~T();
+    if constexpr (kPoisonSlots) poison_memory(s, sizeof(T));
+  }
+  /// Makes the empty slot `s` ready for an item to be constructed in it.
+  static void revive(T* s) noexcept {
+    if constexpr (kPoisonSlots) unpoison_memory(s, sizeof(T));
+  }
 
   // ---- the producer side (under tail_lock_) ----
 
@@ -282,6 +300,7 @@ class FifoQueue {
         }
       }
     }
+    revive(slot(t));
     ::new (static_cast<void*>(slot(t))) T(std::move(v));
     tail_.store(t + 1, std::memory_order_release);  // publishes the item
     return kDone;
@@ -295,10 +314,13 @@ class FifoQueue {
       cap = std::min(cap, std::bit_ceil(maxsize_));
     }
     T* slots = std::allocator<T>().allocate(cap);
+    if constexpr (kPoisonSlots) poison_memory(slots, cap * sizeof(T));
     const std::size_t t = tail_.load(std::memory_order_relaxed);
     for (std::size_t i = head_.load(std::memory_order_relaxed); i != t; ++i) {
       T* from = slot(i);
-      ::new (static_cast<void*>(slots + (i & (cap - 1)))) T(std::move(*from));
+      T* to = slots + (i & (cap - 1));
+      revive(to);
+      ::new (static_cast<void*>(to)) T(std::move(*from));
       from->~T();
     }
     if (slots_) std::allocator<T>().deallocate(slots_, capacity_);
@@ -324,7 +346,7 @@ class FifoQueue {
     }
     T* s = slot(h);
     out.emplace(std::move(*s));
-    s->~T();
+    bury(s);
     head_.store(h + 1, std::memory_order_release);  // frees the slot
     return kDone;
   }
