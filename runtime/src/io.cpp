@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "io_slot.hpp"
 #include "scheduler.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
@@ -23,33 +24,14 @@
 
 namespace weft::detail {
 
-/// One registration's reactor state. Slots are reused (a new generation each time) and never
-/// freed, so a stale event can always look at one safely.
-struct IoSlot {
-  SpinLock lock;
-  std::uint32_t gen = 0;  // guarded by lock; odd while in use
-  int fd = -1;            // guarded by lock
-  int epfd = -1;          // the epoll it joined (-1: none yet); guarded by lock
-  std::uint32_t index = 0;
-  std::array<std::atomic<std::uint32_t>, 2> seq{};  // per Interest; bumped under lock
-  // An event reported hang-up or an error (EPOLLRDHUP, EPOLLHUP, EPOLLERR): reading will
-  // never block again, and no edge may follow. Sticky; set before the seq it came with.
-  std::atomic<bool> read_closed{false};
-  std::array<IoRegistration::WaitAwaiter*, 2> head{};  // waiter lists, guarded by lock
-  std::array<IoRegistration::WaitAwaiter*, 2> tail{};
-
-  void link(IoRegistration::WaitAwaiter* w, int dir) noexcept;
-  void unlink(IoRegistration::WaitAwaiter* w, int dir) noexcept;
-  std::size_t waiters() const noexcept;
-};
-
 namespace {
 
 constexpr std::uint32_t kChunkBits = 10;
 constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 constexpr std::uint32_t kMaxChunks = 1u << 12;  // 4 M registrations at once
 
-/// The process-wide slot table: chunks are allocated on demand and live until exit.
+/// The process-wide slot table (io_slot.hpp): chunks are allocated on demand and live until
+/// exit. A free slot's state is poisoned under ASan; the poisoning happens under mu_.
 class SlotTable {
  public:
   IoSlot* acquire() {
@@ -57,11 +39,13 @@ class SlotTable {
     if (free_.empty()) grow();
     IoSlot* s = free_.back();
     free_.pop_back();
+    if constexpr (kAddressSanitized) unpoison_memory(&s->fd, state_bytes(s));
     return s;
   }
-  void release(IoSlot* s) {
+  void release(IoSlot* s) noexcept {
     std::lock_guard lk(mu_);
-    free_.push_back(s);
+    if constexpr (kAddressSanitized) poison_memory(&s->fd, state_bytes(s));
+    free_.push_back(s);  // never reallocates: it has held every slot at once
   }
   /// The slot with `index`, or nullptr if no such slot was ever made. Any thread, no lock:
   /// a chunk pointer is published (release) before any index in it is handed out.
@@ -84,7 +68,15 @@ class SlotTable {
     }
     chunks_[nchunks_].store(chunk, std::memory_order_release);
     ++nchunks_;
-    for (std::uint32_t i = kChunkSize; i-- > 0;) free_.push_back(&chunk[i]);
+    for (std::uint32_t i = kChunkSize; i-- > 0;) {
+      if constexpr (kAddressSanitized) poison_memory(&chunk[i].fd, state_bytes(&chunk[i]));
+      free_.push_back(&chunk[i]);
+    }
+  }
+  /// The size of a slot's state: from `fd` to the end of the slot.
+  static std::size_t state_bytes(IoSlot* s) noexcept {
+    return static_cast<std::size_t>(reinterpret_cast<char*>(s + 1) -
+                                    reinterpret_cast<char*>(&s->fd));
   }
 
   std::mutex mu_;
@@ -103,6 +95,14 @@ std::uint64_t event_data(const IoSlot& s) noexcept {
 }
 
 }  // namespace
+
+IoSlot* acquire_io_slot() {
+  return slots().acquire();
+}
+
+void release_io_slot(IoSlot* s) noexcept {
+  slots().release(s);
+}
 
 [[noreturn]] void fatal_waiters_left(int fd, std::size_t n) noexcept {
   std::fprintf(stderr,
@@ -216,7 +216,7 @@ void IoRegistration::reset() noexcept {
     // registered the same number: the DEL can only remove ours. A worker's epoll closed
     // meanwhile (runtime gone) gives EBADF, which is fine.
     if (epfd >= 0) ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd_, nullptr);
-    detail::slots().release(s);
+    detail::release_io_slot(s);
   }
   fd_ = -1;
 }
@@ -261,7 +261,7 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
   }
   detail::IoSlot* s;
   try {
-    s = detail::slots().acquire();
+    s = detail::acquire_io_slot();
   } catch (...) {
     slot_.store(nullptr, std::memory_order_release);
     throw;
@@ -286,7 +286,7 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
       s->epfd = -1;
       s->fd = -1;
     }
-    detail::slots().release(s);
+    detail::release_io_slot(s);
     slot_.store(nullptr, std::memory_order_release);
     throw std::system_error(err, std::generic_category(),
                             "weft: adding fd " + std::to_string(fd_) + " to a worker's epoll");

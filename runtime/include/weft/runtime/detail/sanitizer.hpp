@@ -5,9 +5,9 @@
 //   - a pool of blocks (the frame allocator) hands every block straight back to operator
 //     delete when kSanitized: ASan's quarantine then reports a use-after-free, and TSan sees
 //     the free and the next allocation as it sees any other;
-//   - storage that must stay allocated while it holds dead objects (weft::Queue's ring slots)
-//     is poisoned while dead when kAddressSanitized, so a read of it is an ASan report
-//     ("use-after-poison").
+//   - storage that must stay allocated while it holds dead objects (weft::Queue's ring slots,
+//     the reactor's free registration slots) is poisoned while dead when kAddressSanitized,
+//     so a read of it is an ASan report ("use-after-poison").
 // Pools test the constants with `if constexpr`, so in a build without sanitizers the
 // sanitized path is discarded and the pool's fast path is all that is left.
 #pragma once
