@@ -213,6 +213,36 @@ TEST(JoinHandle, CancelFromAPlainThreadBeforeStartNeverRunsTheBody) {
   rt.block_on(join(b));
 }
 
+/// Sends on `tx` (its argument) when it runs.
+weft::Task<void> send_one(weft::OneshotSender<int> tx) {
+  tx.send(1);
+  co_return;
+}
+
+/// Cancels a task holding the sender of a channel before it starts, awaits it, and, still
+/// holding its handle, receives: the task has ended, so its sender must be gone.
+weft::Task<std::string> receive_after_cancelling_the_unstarted_sender() {
+  auto [tx, rx] = weft::oneshot<int>();
+  weft::JoinHandle<void> h = weft::spawn(send_one(std::move(tx)));
+  h.cancel();
+  try {
+    co_await h;
+  } catch (const weft::CancelledError&) {
+  }
+  try {
+    co_await weft::wait_for(rx.recv(), 1s);
+  } catch (const weft::ChannelClosed&) {
+    co_return "closed";
+  } catch (const weft::TimeoutError&) {
+    co_return "the sender is still alive";
+  }
+  co_return "a value arrived";
+}
+
+TEST(JoinHandle, ArgumentsOfATaskCancelledBeforeItStartedAreDestroyedWhenItEnds) {
+  EXPECT_EQ(weft::run(receive_after_cancelling_the_unstarted_sender(), one_worker()), "closed");
+}
+
 weft::Task<void> finish_after_sleep() {
   co_await weft::sleep(10ms);
 }

@@ -133,10 +133,12 @@ class RootPromise<void> final : public RootPromiseBase<void> {
 
 template <class T>
 RootTask<T> make_root(Task<T> task) {
-  co_await typename RootPromiseBase<T>::StartTag{};
-  // A local, not the parameter: it dies when the body ends, so the user's frame is freed
-  // at completion, not when the last JoinHandle goes.
+  // A local, not the parameter, and taken before the start check: it dies when the body
+  // ends, or when a cancellation before the start ends it at the check, so the user's frame
+  // and the arguments it holds (a channel's sender, a socket, a guard) are freed at
+  // completion, not when the last JoinHandle goes.
   Task<T> body = std::move(task);
+  co_await typename RootPromiseBase<T>::StartTag{};
   if constexpr (std::is_void_v<T>) {
     co_await std::move(body);
   } else {
