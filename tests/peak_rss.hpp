@@ -7,22 +7,13 @@
 #include <fstream>
 #include <string>
 
+#include <weft/runtime/detail/sanitizer.hpp>
+
 namespace weft::test {
 
 /// True where the peak measures the program's own memory closely enough to bound one
 /// allocation: ThreadSanitizer keeps four bytes of shadow per byte touched, resident too.
-inline constexpr bool kPeakRssIsTight =
-#if defined(__SANITIZE_THREAD__)
-    false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    false;
-#else
-    true;
-#endif
-#else
-    true;
-#endif
+inline constexpr bool kPeakRssIsTight = !weft::detail::kThreadSanitized;
 
 /// VmHWM of /proc/self/status in bytes: the most memory resident at once since the process
 /// started or since reset_peak_rss(). 0 if it cannot be read.
