@@ -73,7 +73,7 @@ class [[nodiscard]] AsyncGenerator {
   /// Awaitable: resumes the generator until its next co_yield (→ the value) or its end (→
   /// std::nullopt); rethrows what the generator threw. Await one next() at a time.
   auto next() {
-    struct Awaiter {
+    struct [[nodiscard]] Awaiter {
       std::coroutine_handle<promise_type> h;
       bool await_ready() const {
         if (!h) throw UsageError("weft::AsyncGenerator::next on an empty generator");

@@ -25,7 +25,7 @@ namespace weft {
 namespace detail {
 
 template <class F>
-class OffThreadAwaiter : Waiter, BlockingJob {
+class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
  public:
   using R = std::invoke_result_t<F&>;
 

@@ -103,7 +103,7 @@ class IoRegistration {
 };
 
 /// Awaiter of IoRegistration::wait. Not movable once awaited.
-class IoRegistration::WaitAwaiter : detail::Waiter {
+class [[nodiscard]] IoRegistration::WaitAwaiter : detail::Waiter {
  public:
   WaitAwaiter(IoRegistration& reg, Interest interest, std::uint32_t seq) noexcept
       : reg_(&reg), seq_(seq), interest_(interest) {}
@@ -137,7 +137,7 @@ inline IoRegistration::WaitAwaiter IoRegistration::wait(Interest interest,
 namespace detail {
 
 /// Awaiter of consume_budget().
-struct BudgetAwaiter {
+struct [[nodiscard]] BudgetAwaiter {
   bool await_ready() const noexcept;
   void await_suspend(std::coroutine_handle<> h) const noexcept;
   void await_resume() const noexcept {}

@@ -182,7 +182,7 @@ RootPromise<T>* spawn_root(Task<T>&& task, Scheduler* sched, std::string_view na
 
 /// The awaiter of a JoinHandle: a forwarding wait with the awaited task as observer target.
 template <class T>
-class JoinAwaiter : Waiter, Completion {
+class [[nodiscard]] JoinAwaiter : Waiter, Completion {
  public:
   explicit JoinAwaiter(RootPromise<T>* child) noexcept : child_(child) {
     on_forward = [](Waiter* w) noexcept {

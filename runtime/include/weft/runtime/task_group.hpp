@@ -83,7 +83,7 @@ class TaskGroup {
   struct Link : detail::GroupLink {
     TaskGroup* owner;
   };
-  class JoinAwaiter : detail::Waiter {
+  class [[nodiscard]] JoinAwaiter : detail::Waiter {
    public:
     explicit JoinAwaiter(TaskGroup& g) noexcept;
     bool await_ready() const noexcept { return false; }

@@ -41,7 +41,7 @@ TimePoint deadline_after(Duration d) noexcept;
 /// Awaiter of sleep/sleep_until: a claimable wait on a timer entry in this frame. Movable
 /// until it is awaited (wait_for moves it into its frame); its timer entry is linked by
 /// address once it waits.
-class SleepAwaiter : Waiter {
+class [[nodiscard]] SleepAwaiter : Waiter {
  public:
   explicit SleepAwaiter(TimePoint deadline) noexcept : deadline_(deadline) {}
   SleepAwaiter(SleepAwaiter&& o) noexcept : Waiter(), deadline_(o.deadline_) {}
@@ -63,7 +63,7 @@ class SleepAwaiter : Waiter {
 };
 
 /// Awaiter of yield_now.
-struct YieldAwaiter {
+struct [[nodiscard]] YieldAwaiter {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
   void await_resume();

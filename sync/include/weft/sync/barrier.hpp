@@ -83,7 +83,7 @@ class Barrier {
 };
 
 /// The awaiter of Barrier::wait(). Movable until it is awaited.
-class Barrier::WaitAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Barrier::WaitAwaiter : detail::SyncWaiter {
  public:
   explicit WaitAwaiter(Barrier& b) noexcept : b_(&b) {}
   WaitAwaiter(WaitAwaiter&& o) noexcept : detail::SyncWaiter(), b_(o.b_) {}

@@ -253,7 +253,7 @@ class BroadcastReceiver {
 
 /// The awaiter of BroadcastReceiver::recv(). Movable until it is awaited.
 template <class T>
-class BroadcastReceiver<T>::RecvAwaiter : detail::SyncWaiter {
+class [[nodiscard]] BroadcastReceiver<T>::RecvAwaiter : detail::SyncWaiter {
  public:
   explicit RecvAwaiter(BroadcastReceiver& rx) noexcept : rx_(&rx) {}
   RecvAwaiter(RecvAwaiter&& o) noexcept : detail::SyncWaiter(), rx_(o.rx_) {}

@@ -89,7 +89,7 @@ class Condition {
 };
 
 /// The awaiter of Condition::wait(). Movable until it is awaited.
-class Condition::WaitAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Condition::WaitAwaiter : detail::SyncWaiter {
  public:
   WaitAwaiter(Condition& c, MutexGuard& g) noexcept : c_(&c), m_(c.m_), g_(&g) {}
   WaitAwaiter(WaitAwaiter&& o) noexcept : detail::SyncWaiter(), c_(o.c_), m_(o.m_), g_(o.g_) {}

@@ -42,7 +42,7 @@ class Event {
 };
 
 /// The awaiter of Event::wait(). Movable until it is awaited.
-class Event::WaitAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Event::WaitAwaiter : detail::SyncWaiter {
  public:
   explicit WaitAwaiter(Event& e) noexcept : e_(&e) {}
   WaitAwaiter(WaitAwaiter&& o) noexcept : detail::SyncWaiter(), e_(o.e_) {}

@@ -75,7 +75,7 @@ class Latch {
 };
 
 /// The awaiter of Latch::wait(). Movable until it is awaited.
-class Latch::WaitAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Latch::WaitAwaiter : detail::SyncWaiter {
  public:
   explicit WaitAwaiter(Latch& l) noexcept : l_(&l) {}
   WaitAwaiter(WaitAwaiter&& o) noexcept : detail::SyncWaiter(), l_(o.l_) {}

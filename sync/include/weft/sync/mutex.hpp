@@ -140,7 +140,7 @@ class Mutex {
 };
 
 /// The awaiter of Mutex::lock(). Movable until it is awaited (wait_for moves it).
-class Mutex::LockAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Mutex::LockAwaiter : detail::SyncWaiter {
  public:
   explicit LockAwaiter(Mutex& m) noexcept : m_(&m) {}
   LockAwaiter(LockAwaiter&& o) noexcept : detail::SyncWaiter(), m_(o.m_) {}

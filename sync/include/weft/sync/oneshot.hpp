@@ -266,7 +266,7 @@ class OneshotReceiver {
 
 /// The awaiter of OneshotReceiver::recv(). Movable until it is awaited.
 template <class T>
-class OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
+class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
  public:
   explicit RecvAwaiter(State* st) noexcept : st_(st) {}
   RecvAwaiter(RecvAwaiter&& o) noexcept : detail::Waiter(), st_(o.st_) {}

@@ -320,7 +320,7 @@ class BasicQueue {
 
  public:
   /// The awaiter of put(). Movable until it is awaited.
-  class PutAwaiter : PutNode {
+  class [[nodiscard]] PutAwaiter : PutNode {
    public:
     PutAwaiter(BasicQueue& q, T&& v) noexcept : q_(&q), v_(std::move(v)) {}
     PutAwaiter(PutAwaiter&& o) noexcept : PutNode(), q_(o.q_), v_(std::move(o.v_)) {}
@@ -355,7 +355,7 @@ class BasicQueue {
   };
 
   /// The awaiter of get(). Movable until it is awaited.
-  class GetAwaiter : GetNode {
+  class [[nodiscard]] GetAwaiter : GetNode {
    public:
     explicit GetAwaiter(BasicQueue& q) noexcept : q_(&q) {}
     GetAwaiter(GetAwaiter&& o) noexcept : GetNode(), q_(o.q_) {}
@@ -388,7 +388,7 @@ class BasicQueue {
   };
 
   /// The awaiter of join(). Movable until it is awaited.
-  class JoinAwaiter : SyncWaiter {
+  class [[nodiscard]] JoinAwaiter : SyncWaiter {
    public:
     explicit JoinAwaiter(BasicQueue& q) noexcept : q_(&q) {}
     JoinAwaiter(JoinAwaiter&& o) noexcept : SyncWaiter(), q_(o.q_) {}

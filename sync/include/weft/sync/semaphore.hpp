@@ -102,7 +102,7 @@ class BoundedSemaphore : public Semaphore {
 };
 
 /// The awaiter of Semaphore::acquire(). Movable until it is awaited.
-class Semaphore::AcquireAwaiter : detail::SyncWaiter {
+class [[nodiscard]] Semaphore::AcquireAwaiter : detail::SyncWaiter {
  public:
   explicit AcquireAwaiter(Semaphore& s) noexcept : s_(&s) {}
   AcquireAwaiter(AcquireAwaiter&& o) noexcept : detail::SyncWaiter(), s_(o.s_) {}

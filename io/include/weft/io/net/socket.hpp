@@ -146,7 +146,7 @@ class Socket {
 /// last try in its direction did not find the socket blocked, it completes at once, spending
 /// a unit of the task's budget (and yields when the budget is spent, like consume_budget());
 /// otherwise it is the registration's wait for an edge since that try.
-class Socket::ReadyAwaiter {
+class [[nodiscard]] Socket::ReadyAwaiter {
  public:
   ReadyAwaiter(Socket& s, Interest interest) noexcept : s_(&s), interest_(interest) {}
   ReadyAwaiter(ReadyAwaiter&& o) noexcept : s_(o.s_), interest_(o.interest_) {}

@@ -512,7 +512,7 @@ class FifoQueue {
 
  public:
   /// The awaiter of put(). Movable until it is awaited.
-  class PutAwaiter : PutNode {
+  class [[nodiscard]] PutAwaiter : PutNode {
    public:
     PutAwaiter(FifoQueue& q, T&& v) noexcept : q_(&q), v_(std::move(v)) {}
     PutAwaiter(PutAwaiter&& o) noexcept : PutNode(), q_(o.q_), v_(std::move(o.v_)) {}
@@ -545,7 +545,7 @@ class FifoQueue {
   };
 
   /// The awaiter of get(). Movable until it is awaited.
-  class GetAwaiter : GetNode {
+  class [[nodiscard]] GetAwaiter : GetNode {
    public:
     explicit GetAwaiter(FifoQueue& q) noexcept : q_(&q) {}
     GetAwaiter(GetAwaiter&& o) noexcept : GetNode(), q_(o.q_) {}
@@ -576,7 +576,7 @@ class FifoQueue {
   };
 
   /// The awaiter of join(). Movable until it is awaited.
-  class JoinAwaiter : SyncWaiter {
+  class [[nodiscard]] JoinAwaiter : SyncWaiter {
    public:
     explicit JoinAwaiter(FifoQueue& q) noexcept : q_(&q) {}
     JoinAwaiter(JoinAwaiter&& o) noexcept : SyncWaiter(), q_(o.q_) {}

@@ -1,0 +1,56 @@
+// Compiled, never run, by the "compile" tests (CMakeLists.txt here). With no FORGET_* macro
+// every awaitable is awaited: it must compile with -Werror. Each FORGET_* macro drops the
+// co_await on one line, which must then fail to compile with a nodiscard diagnostic, since
+// that call would otherwise do nothing.
+#include <chrono>
+
+#include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
+
+weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Queue<int>& q,
+                                 weft::Event& ev) {
+#ifdef FORGET_SLEEP
+  weft::sleep(1ms);
+#else
+  co_await weft::sleep(1ms);
+#endif
+#ifdef FORGET_YIELD_NOW
+  weft::yield_now();
+#else
+  co_await weft::yield_now();
+#endif
+  {
+#ifdef FORGET_MUTEX_LOCK
+    m.lock();
+#else
+    weft::MutexGuard g = co_await m.lock();
+#endif
+  }
+  {
+#ifdef FORGET_SEMAPHORE_ACQUIRE
+    sem.acquire();
+#else
+    weft::SemaphoreGuard g = co_await sem.acquire();
+#endif
+  }
+#ifdef FORGET_QUEUE_PUT
+  q.put(1);
+#else
+  co_await q.put(1);
+#endif
+#ifdef FORGET_EVENT_WAIT
+  ev.wait();
+#else
+  co_await ev.wait();
+#endif
+}
+
+int main() {
+  weft::Mutex m;
+  weft::Semaphore sem(1);
+  weft::Queue<int> q(1);
+  weft::Event ev;
+  ev.set();
+  weft::run(uses_every_form(m, sem, q, ev));
+}
