@@ -20,6 +20,7 @@
 
 #include <weft/weft.hpp>
 
+#include "same_instant.hpp"
 #include "stress_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -581,56 +582,24 @@ TEST(Gather, CancellingTheAwaitingTaskAlsoCancelsTheTasksOfGatheredHandles) {
 // none of them sees it. The values are kept (asyncio would raise CancelledError), and the
 // cancellation is delivered at the gathering task's next await, or never if it has none.
 
-/// A parent that gathers a child which cancels the parent as it returns.
-struct SameInstant {
-  weft::Event parent_known;  // set once `parent` holds the parent's handle
-  weft::JoinHandle<int> parent;
-  std::vector<std::string> seen;  // the parent's, then (after joining it) the test's
-};
-
-/// A second after its start (its parent gathers it by then), cancels its parent and returns
-/// 5 with no further await: the cancellation the gather forwards arrives as it finishes.
-weft::Task<int> cancel_parent_then_return(SameInstant& s) {
-  co_await s.parent_known.wait();
-  co_await weft::sleep(1s);
-  s.parent.cancel();
-  co_return 5;
-}
+using weft::test::SameInstant;
 
 /// Gathers cancel_parent_then_return and a child that returns 6 at once, then awaits once
 /// more if `await_again`; returns the sum.
 weft::Task<int> gather_the_canceller(SameInstant& s, bool await_again) {
   auto [a, b] = co_await weft::gather(cancel_parent_then_return(s), value_after(0s, 6));
   s.seen.push_back("gather returned " + std::to_string(a) + " and " + std::to_string(b));
-  if (await_again) {
-    try {
-      co_await weft::yield_now();
-      s.seen.push_back("next await returned");
-    } catch (const weft::CancelledError&) {
-      s.seen.push_back("next await raised CancelledError");
-      throw;
-    }
-  }
+  co_await weft::test::await_once_more(s, await_again);
   co_return a + b;
-}
-
-/// Spawns the parent, hands its handle to the child, and awaits it.
-weft::Task<void> await_the_cancelled_parent(SameInstant& s, bool await_again) {
-  s.parent = weft::spawn(gather_the_canceller(s, await_again));
-  s.parent_known.set();
-  try {
-    int v = co_await s.parent;
-    s.seen.push_back("parent returned " + std::to_string(v));
-  } catch (const weft::CancelledError&) {
-    s.seen.push_back("parent raised CancelledError");
-  }
 }
 
 TEST(Gather, CancelledAsItsLastChildReturnsItGivesTheValuesAndTheNextAwaitRaises) {
   for (std::size_t workers : {1u, 2u, 4u}) {
     SCOPED_TRACE(testing::Message() << workers << " workers");
     SameInstant s;
-    weft::run(await_the_cancelled_parent(s, /*await_again=*/true), virtual_clock(workers));
+    weft::run(
+        weft::test::await_the_cancelled_parent(s, gather_the_canceller(s, /*await_again=*/true)),
+        virtual_clock(workers));
     EXPECT_EQ(s.seen, (std::vector<std::string>{"gather returned 5 and 6",
                                                 "next await raised CancelledError",
                                                 "parent raised CancelledError"}));
@@ -641,7 +610,9 @@ TEST(Gather, CancelledAsItsLastChildReturnsATaskWithNoFurtherAwaitReturnsTheValu
   for (std::size_t workers : {1u, 2u, 4u}) {
     SCOPED_TRACE(testing::Message() << workers << " workers");
     SameInstant s;
-    weft::run(await_the_cancelled_parent(s, /*await_again=*/false), virtual_clock(workers));
+    weft::run(
+        weft::test::await_the_cancelled_parent(s, gather_the_canceller(s, /*await_again=*/false)),
+        virtual_clock(workers));
     EXPECT_EQ(s.seen, (std::vector<std::string>{"gather returned 5 and 6", "parent returned 11"}));
   }
 }

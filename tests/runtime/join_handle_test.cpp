@@ -16,6 +16,8 @@
 
 #include <weft/weft.hpp>
 
+#include "same_instant.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -593,57 +595,24 @@ TEST(JoinHandle, CancellationPendingWhenTheAwaitBeginsIsForwardedToTheAwaitedTas
 // it. The value is kept (asyncio would raise CancelledError and drop it), and the
 // cancellation is delivered at the awaiting task's next await, or never if it has none.
 
-/// A parent that awaits a child which cancels the parent as it returns.
-struct SameInstant {
-  weft::Event parent_known;  // set once `parent` holds the parent's handle
-  weft::JoinHandle<int> parent;
-  std::vector<std::string> seen;  // the parent's, then (after joining it) the test's
-};
-
-/// A second after its start (its parent awaits it by then), cancels its parent and returns 5
-/// with no further await: the cancellation the parent forwards here arrives as it finishes.
-weft::Task<int> cancel_parent_then_return(SameInstant& s) {
-  co_await s.parent_known.wait();
-  co_await weft::sleep(1s);
-  s.parent.cancel();
-  co_return 5;
-}
+using weft::test::SameInstant;
 
 /// Awaits cancel_parent_then_return's handle, then awaits once more if `await_again`.
 weft::Task<int> join_the_canceller(SameInstant& s, bool await_again) {
   weft::JoinHandle<int> child = weft::spawn(cancel_parent_then_return(s));
   int v = co_await child;
   s.seen.push_back("join returned " + std::to_string(v));
-  if (await_again) {
-    try {
-      co_await weft::yield_now();
-      s.seen.push_back("next await returned");
-    } catch (const weft::CancelledError&) {
-      s.seen.push_back("next await raised CancelledError");
-      throw;
-    }
-  }
+  co_await weft::test::await_once_more(s, await_again);
   co_return v;
-}
-
-/// Spawns the parent, hands its handle to the child, and awaits it.
-weft::Task<void> await_the_cancelled_parent(SameInstant& s, bool await_again) {
-  s.parent = weft::spawn(join_the_canceller(s, await_again));
-  s.parent_known.set();
-  try {
-    int v = co_await s.parent;
-    s.seen.push_back("parent returned " + std::to_string(v));
-  } catch (const weft::CancelledError&) {
-    s.seen.push_back("parent raised CancelledError");
-  }
 }
 
 TEST(JoinHandle, CancelledAsTheAwaitedTaskReturnsTheJoinGivesItsValueAndTheNextAwaitRaises) {
   for (std::size_t workers : {1u, 2u, 4u}) {
     SCOPED_TRACE(testing::Message() << workers << " workers");
     SameInstant s;
-    weft::run(await_the_cancelled_parent(s, /*await_again=*/true),
-              {.workers = workers, .clock = weft::ClockKind::Virtual});
+    weft::run(
+        weft::test::await_the_cancelled_parent(s, join_the_canceller(s, /*await_again=*/true)),
+        {.workers = workers, .clock = weft::ClockKind::Virtual});
     EXPECT_EQ(s.seen,
               (std::vector<std::string>{"join returned 5", "next await raised CancelledError",
                                         "parent raised CancelledError"}));
@@ -654,8 +623,9 @@ TEST(JoinHandle, CancelledAsTheAwaitedTaskReturnsATaskWithNoFurtherAwaitReturnsT
   for (std::size_t workers : {1u, 2u, 4u}) {
     SCOPED_TRACE(testing::Message() << workers << " workers");
     SameInstant s;
-    weft::run(await_the_cancelled_parent(s, /*await_again=*/false),
-              {.workers = workers, .clock = weft::ClockKind::Virtual});
+    weft::run(
+        weft::test::await_the_cancelled_parent(s, join_the_canceller(s, /*await_again=*/false)),
+        {.workers = workers, .clock = weft::ClockKind::Virtual});
     EXPECT_EQ(s.seen, (std::vector<std::string>{"join returned 5", "parent returned 5"}));
   }
 }
