@@ -31,6 +31,8 @@ extern "C" void __tsan_release(void* addr);
 
 namespace weft::detail {
 
+constinit thread_local char* tls_stack_floor = nullptr;  // detail/stack_guard.hpp
+
 namespace {
 
 // oneTBB (libtbb) is not built with ThreadSanitizer, so the hand-off of a task to an arena
@@ -59,9 +61,6 @@ thread_local Worker* tls_worker = nullptr;
 thread_local TaskHeader* tls_task = nullptr;
 thread_local int tls_budget = 0;
 thread_local TaskHeader* tls_next = nullptr;  // resume_next()'s task, until complete_task ends
-}  // namespace
-constinit thread_local char* tls_stack_floor = nullptr;
-namespace {
 
 std::size_t workers_from(const RuntimeOptions& o) {
   if (o.workers > 0) return o.workers;
