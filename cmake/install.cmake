@@ -32,6 +32,7 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/weftConfigVersion.cmake"
                                  COMPATIBILITY SameMajorVersion)
 install(FILES "${PROJECT_BINARY_DIR}/weftConfig.cmake"
               "${PROJECT_BINARY_DIR}/weftConfigVersion.cmake"
+              "${PROJECT_SOURCE_DIR}/cmake/weftCompilerWarning.cmake"
         DESTINATION "${WEFT_CMAKE_INSTALL_DIR}")
 
 # weft.pc finds its prefix from its own location (${pcfiledir}), so it stays right for

@@ -6,7 +6,8 @@
 #   pkg_config        cmake --install, then one compiler command with
 #                     $(pkg-config --cflags --libs weft) and PKG_CONFIG_PATH.
 # Other variables: WEFT_SOURCE_DIR, WEFT_BUILD_DIR (the build tree to install), WORK_DIR
-# (emptied first), CXX and CXX_ID (the compiler and its CMake id), LAUNCHER (may be empty),
+# (emptied first), CXX, CXX_ID and CXX_VERSION (the compiler, its CMake id and version),
+# LAUNCHER (may be empty),
 # BUILD_TYPE, GENERATOR, PKG_CONFIG, VERSION.
 cmake_minimum_required(VERSION 3.21)
 
@@ -17,6 +18,7 @@ function(run what)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${what} failed (${rc}):\n${ARGN}\n${out}")
   endif()
+  set(last_output "${out}" PARENT_SCOPE)
 endfunction()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -55,6 +57,18 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "add_subdirectory")
     list(APPEND configure "-DWEFT_SOURCE_DIR=${WEFT_SOURCE_DIR}")
   endif()
   run("configuring the consumer" ${configure})
+  # A consumer compiled by GCC before 13 is told about its coroutine bugs
+  # (cmake/weftCompilerWarning.cmake); any other compiler is not.
+  string(FIND "${last_output}" "destroys some temporaries" warned)
+  if(CXX_ID STREQUAL "GNU" AND CXX_VERSION VERSION_LESS 13)
+    if(warned EQUAL -1)
+      message(FATAL_ERROR "configuring with GCC ${CXX_VERSION} printed no GCC 12 warning:\n"
+                          "${last_output}")
+    endif()
+  elseif(NOT warned EQUAL -1)
+    message(FATAL_ERROR "configuring with ${CXX_ID} ${CXX_VERSION} warned about GCC 12:\n"
+                        "${last_output}")
+  endif()
   run("building the consumer" "${CMAKE_COMMAND}" --build "${build}" -j 2)
 
   if(MODE STREQUAL "find_package")
