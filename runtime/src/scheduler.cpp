@@ -834,6 +834,12 @@ std::uint64_t deadline_tick(std::chrono::steady_clock::time_point tp) {
 void submit_blocking(TaskHeader* t, BlockingJob* job) {
   t->sched_->submit_blocking(job);
 }
+void submit_blocking(Scheduler* s, BlockingJob* job) {
+  s->submit_blocking(job);
+}
+Scheduler* worker_scheduler() noexcept {
+  return tls_worker ? &tls_worker->scheduler() : nullptr;
+}
 void submit_offload(TaskHeader* t, BlockingJob* job) {
   t->sched_->submit_offload(job);
 }

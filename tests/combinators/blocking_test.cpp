@@ -1,7 +1,8 @@
 // to_thread (asyncio.to_thread) and offload (CPU work in a oneTBB arena): values and
 // exceptions back to the task, f running off the workers, the blocking pool growing for
 // calls that block on each other and staying under its cap, tbb::parallel_for inside
-// offload, cancellation waiting for a running f, and the virtual clock after a blocking call.
+// offload, cancellation waiting for a running f, the virtual clock after a blocking call, and
+// detail::spawn_blocking (run waits for it; off a worker it runs at once).
 //
 // Functions that must block wait on a Gate with a real-time limit (30 s), so a broken pool
 // fails the test instead of hanging it; nothing sleeps to wait for a race.
@@ -489,4 +490,50 @@ TEST(ToThread, ANamedCallableAndAStdRefAreEachDestroyedOncePerCopy) {
       }(live),
       {.workers = 2});
   EXPECT_EQ(live.load(), 0);
+}
+
+// ---- spawn_blocking: pool work nobody awaits (destructors on workers) -----------------------
+
+TEST(SpawnBlocking, AJobSpawnedOnAWorkerRunsOffTheWorkersAndRunReturnsOnlyAfterIt) {
+  Gate started;
+  Gate finish;
+  std::atomic<bool> job_in_runtime{true};
+  std::atomic<bool> done{false};
+  // The job holds its pool thread until it has started and this thread lets it go, so it is
+  // still running when the task that spawned it (the only one) has finished.
+  std::thread releaser([&] {
+    EXPECT_TRUE(started.wait());
+    finish.open();
+  });
+  weft::run(
+      [&]() -> weft::Task<void> {
+        weft::detail::spawn_blocking([&]() noexcept {
+          job_in_runtime = weft::in_runtime();
+          started.open();
+          EXPECT_TRUE(finish.wait());
+          done = true;
+        });
+        co_return;
+      }(),
+      virtual_clock(1));
+  EXPECT_TRUE(done.load()) << "run returned before the job finished";
+  EXPECT_FALSE(job_in_runtime.load());
+  releaser.join();
+}
+
+TEST(SpawnBlocking, OffAWorkerTheJobRunsAtOnceOnTheCallingThread) {
+  std::thread::id ran_on;
+  weft::detail::spawn_blocking([&]() noexcept { ran_on = std::this_thread::get_id(); });
+  EXPECT_EQ(ran_on, std::this_thread::get_id());  // a plain thread
+  bool inline_on_pool_thread = weft::run(
+      []() -> weft::Task<bool> {
+        co_return co_await weft::to_thread([] {
+          std::thread::id job_thread;
+          weft::detail::spawn_blocking(
+              [&job_thread]() noexcept { job_thread = std::this_thread::get_id(); });
+          return job_thread == std::this_thread::get_id();
+        });
+      }(),
+      virtual_clock(1));
+  EXPECT_TRUE(inline_on_pool_thread);  // a blocking-pool thread
 }

@@ -6,10 +6,15 @@
 // frame (no allocation for to_thread). A running `f` cannot be interrupted, so cancelling
 // the task waits for `f` to return and then raises CancelledError (its result is dropped);
 // a task cancelled before it awaits never starts `f`.
+//
+// detail::spawn_blocking is the pool without an awaiting task (Tokio's spawn_blocking with its
+// handle dropped), for work a destructor on a worker must not do there and must not lose: the
+// runtime's shutdown waits for it as for any other job.
 #pragma once
 
 #include <exception>
 #include <functional>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -81,6 +86,53 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result_{};
   std::exception_ptr error_;
 };
+
+/// A job of spawn_blocking: `f` and the scheduler it tells when it is done, on the heap.
+template <class F>
+class DetachedJob : BlockingJob {
+ public:
+  /// A job that runs `f` and then deletes itself; nullptr if it cannot be allocated (`f` is
+  /// then untouched).
+  static DetachedJob* make(F& f, Scheduler* s) noexcept {
+    return new (std::nothrow) DetachedJob(std::move(f), s);
+  }
+  /// Queues the job on its scheduler's blocking pool.
+  void submit() { submit_blocking(sched_, this); }
+
+ private:
+  DetachedJob(F&& f, Scheduler* s) noexcept : f_(std::move(f)), sched_(s) {
+    run = &DetachedJob::run_job;
+  }
+
+  static void run_job(BlockingJob* j) noexcept {
+    auto* self = static_cast<DetachedJob*>(j);
+    Scheduler* s = self->sched_;
+    self->f_();
+    delete self;
+    job_finished(s);  // last: the runtime's shutdown may go on from here
+  }
+
+  F f_;
+  Scheduler* sched_;
+};
+
+/// Runs `f()` on the blocking pool of the runtime whose worker calls it, without waiting
+/// for it: that runtime's shutdown (and so weft::run) returns only after `f` has. On any
+/// other thread, where blocking is allowed, `f` runs at once, before this returns, and so it
+/// does on a worker if the job cannot be allocated: the work is never lost. `f` must not
+/// throw. Any thread.
+template <class F>
+void spawn_blocking(F f) noexcept {
+  static_assert(std::is_nothrow_invocable_v<F&>, "spawn_blocking: f must be noexcept");
+  static_assert(std::is_nothrow_move_constructible_v<F>, "spawn_blocking: f must move noexcept");
+  if (Scheduler* s = worker_scheduler()) {
+    if (auto* job = DetachedJob<F>::make(f, s)) {
+      job->submit();
+      return;
+    }
+  }
+  f();
+}
 
 }  // namespace detail
 

@@ -87,8 +87,9 @@ class Runtime {
     return h.header()->take();
   }
 
-  /// Cancels every live task, waits until all have finished, stops the workers and joins
-  /// the blocking pool. Idempotent. Throws UsageError when called from a worker.
+  /// Cancels every live task, waits until all have finished and every blocking-pool job has
+  /// returned (those nobody awaits too: a dropped fs::File's flush), stops the workers and
+  /// joins the blocking pool. Idempotent. Throws UsageError when called from a worker.
   void shutdown();
 
   /// Number of tasks spawned and not yet finished.
