@@ -3,7 +3,7 @@
 // buffering, positional I/O, seek/tell, lines() and its limit, the one-shot helpers, the
 // maximum of whole-file reads, errors
 // naming the operation and the path, no descriptor leaked on any path, cancellation of a read
-// in flight, and many reads in flight at once on one ring (FIFOs, so they cannot complete
+// or a flush in flight, and many reads in flight at once on one ring (FIFOs, so they cannot complete
 // while being submitted).
 //
 // Every test runs inside weft::run; descriptors are counted in /proc/self/fd before it and
@@ -14,9 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -768,6 +771,73 @@ TEST_P(File, ATaskCancelledBeforeItsReadNeverStartsIt) {
         co_await f.close();
       }(this, fifo),
       /*workers=*/1);
+}
+
+/// Reads from `fd` until it has `n` bytes or the end (the write end closed); "" on an error.
+std::string read_up_to(int fd, std::size_t n) {
+  std::string out;
+  char chunk[64 * 1024];
+  while (out.size() < n) {
+    const ssize_t r = ::read(fd, chunk, std::min(sizeof chunk, n - out.size()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) ADD_FAILURE() << "read: " << std::strerror(errno);
+    if (r <= 0) break;
+    out.append(chunk, static_cast<std::size_t>(r));
+  }
+  return out;
+}
+
+/// The write buffer of cancel_a_flush_in_flight: its one write(2) is 16 times what a pipe
+/// holds (64 KiB), so it cannot return before the FIFO's reader has read most of it.
+constexpr std::size_t kFifoFlush = std::size_t{1} << 20;
+
+/// A task buffers `data` (less than kFifoFlush) in a File on the FIFO at `p` and flushes it;
+/// once the FIFO's reader has the first byte, that flush's write is in flight, and the task is
+/// cancelled. It catches the cancellation and closes the File (`close_after`), or lets it end
+/// the task, which drops the File. Returns every byte the reader got until the end of the FIFO.
+template <class Self>
+std::string cancel_a_flush_in_flight(Self* self, std::string p, const std::string& data,
+                                     bool close_after) {
+  return self->run([](Self* self, std::string p, const std::string& data,
+                      bool close_after) -> weft::Task<std::string> {
+    auto writer = weft::spawn([](Self* self, std::string p, const std::string& data,
+                                 bool close_after) -> weft::Task<bool> {
+      fs::File f = co_await fs::File::open(p, "w", self->opts(kFifoFlush));
+      co_await f.write_all(data);
+      bool cancelled = false;
+      try {
+        co_await f.flush();
+      } catch (const weft::CancelledError&) {
+        if (!close_after) throw;
+        cancelled = true;
+      }
+      co_await f.close();
+      co_return cancelled;
+    }(self, p, data, close_after));
+    // The open waits for the writer's; then the first byte shows the flush's write has begun.
+    const int fd =
+        co_await weft::to_thread([&p] { return ::open(p.c_str(), O_RDONLY | O_CLOEXEC); });
+    EXPECT_GE(fd, 0);
+    std::string got = co_await weft::to_thread([fd] { return read_up_to(fd, 1); });
+    writer.cancel();
+    got += co_await weft::to_thread([fd] { return read_up_to(fd, SIZE_MAX); });
+    ::close(fd);
+    if (close_after) {
+      EXPECT_TRUE(co_await writer) << "the flush was not cancelled";
+    } else {
+      EXPECT_THROW(co_await writer, weft::CancelledError);
+    }
+    co_return got;
+  }(self, std::move(p), data, close_after));
+}
+
+TEST_P(File, AFlushCancelledWhileItWritesCountsWhatItWroteAndCloseWritesOnlyTheRest) {
+  const std::string p = path("fifo");
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0);
+  const std::string data = pattern(kFifoFlush - 1);
+  const std::string got = cancel_a_flush_in_flight(this, p, data, /*close_after=*/true);
+  EXPECT_EQ(got.size(), data.size()) << "bytes written twice, or lost";
+  EXPECT_TRUE(got == data);
 }
 
 /// Reader i's five bytes.

@@ -198,8 +198,9 @@ Task<std::size_t> File::raw_read(std::byte* buf, std::size_t n, std::int64_t off
   co_return static_cast<std::size_t>(r.value);
 }
 
-Task<std::size_t> File::raw_write(const std::byte* buf, std::size_t n, std::int64_t offset) {
-  SysResult r = co_await detail::sys_write(backend_, fd_, buf, n, offset);
+Task<std::size_t> File::raw_write(const std::byte* buf, std::size_t n, std::int64_t offset,
+                                  std::size_t* written) {
+  SysResult r = co_await detail::sys_write(backend_, fd_, buf, n, offset, written);
   if (!r.ok()) throw fs_error(r.err, offset < 0 ? "write" : "pwrite", path_);
   co_return static_cast<std::size_t>(r.value);
 }
@@ -389,7 +390,11 @@ Task<void> File::flush() {
   if (!writing_) co_return;
   std::size_t done = 0;
   try {
-    while (done < buf_end_) done += co_await raw_write(buf_.data() + done, buf_end_ - done, -1);
+    // raw_write adds to `done` itself: a write that a cancellation interrupted counts too, and
+    // what it wrote is not written again by a later flush.
+    while (done < buf_end_) {
+      co_await raw_write(buf_.data() + done, buf_end_ - done, -1, &done);
+    }
   } catch (...) {
     // Keep what was not written, for a later flush (Python's buffered files do the same).
     std::memmove(buf_.data(), buf_.data() + done, buf_end_ - done);

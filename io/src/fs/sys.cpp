@@ -120,16 +120,23 @@ Task<SysResult> sys_read(Backend b, int fd, void* buf, std::size_t n, std::int64
   });
 }
 
-Task<SysResult> sys_write(Backend b, int fd, const void* buf, std::size_t n, std::int64_t offset) {
+Task<SysResult> sys_write(Backend b, int fd, const void* buf, std::size_t n, std::int64_t offset,
+                          std::size_t* written) {
   UringRequest req{.kind = UringRequest::Kind::Write,
                    .fd = fd,
                    .buf = const_cast<void*>(buf),
                    .len = ring_length(n),
                    .offset = offset < 0 ? -1 : offset};
-  if (auto o = co_await try_ring(b, req)) co_return settled(*o);
+  if (auto o = co_await try_ring(b, req)) {
+    if (written && o->result.ok()) *written += static_cast<std::size_t>(o->result.value);
+    co_return settled(*o);
+  }
   co_return co_await to_thread([=] {
-    return retry_eintr(
+    SysResult r = retry_eintr(
         [&] { return offset < 0 ? ::write(fd, buf, n) : ::pwrite(fd, buf, n, offset); });
+    // On the pool thread, while the task waits: it reads `written` after it is resumed.
+    if (written && r.ok()) *written += static_cast<std::size_t>(r.value);
+    return r;
   });
 }
 

@@ -36,8 +36,11 @@ struct SysResult {
 Task<SysResult> sys_open(Backend b, const char* path, int flags, mode_t mode);
 /// read(2) at the position (`offset` < 0) or pread(2) at `offset`.
 Task<SysResult> sys_read(Backend b, int fd, void* buf, std::size_t n, std::int64_t offset);
-/// write(2) at the position (`offset` < 0) or pwrite(2) at `offset`.
-Task<SysResult> sys_write(Backend b, int fd, const void* buf, std::size_t n, std::int64_t offset);
+/// write(2) at the position (`offset` < 0) or pwrite(2) at `offset`. `written`, if given,
+/// gets the bytes written added as soon as the syscall returns, so they are counted even when a
+/// cancellation then raises CancelledError (a caller keeping a buffer must not write them twice).
+Task<SysResult> sys_write(Backend b, int fd, const void* buf, std::size_t n, std::int64_t offset,
+                          std::size_t* written = nullptr);
 /// fsync(2), or fdatasync(2) with `data_only`.
 Task<SysResult> sys_fsync(Backend b, int fd, bool data_only);
 /// close(2): the descriptor is gone afterwards, whatever the result.

@@ -23,7 +23,8 @@
 // A syscall that has started cannot be interrupted: cancelling a task that waits on one
 // waits for it to return (to_thread semantics; on io_uring, for its completion, so the
 // kernel never writes into a buffer that is gone), then raises CancelledError at that await.
-// The file stays usable; what the interrupted call did (bytes read or written) stays done.
+// The file stays usable; what the interrupted call did (bytes read or written) stays done,
+// and the write buffer counts it: a later flush or close writes only what it had not taken.
 //
 // ## Buffering
 // A File buffers like Python's buffered binary files: small reads are served from a read
@@ -206,7 +207,8 @@ class File {
   static Task<File> open_with_flags(std::filesystem::path path, int flags, OpenOptions options,
                                     Backend backend);
   Task<std::size_t> raw_read(std::byte* buf, std::size_t n, std::int64_t offset);
-  Task<std::size_t> raw_write(const std::byte* buf, std::size_t n, std::int64_t offset);
+  Task<std::size_t> raw_write(const std::byte* buf, std::size_t n, std::int64_t offset,
+                              std::size_t* written = nullptr);
   Task<void> raw_write_all(const std::byte* buf, std::size_t n, std::int64_t offset);
   friend Task<std::string> read_file(std::filesystem::path, Backend, std::size_t);
   Task<std::string> read_rest(const char* what, std::size_t max);
