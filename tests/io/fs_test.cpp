@@ -3,8 +3,9 @@
 // buffering, positional I/O, seek/tell, lines() and its limit, the one-shot helpers, the
 // maximum of whole-file reads, errors
 // naming the operation and the path, no descriptor leaked on any path, cancellation of a read
-// or a flush in flight, and many reads in flight at once on one ring (FIFOs, so they cannot complete
-// while being submitted).
+// or a flush in flight, Files dropped without close (nothing they buffered is lost, whether
+// dropped on a worker, by cancellation or after run returned; a failure is reported), and many
+// reads in flight at once on one ring (FIFOs, so they cannot complete while being submitted).
 //
 // Every test runs inside weft::run; descriptors are counted in /proc/self/fd before it and
 // after it (the runtime's rings and pool threads are gone by then).
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -838,6 +840,135 @@ TEST_P(File, AFlushCancelledWhileItWritesCountsWhatItWroteAndCloseWritesOnlyTheR
   const std::string got = cancel_a_flush_in_flight(this, p, data, /*close_after=*/true);
   EXPECT_EQ(got.size(), data.size()) << "bytes written twice, or lost";
   EXPECT_TRUE(got == data);
+}
+
+// ---- dropped without close ------------------------------------------------------------------
+
+/// The contents of `p`, read with plain syscalls (no runtime needed).
+std::string contents(const std::string& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ADD_FAILURE() << "open " << p << ": " << std::strerror(errno);
+    return {};
+  }
+  std::string s = read_up_to(fd, SIZE_MAX);
+  ::close(fd);
+  return s;
+}
+
+TEST_P(File, ADroppedFileWritesWhatItBufferedAndRunWaitsForIt) {
+  const std::string p = path("dropped.txt");
+  run([](File* self, std::string p) -> weft::Task<void> {
+    fs::File f = co_await fs::File::open(p, "w", self->opts());
+    co_await f.write_all("less than ");
+    co_await f.write_all("the buffer");
+    EXPECT_EQ((co_await fs::stat(p)).size, 0u);    // all of it still buffered
+  }(this, p));                                     // f is dropped on a worker, as its task ends
+  EXPECT_EQ(contents(p), "less than the buffer");  // the fixture sees its descriptor closed
+}
+
+TEST_P(File, ADroppedFileWritesAtItsPositionInEveryMode) {
+  const std::string moved = path("moved-cursor.txt");
+  const std::string appended = path("appended.txt");
+  const std::string after_reads = path("after-reads.txt");
+  run([](File* self, std::string moved, std::string appended,
+         std::string after_reads) -> weft::Task<void> {
+    co_await fs::write_file(moved, "0123456789", self->backend());
+    co_await fs::write_file(appended, "0123456789", self->backend());
+    co_await fs::write_file(after_reads, "0123456789", self->backend());
+    fs::File a = co_await fs::File::open(moved, "r+", self->opts());
+    co_await a.seek(2);
+    co_await a.write_all("ab");  // flushed by the pwrite
+    co_await a.pwrite("XY", 7);  // leaves the cursor at 4
+    co_await a.write_all("cd");  // buffered, for position 4
+    fs::File b = co_await fs::File::open(appended, "a", self->opts());
+    co_await b.write_all("+tail");  // buffered, for the end
+    fs::File c = co_await fs::File::open(after_reads, "r+", self->opts());
+    EXPECT_EQ(co_await c.read(3), "012");  // the read buffer took the whole file
+    co_await c.write_all("Z");             // buffered, for position 3
+    a = fs::File();                        // dropped by assignment
+  }(this, moved, appended, after_reads));  // b and c dropped as the task ends
+  EXPECT_EQ(contents(moved), "01abcd6XY9");
+  EXPECT_EQ(contents(appended), "0123456789+tail");
+  EXPECT_EQ(contents(after_reads), "012Z456789");
+}
+
+TEST_P(File, AFileDroppedWhenItsTaskIsCancelledKeepsEveryByteItTook) {
+  const std::string p = path("cancelled-writer.txt");
+  std::string expected;
+  for (int i = 0; i < 10; ++i) expected += pattern(1000, static_cast<unsigned>(i));
+  run([](File* self, std::string p, const std::string& expected) -> weft::Task<void> {
+    weft::Event wrote;
+    auto writer = weft::spawn([](File* self, std::string p, const std::string& expected,
+                                 weft::Event& wrote) -> weft::Task<void> {
+      // A 4 KiB buffer: the first chunks reach the file as it fills, the last stay buffered.
+      fs::File f = co_await fs::File::open(p, "w", self->opts(4096));
+      for (std::size_t at = 0; at < expected.size(); at += 1000) {
+        co_await f.write_all(std::string_view(expected).substr(at, 1000));
+      }
+      wrote.set();
+      weft::Event never;
+      co_await never.wait();  // cancelled here; f is dropped as CancelledError unwinds
+    }(self, p, expected, wrote));
+    co_await wrote.wait();
+    EXPECT_GT((co_await fs::stat(p)).size, 0u);               // some writes completed
+    EXPECT_LT((co_await fs::stat(p)).size, expected.size());  // and some are buffered
+    writer.cancel();
+    EXPECT_THROW(co_await writer, weft::CancelledError);
+  }(this, p, expected));
+  const std::string got = contents(p);
+  EXPECT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
+}
+
+TEST_P(File, AFileDroppedWhileItsFlushWasWritingWritesEveryByteOnce) {
+  const std::string p = path("fifo");
+  ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0);
+  const std::string data = pattern(kFifoFlush - 1);
+  const std::string got = cancel_a_flush_in_flight(this, p, data, /*close_after=*/false);
+  EXPECT_EQ(got.size(), data.size()) << "bytes written twice, or lost";
+  EXPECT_TRUE(got == data);
+}
+
+TEST_P(File, AFileDroppedAfterRunReturnedWritesItsBufferInItsDestructor) {
+  const std::string p = path("outlived.txt");
+  fs::File f = run([](File* self, std::string p) -> weft::Task<fs::File> {
+    fs::File f = co_await fs::File::open(p, "w", self->opts());
+    co_await f.write_all("written by the destructor");
+    co_return f;
+  }(this, p));
+  EXPECT_EQ(contents(p), "");  // the runtime is gone; the bytes are still in f's buffer
+  f = fs::File();              // a plain thread: written and closed before this returns
+  EXPECT_EQ(contents(p), "written by the destructor");
+}
+
+TEST_P(File, AFailedWriteOfADroppedFileIsReportedOnStderrNamingThePathAndTheError) {
+  // /dev/full takes an open and refuses every write with ENOSPC.
+  const std::string p = "/dev/full";
+  auto drop_in_a_task = [&] {
+    run([](File* self, std::string p) -> weft::Task<void> {
+      fs::File f = co_await fs::File::open(p, "w", self->opts());
+      co_await f.write_all("lost");
+    }(this, p));
+  };
+  auto drop_after_run = [&] {
+    fs::File f = run([](File* self, std::string p) -> weft::Task<fs::File> {
+      fs::File f = co_await fs::File::open(p, "w", self->opts());
+      co_await f.write_all("lost");
+      co_return f;
+    }(this, p));
+  };
+  for (auto drop : {std::function<void()>(drop_in_a_task), std::function<void()>(drop_after_run)}) {
+    testing::internal::CaptureStderr();
+    drop();
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("weft: fs::File /dev/full was dropped without close()"), std::string::npos)
+        << err;
+    EXPECT_NE(err.find("4 of its 4 buffered bytes were lost: write /dev/full: " +
+                       std::string(std::strerror(ENOSPC))),
+              std::string::npos)
+        << err;
+  }
 }
 
 /// Reader i's five bytes.

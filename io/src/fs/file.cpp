@@ -1,5 +1,5 @@
-// weft::fs::File (fs.hpp): mode strings, the read/write buffer, lines(), and the one-shot
-// read_file/write_file.
+// weft::fs::File (fs.hpp): mode strings, the read/write buffer, lines(), the buffer a File
+// dropped without close() leaves to write (WriteBehind), and the one-shot read_file/write_file.
 //
 // The buffer holds either unread data (read mode: [buf_begin_, buf_end_), the kernel's file
 // position is at buf_end_) or pending writes (writing_: [0, buf_end_), to go at the kernel's
@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -126,6 +128,48 @@ int parse_mode(std::string_view mode) {
   }
 }
 
+/// What a File dropped with buffered writes leaves behind: its descriptor, its path and the
+/// bytes [0, pending) of its write buffer, which go at the descriptor's position (the File's
+/// cursor; the end in append mode). Calling it writes them all (short writes and EINTR
+/// retried), closes the descriptor, and reports a failure of either on stderr: nobody is
+/// left to throw to.
+struct WriteBehind {
+  int fd;
+  std::filesystem::path path;
+  std::vector<std::byte> buf;
+  std::size_t pending;
+
+  void operator()() noexcept {
+    std::size_t done = 0;
+    while (done < pending) {
+      SysResult r =
+          detail::retry_eintr([&] { return ::write(fd, buf.data() + done, pending - done); });
+      if (!r.ok()) {
+        report(std::to_string(pending - done) + " of its " + std::to_string(pending) +
+                   " buffered bytes were lost",
+               r.err, "write");
+        break;
+      }
+      done += static_cast<std::size_t>(r.value);
+    }
+    // Not retried: on Linux the descriptor is released even when close reports EINTR.
+    if (::close(fd) != 0 && errno != EINTR) report("closing it failed", errno, "close");
+  }
+
+  /// One line on stderr, as the runtime reports a failed task nobody awaited.
+  void report(const std::string& what, int err, const char* op) const noexcept {
+    try {
+      const std::string line = "weft: fs::File " + path.string() +
+                               " was dropped without close() and " + what + ": " +
+                               fs_error(err, op, path).what() + "\n";
+      std::fputs(line.c_str(), stderr);
+    } catch (...) {
+      std::fputs("weft: an fs::File dropped without close() failed to write out or to close\n",
+                 stderr);
+    }
+  }
+};
+
 }  // namespace
 
 LineTooLong::LineTooLong(const std::string& path, std::size_t limit)
@@ -170,7 +214,7 @@ File::File(File&& o) noexcept
 
 File& File::operator=(File&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
+    drop();
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
     backend_ = o.backend_;
@@ -184,8 +228,23 @@ File& File::operator=(File&& o) noexcept {
 }
 
 File::~File() {
-  // Inline, as documented: close(2) of a local file does no I/O of its own.
-  if (fd_ >= 0) ::close(fd_);
+  drop();
+}
+
+void File::drop() noexcept {
+  if (fd_ < 0) return;
+  const int fd = std::exchange(fd_, -1);
+  if (!writing_ || buf_end_ == 0) {
+    // Nothing to write: close(2) inline; of a local file it does no I/O of its own.
+    ::close(fd);
+    return;
+  }
+  // On a worker the writes go to the blocking pool (a worker never blocks in a file syscall,
+  // and the destructor cannot wait on a ring, so io_uring Files go there too), and the
+  // runtime's shutdown waits for them; on any other thread they are done here and now.
+  ::weft::detail::spawn_blocking(WriteBehind{fd, std::move(path_), std::move(buf_), buf_end_});
+  buf_begin_ = buf_end_ = 0;
+  writing_ = false;
 }
 
 void File::check_open(const char* what) const {

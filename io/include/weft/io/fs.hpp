@@ -29,7 +29,8 @@
 // ## Buffering
 // A File buffers like Python's buffered binary files: small reads are served from a read
 // buffer filled by one large read, small writes collect in a write buffer that flush(),
-// seek(), close() and reads write out. Reads and writes as large as the buffer bypass it.
+// seek(), close() and reads write out — and so does dropping the File without close() (see
+// File). Reads and writes as large as the buffer bypass it.
 // OpenOptions::buffer_size = 0 makes every call one syscall. A call that completes without
 // waiting spends a unit of the task's cooperative budget, so loops of them share the worker.
 #pragma once
@@ -103,9 +104,19 @@ class LineTooLong : public std::length_error {
 
 /// An open file (aiofiles.open). Move-only. One operation at a time: a File is not for
 /// concurrent use by two tasks, but it may move between tasks and workers between
-/// operations. Destroying an open File closes it at once without flushing its write
-/// buffer (close(2) inline, as Tokio's File does): `co_await close()` to keep what is
-/// buffered and to see close's errors.
+/// operations.
+///
+/// Dropping an open File (destroyed, or assigned over) without `co_await close()` loses
+/// nothing it took: its buffered writes go out at its position (at the end, in append mode)
+/// before the descriptor is closed (Tokio's File finishes its pending write so, and Python's
+/// files flush when they are collected). On a worker that happens in the background, on the
+/// runtime's blocking pool whatever the backend (so the worker never blocks), and
+/// Runtime::shutdown and weft::run return only after it; on any other thread (a File still
+/// alive after run returned) the destructor does it at once. Nobody is left to throw to, so a
+/// failure there is reported on stderr, naming the path and the error. `co_await close()` to
+/// see errors, and to know the bytes are in the file when it returns (after a drop on a
+/// worker, a read may come before the background write). A File with nothing buffered closes
+/// its descriptor inline.
 class File {
  public:
   /// Opens `path` with a Python mode string: one of `r` (read), `w` (truncate or create),
@@ -121,9 +132,11 @@ class File {
   File() noexcept = default;
   /// Takes `o`'s descriptor, position and buffer; `o` is left closed.
   File(File&& o) noexcept;
-  /// Closes this File's descriptor inline (as the destructor does), then takes `o`'s.
+  /// Drops this File as the destructor does (its buffered writes are kept), then takes `o`'s
+  /// descriptor, position and buffer.
   File& operator=(File&& o) noexcept;
-  /// Closes an open descriptor inline, dropping unflushed writes (see the class comment).
+  /// Closes an open descriptor after writing out what is buffered, in the background on a
+  /// worker (see the class comment); errors go to stderr.
   ~File();
   File(const File&) = delete;
   File& operator=(const File&) = delete;
@@ -215,6 +228,7 @@ class File {
   Task<bool> fill_buffer();
   Task<void> drop_read_buffer();
   void check_open(const char* what) const;
+  void drop() noexcept;
 
   int fd_ = -1;
   std::filesystem::path path_;
