@@ -7,6 +7,8 @@
 // virtual time of each event is compared exactly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <exception>
@@ -179,6 +181,52 @@ TEST(TaskGroup, ChildrenSpawnedFromChildrenJoinTheGroup) {
                                                  "group returned"}));
     EXPECT_EQ(ev.at, (std::vector<weft::Duration>{0s, 2s, 2s}));
   }
+}
+
+TEST(TaskGroup, ASpawnedLambdasCapturesLiveUntilTheChildHasFinished) {
+  Events ev;
+  weft::run(
+      [&]() -> weft::Task<void> {
+        co_await weft::task_group([&](weft::TaskGroup& tg) -> weft::Task<void> {
+          for (char c : {'a', 'b'}) {
+            std::string name(100, c);  // on the heap: read after it is gone, ASan reports it
+            std::array<int, 512> block{};
+            block.fill(2);
+            (void)tg.spawn([name, block, &ev]() -> weft::Task<void> {
+              co_await weft::sleep(1s);
+              int sum = 0;
+              for (int v : block) sum += v;
+              ev.add(name.substr(0, 1) + " " + std::to_string(sum) + " " +
+                     std::to_string(name.size()));
+            });
+          }
+          co_return;
+        });
+      }(),
+      virtual_clock(2));
+  std::vector<std::string> seen = ev.seen;
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a 1024 100", "b 1024 100"}));
+}
+
+TEST(TaskGroup, ACallableThatThrowsBeforeReturningItsTaskFailsTheGroup) {
+  Events ev;
+  std::vector<std::string> errors;
+  weft::run(
+      [&]() -> weft::Task<void> {
+        try {
+          co_await weft::task_group([&](weft::TaskGroup& tg) -> weft::Task<void> {
+            (void)tg.spawn(sleep_an_hour(ev, "a"));
+            (void)tg.spawn([]() -> weft::Task<void> { throw ChildError("no task for you"); });
+            co_return;
+          });
+        } catch (const weft::ExceptionGroup& g) {
+          errors = messages_of(g);
+        }
+      }(),
+      virtual_clock(1));
+  EXPECT_EQ(errors, (std::vector<std::string>{"no task for you"}));
+  EXPECT_EQ(ev.seen, (std::vector<std::string>{"a cancelled"}));
 }
 
 TEST(TaskGroup, WithNoChildrenReturnsWhenTheBodyReturns) {

@@ -1,17 +1,23 @@
 // spawn() and JoinHandle<T> (asyncio.create_task and Task): results and errors through the
-// handle, cancellation at await points, detaching, unobserved errors, introspection, and
-// the forwarding of a cancellation to the task being awaited.
+// handle, cancellation at await points, detaching, unobserved errors, introspection, the
+// forwarding of a cancellation to the task being awaited, and spawn(f), where the task owns
+// the callable that makes its coroutine.
 //
 // Most tests use one worker and the virtual clock, so the order in which tasks run is
 // fixed (a task spawned from a task runs next, in the worker's LIFO slot) and sleeps end
 // without real waiting.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <source_location>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -722,6 +728,211 @@ TEST(JoinHandle,
   EXPECT_EQ(r.values.load(), kIterations);
   EXPECT_EQ(r.usage_errors.load(), kIterations);
   EXPECT_EQ(r.wrong_values.load(), 0);
+}
+
+// ---- spawn(f): the task owns the callable ------------------------------------------------
+
+/// Counts the live copies of itself that hold its state (a moved-from one holds none), and
+/// every copy made.
+struct Tracked {
+  std::atomic<int>* live;
+  std::atomic<int>* copies;
+  Tracked(std::atomic<int>& l, std::atomic<int>& c) : live(&l), copies(&c) { live->fetch_add(1); }
+  Tracked(const Tracked& o) : live(o.live), copies(o.copies) {
+    live->fetch_add(1);
+    copies->fetch_add(1);
+  }
+  Tracked(Tracked&& o) noexcept
+      : live(std::exchange(o.live, nullptr)), copies(std::exchange(o.copies, nullptr)) {}
+  Tracked& operator=(const Tracked&) = delete;
+  Tracked& operator=(Tracked&&) = delete;
+  ~Tracked() {
+    if (live) live->fetch_sub(1);
+  }
+};
+
+/// A lambda coroutine reads its captures through the closure object, so the closure must
+/// outlive the coroutine's frame. Spawned as `spawn([...]() -> Task {...}())` the closure
+/// dies with the spawning statement (ASan reports a heap-use-after-free of the string);
+/// spawned as a callable the task keeps it.
+TEST(SpawnCallable, ALambdasCapturesLiveUntilItsCoroutineHasFinished) {
+  std::string got = weft::run(
+      []() -> weft::Task<std::string> {
+        weft::JoinHandle<std::string> h;
+        {
+          std::string text(100, 'w');  // on the heap, not in the string's inline buffer
+          std::array<unsigned char, 2048> block{};
+          for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<unsigned char>(i);
+          h = weft::spawn([text, block]() -> weft::Task<std::string> {
+            co_await weft::yield_now();
+            co_await weft::sleep(1ms);
+            unsigned sum = 0;
+            for (unsigned char b : block) sum += b;
+            co_return text + " " + std::to_string(sum);
+          });
+        }
+        co_await weft::yield_now();  // the task has started and is asleep: the scope is gone
+        co_return co_await h;
+      }(),
+      one_worker());
+  EXPECT_EQ(got, std::string(100, 'w') + " " + std::to_string(2048 / 256 * (255 * 256 / 2)));
+}
+
+weft::Task<int> dereference_after_yield(std::unique_ptr<int> p) {
+  co_await weft::yield_now();
+  co_return *p;
+}
+
+TEST(SpawnCallable, ArgumentsAreMovedIntoTheTaskNotCopied) {
+  std::atomic<int> live{0};
+  std::atomic<int> copies{0};
+  int got = weft::run(
+      [](std::atomic<int>& live, std::atomic<int>& copies) -> weft::Task<int> {
+        // A move-only argument bound with std::bind_front, and one moved into a capture.
+        auto bound =
+            weft::spawn(std::bind_front(dereference_after_yield, std::make_unique<int>(40)));
+        auto captured = weft::spawn(
+            [p = std::make_unique<int>(2), t = Tracked(live, copies)]() -> weft::Task<int> {
+              co_await weft::yield_now();
+              co_return *p;
+            });
+        co_return co_await bound + co_await captured;
+      }(live, copies),
+      one_worker());
+  EXPECT_EQ(got, 42);
+  EXPECT_EQ(copies.load(), 0);
+  EXPECT_EQ(live.load(), 0);
+}
+
+TEST(SpawnCallable, ACallablePassedAsAnLvalueIsCopiedOnce) {
+  std::atomic<int> live{0};
+  std::atomic<int> copies{0};
+  weft::run(
+      [](std::atomic<int>& live, std::atomic<int>& copies) -> weft::Task<void> {
+        auto f = [t = Tracked(live, copies)]() -> weft::Task<int> { co_return 1; };
+        EXPECT_EQ(co_await weft::spawn(f) + co_await weft::spawn(f), 2);
+        EXPECT_EQ(live.load(), 1) << "only the caller's lambda is left";
+      }(live, copies),
+      one_worker());
+  EXPECT_EQ(copies.load(), 2);
+  EXPECT_EQ(live.load(), 0);
+}
+
+TEST(SpawnCallable, TheCallableIsDestroyedWhenTheTaskEndsNotWithTheHandle) {
+  std::atomic<int> live{0};
+  std::atomic<int> copies{0};
+  weft::run(
+      [](std::atomic<int>& live, std::atomic<int>& copies) -> weft::Task<void> {
+        weft::JoinHandle<int> h =
+            weft::spawn([t = Tracked(live, copies), &live]() -> weft::Task<int> {
+              co_await weft::sleep(1ms);
+              co_return live.load();
+            });
+        EXPECT_EQ(live.load(), 1);
+        EXPECT_EQ(co_await h, 1) << "alive while its coroutine runs";
+        EXPECT_EQ(live.load(), 0) << "destroyed by the time the awaiter resumes";
+        EXPECT_TRUE(h);  // the handle, and so the task's header, is still here
+      }(live, copies),
+      one_worker());
+}
+
+TEST(SpawnCallable, ATaskCancelledBeforeItStartsNeverCallsTheCallableAndDestroysIt) {
+  std::atomic<int> live{0};
+  std::atomic<int> copies{0};
+  std::atomic<bool> called{false};
+  weft::run(
+      [](std::atomic<int>& live, std::atomic<int>& copies,
+         std::atomic<bool>& called) -> weft::Task<void> {
+        weft::JoinHandle<void> h =
+            weft::spawn([t = Tracked(live, copies), &called]() -> weft::Task<void> {
+              called.store(true);
+              co_return;
+            });
+        h.cancel();
+        EXPECT_THROW(co_await h, weft::CancelledError);
+        EXPECT_EQ(live.load(), 0);
+        EXPECT_TRUE(h);
+      }(live, copies, called),
+      one_worker());
+  EXPECT_FALSE(called.load());
+}
+
+TEST(SpawnCallable, ADetachedTaskCancelledBeforeItStartsDestroysTheCallable) {
+  std::atomic<int> live{0};
+  std::atomic<int> copies{0};
+  weft::run(
+      [](std::atomic<int>& live, std::atomic<int>& copies) -> weft::Task<void> {
+        {
+          weft::JoinHandle<void> h =
+              weft::spawn([t = Tracked(live, copies)]() -> weft::Task<void> { co_return; });
+          h.cancel();
+        }
+        EXPECT_EQ(live.load(), 1);
+        co_await weft::sleep(1ms);  // the dropped task comes round, meets its cancellation
+        EXPECT_EQ(live.load(), 0);
+      }(live, copies),
+      one_worker());
+}
+
+TEST(SpawnCallable, ACallableThatThrowsBeforeReturningItsTaskFailsTheTask) {
+  Reports reports;
+  weft::RuntimeOptions o = one_worker();
+  o.on_unobserved_error = reports.handler();
+  std::string what = weft::run(
+      []() -> weft::Task<std::string> {
+        weft::JoinHandle<int> h = weft::spawn(
+            []() -> weft::Task<int> { throw std::invalid_argument("no task for you"); });
+        try {
+          co_await h;
+        } catch (const std::invalid_argument& e) {
+          co_return e.what();
+        }
+        co_return "no exception";
+      }(),
+      o);
+  EXPECT_EQ(what, "no task for you");
+  EXPECT_TRUE(reports.names.empty());
+}
+
+TEST(SpawnCallable, ADetachedCallablesErrorIsReportedWithItsNameAndSpawnSite) {
+  Reports reports;
+  weft::RuntimeOptions o = one_worker();
+  std::uint_least32_t line = 0;
+  std::string file;
+  o.on_unobserved_error = [&](const weft::TaskInfo& info, std::exception_ptr e) {
+    line = info.where.line();
+    file = info.where.file_name();
+    reports.handler()(info, e);
+  };
+  std::uint_least32_t spawn_line = 0;
+  weft::run(
+      [](std::uint_least32_t& spawn_line) -> weft::Task<void> {
+        spawn_line = std::source_location::current().line() + 1;
+        (void)weft::spawn(
+            []() -> weft::Task<void> {
+              co_await weft::yield_now();
+              throw std::runtime_error("callable boom");
+            },
+            "callable-task");
+        co_await weft::sleep(1ms);
+      }(spawn_line),
+      o);
+  ASSERT_EQ(reports.names.size(), 1u);
+  EXPECT_EQ(reports.names[0], "callable-task");
+  EXPECT_EQ(reports.errors[0], "callable boom");
+  EXPECT_EQ(line, spawn_line);
+  EXPECT_NE(file.find("join_handle_test.cpp"), std::string::npos) << file;
+}
+
+TEST(SpawnCallable, AStdFunctionAndAFunctionPointerCanBeSpawned) {
+  int got = weft::run(
+      []() -> weft::Task<int> {
+        std::function<weft::Task<int>()> f = [] { return value_after_yield(3); };
+        weft::Task<int> (*g)() = [] { return value_after_yield(4); };
+        co_return co_await weft::spawn(f) + co_await weft::spawn(g);
+      }(),
+      one_worker());
+  EXPECT_EQ(got, 7);
 }
 
 }  // namespace

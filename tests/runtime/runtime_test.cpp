@@ -105,6 +105,25 @@ weft::Task<void> throw_logic_error() {
   throw std::logic_error("from the task");
 }
 
+TEST(Runtime, SpawnOfACallableFromAPlainThreadKeepsItsCapturesUntilTheTaskEnds) {
+  weft::Runtime rt({.workers = 2});
+  weft::JoinHandle<std::string> h;
+  {
+    std::string text(100, 'r');  // on the heap: read after it is gone, ASan reports it
+    h = rt.spawn(
+        [text]() -> weft::Task<std::string> {
+          co_await weft::yield_now();
+          co_return text + "!";
+        },
+        "from-a-thread");
+  }
+  EXPECT_EQ(h.info().name, "from-a-thread");
+  auto join = [](weft::JoinHandle<std::string>& h) -> weft::Task<std::string> {
+    co_return co_await h;
+  };
+  EXPECT_EQ(rt.block_on(join(h)), std::string(100, 'r') + "!");
+}
+
 TEST(Runtime, BlockOnRethrowsTheTaskException) {
   weft::Runtime rt({.workers = 1});
   EXPECT_THROW(rt.block_on(throw_logic_error()), std::logic_error);

@@ -5,6 +5,13 @@
 // allocations of a spawn, both from the frame allocator. The handle and the running task
 // each hold a reference on the header; dropping the handle detaches the task.
 //
+// spawn(f) takes a callable returning a Task instead, and the root frame owns it: a lambda
+// coroutine reaches its captures through the closure object, so `spawn([s]() -> Task<> {
+// ... }())` leaves the task reading a closure that died with the spawning expression, while
+// `spawn([s]() -> Task<> { ... })` keeps the closure in the root frame and calls it when the
+// task starts. The callable is destroyed when the root's body ends, after the Task it
+// returned. No frame is added: a spawn still allocates the root frame and the user's.
+//
 // Awaiting a handle is a *forwarding* wait: cancelling the awaiting task cancels the awaited
 // one and goes on waiting until it has finished, then raises CancelledError (asyncio's
 // behaviour: the awaited task is cancelled with its awaiter, and nothing runs behind the
@@ -14,8 +21,10 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <coroutine>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <source_location>
 #include <string_view>
@@ -146,18 +155,75 @@ RootTask<T> make_root(Task<T> task) {
   }
 }
 
+/// A callable spawn can own: after decay, movable and invocable as an rvalue with no
+/// arguments, returning a Task<T> by value.
+template <class F>
+concept TaskCallable =
+    std::constructible_from<std::decay_t<F>, F> && std::move_constructible<std::decay_t<F>> &&
+    std::invocable<std::decay_t<F>> && is_task<std::invoke_result_t<std::decay_t<F>>>::value;
+
+/// The T of the Task<T> a TaskCallable returns.
+template <class F>
+using callable_value_t = typename std::invoke_result_t<std::decay_t<F>>::value_type;
+
+/// Destroys the callable a root owns when the root's body ends, however it ends.
+template <class F>
+struct DestroyAtEnd {
+  std::optional<F>& callable;
+  ~DestroyAtEnd() { callable.reset(); }
+};
+
+template <class T, class F>
+RootTask<T> make_root_calling(std::optional<F> callable) {
+  // The callable stays in this frame while the Task it returns runs (a lambda coroutine's
+  // frame points at it). The guard comes first, so it outlives `body` and destroys the
+  // callable right after the user's frame, at completion or at a cancellation before the
+  // start, and not when the last JoinHandle goes (as make_root frees the user's frame).
+  DestroyAtEnd<F> destroy{callable};
+  co_await typename RootPromiseBase<T>::StartTag{};
+  Task<T> body = std::invoke(std::move(*callable));
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(body);
+  } else {
+    co_return co_await std::move(body);
+  }
+}
+
+/// Names a fresh root and links it to `group`; destroys it if naming throws.
+template <class T>
+RootPromise<T>* adopt_root(RootTask<T> root, std::string_view name, std::source_location where,
+                           GroupLink* group) {
+  RootPromise<T>& p = root.h.promise();
+  try {
+    p.set_name(name);
+  } catch (...) {
+    root.h.destroy();
+    throw;
+  }
+  p.where_ = where;
+  p.group_ = group;
+  return &p;
+}
+
 /// Creates the root for `task` (not yet submitted).
 template <class T>
 RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name, std::source_location where,
                                 GroupLink* group) {
   static_assert(!std::is_reference_v<T>, "a spawned task returns a value, not a reference");
   if (!task) throw UsageError("weft::spawn: the Task was already awaited or moved from");
-  auto h = make_root<T>(std::move(task)).h;
-  RootPromise<T>& p = h.promise();
-  p.set_name(name);
-  p.where_ = where;
-  p.group_ = group;
-  return &p;
+  return adopt_root(make_root<T>(std::move(task)), name, where, group);
+}
+
+/// Creates the root that owns `f` (decay-copied: moved from an rvalue) and will call it
+/// (not yet submitted).
+template <TaskCallable F>
+RootPromise<callable_value_t<F>>* make_spawn_root(F&& f, std::string_view name,
+                                                  std::source_location where, GroupLink* group) {
+  using T = callable_value_t<F>;
+  using D = std::decay_t<F>;
+  static_assert(!std::is_reference_v<T>, "a spawned task returns a value, not a reference");
+  return adopt_root(make_root_calling<T, D>(std::optional<D>(std::in_place, std::forward<F>(f))),
+                    name, where, group);
 }
 
 /// Destroys a root that was never submitted.
@@ -165,12 +231,9 @@ inline void destroy_unsubmitted(TaskHeader* t) noexcept {
   t->root_.destroy();
 }
 
-/// Creates the root for `task`, names it and submits it; the root is destroyed if the
-/// submission throws.
+/// Submits a fresh root; destroys it if the submission throws.
 template <class T>
-RootPromise<T>* spawn_root(Task<T>&& task, Scheduler* sched, std::string_view name,
-                           std::source_location where) {
-  RootPromise<T>* p = make_spawn_root(std::move(task), name, where, nullptr);
+RootPromise<T>* submit_root(RootPromise<T>* p, Scheduler* sched) {
   try {
     submit_spawn(p, sched);
   } catch (...) {
@@ -345,11 +408,27 @@ class JoinHandle {
 };
 
 /// Spawns `task` on the current runtime (asyncio.create_task). Must be called from a task;
-/// throws UsageError outside a runtime and RuntimeClosed while it shuts down.
+/// throws UsageError outside a runtime and RuntimeClosed while it shuts down. `task` must
+/// not refer to anything that dies before it ends, such as the closure of a lambda
+/// temporary (`spawn([x]() -> Task<> {...}())`): spawn the lambda itself instead.
 template <class T>
 [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                                   std::source_location where = std::source_location::current()) {
-  return JoinHandle<T>(detail::spawn_root(std::move(task), nullptr, name, where));
+  return JoinHandle<T>(
+      detail::submit_root(detail::make_spawn_root(std::move(task), name, where, nullptr), nullptr));
+}
+
+/// Spawns a task that calls `f()` when it starts and runs the Task it returns. The task
+/// owns `f` (moved in from an rvalue, copied from an lvalue) until that Task has finished,
+/// so a lambda's captures live as long as its coroutine; bind arguments with captures or
+/// std::bind_front. An exception from `f` itself is the task's error. A task cancelled
+/// before it starts never calls `f`. Throws as spawn(Task).
+template <detail::TaskCallable F>
+[[nodiscard]] JoinHandle<detail::callable_value_t<F>> spawn(
+    F&& f, std::string_view name = {},
+    std::source_location where = std::source_location::current()) {
+  return JoinHandle<detail::callable_value_t<F>>(detail::submit_root(
+      detail::make_spawn_root(std::forward<F>(f), name, where, nullptr), nullptr));
 }
 
 }  // namespace weft

@@ -53,7 +53,31 @@ class TaskGroup {
   template <class T>
   JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                       std::source_location where = std::source_location::current()) {
-    auto* p = detail::make_spawn_root(std::move(task), name, where, &link_);
+    return adopt(detail::make_spawn_root(std::move(task), name, where, &link_));
+  }
+
+  /// Spawns a child that owns `f` and runs the Task `f()` returns (see weft::spawn(f)): a
+  /// capturing lambda's captures live as long as the child. Throws as spawn(Task).
+  template <detail::TaskCallable F>
+  JoinHandle<detail::callable_value_t<F>> spawn(
+      F&& f, std::string_view name = {},
+      std::source_location where = std::source_location::current()) {
+    return adopt(detail::make_spawn_root(std::forward<F>(f), name, where, &link_));
+  }
+
+  /// Cancels every child (the body goes on). Any thread.
+  void cancel() noexcept;
+
+  /// Number of children still running.
+  std::size_t active() const noexcept;
+
+ private:
+  template <class F>
+  friend Task<void> detail::run_task_group(F body);
+
+  /// Adds a fresh root to the children and submits it; destroys it if either throws.
+  template <class T>
+  JoinHandle<T> adopt(detail::RootPromise<T>* p) {
     try {
       add_child(p);
     } catch (...) {
@@ -69,16 +93,6 @@ class TaskGroup {
     }
     return JoinHandle<T>(p);
   }
-
-  /// Cancels every child (the body goes on). Any thread.
-  void cancel() noexcept;
-
-  /// Number of children still running.
-  std::size_t active() const noexcept;
-
- private:
-  template <class F>
-  friend Task<void> detail::run_task_group(F body);
 
   struct Link : detail::GroupLink {
     TaskGroup* owner;

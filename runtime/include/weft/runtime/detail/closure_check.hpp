@@ -3,8 +3,16 @@
 // GCC before 13 destroys the closure object of a capturing lambda written inside a
 // co_await expression twice (the second time as a bitwise copy that was never
 // constructed), so `co_await weft::to_thread([s] {...})` with a std::string `s` frees `s`
-// twice. weft's functions that take a callable to run later (to_thread, offload,
-// task_group) refuse such closures at compile time on those compilers.
+// twice. weft's functions that take a callable to run later and are always awaited
+// (to_thread, offload, task_group) refuse such closures at compile time on those compilers.
+// spawn(f) is not guarded: it is mostly called outside a co_await (`auto h = spawn([s]
+// ...)`, which is correct), and cannot tell when it is inside one (`co_await spawn([s]
+// ...)`, which GCC 12 miscompiles); README.md says to name the handle first.
+//
+// This is a different trap from the lifetime one spawn(f) exists for: in `spawn([s]() ->
+// Task<> {...}())` the closure dies, correctly, at the end of the statement while the
+// spawned coroutine still refers to it. A Task does not carry the type of the lambda that
+// made it, so that misuse cannot be detected at compile time; spawn(f) avoids it.
 #pragma once
 
 #include <type_traits>
