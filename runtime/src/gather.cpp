@@ -29,8 +29,10 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
     slots_[i].index = i;
     switch (attach_observer(children_[i], &slots_[i])) {
       case Attach::kAttached:
+        slots_[i].awaited = true;
         break;
       case Attach::kCompleted:
+        slots_[i].awaited = true;
         child_done(i, children_[i]);
         break;
       case Attach::kBusy:  // awaited elsewhere too: taking its result will say so
@@ -44,26 +46,52 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
   return !task_->try_claim();
 }
 
+// Every child has finished. Cancelled meanwhile, we raise CancelledError (asyncio: even if
+// the children swallowed it) unless the cancellation reached none of them in time: no child
+// ended with CancelledError and at least one finished with the request we forwarded still
+// undelivered (it finished in the same instant). Then the results are kept and our
+// cancellation stays pending for the next await, or is dropped by the cancel scope
+// (timeout) that requested it as the scope closes.
+//
+// When the gather raises (CancelledError, or the first failure, which the caller rethrows
+// next), the other children's errors are marked observed. The gather awaited them, and
+// most are what the cancellation it sent made of them (a cleanup that failed); reporting
+// them as "failed and nobody awaited it" would be false, and noise on every handled
+// failure. They are not attached to what the caller gets either: the first failure
+// propagates unchanged, so callers catch its own type (C++ has no exception notes, and an
+// ExceptionGroup would change the type). asyncio's gather drops them the same way; a caller
+// that wants every error uses gather_settled or task_group (ExceptionGroup).
 void GatherAwaiter::await_resume() {
-  // Every child has finished. Cancelled meanwhile, we raise CancelledError (asyncio: even if
-  // the children swallowed it) unless the cancellation reached none of them in time: no
-  // child ended with CancelledError and at least one finished with the request we forwarded
-  // still undelivered (it finished in the same instant). Then the results are kept and our
-  // cancellation stays pending for the next await, or is dropped by the cancel scope
-  // (timeout) that requested it as the scope closes.
-  if (!task_ || !task_->cancel_pending()) return;
-  bool undelivered = false;
-  for (std::size_t i = 0; i < n_; ++i) {
-    TaskHeader* c = children_[i];
-    if (c->error_ && is_cancelled_error(c->error_)) {
-      undelivered = false;
-      break;
+  constexpr std::size_t kNone = ~std::size_t{0};
+  bool cancelled = false;
+  if (task_ && task_->cancel_pending()) {
+    bool undelivered = false;
+    for (std::size_t i = 0; i < n_; ++i) {
+      TaskHeader* c = children_[i];
+      if (c->error_ && is_cancelled_error(c->error_)) {
+        undelivered = false;
+        break;
+      }
+      undelivered = undelivered || c->cancel_pending();
     }
-    undelivered = undelivered || c->cancel_pending();
+    cancelled = !undelivered;
   }
-  if (undelivered) return;
-  task_->take_cancel();
-  throw CancelledError();
+  if (cancelled) {
+    observe_children(kNone);
+    task_->take_cancel();
+    throw CancelledError();
+  }
+  if (std::optional<std::size_t> f = first_failure()) observe_children(*f);
+}
+
+void GatherAwaiter::observe_children(std::size_t except) noexcept {
+  for (std::size_t i = 0; i < n_; ++i) {
+    // Relaxed: read by whoever drops the child's last reference (TaskHeader::release),
+    // after the acq_rel decrement of the gather's handle, which comes after this store.
+    if (i != except && slots_[i].awaited) {
+      children_[i]->observed_.store(true, std::memory_order_relaxed);
+    }
+  }
 }
 
 std::optional<std::size_t> GatherAwaiter::first_failure() const noexcept {

@@ -11,6 +11,10 @@
 // failure is rethrown. gather_settled: every child runs to its end; each result is a
 // Settled<T> holding the value or the exception. Cancelling the parent cancels every child
 // and waits for them (DESIGN invariant 7) before CancelledError is raised.
+//
+// A gather awaits every child, so every child's error counts as observed, including the
+// ones it does not pass on (see GatherAwaiter::await_resume): none reaches the runtime's
+// unobserved-error handler.
 #pragma once
 
 #include <atomic>
@@ -78,10 +82,12 @@ class GatherAwaiter : Waiter {
   struct Slot : Completion {
     GatherAwaiter* owner;
     std::size_t index;
+    bool awaited = false;  // attached, or found finished: the gather waited for this child
   };
   static void on_child_done(Completion* c, TaskHeader* child) noexcept;
   void child_done(std::size_t index, TaskHeader* child) noexcept;
   void cancel_children(std::size_t except) noexcept;
+  void observe_children(std::size_t except) noexcept;
 
   TaskHeader* const* children_;
   std::size_t n_;
@@ -200,7 +206,8 @@ Task<std::vector<Settled<T>>> gather_settled_range(std::vector<JoinHandle<T>> hs
 
 /// Runs every argument (Task<T> or JoinHandle<T>) concurrently and returns their values as a
 /// tuple (void → std::monostate). The first failure cancels the others, waits for them, and
-/// is rethrown. Must be awaited in a task.
+/// is rethrown; errors the others end with are dropped, not reported as unobserved. Must be
+/// awaited in a task.
 template <class... As>
 requires(sizeof...(As) > 0) auto gather(As&&... as) {
   std::source_location where = std::source_location::current();
