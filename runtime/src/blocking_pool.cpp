@@ -5,9 +5,17 @@
 
 namespace weft::detail {
 
+namespace {
+thread_local Scheduler* tls_pool_owner = nullptr;  // set for the life of a pool thread
+}  // namespace
+
 BlockingPool::BlockingPool(std::size_t max_threads, std::chrono::milliseconds keep_alive,
-                           std::string name)
-    : max_threads_(max_threads), keep_alive_(keep_alive), name_(std::move(name)) {}
+                           std::string name, Scheduler* owner)
+    : max_threads_(max_threads), keep_alive_(keep_alive), name_(std::move(name)), owner_(owner) {}
+
+Scheduler* BlockingPool::current_owner() noexcept {
+  return tls_pool_owner;
+}
 
 BlockingPool::~BlockingPool() {
   shutdown();
@@ -43,6 +51,7 @@ void BlockingPool::submit(BlockingJob* job) {
 void BlockingPool::thread_main(std::list<std::thread>::iterator self) {
   std::string n = name_.substr(0, 15);
   ::pthread_setname_np(::pthread_self(), n.c_str());
+  tls_pool_owner = owner_;
   std::unique_lock lk(mu_);
   for (;;) {
     while (!head_) {

@@ -16,9 +16,13 @@
 
 namespace weft::detail {
 
+class Scheduler;
+
 class BlockingPool {
  public:
-  BlockingPool(std::size_t max_threads, std::chrono::milliseconds keep_alive, std::string name);
+  /// `owner` is the scheduler whose pool this is: current_owner() on the pool's threads.
+  BlockingPool(std::size_t max_threads, std::chrono::milliseconds keep_alive, std::string name,
+               Scheduler* owner);
   ~BlockingPool();
 
   /// Queues `job`; starts a thread if none is idle and the cap allows. Any thread.
@@ -27,6 +31,8 @@ class BlockingPool {
   void shutdown();
   /// Threads alive now.
   std::size_t threads() const;
+  /// The owner of the pool whose thread calls this; nullptr on any other thread.
+  static Scheduler* current_owner() noexcept;
 
  private:
   void thread_main(std::list<std::thread>::iterator self);
@@ -35,6 +41,7 @@ class BlockingPool {
   const std::size_t max_threads_;
   const std::chrono::milliseconds keep_alive_;
   const std::string name_;
+  Scheduler* const owner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   BlockingJob* head_ = nullptr;

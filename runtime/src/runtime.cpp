@@ -139,9 +139,61 @@ std::size_t Runtime::workers() const noexcept {
 }
 
 std::vector<WorkerMetrics> Runtime::metrics() const {
-  std::vector<WorkerMetrics> out;
-  for (auto& w : sched_->workers()) out.push_back(w->metrics());
-  return out;
+  return sched_->metrics();
+}
+
+namespace {
+
+// Runs `query` on the handle's scheduler while it is guaranteed alive (handle_state.hpp).
+template <class F>
+auto query_runtime(detail::HandleState& state, const char* what, F query) {
+  detail::Scheduler* s = state.enter();
+  if (!s) {
+    throw UsageError(std::string(what) +
+                     ": the runtime is gone (a RuntimeHandle is only valid while its Runtime "
+                     "exists; weft::run destroys it when it returns)");
+  }
+  struct Leave {
+    detail::HandleState& state;
+    ~Leave() { state.leave(); }
+  } leave{state};
+  return query(*s);
+}
+
+}  // namespace
+
+std::size_t RuntimeHandle::live_tasks() const {
+  return query_runtime(*state_, "weft::RuntimeHandle::live_tasks",
+                       [](detail::Scheduler& s) { return s.registry().live(); });
+}
+
+std::size_t RuntimeHandle::workers() const {
+  return query_runtime(*state_, "weft::RuntimeHandle::workers",
+                       [](detail::Scheduler& s) { return s.workers().size(); });
+}
+
+std::vector<WorkerMetrics> RuntimeHandle::metrics() const {
+  return query_runtime(*state_, "weft::RuntimeHandle::metrics",
+                       [](detail::Scheduler& s) { return s.metrics(); });
+}
+
+bool RuntimeHandle::alive() const noexcept {
+  return !state_->closed();
+}
+
+RuntimeHandle current_runtime() {
+  detail::Scheduler* s = nullptr;
+  if (detail::Worker* w = detail::current_worker()) {
+    s = &w->scheduler();
+  } else {
+    s = detail::BlockingPool::current_owner();
+  }
+  if (!s) {
+    throw UsageError(
+        "weft::current_runtime called outside a weft runtime (not on a worker or a "
+        "blocking-pool thread of one)");
+  }
+  return RuntimeHandle(s->handle_state());
 }
 
 void Runtime::check_not_on_worker(const char* what) const {

@@ -579,7 +579,8 @@ Scheduler::Scheduler(RuntimeOptions options)
       clock_(virtual_clock_from(options_)),
       idle_(static_cast<unsigned>(workers_from(options_))),
       pool_(options_.max_blocking_threads, options_.blocking_keep_alive,
-            options_.thread_name.substr(0, 8) + "-blk") {
+            options_.thread_name.substr(0, 8) + "-blk", this),
+      handle_state_(std::make_shared<HandleState>(this)) {
   const std::size_t n = workers_from(options_);
   if (options_.max_blocking_threads == 0) {
     throw std::invalid_argument("weft::Runtime: max_blocking_threads must be at least 1");
@@ -593,6 +594,16 @@ Scheduler::Scheduler(RuntimeOptions options)
 
 Scheduler::~Scheduler() {
   shutdown();
+  // Every worker and blocking thread has stopped: no new handle can be made. Handles made
+  // before fail from here on; a query in progress ends before the workers are destroyed.
+  handle_state_->close();
+}
+
+std::vector<WorkerMetrics> Scheduler::metrics() const {
+  std::vector<WorkerMetrics> out;
+  out.reserve(workers_.size());
+  for (auto& w : workers_) out.push_back(w->metrics());
+  return out;
 }
 
 void Scheduler::submit_new(TaskHeader* t) {

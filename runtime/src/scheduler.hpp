@@ -34,6 +34,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "blocking_pool.hpp"
+#include "handle_state.hpp"
 #include "idle.hpp"
 #include "local_queue.hpp"
 #include "task_registry.hpp"
@@ -225,6 +226,10 @@ class Scheduler {
   TaskRegistry& registry() noexcept { return registry_; }
   Idle& idle() noexcept { return idle_; }
   std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
+  /// A snapshot of every worker's counters (Runtime::metrics, RuntimeHandle::metrics).
+  std::vector<WorkerMetrics> metrics() const;
+  /// What RuntimeHandles share with this scheduler; closed by the destructor.
+  const std::shared_ptr<HandleState>& handle_state() const noexcept { return handle_state_; }
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
   std::size_t jobs_in_flight() const noexcept { return jobs_.load(std::memory_order_acquire); }
   std::mutex& virtual_clock_mutex() noexcept { return virtual_mu_; }
@@ -246,6 +251,7 @@ class Scheduler {
   std::atomic<std::size_t> jobs_{0};
   alignas(64) std::atomic<int> unwatched_sleepers_{0};
   BlockingPool pool_;
+  std::shared_ptr<HandleState> handle_state_;
   std::once_flag arena_once_;
   std::unique_ptr<tbb::task_arena> arena_;
   std::mutex offload_mu_;

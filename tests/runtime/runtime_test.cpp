@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <exception>
 #include <latch>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -602,6 +604,121 @@ TEST(Runtime, WhileShuttingDownSpawnFromAPlainThreadThrowsAndSpawnFromATaskIsCan
   EXPECT_FALSE(l.child_ran);
   EXPECT_TRUE(h.done());
   EXPECT_EQ(rt.live_tasks(), 0u);
+}
+
+// ---- weft::current_runtime(): the runtime's metrics from inside weft::run ----
+
+weft::Task<void> wait_an_hour() {
+  co_await weft::sleep(1h);
+}
+
+weft::Task<void> report_workers_and_count_tasks() {
+  weft::RuntimeHandle rt = weft::current_runtime();
+  EXPECT_EQ(rt.workers(), 2u);
+  EXPECT_EQ(rt.metrics().size(), 2u);
+  EXPECT_EQ(rt.live_tasks(), 1u);  // main
+  std::vector<weft::JoinHandle<void>> hs;
+  for (int i = 0; i < 5; ++i) hs.push_back(weft::spawn(wait_an_hour()));
+  EXPECT_EQ(rt.live_tasks(), 6u);
+  weft::RuntimeHandle copy = rt;
+  EXPECT_EQ(copy.live_tasks(), 6u);
+  for (auto& h : hs) h.cancel();
+  for (auto& h : hs) EXPECT_THROW(co_await h, weft::CancelledError);
+  EXPECT_EQ(rt.live_tasks(), 1u);
+  EXPECT_TRUE(rt.alive());
+}
+
+TEST(CurrentRuntime, InsideRunReportsEveryWorkerAndCountsTheSpawnedTasks) {
+  weft::run(report_workers_and_count_tasks(), {.workers = 2, .clock = weft::ClockKind::Real});
+}
+
+TEST(CurrentRuntime, OutsideAnyRuntimeThrowsUsageError) {
+  try {
+    (void)weft::current_runtime();
+    ADD_FAILURE() << "no exception";
+  } catch (const weft::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("outside a weft runtime"), std::string::npos) << e.what();
+  }
+}
+
+weft::Task<std::size_t> workers_seen_from_to_thread() {
+  co_return co_await weft::to_thread([] { return weft::current_runtime().workers(); });
+}
+
+TEST(CurrentRuntime, ReachesTheRuntimeFromItsBlockingPool) {
+  EXPECT_EQ(weft::run(workers_seen_from_to_thread(), {.workers = 3}), 3u);
+}
+
+weft::Task<weft::RuntimeHandle> this_runtime() {
+  co_return weft::current_runtime();
+}
+
+TEST(CurrentRuntime, EachRuntimeReportsItsOwnWorkers) {
+  weft::Runtime a({.workers = 1});
+  weft::Runtime b({.workers = 3});
+  EXPECT_EQ(a.block_on(this_runtime()).workers(), 1u);
+  EXPECT_EQ(b.block_on(this_runtime()).metrics().size(), 3u);
+}
+
+TEST(CurrentRuntime, AHandleAnswersFromAPlainThreadAndAfterShutdownUntilTheRuntimeIsGone) {
+  std::optional<weft::RuntimeHandle> h;
+  {
+    weft::Runtime rt({.workers = 2});
+    h = rt.block_on(this_runtime());
+    std::size_t from_thread = 0;
+    std::thread t([&] { from_thread = h->metrics().size(); });
+    t.join();
+    EXPECT_EQ(from_thread, 2u);
+    rt.shutdown();
+    EXPECT_TRUE(h->alive());
+    EXPECT_EQ(h->live_tasks(), 0u);
+    EXPECT_EQ(h->metrics().size(), 2u);
+  }
+  EXPECT_FALSE(h->alive());
+  for (auto query : {+[](const weft::RuntimeHandle& h) { (void)h.metrics(); },
+                     +[](const weft::RuntimeHandle& h) { (void)h.live_tasks(); },
+                     +[](const weft::RuntimeHandle& h) { (void)h.workers(); }}) {
+    try {
+      query(*h);
+      ADD_FAILURE() << "no exception";
+    } catch (const weft::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("the runtime is gone"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CurrentRuntime, AHandleReturnedFromRunThrowsUsageError) {
+  weft::RuntimeHandle h = weft::run(this_runtime(), {.workers = 2});
+  EXPECT_FALSE(h.alive());
+  EXPECT_THROW((void)h.live_tasks(), weft::UsageError);
+}
+
+// A plain thread queries a handle in a loop while the runtime is destroyed: each query
+// answers in full or throws UsageError; none reads a destroyed worker (ASan, TSan).
+TEST(CurrentRuntime, QueriesRacingTheRuntimesDestructionAnswerOrThrowUsageError) {
+  for (int round = 0; round < 20; ++round) {
+    auto rt = std::make_unique<weft::Runtime>(weft::RuntimeOptions{.workers = 2});
+    weft::RuntimeHandle h = rt->block_on(this_runtime());
+    std::atomic<bool> answered{false};
+    std::size_t wrong_size = 0;
+    std::thread reader([&] {
+      for (;;) {
+        try {
+          if (h.metrics().size() != 2) ++wrong_size;
+          answered.store(true);
+        } catch (const weft::UsageError&) {
+          return;
+        }
+      }
+    });
+    while (!answered.load()) {
+      // the reader has answered at least once before the runtime goes
+    }
+    rt.reset();
+    reader.join();
+    EXPECT_EQ(wrong_size, 0u);
+    EXPECT_FALSE(h.alive());
+  }
 }
 
 weft::Task<int> short_lived() {

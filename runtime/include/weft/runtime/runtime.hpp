@@ -56,6 +56,7 @@ struct WorkerMetrics {
 
 namespace detail {
 class Scheduler;
+class HandleState;
 }  // namespace detail
 
 /// A multi-threaded work-stealing runtime. Thread-safe: spawn and block_on from any thread
@@ -120,6 +121,38 @@ class Runtime {
 
 /// True when called on a worker thread of any weft runtime.
 bool in_runtime() noexcept;
+
+/// A copyable, read-only view of a runtime (Tokio's Handle): what `Runtime::metrics()` and
+/// friends report, for code that runs inside `weft::run` and has no Runtime object. Get one
+/// with current_runtime(). Its queries may be called from any thread, also after it was
+/// passed out of the runtime. The handle does not keep the runtime alive: once the Runtime
+/// is destroyed (for `weft::run`, when run returns), every query throws UsageError instead
+/// of touching freed memory, and a query already running finishes before the workers go.
+class RuntimeHandle {
+ public:
+  /// Number of tasks spawned and not yet finished. Throws UsageError once the runtime is
+  /// gone.
+  std::size_t live_tasks() const;
+  /// Number of worker threads. Throws UsageError once the runtime is gone.
+  std::size_t workers() const;
+  /// A snapshot of every worker's counters, one entry per worker. Throws UsageError once
+  /// the runtime is gone.
+  std::vector<WorkerMetrics> metrics() const;
+  /// False once the runtime has been destroyed (its queries then throw UsageError).
+  bool alive() const noexcept;
+
+ private:
+  friend RuntimeHandle current_runtime();
+  explicit RuntimeHandle(std::shared_ptr<detail::HandleState> state) noexcept
+      : state_(std::move(state)) {}
+
+  std::shared_ptr<detail::HandleState> state_;
+};
+
+/// The runtime this thread belongs to: called on one of its workers (so from any task) or on
+/// a thread of its blocking pool (inside `to_thread`). Throws UsageError on any other thread
+/// (a plain thread, or a oneTBB thread running `offload`).
+RuntimeHandle current_runtime();
 
 /// asyncio.run: builds a Runtime with `options`, runs `main` to completion, cancels and
 /// waits for every other task, shuts down, and returns main's value (or rethrows its
