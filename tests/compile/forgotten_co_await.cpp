@@ -9,7 +9,7 @@
 using namespace std::chrono_literals;
 
 weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Queue<int>& q,
-                                 weft::Event& ev) {
+                                 weft::Event& ev, weft::CancellationToken& token) {
 #ifdef FORGET_SLEEP
   weft::sleep(1ms);
 #else
@@ -44,6 +44,11 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
 #else
   co_await ev.wait();
 #endif
+#ifdef FORGET_TOKEN_CANCELLED
+  token.cancelled();
+#else
+  co_await token.cancelled();
+#endif
 }
 
 int main() {
@@ -52,5 +57,7 @@ int main() {
   weft::Queue<int> q(1);
   weft::Event ev;
   ev.set();
-  weft::run(uses_every_form(m, sem, q, ev));
+  weft::CancellationToken token;
+  token.cancel();
+  weft::run(uses_every_form(m, sem, q, ev, token));
 }

@@ -3,6 +3,7 @@
 
 #include "weft/sync/barrier.hpp"
 #include "weft/sync/broadcast.hpp"
+#include "weft/sync/cancellation_token.hpp"
 #include "weft/sync/channel_error.hpp"
 #include "weft/sync/condition.hpp"
 #include "weft/sync/event.hpp"
