@@ -129,6 +129,7 @@ struct CancelNode {
       for (CancelNode* n = done; n; n = n->walk_next) n->cancel_locked(woken, fire);
     }
     woken.wake_all();
+    if (fire) hook(HookPoint::kScopeFiring);
     while (TokenScope* s = fire) {
       fire = s->fire_next_;  // read first: the scope may be gone once it has fired
       s->fire();
@@ -192,7 +193,10 @@ bool TokenScope::close() noexcept {
   }
   if (fired) {
     // cancel() took the scope: wait until its fire() is done with it (a few instructions,
-    // unless the cancelling thread was preempted between unlocking and firing).
+    // unless the cancelling thread was preempted between unlocking and firing). Returning
+    // earlier would let the frame holding the scope go while fire() still writes to it,
+    // and leave the fire's request at a depth this task may open again.
+    hook(HookPoint::kAckAwaited);
     // Acquire: pairs with fire()'s release store, its last touch of the scope.
     for (unsigned spins = 0; state_.load(std::memory_order_acquire) != kFired; ++spins) {
       if (spins < 64) {

@@ -387,6 +387,23 @@ TEST(RunUntilCancelled, WorkThatCatchesTheCancellationKeepsItsValue) {
       virtual_clock());
 }
 
+weft::Task<int> cancel_own_token_then_sleep(CancellationToken token, WorkLog& log) {
+  token.cancel();  // fires the scope this work runs in, from inside it
+  co_return co_await sleep_an_hour(log);
+}
+
+TEST(RunUntilCancelled, WorkThatCancelsItsOwnTokenEndsAtItsNextAwait) {
+  weft::run(
+      []() -> weft::Task<void> {
+        CancellationToken token;
+        WorkLog log;
+        EXPECT_EQ(co_await token.run_until_cancelled(cancel_own_token_then_sleep(token, log)),
+                  std::nullopt);
+        EXPECT_TRUE(log.saw_cancel);
+      }(),
+      virtual_clock());
+}
+
 weft::Task<std::optional<int>> run_an_hour_until(CancellationToken token, WorkLog& log) {
   co_return co_await token.run_until_cancelled(sleep_an_hour(log));
 }
@@ -450,6 +467,80 @@ TEST(RunUntilCancelled, OnAJoinHandleCancelsTheSpawnedTaskAndWaitsForIt) {
         co_await canceller;
       }(),
       virtual_clock());
+}
+
+// ---- run_until_cancelled: work that finishes while the token's fire is in flight ----
+//
+// cancel() takes a scope off the token under the node's lock and fires it (requests the
+// task's cancellation at the scope's depth) after releasing its locks. If the work finishes
+// in between, the scope's close must wait for that fire to end: the scope lives in the
+// frame the task frees next, and the request must not land after the scope is gone, on a
+// depth the task's next scope would reuse. The hook holds the cancelling thread right before
+// it fires while the work finishes; it lets it go once the closing task waits for it.
+
+namespace window {
+std::atomic<int> phase{0};  // 1: a fire is held; 2: the task waits for it, let it go
+
+void hold_fire(weft::detail::HookPoint p) noexcept {
+  if (p == weft::detail::HookPoint::kAckAwaited) {
+    int held = 1;
+    phase.compare_exchange_strong(held, 2);
+    return;
+  }
+  if (p != weft::detail::HookPoint::kScopeFiring) return;
+  int armed = 0;
+  if (!phase.compare_exchange_strong(armed, 1)) return;
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       phase.load() != 2 && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::yield();
+  }
+}
+
+bool wait_until(std::chrono::steady_clock::time_point end, auto done) {
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+}  // namespace window
+
+weft::Task<int> seven_once_set(weft::Event& go) {
+  co_await go.wait();
+  co_return 7;
+}
+
+weft::Task<int> run_seven_then_sleep(CancellationToken token, weft::Event& go,
+                                     std::atomic<bool>& waiting) {
+  waiting = true;
+  std::optional<int> r = co_await token.run_until_cancelled(seven_once_set(go));
+  co_await weft::sleep(1ms);  // no stale request from the scope's fire may end this
+  co_return r.value_or(-1);
+}
+
+TEST(RunUntilCancelledWindow, WorkFinishingWhileTheFireIsInFlightKeepsItsValue) {
+  if (!weft::detail::kHooks) GTEST_SKIP() << "needs a build with WEFT_HOOKS (the sanitizers')";
+  using weft::detail::TaskHeader;
+  window::phase = 0;
+  weft::Runtime rt({.workers = 2, .clock = weft::ClockKind::Real});
+  CancellationToken token;
+  weft::Event go;
+  std::atomic<bool> waiting{false};
+  weft::JoinHandle<int> h = rt.spawn(run_seven_then_sleep(token, go, waiting));
+  TaskHeader* t = h.header();
+  auto end = std::chrono::steady_clock::now() + 10s;
+  ASSERT_TRUE(window::wait_until(end, [&] {
+    return waiting.load() && (t->state_.load() & TaskHeader::kWaiting) != 0;
+  })) << "the work never waited";
+  weft::detail::set_hook(&window::hold_fire);
+  std::thread canceller([&] { token.cancel(); });
+  ASSERT_TRUE(window::wait_until(end, [] { return window::phase.load() == 1; }));
+  go.set();  // the work returns 7 while the fire is held
+  canceller.join();
+  weft::detail::set_hook(nullptr);
+  EXPECT_EQ(window::phase.load(), 2) << "the closing scope did not wait for the fire";
+  EXPECT_EQ(
+      rt.block_on([](weft::JoinHandle<int>& h) -> weft::Task<int> { co_return co_await h; }(h)), 7);
 }
 
 // ---- stress: cancel racing waiters, children, drops and task cancellation ----

@@ -30,8 +30,11 @@ enum class HookPoint : std::uint8_t {
   kSteal,             ///< a worker is about to steal from another's queue
   kPark,              ///< a worker is about to park
   kCompletionQueued,  ///< as_completed: a child's index is queued, the queue's lock released
-  kAckAwaited,        ///< wait/as_completed: ending, it waits for a notifier's last touch
+  kAckAwaited,        ///< wait/as_completed/run_until_cancelled: ending, it waits for a
+                      ///< notifier's last touch
   kGroupJoined,       ///< task_group: the join saw every child finish, before the errors
+  kScopeFiring,       ///< CancellationToken::cancel: the locks are released, the scopes it
+                      ///< took from the tree are about to be fired
 };
 
 #ifdef WEFT_HOOKS
