@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <utility>
 
+#include "context_map.hpp"
 #include "scheduler.hpp"
 #include "weft/runtime/time.hpp"
 
@@ -47,16 +49,20 @@ void print_unobserved_error(TaskHeader* t) noexcept {
 }
 
 void submit_spawn(TaskHeader* t, Scheduler* sched) {
+  TaskHeader* cur = current_task();
   if (!sched) {
-    TaskHeader* cur = current_task();
     if (!cur) throw UsageError("weft::spawn called outside a weft task (no runtime here)");
     sched = cur->sched_;
   }
+  // asyncio's create_task: the child starts from a snapshot of the spawner's task-local
+  // values. If the submission throws, the root's destruction drops the reference.
+  t->context_ = inherit_context(cur);
   sched->submit_new(t);
 }
 
 std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
   t->sched_->registry().remove(t);
+  if (t->context_) release_context(std::exchange(t->context_, nullptr));
   if (t->group_) t->group_->child_done(t->group_, t);
   // AcqRel: publishes the result to the observer; sees an observer attached before.
   std::uintptr_t old = t->observer_.exchange(TaskHeader::kCompleted, std::memory_order_acq_rel);

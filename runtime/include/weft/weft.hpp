@@ -10,6 +10,7 @@
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/task_group.hpp"
+#include "weft/runtime/task_local.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/wait.hpp"
 #include "weft/io.hpp"

@@ -37,6 +37,12 @@
 // them between threads). Delivery of a cancellation (`take_cancel`) clears every effective
 // bit and remembers them in `delivered_`, so a timeout scope can tell whether the
 // CancelledError passing its boundary is its own (-> TimeoutError) or an outer one.
+//
+// ## Task-local values
+// `context_` points at the task's immutable map of TaskLocal values, or is null while it has
+// none (detail/task_context.hpp). The task alone swaps it (copy on write) and its spawner
+// fills it before the spawn is published; it is dropped when the task completes, so the
+// values do not wait for the last JoinHandle.
 #pragma once
 
 #include <atomic>
@@ -49,6 +55,7 @@
 #include <thread>
 
 #include "weft/runtime/detail/hooks.hpp"
+#include "weft/runtime/detail/task_context.hpp"
 
 namespace weft::detail {
 
@@ -141,6 +148,7 @@ struct TaskHeader {
 
   // ---- task-local ----
   std::uint64_t delivered_ = 0;
+  ContextMap* context_ = nullptr;  // TaskLocal values (one reference), null if none
 
   // ---- fixed at spawn ----
   Scheduler* sched_ = nullptr;
@@ -307,7 +315,10 @@ struct TaskHeader {
   TaskHeader() = default;
   TaskHeader(const TaskHeader&) = delete;
   TaskHeader& operator=(const TaskHeader&) = delete;
-  ~TaskHeader() { delete[] name_; }
+  ~TaskHeader() {
+    delete[] name_;
+    if (context_) release_context(context_);  // a task whose spawn failed still holds it
+  }
 
   void set_name(std::string_view name);
   std::string_view name() const noexcept {

@@ -1,0 +1,50 @@
+// The context behind TaskLocal<T> (task_local.hpp): the task-local values a task sees.
+//
+// A context is an immutable, reference-counted map from a TaskLocal's address to its value
+// (ContextMap, runtime/src/context_map.hpp). A task's header points at one (`context_`, null
+// while the task has no values, which is every task that never uses a TaskLocal). Setting a
+// value never changes a map: it builds a new one with the value replaced and swaps the
+// task's pointer, so the maps it shares stay as they were (copy on write). A spawn copies the
+// spawner's pointer and takes a reference (asyncio's create_task copies the context); a task
+// awaited directly runs as part of its awaiter's task and so uses its awaiter's map.
+//
+// Only the task itself reads or swaps its own pointer (and its spawner, before the spawn is
+// published), so the pointer needs no synchronisation; the maps and values are shared
+// between threads read-only, and only their reference counts are atomic.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace weft::detail {
+
+/// An immutable map of task-local values (runtime/src/context_map.hpp).
+struct ContextMap;
+
+/// Drops a reference on `m`; the last one frees the map and the values only it held. Any
+/// thread.
+void release_context(ContextMap* m) noexcept;
+
+/// The value stored under `key` in the running task's context, or nullptr if unset or
+/// outside a task.
+const void* context_find(const void* key) noexcept;
+
+/// What a set replaced, so a token can undo it.
+struct ContextUndo {
+  const void* key = nullptr;
+  std::uint64_t owner = 0;               ///< the id of the task whose context was set
+  std::shared_ptr<const void> previous;  ///< null if `key` was unset
+};
+
+/// Sets `key` to `value` in the running task's context. Throws UsageError naming the
+/// variable `name` outside a weft task.
+ContextUndo context_set(const void* key, std::shared_ptr<const void> value, const char* name);
+
+/// Gives `undo.key` back the value `undo` recorded (or unsets it). Throws UsageError naming
+/// `name` outside a task, or in another task than the one that set it.
+void context_reset(const ContextUndo& undo, const char* name);
+
+/// Throws the UsageError of a TaskLocal read that found no value.
+[[noreturn]] void throw_context_unset(const char* name);
+
+}  // namespace weft::detail
