@@ -24,10 +24,18 @@ struct ContextMap {
   std::vector<Entry> entries;
 };
 
+/// The innermost blocking job running on this thread, or nullptr (task_context.cpp).
+extern constinit thread_local JobContextScope* tls_job_context;
+
 /// The context a task spawned now starts with, with a reference for it: the spawner's (the
-/// running task `spawner`), or nullptr.
+/// running task `spawner`, or else the blocking job on this thread), or nullptr.
 inline ContextMap* inherit_context(TaskHeader* spawner) noexcept {
-  ContextMap* m = spawner ? spawner->context_ : nullptr;
+  ContextMap* m = nullptr;
+  if (spawner) [[likely]] {
+    m = spawner->context_;
+  } else if (JobContextScope* job = tls_job_context) {
+    m = job->map;
+  }
   // Relaxed: the spawner holds a reference, and the map reaches the child through the
   // spawn's queue hand-off; only the release in release_context must order the last drop.
   if (m) m->refs.fetch_add(1, std::memory_order_relaxed);

@@ -10,9 +10,17 @@
 
 namespace weft::detail {
 
+constinit thread_local JobContextScope* tls_job_context = nullptr;
+
 namespace {
 
-// Where the running task's context lives, and the task's id (a token's owner).
+// Token owners: a task's id, or for a blocking job a number from this sequence with the top
+// bit set (task ids count up from 1 and never reach it).
+constexpr std::uint64_t kJobOwnerBit = std::uint64_t{1} << 63;
+std::atomic<std::uint64_t> g_next_job_owner{1};
+
+// Where the calling code's context lives: the running task's, else the blocking job's on
+// this thread (jobs run on threads that are not workers, so never both).
 struct Slot {
   ContextMap** map = nullptr;
   std::uint64_t owner = 0;
@@ -20,12 +28,19 @@ struct Slot {
 
 Slot current_slot() noexcept {
   if (TaskHeader* t = current_task()) return {&t->context_, t->id_};
+  if (JobContextScope* job = tls_job_context) {
+    if (job->owner == 0) {
+      job->owner = kJobOwnerBit | g_next_job_owner.fetch_add(1, std::memory_order_relaxed);
+    }
+    return {&job->map, job->owner};
+  }
   return {};
 }
 
 ContextMap* current_map() noexcept {
-  TaskHeader* t = current_task();
-  return t ? t->context_ : nullptr;
+  if (TaskHeader* t = current_task()) return t->context_;
+  JobContextScope* job = tls_job_context;
+  return job ? job->map : nullptr;
 }
 
 std::string quoted(const char* name) {
@@ -92,10 +107,22 @@ void context_reset(const ContextUndo& undo, const char* name) {
 }
 
 void throw_context_unset(const char* name) {
-  if (!current_task()) {
+  if (!current_task() && !tls_job_context) {
     throw UsageError(quoted(name) + " read outside a weft task");
   }
   throw UsageError(quoted(name) + " is not set in this task");
+}
+
+JobContextScope::JobContextScope(ContextMap* inherited) noexcept
+    : map(inherited), outer(tls_job_context) {
+  // Relaxed: the submitting task holds a reference until the job has finished.
+  if (map) map->refs.fetch_add(1, std::memory_order_relaxed);
+  tls_job_context = this;
+}
+
+JobContextScope::~JobContextScope() {
+  tls_job_context = outer;
+  release_context(map);
 }
 
 }  // namespace weft::detail

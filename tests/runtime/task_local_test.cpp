@@ -1,8 +1,9 @@
 // TaskLocal<T> (contextvars as asyncio uses them): get/try_get/set/reset/scope, errors that
-// name the variable, snapshots inherited by spawned tasks (spawn, TaskGroup, gather) and
-// shared with awaited Tasks, scopes restored on return, exception and cancellation, values
-// that stay with their task while tasks hop between two workers, and a task's values freed
-// when it ends.
+// name the variable, snapshots inherited by spawned tasks (spawn, TaskGroup, gather,
+// Runtime::spawn from a to_thread job) and shared with awaited Tasks, scopes restored on
+// return, exception and cancellation, values that stay with their task while tasks hop
+// between two workers, to_thread and offload seeing the caller's values, and a task's values
+// freed when it ends.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -390,6 +391,53 @@ TEST(TaskLocal, TwoConcurrentRequestHandlersNeverSeeEachOthersIds) {
       }(),
       workers(2));
   EXPECT_EQ(wrong, 0);
+}
+
+// ---- blocking jobs ------------------------------------------------------------------------
+
+TEST(TaskLocal, ToThreadAndOffloadSeeTheAwaitingTasksValues) {
+  auto [blocking, cpu] = weft::run(
+      []() -> weft::Task<std::tuple<std::string, std::string>> {
+        request_id.set("req-9");
+        std::string blocking = co_await weft::to_thread([] { return seen_id(); });
+        std::string cpu = co_await weft::offload([] { return seen_id(); });
+        co_return std::tuple{blocking, cpu};
+      }(),
+      workers(1));
+  EXPECT_EQ(blocking, "req-9");
+  EXPECT_EQ(cpu, "req-9");
+}
+
+weft::Task<std::string> read_id_on_the_pool() {
+  co_return co_await weft::to_thread([] { return seen_id(); });
+}
+
+TEST(TaskLocal, ValuesSetInsideToThreadStayThereAndLeaveNothingOnThePoolThread) {
+  weft::Runtime rt(workers(1));
+  auto [inside, task_after] = rt.block_on([]() -> weft::Task<std::tuple<std::string, std::string>> {
+    request_id.set("task");
+    std::string inside = co_await weft::to_thread([] {
+      request_id.set("job");
+      return seen_id();
+    });
+    co_return std::tuple{inside, seen_id()};
+  }());
+  EXPECT_EQ(inside, "job");
+  EXPECT_EQ(task_after, "task");
+  // A task with no values, whose job runs on the pool thread that ran the one above (idle
+  // threads are kept): the job sees nothing.
+  EXPECT_EQ(rt.block_on(read_id_on_the_pool()), "<unset>");
+}
+
+TEST(TaskLocal, RuntimeSpawnFromAToThreadJobInheritsTheJobsValues) {
+  weft::Runtime rt(workers(1));
+  std::string seen = rt.block_on([](weft::Runtime& rt) -> weft::Task<std::string> {
+    request_id.set("req-3");
+    weft::JoinHandle<std::string> h =
+        co_await weft::to_thread([&rt] { return rt.spawn(read_id()); });
+    co_return co_await h;
+  }(rt));
+  EXPECT_EQ(seen, "req-3");
 }
 
 // ---- lifetime ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@
 // frame (no allocation for to_thread). A running `f` cannot be interrupted, so cancelling
 // the task waits for `f` to return and then raises CancelledError (its result is dropped);
 // a task cancelled before it awaits never starts `f`.
+// `f` sees the task's TaskLocal values, as asyncio.to_thread runs its function in a copy of
+// the caller's context: values `f` sets stay with `f` (detail/task_context.hpp).
 //
 // detail::spawn_blocking is the pool without an awaiting task (Tokio's spawn_blocking with its
 // handle dropped), for work a destructor on a worker must not do there and must not lose: the
@@ -22,6 +24,7 @@
 #include "weft/runtime/detail/blocking_job.hpp"
 #include "weft/runtime/detail/closure_check.hpp"
 #include "weft/runtime/detail/context.hpp"
+#include "weft/runtime/detail/task_context.hpp"
 #include "weft/runtime/detail/task_header.hpp"
 #include "weft/runtime/errors.hpp"
 
@@ -65,14 +68,18 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
  private:
   static void run_job(BlockingJob* j) noexcept {
     auto* self = static_cast<OffThreadAwaiter*>(j);
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::invoke(self->f_);
-      } else {
-        self->result_.emplace(std::invoke(self->f_));
+    {
+      // The task is suspended until the claim below, so its context cannot change meanwhile.
+      JobContextScope context(self->task_->context_);
+      try {
+        if constexpr (std::is_void_v<R>) {
+          std::invoke(self->f_);
+        } else {
+          self->result_.emplace(std::invoke(self->f_));
+        }
+      } catch (...) {
+        self->error_ = std::current_exception();
       }
-    } catch (...) {
-      self->error_ = std::current_exception();
     }
     TaskHeader* t = self->task_;
     Scheduler* s = t->sched_;

@@ -13,7 +13,10 @@
 // - a spawned task (spawn, Runtime::spawn, TaskGroup::spawn, the children of gather) starts
 //   from a snapshot of its spawner's context: later sets in either do not reach the other;
 // - a Task awaited directly (`co_await f()`) runs as part of the awaiting task and shares
-//   its context, sets included.
+//   its context, sets included;
+// - to_thread and offload run their function with the awaiting task's context; what the
+//   function sets stays in the function (as asyncio.to_thread, which runs it in a copy). It
+//   is not seen by threads the function starts itself (a tbb::parallel_for body).
 // A task's values never leak to another task, whichever worker either runs on.
 //
 // Cost: a task that never sets a TaskLocal has no context (a null pointer); a spawn from a
