@@ -1,7 +1,8 @@
 // runtime_bench: the peer workloads (bench/workloads.hpp) as Google Benchmark
 // microbenchmarks, at 1 and 2 workers, with oneTBB's task_group running the same fork-join
 // shapes in the same binary (BM_TbbTaskGroupSpawn next to BM_SpawnJoin, BM_TbbFib next to
-// BM_Fib).
+// BM_Fib), and BM_SpawnJoinWithTaskLocal next to BM_SpawnJoin for what a TaskLocal set in the
+// spawning task costs each spawn.
 //
 // Each benchmark builds one runtime (or task_arena) with `workers` threads outside the timed
 // loop; one iteration runs the workload once at a size much smaller than the peer's, and
@@ -38,6 +39,23 @@ void set_items(benchmark::State& state, std::uint64_t per_iteration) {
 void BM_SpawnJoin(benchmark::State& state) {
   weft::Runtime rt(options_for(state));
   for (auto _ : state) benchmark::DoNotOptimize(rt.block_on(bench::spawn_join(kSpawns)));
+  set_items(state, kSpawns);
+}
+
+// BM_SpawnJoin from a task that has set a TaskLocal: every spawn copies the context pointer
+// and takes a reference on it (one atomic counter shared by all the children).
+const weft::TaskLocal<std::uint64_t> request_id{"request_id"};
+
+weft::Task<std::uint64_t> spawn_join_with_a_task_local(std::uint64_t n) {
+  request_id.set(n);
+  co_return co_await bench::spawn_join(n);
+}
+
+void BM_SpawnJoinWithTaskLocal(benchmark::State& state) {
+  weft::Runtime rt(options_for(state));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(rt.block_on(spawn_join_with_a_task_local(kSpawns)));
+  }
   set_items(state, kSpawns);
 }
 
@@ -103,6 +121,7 @@ void at_1_and_2_workers(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_SpawnJoin)->Apply(at_1_and_2_workers);
+BENCHMARK(BM_SpawnJoinWithTaskLocal)->Apply(at_1_and_2_workers);
 BENCHMARK(BM_TbbTaskGroupSpawn)->Apply(at_1_and_2_workers);
 BENCHMARK(BM_SpawnExternal)->Apply(at_1_and_2_workers);
 BENCHMARK(BM_YieldMany)->Apply(at_1_and_2_workers);
