@@ -108,7 +108,11 @@ void GatherAwaiter::on_child_done(Completion* c, TaskHeader* child) noexcept {
 void GatherAwaiter::child_done(std::size_t index, TaskHeader* child) noexcept {
   if (fail_fast_ && child->error_) {
     std::size_t none = ~std::size_t{0};
-    if (first_failure_.compare_exchange_strong(none, index, std::memory_order_acq_rel)) {
+    // A gather whose own cancellation is pending has forwarded it (or is forwarding it) to
+    // every child: a second request would reach a child already in its cleanup and stay
+    // pending past its end, which await_resume reads as our cancellation not delivered.
+    if (first_failure_.compare_exchange_strong(none, index, std::memory_order_acq_rel) &&
+        !task_->cancel_pending()) {
       cancel_children(index);
     }
   }

@@ -419,6 +419,47 @@ TEST(Gather, CancelledWhileItsChildrenFailInTheirCleanupRaisesCancelledErrorAndR
   EXPECT_EQ(unobserved.load(), 0);
 }
 
+// The first child's failure (caused by the cancellation the gather forwarded) must not send
+// the other child a second request while it is still in its cleanup: that request stays
+// pending past the child's end and made the gather take its own cancellation as not
+// delivered, raising the child's error instead of CancelledError. The order is forced: b
+// enters its cleanup (shielded, so the second request waits), then a fails, then b fails.
+TEST(Gather, CancelledWhileASiblingIsStillInItsCleanupRaisesCancelledError) {
+  std::atomic<int> unobserved{0};
+  weft::RuntimeOptions options = virtual_clock(2);
+  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
+    unobserved.fetch_add(1);
+  };
+  std::string outcome = weft::run(
+      []() -> weft::Task<std::string> {
+        weft::Event b_cleaning;
+        auto a = [&b_cleaning]() -> weft::Task<int> {
+          try {
+            co_await weft::sleep(1h);
+          } catch (const weft::CancelledError&) {
+          }
+          co_await weft::shield(b_cleaning.wait());
+          throw std::logic_error("a: cleanup failed");
+        };
+        auto b = [&b_cleaning]() -> weft::Task<int> {
+          try {
+            co_await weft::sleep(1h);
+          } catch (const weft::CancelledError&) {
+          }
+          b_cleaning.set();
+          co_await weft::shield(weft::sleep(1s));  // a fails meanwhile
+          throw std::logic_error("b: cleanup failed");
+        };
+        weft::JoinHandle<std::string> h = weft::spawn(outcome_of(weft::gather(a(), b())));
+        co_await weft::sleep(1s);
+        h.cancel();
+        co_return co_await h;
+      }(),
+      options);
+  EXPECT_EQ(outcome, "CancelledError");
+  EXPECT_EQ(unobserved.load(), 0);
+}
+
 // The gather takes its children's outcomes, nothing else: a task one of them spawned and
 // dropped is still reported when it fails unawaited.
 TEST(Gather, ADetachedTaskSpawnedByAChildIsStillReportedWhenItFails) {
