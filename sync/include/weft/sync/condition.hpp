@@ -68,9 +68,7 @@ class Condition {
   /// called with the mutex held, first before any wait. A cancellation point like wait().
   /// Runs as a Task: one coroutine frame per call; the waits inside allocate nothing.
   template <class Pred>
-  Task<void> wait_for(MutexGuard& g, Pred pred) {
-    while (!pred()) co_await wait(g);
-  }
+  Task<void> wait_for(MutexGuard& g, Pred pred);
 
   /// Wakes up to `n` waiting tasks (each re-acquires the mutex before its wait returns).
   /// Throws UsageError if the mutex is not locked (asyncio raises RuntimeError); the check
@@ -112,6 +110,13 @@ class [[nodiscard]] Condition::WaitAwaiter : detail::SyncWaiter {
 
 inline Condition::WaitAwaiter Condition::wait(MutexGuard& g) noexcept {
   return WaitAwaiter(*this, g);
+}
+
+// Defined here, not in the class: `wait(g)` does not depend on Pred, so a compiler may check
+// it where the template is defined (clang does), and WaitAwaiter must be complete by then.
+template <class Pred>
+Task<void> Condition::wait_for(MutexGuard& g, Pred pred) {
+  while (!pred()) co_await wait(g);
 }
 
 }  // namespace weft
