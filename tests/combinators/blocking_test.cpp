@@ -268,9 +268,9 @@ weft::Task<int> offload_double(int i) {
 }
 
 TEST(Offload, ManyConcurrentCallsFromFourWorkersAllReturn) {
-  const int n = 200;
+  constexpr int n = 200;
   std::vector<int> values = weft::run(
-      [n]() -> weft::Task<std::vector<int>> {
+      []() -> weft::Task<std::vector<int>> {
         std::vector<weft::Task<int>> calls;
         for (int i = 0; i < n; ++i) {
           calls.push_back(offload_double(i));

@@ -691,13 +691,13 @@ TEST(WaitFor, OverAGatherCancelsEveryChildAndWaitsForThemBeforeTimeoutError) {
 template <class Make>
 weft::Task<void> times_out_under_every_scope(Make make, weft::Duration d = 1s) {
   weft::TimePoint start = weft::now();
-  EXPECT_THROW(co_await weft::wait_for(make(), d), weft::TimeoutError);
+  EXPECT_THROW((void)co_await weft::wait_for(make(), d), weft::TimeoutError);
   EXPECT_EQ(weft::now() - start, d) << "wait_for";
   start = weft::now();
-  EXPECT_THROW(co_await weft::timeout(d, make()), weft::TimeoutError);
+  EXPECT_THROW((void)co_await weft::timeout(d, make()), weft::TimeoutError);
   EXPECT_EQ(weft::now() - start, d) << "timeout";
   start = weft::now();
-  EXPECT_THROW(co_await weft::timeout_at(start + d, make()), weft::TimeoutError);
+  EXPECT_THROW((void)co_await weft::timeout_at(start + d, make()), weft::TimeoutError);
   EXPECT_EQ(weft::now() - start, d) << "timeout_at";
 }
 

@@ -564,9 +564,8 @@ TEST(GatherSettled, OfAVectorOfTasksReturnsAnOutcomePerTaskInOrder) {
 }
 
 TEST(GatherSettled, OfAVectorOfJoinHandlesLetsEverySiblingRunToItsEnd) {
-  SiblingLog log;
   weft::run(
-      [&]() -> weft::Task<void> {
+      []() -> weft::Task<void> {
         std::vector<weft::JoinHandle<int>> handles;
         handles.push_back(weft::spawn(fail_after(1ms, "early failure")));
         handles.push_back(weft::spawn(value_after(1s, 2)));

@@ -263,7 +263,7 @@ TEST(Child, CommunicateMovesMegabytesBothWaysWithoutDeadlock) {
 TEST(Child, CommunicateWithInputButNoStdinPipeIsAUsageError) {
   weft::run([]() -> weft::Task<void> {
     Child c = Child::spawn({"/bin/true"});
-    EXPECT_THROW(c.communicate("input"), weft::UsageError);
+    EXPECT_THROW((void)c.communicate("input"), weft::UsageError);
     EXPECT_TRUE((co_await c.communicate()).status.success());
     const Options no_stdin{.in = Stdio::null()};
     auto run_with_input = weft::process::run({"/bin/true"}, no_stdin, "input");
@@ -538,7 +538,7 @@ TEST(Child, EmptyArgumentsAndAnEmptyChildAreErrors) {
   EXPECT_THROW(Child::spawn({}), std::invalid_argument);
   Child empty;
   EXPECT_EQ(empty.pid(), -1);
-  EXPECT_THROW(empty.wait(), weft::UsageError);
+  EXPECT_THROW((void)empty.wait(), weft::UsageError);
   EXPECT_THROW(empty.kill(), weft::UsageError);
   EXPECT_THROW(empty.try_wait(), weft::UsageError);
 }

@@ -197,7 +197,7 @@ TEST(Runtime, ShutdownOnOneOfItsWorkersThrowsUsageError) {
 TEST(Runtime, SpawningOnAShutDownRuntimeThrowsRuntimeClosed) {
   weft::Runtime rt({.workers = 1});
   rt.shutdown();
-  EXPECT_THROW(rt.spawn(value_after_yields(1, 0)), weft::RuntimeClosed);
+  EXPECT_THROW((void)rt.spawn(value_after_yields(1, 0)), weft::RuntimeClosed);
   EXPECT_EQ(rt.live_tasks(), 0u);
   rt.shutdown();  // idempotent
 }
@@ -210,19 +210,19 @@ TEST(Runtime, SpawningOnAShutDownRuntimeThrowsRuntimeClosed) {
 TEST(Runtime, NamedSpawnAndBlockOnOnAShutDownRuntimeThrowRuntimeClosedAndLeakNothing) {
   weft::Runtime rt({.workers = 1});
   rt.shutdown();
-  EXPECT_THROW(rt.spawn(value_after_yields(1, 0), "named"), weft::RuntimeClosed);
+  EXPECT_THROW((void)rt.spawn(value_after_yields(1, 0), "named"), weft::RuntimeClosed);
   EXPECT_THROW(rt.block_on(value_after_yields(1, 0)), weft::RuntimeClosed);
 }
 
 TEST(Runtime, SpawningOutsideARuntimeThrowsUsageError) {
-  EXPECT_THROW(weft::spawn(value_after_yields(1, 0)), weft::UsageError);
+  EXPECT_THROW((void)weft::spawn(value_after_yields(1, 0)), weft::UsageError);
 }
 
 TEST(Runtime, SpawningAMovedFromTaskThrowsUsageError) {
   weft::Runtime rt({.workers = 1});
   weft::Task<int> t = value_after_yields(1, 0);
   weft::Task<int> u = std::move(t);
-  EXPECT_THROW(rt.spawn(std::move(t)), weft::UsageError);  // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW((void)rt.spawn(std::move(t)), weft::UsageError);  // NOLINT(bugprone-use-after-move)
 }
 
 // A minimal eager coroutine that awaits a Task on the calling thread, with no runtime: what
@@ -597,7 +597,7 @@ TEST(Runtime, WhileShuttingDownSpawnFromAPlainThreadThrowsAndSpawnFromATaskIsCan
   while (!l.saw_cancel.load()) {
     // Shutdown has begun once the lingering task saw its cancellation.
   }
-  EXPECT_THROW(rt.spawn(value_after_yields(1, 0)), weft::RuntimeClosed);
+  EXPECT_THROW((void)rt.spawn(value_after_yields(1, 0)), weft::RuntimeClosed);
   l.release.store(true);
   closer.join();
   EXPECT_TRUE(l.child_cancelled);

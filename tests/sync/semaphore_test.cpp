@@ -159,7 +159,7 @@ TEST(Semaphore, TimedOutAcquireRaisesTimeoutErrorAndTakesNoPermit) {
   weft::run(
       []() -> weft::Task<void> {
         weft::Semaphore s(0);
-        EXPECT_THROW(co_await weft::test::acquire_within(s, 2ms), weft::TimeoutError);
+        EXPECT_THROW((void)co_await weft::test::acquire_within(s, 2ms), weft::TimeoutError);
         s.release();
         EXPECT_EQ(s.value(), 1);
         auto g = co_await weft::test::acquire_within(s, 2ms);
