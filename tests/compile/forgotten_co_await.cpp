@@ -1,7 +1,8 @@
 // Compiled, never run, by the "compile" tests (CMakeLists.txt here). With no FORGET_* macro
 // every awaitable is awaited: it must compile with -Werror. Each FORGET_* macro drops the
-// co_await on one line, which must then fail to compile with a nodiscard diagnostic, since
-// that call would otherwise do nothing.
+// co_await on one line (FORGET_*_GUARD: the guard that co_await returns, which would unlock
+// at once), which must then fail to compile with a nodiscard diagnostic, since that call
+// would otherwise do nothing.
 #include <chrono>
 
 #include "weft/weft.hpp"
@@ -23,6 +24,8 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
   {
 #ifdef FORGET_MUTEX_LOCK
     m.lock();
+#elif defined(FORGET_MUTEX_GUARD)
+    co_await m.lock();
 #else
     weft::MutexGuard g = co_await m.lock();
 #endif
@@ -30,6 +33,8 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
   {
 #ifdef FORGET_SEMAPHORE_ACQUIRE
     sem.acquire();
+#elif defined(FORGET_SEMAPHORE_GUARD)
+    co_await sem.acquire();
 #else
     weft::SemaphoreGuard g = co_await sem.acquire();
 #endif
