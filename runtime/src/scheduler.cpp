@@ -614,6 +614,7 @@ void Scheduler::submit_new(TaskHeader* t) {
   // its live() count (which takes the same locks): one of the two sees the other.
   registry_.add(t,
                 w ? w->index() : static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(t) >> 8));
+  hook(HookPoint::kSpawnRegistered);
   int phase = phase_.load();
   if (phase == kClosed || (phase == kDraining && !on_own_worker)) {
     registry_.remove(t);
@@ -687,7 +688,9 @@ bool Scheduler::any_work_visible() const noexcept {
 }
 
 void Scheduler::cancel_all() {
-  for (TaskHeader* t : registry_.snapshot()) {
+  std::vector<TaskHeader*> live = registry_.snapshot();
+  hook(HookPoint::kShutdownSnapshot);
+  for (TaskHeader* t : live) {
     t->request_cancel(0);
     t->release();
   }

@@ -763,6 +763,69 @@ TEST(RuntimeStress, ShutdownRacingSpawnsFromPlainThreadsLosesNothing) {
   }
 }
 
+// ---- a spawn refused while shutdown cancels it ------------------------------------------
+//
+// A spawn links its task into the live-task registry before it looks at the runtime's phase,
+// so a shutdown counting the live tasks cannot miss it. A shutdown that starts in between
+// takes a reference to that task, to cancel it, and the spawn is then refused: the refused
+// spawn must leave the task to that reference, not destroy it while the shutdown still holds
+// it. The hooks hold the spawn after it registered until the shutdown has its references,
+// and the shutdown before it cancels until the spawn was refused. (Under ASan a destroy that
+// ignored the reference is a heap-use-after-free.)
+namespace refused_spawn {
+std::atomic<int> step{0};  // 1: spawn registered, 2: shutdown holds it, 3: spawn refused
+
+bool reached(int s) noexcept {
+  for (auto end = std::chrono::steady_clock::now() + 10s; step.load() < s;) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+void hold(weft::detail::HookPoint p) noexcept {
+  using weft::detail::HookPoint;
+  if (p == HookPoint::kSpawnRegistered) {
+    int none = 0;
+    if (step.compare_exchange_strong(none, 1)) reached(2);
+  } else if (p == HookPoint::kShutdownSnapshot) {
+    int registered = 1;
+    if (step.compare_exchange_strong(registered, 2)) reached(3);
+  }
+}
+
+weft::Task<int> holds(std::shared_ptr<int> token) {
+  co_return *token;
+}
+}  // namespace refused_spawn
+
+TEST(RuntimeWindow, ASpawnRefusedWhileShutdownCancelsItLeavesTheTaskToTheShutdown) {
+  if (!weft::detail::kHooks) GTEST_SKIP() << "needs a build with WEFT_HOOKS (the sanitizers')";
+  refused_spawn::step = 0;
+  auto token = std::make_shared<int>(1);
+  std::string refusal;
+  weft::detail::set_hook(&refused_spawn::hold);
+  {
+    weft::Runtime rt({.workers = 1});
+    std::thread spawner([&] {
+      try {
+        (void)rt.spawn(refused_spawn::holds(token));
+      } catch (const weft::RuntimeClosed& e) {
+        refusal = e.what();
+      }
+      refused_spawn::step = 3;
+    });
+    EXPECT_TRUE(refused_spawn::reached(1));
+    rt.shutdown();
+    spawner.join();
+    EXPECT_EQ(rt.live_tasks(), 0u);
+  }
+  weft::detail::set_hook(nullptr);
+  EXPECT_EQ(refused_spawn::step.load(), 3);
+  EXPECT_NE(refusal.find("shutting down"), std::string::npos) << refusal;
+  EXPECT_EQ(token.use_count(), 1) << "the refused task's frame was not destroyed";
+}
+
 // ---- stress -----------------------------------------------------------------------------
 
 weft::Task<void> mark_seen(std::atomic<int>& slot, std::atomic<std::size_t>& finished) {

@@ -226,12 +226,15 @@ RootPromise<callable_value_t<F>>* make_spawn_root(F&& f, std::string_view name,
                     name, where, group);
 }
 
-/// Destroys a root that was never submitted.
+/// Drops a root that was never submitted: its two references, the handle's and the run's.
+/// A refused spawn was briefly in the live-task registry, where a shutdown may have taken a
+/// third to cancel it; the last release destroys the frame.
 inline void destroy_unsubmitted(TaskHeader* t) noexcept {
-  t->root_.destroy();
+  t->release();
+  t->release();
 }
 
-/// Submits a fresh root; destroys it if the submission throws.
+/// Submits a fresh root; drops it (destroy_unsubmitted) if the submission throws.
 template <class T>
 RootPromise<T>* submit_root(RootPromise<T>* p, Scheduler* sched) {
   try {

@@ -35,6 +35,8 @@ enum class HookPoint : std::uint8_t {
   kGroupJoined,       ///< task_group: the join saw every child finish, before the errors
   kScopeFiring,       ///< CancellationToken::cancel: the locks are released, the scopes it
                       ///< took from the tree are about to be fired
+  kSpawnRegistered,   ///< a spawn linked its task into the registry, before the phase check
+  kShutdownSnapshot,  ///< shutdown holds references to the live tasks, before cancelling
 };
 
 #ifdef WEFT_HOOKS
