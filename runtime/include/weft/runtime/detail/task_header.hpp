@@ -54,6 +54,7 @@
 #include <string_view>
 #include <thread>
 
+#include "weft/runtime/detail/compiler_check.hpp"
 #include "weft/runtime/detail/hooks.hpp"
 #include "weft/runtime/detail/task_context.hpp"
 
