@@ -1,6 +1,7 @@
 // The whole public API of weft.
 #pragma once
 
+#include "weft/io.hpp"
 #include "weft/runtime/async_generator.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/cancel.hpp"
@@ -13,5 +14,4 @@
 #include "weft/runtime/task_local.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/runtime/wait.hpp"
-#include "weft/io.hpp"
 #include "weft/sync.hpp"
