@@ -31,6 +31,15 @@ weft::RuntimeOptions virtual_clock(std::size_t workers) {
   return {.workers = workers, .clock = weft::ClockKind::Virtual};
 }
 
+/// virtual_clock(workers) whose unobserved-error handler counts into `unobserved`.
+weft::RuntimeOptions counting_unobserved(std::size_t workers, std::atomic<int>& unobserved) {
+  weft::RuntimeOptions options = virtual_clock(workers);
+  options.on_unobserved_error = [&unobserved](const weft::TaskInfo&, std::exception_ptr) {
+    unobserved.fetch_add(1);
+  };
+  return options;
+}
+
 /// A child's own failure, so a test can tell it from anything weft throws.
 struct ChildError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -324,10 +333,7 @@ TEST(Gather, OfAJoinHandleThatAlreadyFailedCancelsTheOthersAtOnce) {
 TEST(Gather, RethrowsTheFirstFailureEvenWhenACancelledSiblingFailsDifferently) {
   std::string caught;
   std::atomic<int> unobserved{0};
-  weft::RuntimeOptions options = virtual_clock(2);
-  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-    unobserved.fetch_add(1);
-  };
+  weft::RuntimeOptions options = counting_unobserved(2, unobserved);
   weft::run(
       [&]() -> weft::Task<void> {
         try {
@@ -402,10 +408,7 @@ TEST(Gather, OfAVectorASiblingFailingWhileBeingCancelledIsNotReportedAsUnobserve
 
 TEST(Gather, CancelledWhileItsChildrenFailInTheirCleanupRaisesCancelledErrorAndReportsNothing) {
   std::atomic<int> unobserved{0};
-  weft::RuntimeOptions options = virtual_clock(2);
-  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-    unobserved.fetch_add(1);
-  };
+  weft::RuntimeOptions options = counting_unobserved(2, unobserved);
   std::string outcome = weft::run(
       []() -> weft::Task<std::string> {
         weft::JoinHandle<std::string> h =
@@ -426,10 +429,7 @@ TEST(Gather, CancelledWhileItsChildrenFailInTheirCleanupRaisesCancelledErrorAndR
 // enters its cleanup (shielded, so the second request waits), then a fails, then b fails.
 TEST(Gather, CancelledWhileASiblingIsStillInItsCleanupRaisesCancelledError) {
   std::atomic<int> unobserved{0};
-  weft::RuntimeOptions options = virtual_clock(2);
-  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-    unobserved.fetch_add(1);
-  };
+  weft::RuntimeOptions options = counting_unobserved(2, unobserved);
   std::string outcome = weft::run(
       []() -> weft::Task<std::string> {
         weft::Event b_cleaning;
@@ -464,10 +464,7 @@ TEST(Gather, CancelledWhileASiblingIsStillInItsCleanupRaisesCancelledError) {
 // dropped is still reported when it fails unawaited.
 TEST(Gather, ADetachedTaskSpawnedByAChildIsStillReportedWhenItFails) {
   std::atomic<int> unobserved{0};
-  weft::RuntimeOptions options = virtual_clock(2);
-  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-    unobserved.fetch_add(1);
-  };
+  weft::RuntimeOptions options = counting_unobserved(2, unobserved);
   std::string outcome = weft::run(
       []() -> weft::Task<std::string> {
         auto spawn_then_fail = []() -> weft::Task<int> {
@@ -486,10 +483,7 @@ TEST(Gather, ADetachedTaskSpawnedByAChildIsStillReportedWhenItFails) {
 
 TEST(Gather, CancelledSiblingsDoNotReachTheUnobservedErrorHandler) {
   std::atomic<int> unobserved{0};
-  weft::RuntimeOptions options = virtual_clock(2);
-  options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-    unobserved.fetch_add(1);
-  };
+  weft::RuntimeOptions options = counting_unobserved(2, unobserved);
   SiblingLog log;
   FailureSeen seen;
   weft::run(gather_with_one_failure(log, seen), options);
@@ -503,10 +497,7 @@ TEST(GatherSettled, ReturnsEveryOutcomeAndCancelsNothing) {
   for (std::size_t workers : {1u, 2u, 4u}) {
     SCOPED_TRACE(testing::Message() << workers << " workers");
     std::atomic<int> unobserved{0};
-    weft::RuntimeOptions options = virtual_clock(workers);
-    options.on_unobserved_error = [&](const weft::TaskInfo&, std::exception_ptr) {
-      unobserved.fetch_add(1);
-    };
+    weft::RuntimeOptions options = counting_unobserved(workers, unobserved);
     std::atomic<int> ran{0};
     weft::run(
         [&]() -> weft::Task<void> {
