@@ -172,15 +172,15 @@ TEST_F(LocalQueueTest, StealIntoAQueueWithoutRoomGetsNothing) {
   EXPECT_EQ(src.size(), 10u);
 }
 
-class LocalQueueConcurrentTest : public LocalQueueTest {
+class LocalQueueStress : public LocalQueueTest {
  protected:
-  LocalQueueConcurrentTest() : LocalQueueTest(weft::test::scaled(200'000, 10'000)) {}
+  LocalQueueStress() : LocalQueueTest(weft::test::scaled(200'000, 10'000)) {}
 };
 
 // The owner pushes every task once and pops some; two stealers steal into their own queues
 // and pop those. Each task must be seen exactly once, whether popped by the owner, moved to
 // the overflow callback, or stolen.
-TEST_F(LocalQueueConcurrentTest, OwnerPushingAndPoppingWhileTwoThreadsStealSeesEveryTaskOnce) {
+TEST_F(LocalQueueStress, OwnerPushingAndPoppingWhileTwoThreadsStealSeesEveryTaskOnce) {
   LocalQueue victim;
   std::vector<std::atomic<int>> seen(n_);
   std::atomic<bool> owner_done{false};
