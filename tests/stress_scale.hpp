@@ -1,6 +1,7 @@
 // WEFT_STRESS_SCALE for the tests labelled "stress": a float (default 1.0) that scales how
-// many tasks, threads' operations or iterations a stress test uses. CI's sanitizer runs set
-// 0.1, so the same interleaving checks run at a tenth of the size.
+// many tasks, threads' operations or iterations a stress test uses. tools/test runs them at 1
+// in every build and at 0.1 in the schedule-fuzzing run, whose stalls make each operation
+// slow, so the same interleaving checks run there at a tenth of the size.
 #pragma once
 
 #include <algorithm>
