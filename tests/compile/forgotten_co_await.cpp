@@ -10,6 +10,7 @@
 using namespace std::chrono_literals;
 
 weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Queue<int>& q,
+                                 weft::LifoQueue<int>& lq, weft::PriorityQueue<int>& pq,
                                  weft::Event& ev, weft::CancellationToken& token) {
 #ifdef FORGET_SLEEP
   weft::sleep(1ms);
@@ -44,6 +45,16 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
 #else
   co_await q.put(1);
 #endif
+#ifdef FORGET_LIFO_QUEUE_PUT
+  lq.put(1);
+#else
+  co_await lq.put(1);
+#endif
+#ifdef FORGET_PRIORITY_QUEUE_GET
+  pq.get();
+#else
+  (void)co_await pq.get();
+#endif
 #ifdef FORGET_EVENT_WAIT
   ev.wait();
 #else
@@ -60,9 +71,12 @@ int main() {
   weft::Mutex m;
   weft::Semaphore sem(1);
   weft::Queue<int> q(1);
+  weft::LifoQueue<int> lq(1);
+  weft::PriorityQueue<int> pq;
+  pq.put_nowait(1);
   weft::Event ev;
   ev.set();
   weft::CancellationToken token;
   token.cancel();
-  weft::run(uses_every_form(m, sem, q, ev, token));
+  weft::run(uses_every_form(m, sem, q, lq, pq, ev, token));
 }

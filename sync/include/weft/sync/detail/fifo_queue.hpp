@@ -1,5 +1,6 @@
-// weft::Queue<T> (asyncio.Queue): the FIFO queue, bounded or unbounded, between tasks on any
-// workers and plain threads. LifoQueue and PriorityQueue are BasicQueue (queue.hpp).
+// weft::Queue<T>'s implementation (its API: queue.hpp): the FIFO queue, bounded or unbounded,
+// between tasks on any workers and plain threads. LifoQueue and PriorityQueue have their own
+// (basic_queue.hpp).
 //
 // ## Two sides, two locks
 // The items live in a ring of slots indexed by two counters that only grow: `tail_` (the
@@ -65,7 +66,6 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
-#include <type_traits>
 #include <utility>
 
 #include "weft/runtime/detail/sanitizer.hpp"
@@ -78,11 +78,11 @@
 
 namespace weft::detail {
 
+/// The queue. The operations are documented where users read them (queue.hpp); the comments
+/// here say how they work. Items are moved under a spin lock, so T must be
+/// nothrow-move-constructible (Queue checks it).
 template <class T>
 class FifoQueue {
-  static_assert(std::is_nothrow_move_constructible_v<T>,
-                "weft::Queue moves items under a spin lock: T must be nothrow-move-constructible");
-
   using PutNode = queue::PutNode<T>;
   using GetNode = queue::GetNode<T>;
 
@@ -144,19 +144,9 @@ class FifoQueue {
   FifoQueue(const FifoQueue&) = delete;
   FifoQueue& operator=(const FifoQueue&) = delete;
 
-  /// `co_await q.put(v)` adds `v`, waiting while the queue is full. Throws QueueShutDown
-  /// once shut down. A cancellation point while it waits: CancelledError, nothing is put.
-  PutAwaiter put(T v) noexcept { return PutAwaiter(*this, std::move(v)); }
-  /// `co_await q.get()` removes and returns the oldest item, waiting while the queue is
-  /// empty. Throws QueueShutDown once shut down and drained. A cancellation point while it
-  /// waits: CancelledError, and the item it would have got stays for the next getter.
-  GetAwaiter get() noexcept { return GetAwaiter(*this); }
-  /// `co_await q.join()` returns once every item put has been marked task_done(). A
-  /// cancellation point while it waits.
-  JoinAwaiter join() noexcept { return JoinAwaiter(*this); }
-
-  /// Adds `v` without waiting. Throws QueueFull or QueueShutDown. Any thread.
-  void put_nowait(T v) {
+  // put_nowait and blocking_put take the public call's by-value parameter, which holds the
+  // item until it is moved in (by a get, while blocking_put's thread waits).
+  void put_nowait(T& v) {
     bool serve = false;
     Outcome o;
     {
@@ -168,8 +158,6 @@ class FifoQueue {
     if (o == kShutDown) throw QueueShutDown();
     if (serve) serve_waiters();
   }
-  /// Removes and returns the oldest item without waiting. Throws QueueEmpty, or
-  /// QueueShutDown if shut down and drained. Any thread.
   T get_nowait() {
     std::optional<T> item;
     bool serve = false;
@@ -184,10 +172,7 @@ class FifoQueue {
     if (serve) serve_waiters();
     return std::move(*item);
   }
-
-  /// put() for a plain thread: blocks the thread while the queue is full. Throws
-  /// QueueShutDown, or UsageError on a worker thread.
-  void blocking_put(T v) {
+  void blocking_put(T& v) {
     if (in_runtime()) throw UsageError("weft::Queue::blocking_put called on a worker thread");
     BlockingSignal signal;
     PutNode node;
@@ -198,8 +183,6 @@ class FifoQueue {
     if (o == kLinked) signal.wait();
     node.finish();
   }
-  /// get() for a plain thread: blocks the thread while the queue is empty. Throws
-  /// QueueShutDown, or UsageError on a worker thread.
   T blocking_get() {
     if (in_runtime()) throw UsageError("weft::Queue::blocking_get called on a worker thread");
     BlockingSignal signal;
@@ -211,8 +194,6 @@ class FifoQueue {
     return node.finish();
   }
 
-  /// Marks one item got earlier as processed; join() returns when none is left. Throws
-  /// std::logic_error if called more times than items were put. Any thread.
   void task_done() {
     WakeList woken;  // declared first: resumes the joiners after the unlock
     std::lock_guard lk(tail_lock_);
@@ -223,9 +204,6 @@ class FifoQueue {
     if (++done_ == put) queue::claim_all(joiners_, woken);
   }
 
-  /// Shuts the queue down (asyncio.Queue.shutdown): puts throw QueueShutDown from now on,
-  /// waiting putters at once; gets throw it once the queue is drained. `immediate` also
-  /// drops the items (counting each as task_done) and wakes every getter. Any thread.
   void shutdown(bool immediate = false) noexcept {
     WakeList woken;
     {
@@ -250,17 +228,13 @@ class FifoQueue {
     woken.wake_all();
   }
 
-  /// Number of items in the queue. Any thread; a snapshot.
   std::size_t qsize() const noexcept {
     // head_ first: it never passes tail_, so the difference is never negative.
     const std::size_t h = head_.load(std::memory_order_acquire);
     return tail_.load(std::memory_order_acquire) - h;
   }
-  /// True if the queue holds no item. Any thread; a snapshot.
   bool empty() const noexcept { return qsize() == 0; }
-  /// True if the queue is bounded and holds maxsize() items. Any thread; a snapshot.
   bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
-  /// The bound given at construction (0: unbounded).
   std::size_t maxsize() const noexcept { return maxsize_; }
 
  private:
@@ -511,7 +485,8 @@ class FifoQueue {
   const std::size_t bound_;  // maxsize_, or SIZE_MAX when unbounded
 
  public:
-  /// The awaiter of put(). Movable until it is awaited.
+  /// The awaiter of put(); Queue derives its own PutAwaiter from it. Movable until it is
+  /// awaited.
   class [[nodiscard]] PutAwaiter : PutNode {
    public:
     PutAwaiter(FifoQueue& q, T&& v) noexcept : q_(&q), v_(std::move(v)) {}
@@ -544,7 +519,8 @@ class FifoQueue {
     T v_;
   };
 
-  /// The awaiter of get(). Movable until it is awaited.
+  /// The awaiter of get(); Queue derives its own GetAwaiter from it. Movable until it is
+  /// awaited.
   class [[nodiscard]] GetAwaiter : GetNode {
    public:
     explicit GetAwaiter(FifoQueue& q) noexcept : q_(&q) {}
@@ -575,7 +551,8 @@ class FifoQueue {
     FifoQueue* q_;
   };
 
-  /// The awaiter of join(). Movable until it is awaited.
+  /// The awaiter of join(); Queue derives its own JoinAwaiter from it. Movable until it is
+  /// awaited.
   class [[nodiscard]] JoinAwaiter : SyncWaiter {
    public:
     explicit JoinAwaiter(FifoQueue& q) noexcept : q_(&q) {}

@@ -1,4 +1,4 @@
-// What weft's two queue implementations (BasicQueue in queue.hpp, FifoQueue in
+// What weft's two queue implementations (BasicQueue in basic_queue.hpp, FifoQueue in
 // fifo_queue.hpp) share: the waiter nodes of put() and get(), and the steps their awaiters
 // take around a wait.
 #pragma once
