@@ -1,10 +1,17 @@
 // weft::Queue, LifoQueue, PriorityQueue: asyncio's operations, waiting when full or empty,
 // cancellation that loses no item, task_done/join, shutdown, plain threads, and stress.
+//
+// What the three queues share is one typed suite, EveryQueue, run for each of them; the
+// order a queue hands its items out in comes from its kind (Fifo, Lifo, Smallest below).
+// Then what belongs to one queue: the FIFO ring (growth, ASan poisoning), PriorityQueue's
+// Compare, and the FIFO stress tests.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -25,40 +32,462 @@ using weft::test::virtual_clock;
 
 namespace {
 
-TEST(Queue, NowaitOperationsAreFifoAndReportFullAndEmpty) {
-  weft::Queue<int> q(2);
-  EXPECT_TRUE(q.empty());
-  q.put_nowait(1);
-  q.put_nowait(2);
-  EXPECT_TRUE(q.full());
-  EXPECT_THROW(q.put_nowait(3), weft::QueueFull);
-  EXPECT_EQ(q.qsize(), 2u);
-  EXPECT_EQ(q.get_nowait(), 1);
-  EXPECT_EQ(q.get_nowait(), 2);
-  EXPECT_THROW(q.get_nowait(), weft::QueueEmpty);
+// ---- the three kinds of queue ----
+// Each kind names its queue template and the order its get() follows: take() removes from
+// `items` (in the order they were put) the one a get would return, and kOrderOf312 spells
+// that order out for the puts 3, 1, 2.
+
+struct Fifo {
+  template <class T>
+  using Queue = weft::Queue<T>;
+  static constexpr const char* kName = "Fifo";
+  static inline const std::vector<int> kOrderOf312{3, 1, 2};
+  static int take(std::vector<int>& items) {
+    const int v = items.front();
+    items.erase(items.begin());
+    return v;
+  }
+};
+
+struct Lifo {
+  template <class T>
+  using Queue = weft::LifoQueue<T>;
+  static constexpr const char* kName = "Lifo";
+  static inline const std::vector<int> kOrderOf312{2, 1, 3};
+  static int take(std::vector<int>& items) {
+    const int v = items.back();
+    items.pop_back();
+    return v;
+  }
+};
+
+struct Smallest {
+  template <class T>
+  using Queue = weft::PriorityQueue<T>;
+  static constexpr const char* kName = "Smallest";
+  static inline const std::vector<int> kOrderOf312{1, 2, 3};
+  static int take(std::vector<int>& items) {
+    const auto it = std::min_element(items.begin(), items.end());
+    const int v = *it;
+    items.erase(it);
+    return v;
+  }
+};
+
+/// The queue of kind `Kind` holding `T`s.
+template <class Kind, class T = int>
+using QueueOf = typename Kind::template Queue<T>;
+
+struct KindName {
+  template <class Kind>
+  static std::string GetName(int) {
+    return Kind::kName;
+  }
+};
+
+using Kinds = ::testing::Types<Fifo, Lifo, Smallest>;
+
+template <class Kind>
+class EveryQueue : public ::testing::Test {};
+TYPED_TEST_SUITE(EveryQueue, Kinds, KindName);
+
+template <class Kind>
+class EveryQueueDeathTest : public ::testing::Test {};
+TYPED_TEST_SUITE(EveryQueueDeathTest, Kinds, KindName);
+
+/// Runs `f`, which must throw an `E` whose message contains `words`.
+template <class E, class F>
+void expect_error(F&& f, const std::string& words) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception";
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
 }
 
-TEST(Queue, UnboundedQueueIsNeverFull) {
-  weft::Queue<int> q;
+// Records the item in `slot`: getters may run in any order once woken, but the first to
+// wait gets the first item.
+template <class Q>
+weft::Task<void> get_into(Q& q, int& slot, std::atomic<int>& arrived) {
+  arrived.fetch_add(1);
+  slot = co_await q.get();
+}
+
+template <class Q>
+weft::Task<void> put_one(Q& q, int v, std::atomic<int>& arrived) {
+  arrived.fetch_add(1);
+  co_await q.put(v);
+}
+
+template <class Q>
+weft::Task<void> join_and_count(Q& q, std::atomic<int>& arrived, std::atomic<int>& joined) {
+  arrived.fetch_add(1);
+  co_await q.join();
+  joined.fetch_add(1);
+}
+
+template <class Q>
+weft::Task<void> consume_and_mark_done(Q& q, int n) {
+  for (int i = 0; i < n; ++i) {
+    (void)co_await q.get();
+    co_await weft::yield_now();
+    q.task_done();
+  }
+}
+
+/// A move-only item, ordered by its number.
+struct Ticket {
+  explicit Ticket(int n) : number(std::make_unique<int>(n)) {}
+  std::unique_ptr<int> number;
+  friend bool operator<(const Ticket& a, const Ticket& b) { return *a.number < *b.number; }
+};
+
+// ---- shared by the three ----
+
+TYPED_TEST(EveryQueue, NowaitGetsReturnTheItemsInTheQueuesOrder) {
+  QueueOf<TypeParam> q;
+  for (int v : {3, 1, 2}) q.put_nowait(v);
+  std::vector<int> got;
+  while (!q.empty()) got.push_back(q.get_nowait());
+  EXPECT_EQ(got, TypeParam::kOrderOf312);
+}
+
+TYPED_TEST(EveryQueue, NowaitOperationsReportFullAndEmptyWithTheirErrors) {
+  QueueOf<TypeParam> q(2);
+  EXPECT_EQ(q.maxsize(), 2u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_FALSE(q.full());
+  expect_error<weft::QueueEmpty>([&] { (void)q.get_nowait(); }, "empty");
+  q.put_nowait(1);
+  EXPECT_FALSE(q.empty());
+  EXPECT_FALSE(q.full());
+  q.put_nowait(2);
+  EXPECT_TRUE(q.full());
+  expect_error<weft::QueueFull>([&] { q.put_nowait(3); }, "full");
+  EXPECT_EQ(q.qsize(), 2u);  // the refused item was not stored
+  std::vector<int> items{1, 2};
+  EXPECT_EQ(q.get_nowait(), TypeParam::take(items));
+  EXPECT_FALSE(q.full());
+  EXPECT_EQ(q.get_nowait(), TypeParam::take(items));
+  EXPECT_TRUE(q.empty());
+  expect_error<weft::QueueEmpty>([&] { (void)q.get_nowait(); }, "empty");
+}
+
+TYPED_TEST(EveryQueue, UnboundedQueueIsNeverFull) {
+  QueueOf<TypeParam> q;
   for (int i = 0; i < 1000; ++i) q.put_nowait(i);
   EXPECT_FALSE(q.full());
   EXPECT_EQ(q.maxsize(), 0u);
   EXPECT_EQ(q.qsize(), 1000u);
 }
 
-TEST(Queue, ABoundThatIsNoPowerOfTwoIsExactAcrossManyWrapArounds) {
-  weft::Queue<int> q(5);  // the ring has 8 slots
+// For the FIFO queue, whose ring has 8 slots here, the items also wrap around many times.
+TYPED_TEST(EveryQueue, ABoundThatIsNoPowerOfTwoIsExactWhileItemsComeAndGo) {
+  QueueOf<TypeParam> q(5);
+  std::vector<int> items;  // what the queue holds, in the order put
   int next_in = 0;
-  int next_out = 0;
   for (int round = 0; round < 100; ++round) {
-    while (!q.full()) q.put_nowait(next_in++);
+    while (!q.full()) {
+      q.put_nowait(next_in);
+      items.push_back(next_in++);
+    }
     EXPECT_EQ(q.qsize(), 5u);
     EXPECT_THROW(q.put_nowait(-1), weft::QueueFull);
-    for (int i = 0; i < 1 + round % 5; ++i) EXPECT_EQ(q.get_nowait(), next_out++);
+    for (int i = 0; i < 1 + round % 5; ++i) EXPECT_EQ(q.get_nowait(), TypeParam::take(items));
   }
-  while (!q.empty()) EXPECT_EQ(q.get_nowait(), next_out++);
-  EXPECT_EQ(next_out, next_in);
+  while (!q.empty()) EXPECT_EQ(q.get_nowait(), TypeParam::take(items));
+  EXPECT_TRUE(items.empty());
 }
+
+TYPED_TEST(EveryQueue, MoveOnlyItemsGoInAndOutByEveryOperation) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam, Ticket> q;
+        q.put_nowait(Ticket(3));
+        co_await q.put(Ticket(1));
+        q.put_nowait(Ticket(2));
+        std::vector<int> got;
+        got.push_back(*q.get_nowait().number);
+        Ticket awaited = co_await q.get();
+        got.push_back(*awaited.number);
+        got.push_back(*q.get_nowait().number);
+        EXPECT_EQ(got, TypeParam::kOrderOf312);
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, GetWaitsForAPutAndGettersAreServedInOrder) {
+  std::vector<int> got = weft::run(
+      []() -> weft::Task<std::vector<int>> {
+        QueueOf<TypeParam> q;
+        std::vector<int> got(3, -1);
+        std::atomic<int> arrived{0};
+        std::vector<weft::JoinHandle<void>> hs;
+        for (int i = 0; i < 3; ++i) {
+          hs.push_back(weft::spawn(get_into(q, got[i], arrived)));
+          co_await settle(arrived, i + 1);
+        }
+        EXPECT_EQ(got, (std::vector<int>{-1, -1, -1}));
+        for (int v : {10, 20, 30}) co_await q.put(v);
+        for (auto& h : hs) co_await h;
+        EXPECT_TRUE(q.empty());
+        co_return got;
+      }(),
+      virtual_clock());
+  EXPECT_EQ(got, (std::vector<int>{10, 20, 30}));
+}
+
+TYPED_TEST(EveryQueue, PutWaitsWhileFullAndEntersWhenAGetFreesASlot) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q(1);
+        std::atomic<int> arrived{0};
+        co_await q.put(1);
+        auto a = weft::spawn(put_one(q, 2, arrived));
+        co_await settle(arrived, 1);
+        auto b = weft::spawn(put_one(q, 3, arrived));
+        co_await settle(arrived, 2);
+        EXPECT_EQ(q.qsize(), 1u);
+        EXPECT_FALSE(a.done());
+        EXPECT_EQ(co_await q.get(), 1);
+        EXPECT_EQ(q.qsize(), 1u);  // 2 moved in at once
+        EXPECT_EQ(co_await q.get(), 2);
+        EXPECT_EQ(co_await q.get(), 3);
+        co_await a;
+        co_await b;
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, CancelledGetLeavesTheItemForTheNextGetter) {
+  std::vector<int> got = weft::run(
+      []() -> weft::Task<std::vector<int>> {
+        QueueOf<TypeParam> q;
+        std::vector<int> got(2, -1);
+        std::atomic<int> arrived{0};
+        auto a = weft::spawn(get_into(q, got[0], arrived));
+        co_await settle(arrived, 1);
+        auto b = weft::spawn(get_into(q, got[1], arrived));
+        co_await settle(arrived, 2);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        q.put_nowait(7);
+        co_await b;
+        EXPECT_TRUE(q.empty());
+        co_return got;
+      }(),
+      virtual_clock());
+  EXPECT_EQ(got, (std::vector<int>{-1, 7}));
+}
+
+TYPED_TEST(EveryQueue, TimedOutGetRaisesTimeoutErrorAndTheItemPutLaterStays) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        EXPECT_THROW(co_await weft::wait_for(q.get(), 1ms), weft::TimeoutError);
+        q.put_nowait(5);
+        EXPECT_EQ(q.qsize(), 1u);
+        EXPECT_EQ(co_await weft::wait_for(q.get(), 1ms), 5);
+      }(),
+      virtual_clock(2));
+}
+
+TYPED_TEST(EveryQueue, CancelledOrTimedOutPutPutsNothing) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q(1);
+        std::atomic<int> arrived{0};
+        q.put_nowait(1);
+        auto a = weft::spawn(put_one(q, 2, arrived));
+        co_await settle(arrived, 1);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        EXPECT_THROW(co_await weft::wait_for(q.put(3), 1ms), weft::TimeoutError);
+        EXPECT_EQ(q.get_nowait(), 1);
+        EXPECT_TRUE(q.empty());
+      }(),
+      virtual_clock(2));
+}
+
+TYPED_TEST(EveryQueue, ACancelledPutterLetsTheNextWaitingPutterIn) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q(1);
+        std::atomic<int> arrived{0};
+        q.put_nowait(1);
+        auto a = weft::spawn(put_one(q, 2, arrived));
+        co_await settle(arrived, 1);
+        auto b = weft::spawn(put_one(q, 3, arrived));
+        co_await settle(arrived, 2);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        EXPECT_EQ(co_await q.get(), 1);
+        co_await b;  // its 3 moved in when the get freed the slot
+        EXPECT_EQ(q.get_nowait(), 3);
+        EXPECT_TRUE(q.empty());
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, JoinWaitsUntilEveryItemIsMarkedDone) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        co_await q.join();  // nothing unfinished: at once
+        for (int i = 0; i < 5; ++i) q.put_nowait(i);
+        auto c = weft::spawn(consume_and_mark_done(q, 5));
+        co_await q.join();
+        EXPECT_TRUE(c.done() || q.empty());
+        co_await c;
+        expect_error<std::logic_error>([&] { q.task_done(); }, "task_done");
+      }(),
+      virtual_clock(2));
+}
+
+TYPED_TEST(EveryQueue, CancelledJoinRaisesCancelledErrorAndTheOtherJoinersStillWait) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        std::atomic<int> arrived{0};
+        std::atomic<int> joined{0};
+        q.put_nowait(1);
+        auto a = weft::spawn(join_and_count(q, arrived, joined));
+        auto b = weft::spawn(join_and_count(q, arrived, joined));
+        co_await settle(arrived, 2);
+        a.cancel();
+        EXPECT_THROW(co_await a, weft::CancelledError);
+        EXPECT_EQ(joined.load(), 0);
+        EXPECT_FALSE(b.done());
+        EXPECT_EQ(q.get_nowait(), 1);
+        q.task_done();
+        co_await b;
+        EXPECT_EQ(joined.load(), 1);
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, ShutdownFailsPuttersAtOnceAndGettersOnceDrained) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q(2);
+        std::atomic<int> arrived{0};
+        std::vector<int> items{1, 2};
+        q.put_nowait(1);
+        q.put_nowait(2);
+        auto p = weft::spawn(put_one(q, 3, arrived));
+        co_await settle(arrived, 1);
+        q.shutdown();
+        EXPECT_THROW(co_await p, weft::QueueShutDown);
+        expect_error<weft::QueueShutDown>([&] { q.put_nowait(4); }, "shut down");
+        EXPECT_THROW(co_await q.put(4), weft::QueueShutDown);
+        EXPECT_EQ(co_await q.get(), TypeParam::take(items));
+        EXPECT_EQ(q.get_nowait(), TypeParam::take(items));
+        EXPECT_THROW(co_await q.get(), weft::QueueShutDown);
+        expect_error<weft::QueueShutDown>([&] { (void)q.get_nowait(); }, "shut down");
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, ShutdownWakesGettersWaitingOnAnEmptyQueue) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        std::vector<int> got(2, -1);
+        std::atomic<int> arrived{0};
+        auto a = weft::spawn(get_into(q, got[0], arrived));
+        auto b = weft::spawn(get_into(q, got[1], arrived));
+        co_await settle(arrived, 2);
+        q.shutdown();
+        EXPECT_THROW(co_await a, weft::QueueShutDown);
+        EXPECT_THROW(co_await b, weft::QueueShutDown);
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, ImmediateShutdownDropsTheItemsAndReleasesJoin) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        std::atomic<int> arrived{0};
+        std::atomic<int> joined{0};
+        for (int i = 0; i < 3; ++i) q.put_nowait(i);
+        auto joiner = weft::spawn(join_and_count(q, arrived, joined));
+        co_await settle(arrived, 1);
+        EXPECT_EQ(joined.load(), 0);
+        q.shutdown(/*immediate=*/true);
+        co_await joiner;
+        EXPECT_EQ(joined.load(), 1);
+        EXPECT_TRUE(q.empty());
+        EXPECT_THROW(q.get_nowait(), weft::QueueShutDown);
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, BlockingCallsOnAWorkerThreadThrowUsageError) {
+  weft::run(
+      []() -> weft::Task<void> {
+        QueueOf<TypeParam> q;
+        expect_error<weft::UsageError>([&] { q.blocking_put(1); },
+                                       "blocking_put called on a worker thread");
+        expect_error<weft::UsageError>([&] { (void)q.blocking_get(); },
+                                       "blocking_get called on a worker thread");
+        EXPECT_TRUE(q.empty());
+        co_return;
+      }(),
+      virtual_clock());
+}
+
+TYPED_TEST(EveryQueue, PlainThreadBlockingGetReceivesWhatATaskPuts) {
+  weft::Runtime rt({.workers = 2});
+  QueueOf<TypeParam> q(1);
+  std::thread consumer([&] {
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(q.blocking_get(), i);
+    EXPECT_THROW((void)q.blocking_get(), weft::QueueShutDown);
+  });
+  rt.block_on([](QueueOf<TypeParam>& q) -> weft::Task<void> {
+    for (int i = 0; i < 100; ++i) co_await q.put(i);
+  }(q));
+  q.shutdown();
+  consumer.join();
+}
+
+TYPED_TEST(EveryQueue, PlainThreadBlockingPutFeedsATask) {
+  weft::Runtime rt({.workers = 2});
+  QueueOf<TypeParam> q(1);
+  std::thread producer([&] {
+    for (int i = 0; i < 100; ++i) q.blocking_put(i);
+    q.shutdown();
+    EXPECT_THROW(q.blocking_put(-1), weft::QueueShutDown);
+  });
+  long sum = rt.block_on([](QueueOf<TypeParam>& q) -> weft::Task<long> {
+    long sum = 0;
+    try {
+      for (;;) sum += co_await q.get();
+    } catch (const weft::QueueShutDown&) {
+    }
+    co_return sum;
+  }(q));
+  producer.join();
+  EXPECT_EQ(sum, 99 * 100 / 2);
+}
+
+TYPED_TEST(EveryQueueDeathTest, DestroyingAQueueThatATaskWaitsOnAbortsWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(weft::run(
+                   []() -> weft::Task<void> {
+                     auto q = std::make_unique<QueueOf<TypeParam>>();
+                     int slot = -1;
+                     std::atomic<int> arrived{0};
+                     auto h = weft::spawn(get_into(*q, slot, arrived));
+                     co_await settle(arrived, 1);
+                     q.reset();
+                   }(),
+                   virtual_clock()),
+               "weft::Queue destroyed while 1 waiter");
+}
+
+// ---- one queue's own ----
 
 TEST(Queue, GrowingTheRingKeepsTheItemsInOrder) {
   weft::Queue<std::string> q;  // unbounded: the ring doubles from 16 slots
@@ -102,253 +531,14 @@ TEST(QueueDeathTest, ReadingARingSlotAfterItsItemWasGotIsReportedUnderAsan) {
       "use-after-poison");
 }
 
-TEST(Queue, LifoQueueReturnsTheNewestItemFirst) {
-  weft::LifoQueue<int> q;
-  for (int i = 0; i < 3; ++i) q.put_nowait(i);
-  EXPECT_EQ(q.get_nowait(), 2);
-  EXPECT_EQ(q.get_nowait(), 1);
-  EXPECT_EQ(q.get_nowait(), 0);
-}
-
-TEST(Queue, PriorityQueueReturnsTheSmallestItemFirst) {
-  weft::PriorityQueue<int> q;
-  for (int v : {5, 1, 4, 2, 3}) q.put_nowait(v);
-  for (int v = 1; v <= 5; ++v) EXPECT_EQ(q.get_nowait(), v);
-  weft::PriorityQueue<std::string, std::greater<std::string>> r;
-  r.put_nowait("a");
-  r.put_nowait("c");
-  r.put_nowait("b");
-  EXPECT_EQ(r.get_nowait(), "c");
-}
-
-// Records the item in `slot`: getters may run in any order once woken, but the first to
-// wait gets the first item.
-weft::Task<void> get_into(weft::Queue<int>& q, int& slot, std::atomic<int>& arrived) {
-  arrived.fetch_add(1);
-  slot = co_await q.get();
-}
-
-weft::Task<void> put_one(weft::Queue<int>& q, int v, std::atomic<int>& arrived) {
-  arrived.fetch_add(1);
-  co_await q.put(v);
-}
-
-TEST(Queue, GetWaitsForAPutAndGettersAreServedInOrder) {
-  std::vector<int> got = weft::run(
-      []() -> weft::Task<std::vector<int>> {
-        weft::Queue<int> q;
-        std::vector<int> got(3, -1);
-        std::atomic<int> arrived{0};
-        std::vector<weft::JoinHandle<void>> hs;
-        for (int i = 0; i < 3; ++i) {
-          hs.push_back(weft::spawn(get_into(q, got[i], arrived)));
-          co_await settle(arrived, i + 1);
-        }
-        EXPECT_EQ(got, (std::vector<int>{-1, -1, -1}));
-        for (int v : {10, 20, 30}) co_await q.put(v);
-        for (auto& h : hs) co_await h;
-        EXPECT_TRUE(q.empty());
-        co_return got;
-      }(),
-      virtual_clock());
-  EXPECT_EQ(got, (std::vector<int>{10, 20, 30}));
-}
-
-TEST(Queue, PutWaitsWhileFullAndEntersWhenAGetFreesASlot) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q(1);
-        std::atomic<int> arrived{0};
-        co_await q.put(1);
-        auto a = weft::spawn(put_one(q, 2, arrived));
-        co_await settle(arrived, 1);
-        auto b = weft::spawn(put_one(q, 3, arrived));
-        co_await settle(arrived, 2);
-        EXPECT_EQ(q.qsize(), 1u);
-        EXPECT_EQ(co_await q.get(), 1);
-        EXPECT_EQ(q.qsize(), 1u);  // 2 moved in at once
-        EXPECT_EQ(co_await q.get(), 2);
-        EXPECT_EQ(co_await q.get(), 3);
-        co_await a;
-        co_await b;
-      }(),
-      virtual_clock());
-}
-
-TEST(Queue, CancelledGetLeavesTheItemForTheNextGetter) {
-  std::vector<int> got = weft::run(
-      []() -> weft::Task<std::vector<int>> {
-        weft::Queue<int> q;
-        std::vector<int> got(2, -1);
-        std::atomic<int> arrived{0};
-        auto a = weft::spawn(get_into(q, got[0], arrived));
-        co_await settle(arrived, 1);
-        auto b = weft::spawn(get_into(q, got[1], arrived));
-        co_await settle(arrived, 2);
-        a.cancel();
-        EXPECT_THROW(co_await a, weft::CancelledError);
-        q.put_nowait(7);
-        co_await b;
-        EXPECT_TRUE(q.empty());
-        co_return got;
-      }(),
-      virtual_clock());
-  EXPECT_EQ(got, (std::vector<int>{-1, 7}));
-}
-
-TEST(Queue, TimedOutGetRaisesTimeoutErrorAndTheItemPutLaterStays) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q;
-        EXPECT_THROW(co_await weft::wait_for(q.get(), 1ms), weft::TimeoutError);
-        q.put_nowait(5);
-        EXPECT_EQ(q.qsize(), 1u);
-        EXPECT_EQ(co_await weft::wait_for(q.get(), 1ms), 5);
-      }(),
-      virtual_clock(2));
-}
-
-TEST(Queue, CancelledOrTimedOutPutPutsNothing) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q(1);
-        std::atomic<int> arrived{0};
-        q.put_nowait(1);
-        auto a = weft::spawn(put_one(q, 2, arrived));
-        co_await settle(arrived, 1);
-        a.cancel();
-        EXPECT_THROW(co_await a, weft::CancelledError);
-        EXPECT_THROW(co_await weft::wait_for(q.put(3), 1ms), weft::TimeoutError);
-        EXPECT_EQ(q.get_nowait(), 1);
-        EXPECT_TRUE(q.empty());
-      }(),
-      virtual_clock(2));
-}
-
-weft::Task<void> consume_and_mark_done(weft::Queue<int>& q, int n) {
-  for (int i = 0; i < n; ++i) {
-    (void)co_await q.get();
-    co_await weft::yield_now();
-    q.task_done();
-  }
-}
-
-TEST(Queue, JoinWaitsUntilEveryItemIsMarkedDone) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q;
-        co_await q.join();  // nothing unfinished: at once
-        for (int i = 0; i < 5; ++i) q.put_nowait(i);
-        auto c = weft::spawn(consume_and_mark_done(q, 5));
-        co_await q.join();
-        EXPECT_TRUE(c.done() || q.empty());
-        co_await c;
-        try {
-          q.task_done();
-          ADD_FAILURE() << "no exception";
-        } catch (const std::logic_error& e) {
-          EXPECT_NE(std::string(e.what()).find("task_done"), std::string::npos);
-        }
-      }(),
-      virtual_clock(2));
-}
-
-TEST(Queue, ShutdownFailsPuttersAtOnceAndGettersOnceDrained) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q(2);
-        std::atomic<int> arrived{0};
-        q.put_nowait(1);
-        q.put_nowait(2);
-        auto p = weft::spawn(put_one(q, 3, arrived));
-        co_await settle(arrived, 1);
-        q.shutdown();
-        EXPECT_THROW(co_await p, weft::QueueShutDown);
-        EXPECT_THROW(q.put_nowait(4), weft::QueueShutDown);
-        EXPECT_THROW(co_await q.put(4), weft::QueueShutDown);
-        EXPECT_EQ(co_await q.get(), 1);
-        EXPECT_EQ(q.get_nowait(), 2);
-        EXPECT_THROW(co_await q.get(), weft::QueueShutDown);
-        EXPECT_THROW(q.get_nowait(), weft::QueueShutDown);
-      }(),
-      virtual_clock());
-}
-
-TEST(Queue, ShutdownWakesGettersWaitingOnAnEmptyQueue) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q;
-        std::vector<int> got(2, -1);
-        std::atomic<int> arrived{0};
-        auto a = weft::spawn(get_into(q, got[0], arrived));
-        auto b = weft::spawn(get_into(q, got[1], arrived));
-        co_await settle(arrived, 2);
-        q.shutdown();
-        EXPECT_THROW(co_await a, weft::QueueShutDown);
-        EXPECT_THROW(co_await b, weft::QueueShutDown);
-      }(),
-      virtual_clock());
-}
-
-TEST(Queue, ImmediateShutdownDropsTheItemsAndReleasesJoin) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q;
-        for (int i = 0; i < 3; ++i) q.put_nowait(i);
-        auto joiner =
-            weft::spawn([](weft::Queue<int>& q) -> weft::Task<void> { co_await q.join(); }(q));
-        co_await weft::yield_now();
-        q.shutdown(/*immediate=*/true);
-        co_await joiner;
-        EXPECT_TRUE(q.empty());
-        EXPECT_THROW(q.get_nowait(), weft::QueueShutDown);
-      }(),
-      virtual_clock());
-}
-
-TEST(Queue, BlockingCallsOnAWorkerThreadThrowUsageError) {
-  weft::run(
-      []() -> weft::Task<void> {
-        weft::Queue<int> q;
-        EXPECT_THROW(q.blocking_put(1), weft::UsageError);
-        EXPECT_THROW((void)q.blocking_get(), weft::UsageError);
-        co_return;
-      }(),
-      virtual_clock());
-}
-
-TEST(Queue, PlainThreadBlockingGetReceivesWhatATaskPuts) {
-  weft::Runtime rt({.workers = 2});
-  weft::Queue<int> q(1);
-  std::thread consumer([&] {
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(q.blocking_get(), i);
-    EXPECT_THROW((void)q.blocking_get(), weft::QueueShutDown);
-  });
-  rt.block_on([](weft::Queue<int>& q) -> weft::Task<void> {
-    for (int i = 0; i < 100; ++i) co_await q.put(i);
-  }(q));
-  q.shutdown();
-  consumer.join();
-}
-
-TEST(Queue, PlainThreadBlockingPutFeedsATask) {
-  weft::Runtime rt({.workers = 2});
-  weft::Queue<int> q(1);
-  std::thread producer([&] {
-    for (int i = 0; i < 100; ++i) q.blocking_put(i);
-    q.shutdown();
-    EXPECT_THROW(q.blocking_put(-1), weft::QueueShutDown);
-  });
-  long sum = rt.block_on([](weft::Queue<int>& q) -> weft::Task<long> {
-    long sum = 0;
-    try {
-      for (;;) sum += co_await q.get();
-    } catch (const weft::QueueShutDown&) {
-    }
-    co_return sum;
-  }(q));
-  producer.join();
-  EXPECT_EQ(sum, 99 * 100 / 2);
+TEST(PriorityQueue, ACompareObjectSetsTheOrder) {
+  weft::PriorityQueue<std::string, std::greater<std::string>> q;
+  q.put_nowait("a");
+  q.put_nowait("c");
+  q.put_nowait("b");
+  EXPECT_EQ(q.get_nowait(), "c");
+  EXPECT_EQ(q.get_nowait(), "b");
+  EXPECT_EQ(q.get_nowait(), "a");
 }
 
 // ---- stress ----
