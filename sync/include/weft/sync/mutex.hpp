@@ -14,8 +14,8 @@
 // resuming the coroutine). A task that wants the mutex while a woken waiter is on its way may
 // take it first. Handing the mutex to a waiter that is not running would keep it held until
 // that task is scheduled, and every task running meanwhile would queue behind it (a lock
-// convoy: a task switch per lock instead of a CAS, 40 ns instead of 10 per lock in
-// bench/sync_workloads.hpp's mutex workload).
+// convoy: a task switch per lock instead of a CAS; bench/results/2026-12-06-sync-constants.md
+// has the mutex workload's times both ways).
 //
 // ## Starvation mode: hand-off
 // A woken waiter that loses again after waiting over kStarvationNs sets kStarving: from then

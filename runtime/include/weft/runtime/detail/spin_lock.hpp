@@ -3,11 +3,10 @@
 // lock() is one exchange. Contended, the waiter backs off exponentially (1, 2, 4 ... 64
 // pauses between looks at the lock) and yields the CPU after 16 looks: on two cores, a
 // waiter polling after every pause took the lock's line away from the holder on each poll
-// and made the holder's critical section several line transfers long (Semaphore(8) with
-// 1,000 tasks at 2 workers: 0.6x the time with backoff and the lock on a line of its own;
-// bench/README "sync"). Put the lock
-// on a cache line of its own (alignas(64)) when other cores are expected to wait for it, so
-// the data it guards is not on the line they poll.
+// and made the holder's critical section several line transfers long (the measurements:
+// bench/results/2026-12-06-sync-constants.md). Put the lock on a cache line of its own
+// (alignas(64)) when other cores are expected to wait for it, so the data it guards is not
+// on the line they poll.
 #pragma once
 
 #include <atomic>

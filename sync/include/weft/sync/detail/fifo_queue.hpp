@@ -384,8 +384,9 @@ class FifoQueue {
   /// waiters are linked on this side (they go first). If it would wait, it runs again under
   /// both locks once whoever can be served is, and if it still would, `node` is linked and
   /// the flag set. If it completed while `other_waiting`, the other side's waiters are
-  /// served. Returns kDone, kShutDown, kLinked or kRefused. Inlined into put() and get(): as
-  /// a call, mpsc at 1 worker took 6% longer (27.7 against 26.2 ns, 5 interleaved runs).
+  /// served. Returns kDone, kShutDown, kLinked or kRefused. Inlined into put() and get(): it
+  /// is the fast path of every message, where a call and its spills are a measurable share
+  /// of the work (bench/results/2026-12-06-sync-constants.md).
   template <class Op>
   [[gnu::always_inline]] Outcome complete_or_wait(SpinLock& own_lock, WaiterList& own,
                                                   bool& own_waiting, const bool& other_waiting,
