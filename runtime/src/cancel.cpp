@@ -1,7 +1,7 @@
 // Timeout scopes (cancel.hpp).
 #include "weft/runtime/cancel.hpp"
 
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace weft::detail {
 

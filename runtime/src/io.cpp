@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "io_slot.hpp"
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
 #include "weft/runtime/errors.hpp"

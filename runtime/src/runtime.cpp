@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "context_map.hpp"
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 #include "weft/runtime/time.hpp"
 
 namespace weft {

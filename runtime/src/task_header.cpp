@@ -2,7 +2,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/task_header.hpp"
 
 namespace weft::detail {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "local_queue.hpp"
+#include "scheduler/local_queue.hpp"
 #include "stress_scale.hpp"
 
 namespace {

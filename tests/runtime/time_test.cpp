@@ -311,7 +311,7 @@ weft::Task<void> sleep_after_flag(ArmedSleep& a) {
 // BUG (reported by ThreadSanitizer; passes without it): arm_wait_timer stores `e.wheel`
 // before begin_wait publishes the wait, but TimerWheel::link_locked stores `e.wheel = this`
 // again after the publication. A canceller that claims the wait reads `e.wheel` in
-// timer_cancel (runtime/src/timer_wheel.cpp) before it takes the wheel's lock, so that read
+// timer_cancel (runtime/src/time/timer_wheel.cpp) before it takes the wheel's lock, so that read
 // and link_locked's write are unordered: a data race (the same pointer value, but undefined
 // behaviour, and a ThreadSanitizer failure in CI). Here a plain thread cancels a task once
 // its worker has parked with the sleep armed.

@@ -1,5 +1,5 @@
 // The thread's view of the runtime: which task runs here, and how to hand a task back to
-// its scheduler. Implemented in runtime/src/scheduler.cpp.
+// its scheduler. Implemented in runtime/src/scheduler/context.cpp.
 #pragma once
 
 #include <chrono>

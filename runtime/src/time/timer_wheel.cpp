@@ -1,11 +1,11 @@
 // Hierarchical timer wheel; see timer_wheel.hpp.
-#include "timer_wheel.hpp"
+#include "time/timer_wheel.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <utility>
 
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace weft::detail {
 

@@ -1,6 +1,13 @@
 // The work-stealing scheduler: workers, the injection queue, idle coordination, the clock,
 // the live-task registry and the blocking pool of one Runtime.
 //
+// One concept per file in this folder: scheduler.cpp (building and stopping the workers,
+// where a runnable task goes), worker.cpp (the worker loop: what runs next), search.cpp
+// (stealing), park.cpp (sleeping, and who wakes a sleeper), watch.cpp (idle workers watching
+// busy ones), virtual_clock.cpp, context.cpp (the thread's context), offload.cpp (the blocking
+// pool and the oneTBB arena); idle.hpp (who parks and who searches), local_queue.hpp (the run
+// queue and stealing from it), runtime_clock.hpp.
+//
 // Where a task goes when it becomes runnable (`schedule`):
 //  - woken by the task running on a worker of the same runtime: that worker's LIFO slot
 //    (the task it woke runs next, while the data it was sent is in cache); the slot's
@@ -33,58 +40,19 @@
 #include <concurrentqueue/concurrentqueue.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include "blocking_pool.hpp"
+#include "blocking/blocking_pool.hpp"
 #include "handle_state.hpp"
-#include "idle.hpp"
-#include "local_queue.hpp"
+#include "scheduler/idle.hpp"
+#include "scheduler/local_queue.hpp"
+#include "scheduler/runtime_clock.hpp"
 #include "task_registry.hpp"
-#include "timer_wheel.hpp"
+#include "time/timer_wheel.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/time.hpp"
 
 namespace weft::detail {
 
 class Scheduler;
-
-/// The runtime's clock: real, or virtual (advanced by the last worker to go idle).
-class RuntimeClock {
- public:
-  explicit RuntimeClock(bool is_virtual) : virtual_(is_virtual), epoch_(Clock::now()) {}
-  bool is_virtual() const noexcept { return virtual_; }
-  TimePoint now() const noexcept {
-    if (!virtual_) return Clock::now();
-    return epoch_ + std::chrono::nanoseconds(virtual_ns_.load(std::memory_order_acquire));
-  }
-  /// Ticks (ms) since the epoch, rounded down: what is due now.
-  std::uint64_t now_tick() const noexcept { return floor_tick(now()); }
-  std::uint64_t floor_tick(TimePoint tp) const noexcept {
-    if (tp <= epoch_) return 0;
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(tp - epoch_).count());
-  }
-  /// Ticks for a deadline, rounded up: a timer never fires early.
-  std::uint64_t ceil_tick(TimePoint tp) const noexcept {
-    if (tp <= epoch_) return 0;
-    auto d = tp - epoch_;
-    if (d >=
-        std::chrono::duration_cast<Duration>(std::chrono::milliseconds(TimerWheel::kMaxTick))) {
-      return ~std::uint64_t{0};
-    }
-    return static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(d).count());
-  }
-  /// Virtual clock only: jumps forward to `tick` (never back).
-  void advance_to(std::uint64_t tick) noexcept {
-    std::int64_t ns = static_cast<std::int64_t>(tick) * 1'000'000;
-    std::int64_t cur = virtual_ns_.load(std::memory_order_relaxed);
-    while (cur < ns && !virtual_ns_.compare_exchange_weak(cur, ns, std::memory_order_acq_rel)) {
-    }
-  }
-
- private:
-  const bool virtual_;
-  const TimePoint epoch_;
-  std::atomic<std::int64_t> virtual_ns_{0};
-};
 
 class Worker {
  public:
@@ -159,6 +127,9 @@ class Worker {
   bool poll_own() noexcept;
   void poll_events_virtual(int timeout_ms) noexcept;  // a parked worker on the virtual clock
   void end_search() noexcept;
+  /// Parking for longer than kWatchMs: counts this worker as watching nobody and returns
+  /// true, or, if another worker is awake, shortens `timeout` to kWatchMs and returns false.
+  bool announce_unwatched(int& timeout) noexcept;
   void call_a_watcher() noexcept;  // leaving a park with work: wake an unwatched sleeper
 
   Scheduler& sched_;
@@ -265,8 +236,37 @@ class Scheduler {
 /// The worker running on this thread (nullptr elsewhere).
 Worker* current_worker() noexcept;
 
+// The thread's context (context.cpp), each written only by its own thread. Inline
+// definitions, not extern declarations: every file that uses them defines them, so the
+// compiler addresses them directly from the thread pointer as it does a file's own
+// thread-local variables; constinit, so no access goes through a TLS wrapper call.
+inline constinit thread_local Worker* tls_worker = nullptr;
+inline constinit thread_local TaskHeader* tls_task = nullptr;
+inline constinit thread_local int tls_budget = 0;
+
+/// A clock in nanoseconds, or -1 if it cannot be read (a thread's CPU clock after the thread
+/// ended). CLOCK_MONOTONIC is the scheduler's own real time (how long a worker has been in
+/// one poll), whatever clock the runtime's timers use.
+inline std::int64_t clock_ns(clockid_t clock) noexcept {
+  timespec ts{};
+  if (::clock_gettime(clock, &ts) != 0) return -1;
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 /// The task resume_next() asked for (made current), or a no-op coroutine.
 std::coroutine_handle<> take_resume_next() noexcept;
+
+// Inline: every schedule and every turn of the worker loop go through these.
+inline void Worker::push_back(TaskHeader* t) noexcept {
+  queue_.push_back(
+      t, [this](TaskHeader** ts, std::size_t n) { sched_.inject_batch(ts, n, token_.get()); });
+}
+
+inline void Worker::end_search() noexcept {
+  if (!searching_) return;
+  searching_ = false;
+  if (sched_.idle().transition_from_searching()) sched_.notify_parked();
+}
 
 }  // namespace weft::detail
 

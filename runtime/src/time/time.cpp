@@ -1,7 +1,7 @@
 // sleep and yield_now (time.hpp).
 #include "weft/runtime/time.hpp"
 
-#include "scheduler.hpp"
+#include "scheduler/scheduler.hpp"
 
 namespace weft::detail {
 

@@ -1,5 +1,5 @@
 // The elastic blocking pool (blocking_pool.hpp).
-#include "blocking_pool.hpp"
+#include "blocking/blocking_pool.hpp"
 
 #include <pthread.h>
 

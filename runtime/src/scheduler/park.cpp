@@ -1,0 +1,98 @@
+// Parking: when a worker sleeps, for how long, and who wakes it.
+//
+// The rule: a worker parks when next_task, its own epoll and a search have all found
+// nothing. It fires its due timers, registers as a sleeper (Idle), re-checks every queue if
+// it was the last searcher, and sleeps in epoll_wait on its own epoll until the earliest
+// timer of its own or of a busy worker's, at most kWatchMs while another worker is busy and at
+// most 1 ms while a busy worker's LIFO slot holds a task (park_timeout). Awake, it fires its
+// own timers and those of every worker that is not parked.
+// Who wakes it: notify_parked (from whoever makes work available to other workers: Idle picks
+// a sleeper and its eventfd is written), I/O on its own epoll, its timeout, a worker that
+// leaves its park with work while this one watches nobody (call_a_watcher, watch.cpp), and
+// shutdown. On the virtual clock the last worker to park moves the clock (virtual_clock.cpp).
+// The guarantee: work made visible to other workers is never left with every worker asleep
+// (Idle: the waker's push-then-check against the parker's register-then-check).
+#include <algorithm>
+#include <optional>
+
+#include "scheduler/scheduler.hpp"
+
+namespace weft::detail {
+
+void Worker::park() noexcept {
+  hook(HookPoint::kPark);
+  if (advance_timers(sched_.clock().now_tick()) > 0 && has_local_work()) return;
+  Idle& idle = sched_.idle();
+  Idle::Parked parked = idle.transition_to_parked(index_, searching_);
+  searching_ = false;
+  if (parked.last_searcher && sched_.any_work_visible()) sched_.notify_parked();
+
+  int timeout = -1;
+  if (sched_.clock().is_virtual()) {
+    if (parked.last_awake && advance_virtual_clock()) {
+      searching_ = idle.transition_from_parked(index_);
+      call_a_watcher();
+      return;
+    }
+    // A blocking job holds the clock still; look again soon (real time) for it to end.
+    if (parked.last_awake && sched_.jobs_in_flight() != 0) timeout = 1;
+    // Busy workers are watched as on the real clock (their timers wait for the clock).
+    int watch = park_timeout(/*with_timers=*/false);
+    if (watch >= 0 && (timeout < 0 || watch < timeout)) timeout = watch;
+  } else {
+    timeout = park_timeout(/*with_timers=*/true);
+  }
+  // Parking for longer than kWatchMs watches nobody (watch.cpp).
+  const bool unwatched = announce_unwatched(timeout);
+  if (!sched_.stopping()) {
+    parks_.fetch_add(1, std::memory_order_relaxed);
+    parked_.store(true, std::memory_order_relaxed);
+    if (sched_.clock().is_virtual()) {
+      poll_events_virtual(timeout);
+    } else {
+      poll_events(timeout);
+    }
+    parked_.store(false);  // seq_cst: see announce_unwatched
+  }
+  if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
+  searching_ = idle.transition_from_parked(index_);
+  std::uint64_t now = sched_.clock().now_tick();
+  advance_timers(now);
+  // Timers of workers that are busy (not parked) are ours to fire too: a worker stuck in
+  // one long poll must not hold back its wheel. The wheels are lock-protected.
+  for (auto& w : sched_.workers()) {
+    if (w.get() != this && !w->parked_.load(std::memory_order_relaxed)) w->advance_timers(now);
+  }
+  call_a_watcher();
+}
+
+int Worker::park_timeout(bool with_timers) noexcept {
+  // Until our next timer, or a busy worker's. While some worker is busy, come back at least
+  // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
+  // 1 ms if its LIFO slot holds a task we may have to take (search, look_at).
+  std::optional<std::uint64_t> due;
+  if (with_timers) due = wheel_.next_deadline();
+  bool others_busy = false;
+  bool lifo_waiting = false;
+  for (auto& w : sched_.workers()) {
+    if (w.get() == this || w->parked_.load(std::memory_order_relaxed)) continue;
+    others_busy = true;
+    if (with_timers) {
+      if (auto d = w->wheel_.next_deadline()) due = due ? std::min(*due, *d) : *d;
+    }
+    lifo_waiting = lifo_waiting || w->lifo_.load(std::memory_order_relaxed) != nullptr;
+  }
+  int timeout = -1;
+  if (due) {
+    std::uint64_t now = sched_.clock().now_tick();
+    timeout = *due <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(*due - now, 1u << 30));
+  }
+  auto cap = [&](int ms) {
+    if (timeout < 0 || timeout > ms) timeout = ms;
+  };
+  if (others_busy) cap(kWatchMs);
+  if (lifo_waiting) cap(1);
+  return timeout;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,271 @@
+// A worker's loop (Worker::main): what a worker runs next, and how it runs a task.
+//
+// The rule (next_task): every kEventInterval-th tick a maintenance pass (due timers, the
+// ready I/O the local queue has room for) and one task from the injection queue come first;
+// then the LIFO slot, at most kMaxLifoStreak times in a row; then the local queue; then a
+// batch from the injection queue. Out of tasks, the worker takes its own epoll's ready I/O
+// (poll_own) before it searches, except every kSearchFirst-th time, when it searches first
+// (search.cpp); finding nothing either way, it parks (park.cpp).
+// The guarantee: a busy worker looks at the injection queue, its timers and its I/O at least
+// every kEventInterval ticks, and at its local queue at least after every kMaxLifoStreak LIFO
+// polls. A task runs with a fresh budget of kBudget cooperative steps, and while it runs its
+// worker publishes the poll it is in (poll_tick_) for the workers that watch it (watch.cpp).
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+#include "scheduler/scheduler.hpp"
+#include "weft/runtime/detail/stack_guard.hpp"
+#include "weft/runtime/io.hpp"
+
+namespace weft::detail {
+
+namespace {
+
+[[noreturn]] void fail_syscall(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+Worker::Worker(Scheduler& s, unsigned index, std::size_t workers)
+    : sched_(s), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)), seen_(workers) {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) fail_syscall("weft: epoll_create1 for a worker");
+  evfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (evfd_ < 0) {
+    ::close(epfd_);
+    fail_syscall("weft: eventfd for a worker");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the wake-up eventfd
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) < 0) {
+    ::close(evfd_);
+    ::close(epfd_);
+    fail_syscall("weft: epoll_ctl(eventfd) for a worker");
+  }
+  token_ = std::make_unique<moodycamel::ProducerToken>(s.injection());
+}
+
+Worker::~Worker() {
+  if (evfd_ >= 0) ::close(evfd_);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { main(); });
+  clockid_t clock;
+  if (::pthread_getcpuclockid(thread_.native_handle(), &clock) == 0) {
+    cpu_clock_.store(clock, std::memory_order_relaxed);
+  }
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() noexcept {
+  std::uint64_t one = 1;
+  ssize_t r = ::write(evfd_, &one, sizeof one);
+  (void)r;  // EAGAIN means the counter is already non-zero: the worker will wake anyway
+}
+
+void Worker::push_lifo(TaskHeader* t) noexcept {
+  // Only this worker fills the slot; stealers only empty it. So a slot found empty stays
+  // empty until we fill it, and a plain store will do (no read-modify-write on the usual
+  // path, where the previous occupant has been run already).
+  if (!lifo_.load(std::memory_order_relaxed)) {
+    // Release: pairs with the acquire exchange that takes it (next_task, search).
+    lifo_.store(t, std::memory_order_release);
+    return;
+  }
+  // AcqRel: pairs with a stealer's exchange in search.
+  TaskHeader* prev = lifo_.exchange(t, std::memory_order_acq_rel);
+  if (prev) {
+    push_back(prev);
+    sched_.notify_parked();
+  }
+}
+
+std::size_t Worker::advance_timers(std::uint64_t now_tick) noexcept {
+  if (wheel_.size() == 0) return 0;
+  std::size_t n = wheel_.advance(now_tick);
+  if (n) timers_fired_.fetch_add(n, std::memory_order_relaxed);
+  return n;
+}
+
+WorkerMetrics Worker::metrics() const noexcept {
+  WorkerMetrics m;
+  m.polls = polls_.load(std::memory_order_relaxed);
+  m.steals = steals_.load(std::memory_order_relaxed);
+  m.parks = parks_.load(std::memory_order_relaxed);
+  m.timers_fired = timers_fired_.load(std::memory_order_relaxed);
+  m.io_events = io_events_.load(std::memory_order_relaxed);
+  m.queue_depth = queue_.size();
+  return m;
+}
+
+void Worker::main() {
+  tls_worker = this;
+  tls_stack_floor = stack_pointer() - kStackBudget;
+  std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
+  if (name.size() > 15) name.resize(15);
+  ::pthread_setname_np(::pthread_self(), name.c_str());
+  if (sched_.options().pin_workers) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    unsigned cpus = std::thread::hardware_concurrency();
+    CPU_SET(index_ % (cpus ? cpus : 1), &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+  }
+  while (!sched_.stopping()) {
+    if (TaskHeader* t = next_task()) {
+      end_search();  // woken as a searcher, but found work at home
+      run_task(t);
+      continue;
+    }
+    // Out of tasks: our own epoll first (Go's findRunnable polls the network before it
+    // steals), except every kSearchFirst-th time. What is ready there belongs to
+    // connections whose events come here; served here, they stay on this core, and the
+    // search and the park (Idle's lock, a wake-up another worker may spend on us) are
+    // skipped for an event that is already waiting. The exception keeps us looking at the
+    // others when our own I/O never runs dry: a task queued behind one that computes must
+    // not wait for it while we serve a ping-pong.
+    const bool own_first = ++dry_ % kSearchFirst != 0;
+    if (own_first && poll_own()) continue;
+    // Not in a poll any more: nobody must take this worker for stuck while it searches.
+    poll_tick_.store(kNoPoll, std::memory_order_relaxed);
+    if (TaskHeader* t = search()) {
+      end_search();
+      run_task(t);
+      continue;
+    }
+    if (!own_first && poll_own()) continue;
+    park();
+  }
+  tls_stack_floor = nullptr;
+  tls_worker = nullptr;
+}
+
+void Worker::run_task(TaskHeader* t) noexcept {
+  if (TaskHeader::is_start_entry(t)) {
+    t = TaskHeader::from_entry(t);
+    std::uint8_t s = TaskHeader::kNotStarted;
+    if (!t->start_.compare_exchange_strong(s, TaskHeader::kStarted, std::memory_order_acq_rel)) {
+      t->release();  // a joiner ran it already (join inlining); this entry held a reference
+      return;
+    }
+  }
+  tls_task = t;
+  tls_budget = kBudget;
+  poll_tick_.store(tick_, std::memory_order_relaxed);
+  // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
+  // snapshot.
+  polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
+  if (Waiter* hook = t->run_hook_) [[unlikely]] {
+    hook->on_run(hook);
+  } else {
+    t->resume_.resume();
+  }
+  tls_task = nullptr;
+}
+
+TaskHeader* Worker::next_task() noexcept {
+  ++tick_;
+  if (tick_ % kEventInterval == 0) {
+    maintenance();
+    if (TaskHeader* t = pop_inject_one()) return t;
+  }
+  if (lifo_streak_ < kMaxLifoStreak) {
+    if (lifo_.load(std::memory_order_relaxed)) {
+      if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+        ++lifo_streak_;
+        return t;
+      }
+    }
+  } else if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+    // The LIFO slot has run enough in a row: send its task to the back of the line.
+    push_back(t);
+  }
+  lifo_streak_ = 0;
+  if (TaskHeader* t = queue_.pop()) return t;
+  return pop_inject_batch();
+}
+
+TaskHeader* Worker::pop_inject_one() noexcept {
+  // One task, not a batch (Tokio's rule): a batch pulled into a busy local queue would only
+  // overflow back into the injection queue, dragging tasks from worker to worker. An empty
+  // local queue takes a batch in next_task right after.
+  auto& inj = sched_.injection();
+  TaskHeader* t = nullptr;
+  if (inj.size_approx() == 0 || !inj.try_dequeue(t)) return nullptr;
+  return t;
+}
+
+TaskHeader* Worker::pop_inject_batch() noexcept {
+  auto& inj = sched_.injection();
+  if (inj.size_approx() == 0) return nullptr;
+  constexpr std::size_t kBatch = 32;
+  TaskHeader* batch[kBatch];
+  std::size_t room = LocalQueue::kCapacity - queue_.size();
+  std::size_t want = std::min<std::size_t>(kBatch, room + 1);
+  std::size_t n = inj.try_dequeue_bulk(batch, want);
+  if (n == 0) return nullptr;
+  for (std::size_t i = 1; i < n; ++i) push_back(batch[i]);
+  if (n > 1) sched_.notify_parked();
+  return batch[0];
+}
+
+void Worker::maintenance() noexcept {
+  advance_timers(sched_.clock().now_tick());
+  // Take only as many I/O events as the local queue has room for (half of it, at least a
+  // few): the tasks they wake would otherwise overflow to the injection queue, which is
+  // served more slowly than the local queue, and the connections behind them would wait
+  // while newer ones are served (the echo benchmark's p99 at 1,024 connections was 5x the
+  // epoll server's). Events left in the epoll are taken at the next pass or when the queue
+  // has drained; a few are always taken, so I/O never waits behind a long queue for good.
+  const std::uint32_t room = LocalQueue::kCapacity - queue_.size();
+  poll_events(0, static_cast<int>(std::clamp<std::uint32_t>(room / 2, 4, kMaxEvents)));
+}
+
+int Worker::poll_events(int timeout_ms, int max_events) noexcept {
+  epoll_event events[kMaxEvents];
+  int n = ::epoll_wait(epfd_, events, std::min(max_events, kMaxEvents), timeout_ms);
+  int delivered = 0;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.u64 == 0) {
+      std::uint64_t v;
+      ssize_t r = ::read(evfd_, &v, sizeof v);
+      (void)r;
+    } else {
+      io_events_.fetch_add(1, std::memory_order_relaxed);
+      dispatch_io_event(events[i].data.u64, events[i].events);
+      ++delivered;
+    }
+  }
+  return delivered;
+}
+
+bool Worker::poll_own() noexcept {
+  // A worker that never had an fd registered has nothing there (its eventfd aside): no
+  // syscall. Timers are left to park, which fires them before it sleeps. Events that woke
+  // nobody (a write edge no task waits for) count too: looking again costs one epoll_wait,
+  // a park much more (requiring a woken task here was 3-7% slower on the 2-worker echo).
+  return has_io_ && poll_events(0) > 0;
+}
+
+void Worker::drain(Scheduler& s) noexcept {
+  while (TaskHeader* t = queue_.pop()) s.drop_stale_entry(t);
+  if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) s.drop_stale_entry(t);
+}
+
+}  // namespace weft::detail
