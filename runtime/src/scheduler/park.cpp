@@ -21,7 +21,9 @@ namespace weft::detail {
 
 void Worker::park() noexcept {
   hook(HookPoint::kPark);
-  if (advance_timers(sched_.clock().now_tick()) > 0 && has_local_work()) return;
+  if (remote_.advance_timers(sched_.clock().now_tick()) > 0 && remote_.has_local_work()) {
+    return;
+  }
   Idle& idle = sched_.idle();
   Idle::Parked parked = idle.transition_to_parked(index_, searching_);
   searching_ = false;
@@ -45,23 +47,24 @@ void Worker::park() noexcept {
   // Parking for longer than kWatchMs watches nobody (watch.cpp).
   const bool unwatched = announce_unwatched(timeout);
   if (!sched_.stopping()) {
-    parks_.fetch_add(1, std::memory_order_relaxed);
-    parked_.store(true, std::memory_order_relaxed);
+    remote_.parks.fetch_add(1, std::memory_order_relaxed);
+    remote_.parked.store(true, std::memory_order_relaxed);
     if (sched_.clock().is_virtual()) {
       poll_events_virtual(timeout);
     } else {
       poll_events(timeout);
     }
-    parked_.store(false);  // seq_cst: see announce_unwatched
+    remote_.parked.store(false);  // seq_cst: see announce_unwatched
   }
   if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
   searching_ = idle.transition_from_parked(index_);
   std::uint64_t now = sched_.clock().now_tick();
-  advance_timers(now);
+  remote_.advance_timers(now);
   // Timers of workers that are busy (not parked) are ours to fire too: a worker stuck in
   // one long poll must not hold back its wheel. The wheels are lock-protected.
   for (auto& w : sched_.workers()) {
-    if (w.get() != this && !w->parked_.load(std::memory_order_relaxed)) w->advance_timers(now);
+    if (w.get() != this && !w->remote().parked.load(std::memory_order_relaxed))
+      w->remote().advance_timers(now);
   }
   call_a_watcher();
 }
@@ -71,16 +74,16 @@ int Worker::park_timeout(bool with_timers) noexcept {
   // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
   // 1 ms if its LIFO slot holds a task we may have to take (search, look_at).
   std::optional<std::uint64_t> due;
-  if (with_timers) due = wheel_.next_deadline();
+  if (with_timers) due = remote_.wheel.next_deadline();
   bool others_busy = false;
   bool lifo_waiting = false;
   for (auto& w : sched_.workers()) {
-    if (w.get() == this || w->parked_.load(std::memory_order_relaxed)) continue;
+    if (w.get() == this || w->remote().parked.load(std::memory_order_relaxed)) continue;
     others_busy = true;
     if (with_timers) {
-      if (auto d = w->wheel_.next_deadline()) due = due ? std::min(*due, *d) : *d;
+      if (auto d = w->remote().wheel.next_deadline()) due = due ? std::min(*due, *d) : *d;
     }
-    lifo_waiting = lifo_waiting || w->lifo_.load(std::memory_order_relaxed) != nullptr;
+    lifo_waiting = lifo_waiting || w->remote().lifo.load(std::memory_order_relaxed) != nullptr;
   }
   int timeout = -1;
   if (due) {

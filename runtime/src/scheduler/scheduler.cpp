@@ -66,7 +66,7 @@ Scheduler::~Scheduler() {
 std::vector<WorkerMetrics> Scheduler::metrics() const {
   std::vector<WorkerMetrics> out;
   out.reserve(workers_.size());
-  for (auto& w : workers_) out.push_back(w->metrics());
+  for (auto& w : workers_) out.push_back(w->remote().metrics());
   return out;
 }
 
@@ -148,14 +148,14 @@ void Scheduler::inject_batch(TaskHeader** ts, std::size_t n,
 
 void Scheduler::notify_parked() noexcept {
   int i = idle_.notify_parked();
-  if (i >= 0) workers_[static_cast<std::size_t>(i)]->wake();
+  if (i >= 0) workers_[static_cast<std::size_t>(i)]->remote().wake();
 }
 
 bool Scheduler::any_work_visible() const noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // registered as sleeper, then look
   if (inject_.size_approx() != 0) return true;
   for (auto& w : workers_) {
-    if (w->has_local_work()) return true;
+    if (w->remote().has_local_work()) return true;
   }
   return false;
 }
@@ -186,8 +186,8 @@ void Scheduler::shutdown() {
   }
   while (jobs_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   stop_.store(true, std::memory_order_release);
-  for (unsigned i : idle_.unpark_all()) workers_[i]->wake();
-  for (auto& w : workers_) w->wake();
+  for (unsigned i : idle_.unpark_all()) workers_[i]->remote().wake();
+  for (auto& w : workers_) w->remote().wake();
   for (auto& w : workers_) w->join();
   for (auto& w : workers_) w->drain(*this);
   TaskHeader* t;

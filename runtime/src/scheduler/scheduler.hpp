@@ -56,34 +56,86 @@ class Scheduler;
 
 class Worker {
  public:
+  static constexpr std::uint32_t kNoPoll = ~0u;  // Remote::poll_tick of a worker between polls
+
+  /// Everything of a worker that other threads may touch (Tokio's `Remote`); the rest of
+  /// Worker is read and written only by the worker's own thread once it runs. Other workers
+  /// reach it through remote(): search and look_at read it, poll_other polls its epoll, park
+  /// and the virtual clock fire its timers, the Scheduler wakes it and reads its metrics.
+  struct Remote {
+    // Thread CPU clocks are negative ids with the low bits 110, so -1 is none of them.
+    static constexpr clockid_t kNoCpuClock = -1;
+
+    /// The local run queue. The owner pushes and pops (Worker::push_back, next_task); other
+    /// workers only steal (steal_into); any thread may read size() and empty(), a snapshot.
+    /// Its own orderings: local_queue.hpp.
+    LocalQueue queue;
+    /// The task the running task woke, to run next. Filled only by the owner (push_lifo: a
+    /// release store into an empty slot, an acq_rel exchange otherwise); emptied by the owner
+    /// (next_task) or by a searcher (search), each with an acq_rel exchange, so exactly one
+    /// of them gets the task. Peeks before the exchange are relaxed loads.
+    alignas(64) std::atomic<TaskHeader*> lifo{nullptr};
+    /// The owner's tick while it runs a task, kNoPoll while it searches: written only by the
+    /// owner, relaxed; read relaxed by searchers (look_at). A stale value only delays or
+    /// hastens a look: it neither hides nor duplicates a task.
+    std::atomic<std::uint32_t> poll_tick{kNoPoll};
+    /// The owner is in epoll_wait (park). Written only by the owner: true (relaxed) before it
+    /// sleeps, false (seq_cst) after; read seq_cst by a parking worker (announce_unwatched,
+    /// the pairing in watch.cpp), relaxed elsewhere (park, park_timeout).
+    std::atomic<bool> parked{false};
+    /// The worker's timers, under the wheel's own lock: armed by the owner, fired by the
+    /// owner or by any worker (park, the virtual clock), cancelled from any thread.
+    TimerWheel wheel;
+    /// The worker's epoll, and the eventfd in it that wakes the owner: made by the
+    /// constructor, closed by the destructor, constant in between. Any worker may take the
+    /// epoll's I/O events (poll_other; it leaves the eventfd unread); any thread may write
+    /// the eventfd (wake); only the owner reads it.
+    int epfd = -1;
+    int evfd = -1;
+    /// The owner thread's CPU clock: stored once (relaxed) by start(), on the thread that
+    /// builds the scheduler; read relaxed by searchers (look_at). kNoCpuClock until then.
+    std::atomic<clockid_t> cpu_clock{kNoCpuClock};
+    /// Counters, read relaxed by any thread (metrics). Written by the owner (relaxed), but
+    /// timers_fired, which whoever fires the timers adds to (fetch_add).
+    std::atomic<std::uint64_t> polls{0}, steals{0}, parks{0}, timers_fired{0}, io_events{0};
+
+    /// Writes the eventfd: the owner's epoll_wait returns. Any thread; meant for a worker
+    /// taken off the sleepers (Scheduler::notify_parked, shutdown).
+    void wake() noexcept;
+    /// Fires the timers due at `now_tick`; returns how many fired. Any worker.
+    std::size_t advance_timers(std::uint64_t now_tick) noexcept;
+    /// A task is queued here or sits in the LIFO slot (a snapshot). Any thread.
+    bool has_local_work() const noexcept {
+      return !queue.empty() || lifo.load(std::memory_order_relaxed) != nullptr;
+    }
+    /// A snapshot of the counters. Any thread.
+    WorkerMetrics metrics() const noexcept;
+  };
+
   Worker(Scheduler& s, unsigned index, std::size_t workers);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // The scheduler's thread, before the worker runs and after it stopped.
   void start();
   void join();
   void drain(Scheduler& s) noexcept;  // after join: drops stale start entries
-  void wake() noexcept;               // eventfd write; only for a worker taken off the sleepers
 
+  /// What other threads may touch.
+  Remote& remote() noexcept { return remote_; }
+
+  // The rest: the worker's own thread only.
   void push_lifo(TaskHeader* t) noexcept;
   void push_back(TaskHeader* t) noexcept;
-  std::size_t advance_timers(std::uint64_t now_tick) noexcept;
-
-  TimerWheel& wheel() noexcept { return wheel_; }
-  LocalQueue& queue() noexcept { return queue_; }
-  bool has_local_work() const noexcept {
-    return !queue_.empty() || lifo_.load(std::memory_order_relaxed) != nullptr;
-  }
-  WorkerMetrics metrics() const noexcept;
+  TimerWheel& wheel() noexcept { return remote_.wheel; }
+  LocalQueue& queue() noexcept { return remote_.queue; }
   Scheduler& scheduler() noexcept { return sched_; }
   unsigned index() const noexcept { return index_; }
-  int epoll_fd() const noexcept { return epfd_; }
+  int epoll_fd() const noexcept { return remote_.epfd; }
   /// An fd joins our epoll (called on this worker's thread): from now on an empty queue
   /// looks in the epoll before it searches (poll_own).
   void note_registration() noexcept { has_io_ = true; }
-  /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
-  bool poll_other(Worker& busy) noexcept;
 
  private:
   // 32, not modern Tokio's 3: a pair of tasks trading messages stays on one core's cache
@@ -93,7 +145,6 @@ class Worker {
   // The local queue still runs after every 32nd LIFO poll and can be stolen meanwhile.
   static constexpr unsigned kMaxLifoStreak = 32;
   static constexpr std::uint32_t kEventInterval = 61;
-  static constexpr std::uint32_t kNoPoll = ~0u;  // poll_tick_ of a worker between polls
   // A poll this long holds back its worker's I/O: an idle worker polls that epoll for it.
   // Far above one echo round trip (a few us), far below what a user would notice.
   static constexpr std::int64_t kLongPollNs = 100'000;
@@ -113,7 +164,16 @@ class Worker {
     bool same_poll = false;  // in the poll it was in at our previous search round
     bool long_poll = false;  // ... and that for at least kLongPollNs
   };
-  Look look_at(Worker& victim, std::int64_t now_ns) noexcept;
+  struct Seen {
+    std::uint32_t tick = kNoPoll;  // the victim's poll_tick at a previous search round
+    std::int64_t since_ns = 0;     // when we first saw it there
+    std::int64_t cpu_ns = -1;      // its thread's CPU time at our first long look, or -1
+    std::int64_t cpu_at_ns = 0;    // when that was
+  };
+  /// Reads `victim`'s published poll and updates what we saw of it (`seen`).
+  Look look_at(const Remote& victim, Seen& seen, std::int64_t now_ns) noexcept;
+  /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
+  bool poll_other(Remote& busy) noexcept;
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
@@ -134,32 +194,16 @@ class Worker {
 
   Scheduler& sched_;
   const unsigned index_;
-  LocalQueue queue_;
-  alignas(64) std::atomic<TaskHeader*> lifo_{nullptr};
-  std::atomic<std::uint32_t> poll_tick_{kNoPoll};  // published tick: is it stuck in one poll?
-  std::atomic<bool> parked_{false};  // in epoll_wait: it fires its own timers when it wakes
-  TimerWheel wheel_;
-  int epfd_ = -1;
-  bool has_io_ = false;    // an fd was registered here (only this worker's thread touches it)
+  Remote remote_;
+  bool has_io_ = false;    // an fd was registered here
   std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
-  int evfd_ = -1;
   std::uint32_t tick_ = 0;
   unsigned lifo_streak_ = 0;
   bool searching_ = false;
   std::uint64_t rng_;
-  struct Seen {
-    std::uint32_t tick = kNoPoll;  // the victim's poll_tick_ at a previous search round
-    std::int64_t since_ns = 0;     // when we first saw it there
-    std::int64_t cpu_ns = -1;      // its thread's CPU time at our first long look, or -1
-    std::int64_t cpu_at_ns = 0;    // when that was
-  };
   std::vector<Seen> seen_;  // per victim
   std::unique_ptr<moodycamel::ProducerToken> token_;
   std::thread thread_;
-  // Thread CPU clocks are negative ids with the low bits 110, so -1 is none of them.
-  static constexpr clockid_t kNoCpuClock = -1;
-  std::atomic<clockid_t> cpu_clock_{kNoCpuClock};  // set once the thread runs (start)
-  std::atomic<std::uint64_t> polls_{0}, steals_{0}, parks_{0}, timers_fired_{0}, io_events_{0};
 };
 
 class Scheduler {
@@ -258,7 +302,7 @@ std::coroutine_handle<> take_resume_next() noexcept;
 
 // Inline: every schedule and every turn of the worker loop go through these.
 inline void Worker::push_back(TaskHeader* t) noexcept {
-  queue_.push_back(
+  remote_.queue.push_back(
       t, [this](TaskHeader** ts, std::size_t n) { sched_.inject_batch(ts, n, token_.get()); });
 }
 

@@ -32,11 +32,11 @@ TaskHeader* Worker::search() noexcept {
   rng_ ^= rng_ << 17;
   const std::size_t start = rng_ % n;
   for (std::size_t i = 0; i < n; ++i) {
-    Worker& v = *ws[(start + i) % n];
-    if (&v == this) continue;
+    const std::size_t vi = (start + i) % n;
+    if (vi == index_) continue;
     hook(HookPoint::kSteal);
-    if (TaskHeader* t = v.queue_.steal_into(queue_)) {
-      steals_.fetch_add(1, std::memory_order_relaxed);
+    if (TaskHeader* t = ws[vi]->remote().queue.steal_into(remote_.queue)) {
+      remote_.steals.fetch_add(1, std::memory_order_relaxed);
       return t;
     }
   }
@@ -56,13 +56,14 @@ TaskHeader* Worker::search() noexcept {
   // with the CPU clock's check 0.1-9%, and the median 1.3x.
   const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
   for (std::size_t i = 0; i < n; ++i) {
-    Worker& v = *ws[(start + i) % n];
-    if (&v == this) continue;
-    const Look look = look_at(v, now);
+    const std::size_t vi = (start + i) % n;
+    if (vi == index_) continue;
+    Remote& v = ws[vi]->remote();
+    const Look look = look_at(v, seen_[vi], now);
     if (!look.same_poll) continue;
-    if (v.lifo_.load(std::memory_order_relaxed)) {
-      if (TaskHeader* t = v.lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
-        steals_.fetch_add(1, std::memory_order_relaxed);
+    if (v.lifo.load(std::memory_order_relaxed)) {
+      if (TaskHeader* t = v.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
+        remote_.steals.fetch_add(1, std::memory_order_relaxed);
         return t;
       }
     }
@@ -73,9 +74,9 @@ TaskHeader* Worker::search() noexcept {
   return nullptr;
 }
 
-bool Worker::poll_other(Worker& busy) noexcept {
+bool Worker::poll_other(Remote& busy) noexcept {
   epoll_event events[64];
-  int n = ::epoll_wait(busy.epfd_, events, 64, 0);
+  int n = ::epoll_wait(busy.epfd, events, 64, 0);
   bool delivered = false;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == 0) {
@@ -83,7 +84,7 @@ bool Worker::poll_other(Worker& busy) noexcept {
       // the owner's next epoll_wait still sees it.
       continue;
     }
-    io_events_.fetch_add(1, std::memory_order_relaxed);
+    remote_.io_events.fetch_add(1, std::memory_order_relaxed);
     dispatch_io_event(events[i].data.u64, events[i].events);
     delivered = true;
   }

@@ -20,7 +20,7 @@ void Worker::poll_events_virtual(int timeout_ms) noexcept {
   // Wait for readiness without taking the events (poll(2) on the epoll fd), then take them
   // under the virtual clock's mutex: the worker that moves the clock holds it and collects
   // every epoll's events first, so it either takes these itself or sees the work they made.
-  pollfd p{epfd_, POLLIN, 0};
+  pollfd p{remote_.epfd, POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) <= 0) return;
   std::lock_guard lk(sched_.virtual_clock_mutex());
   poll_events(0);
@@ -39,20 +39,20 @@ bool Worker::advance_virtual_clock() noexcept {
   // no event can be in a worker's hands unseen while the clock moves. Our own epoll is polled
   // like the others, leaving its eventfd unread: a wake-up meant for us (notify_parked may
   // pick us while we are registered as a sleeper) must still end our park.
-  for (auto& w : sched_.workers()) poll_other(*w);
+  for (auto& w : sched_.workers()) poll_other(w->remote());
   for (;;) {
     if (idle.unparked() != 0 || sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) {
-      return has_local_work();
+      return remote_.has_local_work();
     }
     std::uint64_t earliest = ~std::uint64_t{0};
     for (auto& w : sched_.workers()) {
-      if (auto d = w->wheel_.next_deadline()) earliest = std::min(earliest, *d);
+      if (auto d = w->remote().wheel.next_deadline()) earliest = std::min(earliest, *d);
     }
     if (earliest == ~std::uint64_t{0}) return false;
     sched_.clock().advance_to(earliest);
     std::size_t fired = 0;
-    for (auto& w : sched_.workers()) fired += w->advance_timers(earliest);
-    if (fired > 0 || has_local_work()) return true;
+    for (auto& w : sched_.workers()) fired += w->remote().advance_timers(earliest);
+    if (fired > 0 || remote_.has_local_work()) return true;
   }
 }
 

@@ -9,7 +9,7 @@
 // The guarantee: a busy worker looks at the injection queue, its timers and its I/O at least
 // every kEventInterval ticks, and at its local queue at least after every kMaxLifoStreak LIFO
 // polls. A task runs with a fresh budget of kBudget cooperative steps, and while it runs its
-// worker publishes the poll it is in (poll_tick_) for the workers that watch it (watch.cpp).
+// worker publishes the poll it is in (Remote::poll_tick) for the workers that watch it (watch.cpp).
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -37,34 +37,34 @@ namespace {
 
 Worker::Worker(Scheduler& s, unsigned index, std::size_t workers)
     : sched_(s), index_(index), rng_(0x9E3779B97F4A7C15ull * (index + 1)), seen_(workers) {
-  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) fail_syscall("weft: epoll_create1 for a worker");
-  evfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (evfd_ < 0) {
-    ::close(epfd_);
+  remote_.epfd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (remote_.epfd < 0) fail_syscall("weft: epoll_create1 for a worker");
+  remote_.evfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (remote_.evfd < 0) {
+    ::close(remote_.epfd);
     fail_syscall("weft: eventfd for a worker");
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // the wake-up eventfd
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) < 0) {
-    ::close(evfd_);
-    ::close(epfd_);
+  if (::epoll_ctl(remote_.epfd, EPOLL_CTL_ADD, remote_.evfd, &ev) < 0) {
+    ::close(remote_.evfd);
+    ::close(remote_.epfd);
     fail_syscall("weft: epoll_ctl(eventfd) for a worker");
   }
   token_ = std::make_unique<moodycamel::ProducerToken>(s.injection());
 }
 
 Worker::~Worker() {
-  if (evfd_ >= 0) ::close(evfd_);
-  if (epfd_ >= 0) ::close(epfd_);
+  if (remote_.evfd >= 0) ::close(remote_.evfd);
+  if (remote_.epfd >= 0) ::close(remote_.epfd);
 }
 
 void Worker::start() {
   thread_ = std::thread([this] { main(); });
   clockid_t clock;
   if (::pthread_getcpuclockid(thread_.native_handle(), &clock) == 0) {
-    cpu_clock_.store(clock, std::memory_order_relaxed);
+    remote_.cpu_clock.store(clock, std::memory_order_relaxed);
   }
 }
 
@@ -72,9 +72,9 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::wake() noexcept {
+void Worker::Remote::wake() noexcept {
   std::uint64_t one = 1;
-  ssize_t r = ::write(evfd_, &one, sizeof one);
+  ssize_t r = ::write(evfd, &one, sizeof one);
   (void)r;  // EAGAIN means the counter is already non-zero: the worker will wake anyway
 }
 
@@ -82,34 +82,34 @@ void Worker::push_lifo(TaskHeader* t) noexcept {
   // Only this worker fills the slot; stealers only empty it. So a slot found empty stays
   // empty until we fill it, and a plain store will do (no read-modify-write on the usual
   // path, where the previous occupant has been run already).
-  if (!lifo_.load(std::memory_order_relaxed)) {
+  if (!remote_.lifo.load(std::memory_order_relaxed)) {
     // Release: pairs with the acquire exchange that takes it (next_task, search).
-    lifo_.store(t, std::memory_order_release);
+    remote_.lifo.store(t, std::memory_order_release);
     return;
   }
   // AcqRel: pairs with a stealer's exchange in search.
-  TaskHeader* prev = lifo_.exchange(t, std::memory_order_acq_rel);
+  TaskHeader* prev = remote_.lifo.exchange(t, std::memory_order_acq_rel);
   if (prev) {
     push_back(prev);
     sched_.notify_parked();
   }
 }
 
-std::size_t Worker::advance_timers(std::uint64_t now_tick) noexcept {
-  if (wheel_.size() == 0) return 0;
-  std::size_t n = wheel_.advance(now_tick);
-  if (n) timers_fired_.fetch_add(n, std::memory_order_relaxed);
+std::size_t Worker::Remote::advance_timers(std::uint64_t now_tick) noexcept {
+  if (wheel.size() == 0) return 0;
+  std::size_t n = wheel.advance(now_tick);
+  if (n) timers_fired.fetch_add(n, std::memory_order_relaxed);
   return n;
 }
 
-WorkerMetrics Worker::metrics() const noexcept {
+WorkerMetrics Worker::Remote::metrics() const noexcept {
   WorkerMetrics m;
-  m.polls = polls_.load(std::memory_order_relaxed);
-  m.steals = steals_.load(std::memory_order_relaxed);
-  m.parks = parks_.load(std::memory_order_relaxed);
-  m.timers_fired = timers_fired_.load(std::memory_order_relaxed);
-  m.io_events = io_events_.load(std::memory_order_relaxed);
-  m.queue_depth = queue_.size();
+  m.polls = polls.load(std::memory_order_relaxed);
+  m.steals = steals.load(std::memory_order_relaxed);
+  m.parks = parks.load(std::memory_order_relaxed);
+  m.timers_fired = timers_fired.load(std::memory_order_relaxed);
+  m.io_events = io_events.load(std::memory_order_relaxed);
+  m.queue_depth = queue.size();
   return m;
 }
 
@@ -142,7 +142,7 @@ void Worker::main() {
     const bool own_first = ++dry_ % kSearchFirst != 0;
     if (own_first && poll_own()) continue;
     // Not in a poll any more: nobody must take this worker for stuck while it searches.
-    poll_tick_.store(kNoPoll, std::memory_order_relaxed);
+    remote_.poll_tick.store(kNoPoll, std::memory_order_relaxed);
     if (TaskHeader* t = search()) {
       end_search();
       run_task(t);
@@ -166,10 +166,10 @@ void Worker::run_task(TaskHeader* t) noexcept {
   }
   tls_task = t;
   tls_budget = kBudget;
-  poll_tick_.store(tick_, std::memory_order_relaxed);
+  remote_.poll_tick.store(tick_, std::memory_order_relaxed);
   // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
   // snapshot.
-  polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  remote_.polls.store(remote_.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
   if (Waiter* hook = t->run_hook_) [[unlikely]] {
     hook->on_run(hook);
@@ -186,18 +186,18 @@ TaskHeader* Worker::next_task() noexcept {
     if (TaskHeader* t = pop_inject_one()) return t;
   }
   if (lifo_streak_ < kMaxLifoStreak) {
-    if (lifo_.load(std::memory_order_relaxed)) {
-      if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+    if (remote_.lifo.load(std::memory_order_relaxed)) {
+      if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
         ++lifo_streak_;
         return t;
       }
     }
-  } else if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) {
+  } else if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
     // The LIFO slot has run enough in a row: send its task to the back of the line.
     push_back(t);
   }
   lifo_streak_ = 0;
-  if (TaskHeader* t = queue_.pop()) return t;
+  if (TaskHeader* t = remote_.queue.pop()) return t;
   return pop_inject_batch();
 }
 
@@ -216,7 +216,7 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
   if (inj.size_approx() == 0) return nullptr;
   constexpr std::size_t kBatch = 32;
   TaskHeader* batch[kBatch];
-  std::size_t room = LocalQueue::kCapacity - queue_.size();
+  std::size_t room = LocalQueue::kCapacity - remote_.queue.size();
   std::size_t want = std::min<std::size_t>(kBatch, room + 1);
   std::size_t n = inj.try_dequeue_bulk(batch, want);
   if (n == 0) return nullptr;
@@ -226,28 +226,28 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
 }
 
 void Worker::maintenance() noexcept {
-  advance_timers(sched_.clock().now_tick());
+  remote_.advance_timers(sched_.clock().now_tick());
   // Take only as many I/O events as the local queue has room for (half of it, at least a
   // few): the tasks they wake would otherwise overflow to the injection queue, which is
   // served more slowly than the local queue, and the connections behind them would wait
   // while newer ones are served (the echo benchmark's p99 at 1,024 connections was 5x the
   // epoll server's). Events left in the epoll are taken at the next pass or when the queue
   // has drained; a few are always taken, so I/O never waits behind a long queue for good.
-  const std::uint32_t room = LocalQueue::kCapacity - queue_.size();
+  const std::uint32_t room = LocalQueue::kCapacity - remote_.queue.size();
   poll_events(0, static_cast<int>(std::clamp<std::uint32_t>(room / 2, 4, kMaxEvents)));
 }
 
 int Worker::poll_events(int timeout_ms, int max_events) noexcept {
   epoll_event events[kMaxEvents];
-  int n = ::epoll_wait(epfd_, events, std::min(max_events, kMaxEvents), timeout_ms);
+  int n = ::epoll_wait(remote_.epfd, events, std::min(max_events, kMaxEvents), timeout_ms);
   int delivered = 0;
   for (int i = 0; i < n; ++i) {
     if (events[i].data.u64 == 0) {
       std::uint64_t v;
-      ssize_t r = ::read(evfd_, &v, sizeof v);
+      ssize_t r = ::read(remote_.evfd, &v, sizeof v);
       (void)r;
     } else {
-      io_events_.fetch_add(1, std::memory_order_relaxed);
+      remote_.io_events.fetch_add(1, std::memory_order_relaxed);
       dispatch_io_event(events[i].data.u64, events[i].events);
       ++delivered;
     }
@@ -264,8 +264,9 @@ bool Worker::poll_own() noexcept {
 }
 
 void Worker::drain(Scheduler& s) noexcept {
-  while (TaskHeader* t = queue_.pop()) s.drop_stale_entry(t);
-  if (TaskHeader* t = lifo_.exchange(nullptr, std::memory_order_acq_rel)) s.drop_stale_entry(t);
+  while (TaskHeader* t = remote_.queue.pop()) s.drop_stale_entry(t);
+  if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel))
+    s.drop_stale_entry(t);
 }
 
 }  // namespace weft::detail
