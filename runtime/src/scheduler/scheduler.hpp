@@ -138,15 +138,16 @@ class Worker {
   void note_registration() noexcept { has_io_ = true; }
 
  private:
-  // 32, not modern Tokio's 3: a pair of tasks trading messages stays on one core's cache
-  // for 32 polls (Go lets runnext inherit the whole time slice; Tokio 1.24 allowed a
-  // budget's worth). With 3, 1,000 ping-pong pairs cycle through every frame and miss L1
-  // about 9 times per round trip; with 32, under 2 (cachegrind; bench/README "sync").
-  // The local queue still runs after every 32nd LIFO poll and can be stolen meanwhile.
+  // How many times in a row the LIFO slot runs before the local queue gets a turn. Long
+  // enough that a pair of tasks trading messages stays in one core's cache while it talks
+  // (Go lets runnext inherit the whole time slice; Tokio 1.24 allowed a budget's worth),
+  // rather than cycling through every frame of many such pairs (modern Tokio's 3); short
+  // enough that the local queue still runs, and can be stolen meanwhile. Measured:
+  // bench/results/2026-12-06-scheduler-constants.md.
   static constexpr unsigned kMaxLifoStreak = 32;
   static constexpr std::uint32_t kEventInterval = 61;
   // A poll this long holds back its worker's I/O: an idle worker polls that epoll for it.
-  // Far above one echo round trip (a few us), far below what a user would notice.
+  // Far above one echo round trip, far below what a user would notice.
   static constexpr std::int64_t kLongPollNs = 100'000;
   static constexpr int kBudget = 128;
   // A parked worker's longest nap while others are busy. A worker running one poll is taken
@@ -210,10 +211,9 @@ class Scheduler {
  public:
   enum Phase : int { kRunning, kDraining, kClosed };
   // Tasks woken between polls (I/O, timers) wake a parked helper only once more than this
-  // many are queued on the worker (schedule). On the echo benchmark at 2 workers (64
-  // connections), waking one for every batch woke the other worker for 7% of round trips
-  // (10,000-14,000 eventfd writes per worker per 352,000 round trips; 1,000-4,000 with the
-  // rule) and its median round trip went from 1.6-1.8x the epoll server's to 1.3-1.55x.
+  // many are queued on the worker (schedule): waking one for every batch spends an eventfd
+  // write and a steal on tasks this worker serves sooner itself, and slows the round trips of
+  // the connections they belong to. Measured: bench/results/2026-12-06-scheduler-constants.md.
   static constexpr std::size_t kHelpBatch = 16;
 
   explicit Scheduler(RuntimeOptions options);

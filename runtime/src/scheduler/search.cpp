@@ -48,12 +48,10 @@ TaskHeader* Worker::search() noexcept {
   // delivers is queued here (dispatch schedules from a worker without a running task).
   // Every other worker serves its own epoll (every kEventInterval ticks, and whenever its
   // queue runs dry, or when the kernel runs it again): taking its events would only move
-  // its connections to our core and back. On the echo benchmark at 2 workers, with "a
-  // whole search round" as the rule for I/O too (rounds can be microseconds apart), an
-  // idle worker took 45% of the other's events and the median round trip was 1.7x the
-  // hand-written epoll server's; with kLongPollNs of wall time alone still 40-50% (the
-  // kernel preempts workers: two workers and two load generator threads on two CPUs);
-  // with the CPU clock's check 0.1-9%, and the median 1.3x.
+  // its connections to our core and back. Hence the I/O rule is stricter than the LIFO
+  // rule: search rounds can be microseconds apart, and wall time alone cannot tell a worker
+  // that runs a long task from one the kernel has preempted, so look_at also asks the
+  // victim's CPU clock (measured: bench/results/2026-12-06-scheduler-constants.md).
   const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t vi = (start + i) % n;

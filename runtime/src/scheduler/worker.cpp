@@ -230,9 +230,10 @@ void Worker::maintenance() noexcept {
   // Take only as many I/O events as the local queue has room for (half of it, at least a
   // few): the tasks they wake would otherwise overflow to the injection queue, which is
   // served more slowly than the local queue, and the connections behind them would wait
-  // while newer ones are served (the echo benchmark's p99 at 1,024 connections was 5x the
-  // epoll server's). Events left in the epoll are taken at the next pass or when the queue
-  // has drained; a few are always taken, so I/O never waits behind a long queue for good.
+  // while newer ones are served (their tail latency; measured:
+  // bench/results/2026-12-06-scheduler-constants.md). Events left in the epoll are taken at
+  // the next pass or when the queue has drained; a few are always taken, so I/O never waits
+  // behind a long queue for good.
   const std::uint32_t room = LocalQueue::kCapacity - remote_.queue.size();
   poll_events(0, static_cast<int>(std::clamp<std::uint32_t>(room / 2, 4, kMaxEvents)));
 }
@@ -259,7 +260,7 @@ bool Worker::poll_own() noexcept {
   // A worker that never had an fd registered has nothing there (its eventfd aside): no
   // syscall. Timers are left to park, which fires them before it sleeps. Events that woke
   // nobody (a write edge no task waits for) count too: looking again costs one epoll_wait,
-  // a park much more (requiring a woken task here was 3-7% slower on the 2-worker echo).
+  // a park much more (measured: bench/results/2026-12-06-scheduler-constants.md).
   return has_io_ && poll_events(0) > 0;
 }
 
