@@ -1,7 +1,7 @@
-// The reactor's registration slots (runtime/src/io_slot.hpp): a free slot keeps its lock and
-// generation for stale events, and under ASan the rest of it is poisoned, so code that
+// The reactor's registration slots (runtime/src/reactor/io_slot.hpp): a free slot keeps its
+// lock and generation for stale events, and under ASan the rest of it is poisoned, so code that
 // touches a released registration's state is reported (DESIGN invariant 5).
-#include "io_slot.hpp"
+#include "reactor/io_slot.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
@@ -16,7 +16,8 @@ namespace {
 
 using weft::detail::IoSlot;
 
-/// The epoll data of a registration in `s` (io.cpp's encoding), read while it is in use.
+/// The epoll data of a registration in `s` (as io_registration.cpp encodes it), read while it
+/// is in use.
 std::uint64_t event_data(const IoSlot& s) {
   return (std::uint64_t{s.gen} << 32) | (std::uint64_t{s.index} + 1);
 }

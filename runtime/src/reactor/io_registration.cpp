@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "io_slot.hpp"
+#include "reactor/io_slot.hpp"
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"

@@ -1,5 +1,5 @@
-// One I/O registration's reactor state (IoSlot) and the process-wide table that io.cpp keeps
-// them in (weft/runtime/io.hpp, "Lifetime").
+// One I/O registration's reactor state (IoSlot) and the process-wide table that
+// io_registration.cpp keeps them in (weft/runtime/io.hpp, "Lifetime").
 //
 // Slots are reused (a new generation each time) and never freed, so an event that an
 // epoll_wait returned for a registration destroyed meanwhile can always lock the slot it names
