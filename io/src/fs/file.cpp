@@ -25,6 +25,7 @@
 
 #include <weft/io/fs.hpp>
 #include <weft/runtime/blocking.hpp>
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/errors.hpp>
 #include <weft/runtime/io.hpp>
 

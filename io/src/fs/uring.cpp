@@ -12,6 +12,7 @@
 #include <mutex>
 #include <system_error>
 
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/detail/context.hpp>
 #include <weft/runtime/detail/task_header.hpp>
 #include <weft/runtime/errors.hpp>

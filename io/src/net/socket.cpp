@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "sys.hpp"
+#include "weft/runtime/budget.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/time.hpp"
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sys.hpp"
+#include "weft/runtime/budget.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft::net {

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <utility>
 
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/errors.hpp>
 #include <weft/runtime/gather.hpp>
 #include <weft/runtime/io.hpp>

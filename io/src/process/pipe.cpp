@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/errors.hpp>
 
 #include "weft/io/net/tcp.hpp"

@@ -25,6 +25,7 @@
 #include <system_error>
 #include <utility>
 
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/errors.hpp>
 #include <weft/runtime/io.hpp>
 #include <weft/runtime/runtime.hpp>

@@ -4,6 +4,7 @@
 #include "weft/io.hpp"
 #include "weft/runtime/async_generator.hpp"
 #include "weft/runtime/blocking.hpp"
+#include "weft/runtime/budget.hpp"
 #include "weft/runtime/cancel.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/gather.hpp"

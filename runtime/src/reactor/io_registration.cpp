@@ -171,16 +171,6 @@ void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
   }
 }
 
-bool BudgetAwaiter::await_ready() const noexcept {
-  return budget_spend();
-}
-
-void BudgetAwaiter::await_suspend(std::coroutine_handle<> h) const noexcept {
-  TaskHeader* t = current_task();
-  t->resume_ = h;
-  schedule_yield(t);
-}
-
 }  // namespace weft::detail
 
 namespace weft {

@@ -134,22 +134,4 @@ inline IoRegistration::WaitAwaiter IoRegistration::wait(Interest interest,
   return WaitAwaiter(*this, interest, seq);
 }
 
-namespace detail {
-
-/// Awaiter of consume_budget().
-struct [[nodiscard]] BudgetAwaiter {
-  bool await_ready() const noexcept;
-  void await_suspend(std::coroutine_handle<> h) const noexcept;
-  void await_resume() const noexcept {}
-};
-
-}  // namespace detail
-
-/// `co_await consume_budget()` spends one unit of the task's cooperative budget and yields
-/// only when it is spent. I/O operations that complete without waiting call it, so an
-/// always-ready socket cannot starve the other tasks of its worker (DESIGN §4).
-inline detail::BudgetAwaiter consume_budget() noexcept {
-  return {};
-}
-
 }  // namespace weft

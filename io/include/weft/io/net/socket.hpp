@@ -21,6 +21,7 @@
 #include <string>
 #include <system_error>
 
+#include <weft/runtime/budget.hpp>
 #include <weft/runtime/io.hpp>
 #include <weft/runtime/task.hpp>
 
@@ -154,13 +155,13 @@ class [[nodiscard]] Socket::ReadyAwaiter {
 
   bool await_ready() noexcept {
     const std::optional<std::uint32_t> since = s_->blocked_[static_cast<int>(interest_)].since();
-    if (!since) return detail::BudgetAwaiter{}.await_ready();  // spent: await_suspend yields
+    if (!since) return consume_budget().await_ready();  // spent: await_suspend yields
     wait_.emplace(s_->reg_, interest_, *since);
     return wait_->await_ready();  // an edge came since the try
   }
   bool await_suspend(std::coroutine_handle<> h) {
     if (!wait_) {
-      detail::BudgetAwaiter{}.await_suspend(h);
+      consume_budget().await_suspend(h);
       return true;
     }
     return wait_->await_suspend(h);  // may throw (registration): nothing waits then
