@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "reactor/dispatch.hpp"
 #include "weft/runtime/detail/sanitizer.hpp"
 #include "weft/runtime/io.hpp"
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "reactor/dispatch.hpp"
 #include "reactor/io_slot.hpp"
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/context.hpp"
@@ -138,25 +139,22 @@ std::size_t IoSlot::waiters() const noexcept {
   return n;
 }
 
-void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
-  IoSlot* s = slots().at(static_cast<std::uint32_t>(data) - 1);
-  if (!s) return;
-  const auto gen = static_cast<std::uint32_t>(data >> 32);
+void IoSlot::deliver(std::uint32_t event_gen, std::uint32_t events) noexcept {
   const bool rd = events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
   const bool wr = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
   IoRegistration::WaitAwaiter* woken = nullptr;
   {
-    std::lock_guard lk(s->lock);
-    if (s->gen != gen) return;  // the registration is gone: a stale event
+    std::lock_guard lk(lock);
+    if (gen != event_gen) return;  // the registration is gone: a stale event
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-      s->read_closed.store(true, std::memory_order_relaxed);  // published by the seq below
+      read_closed.store(true, std::memory_order_relaxed);  // published by the seq below
     }
     for (int dir = 0; dir < 2; ++dir) {
       if (!(dir == 0 ? rd : wr)) continue;
       // Release: an operation that sees the new number also sees the data that made it.
-      s->seq[dir].fetch_add(1, std::memory_order_release);
-      while (auto* w = s->head[dir]) {
-        s->unlink(w, dir);
+      seq[dir].fetch_add(1, std::memory_order_release);
+      while (auto* w = head[dir]) {
+        unlink(w, dir);
         if (w->task_->try_claim()) {  // else a cancellation won: its on_cancel resumes it
           w->wake_next_ = woken;
           woken = w;
@@ -169,6 +167,12 @@ void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
     woken = w->wake_next_;  // read before waking: the node may be gone afterwards
     schedule(w->task_);
   }
+}
+
+void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
+  IoSlot* s = slots().at(static_cast<std::uint32_t>(data) - 1);
+  if (!s) return;
+  s->deliver(static_cast<std::uint32_t>(data >> 32), events);
 }
 
 }  // namespace weft::detail

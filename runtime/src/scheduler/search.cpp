@@ -15,8 +15,8 @@
 
 #include <ctime>
 
+#include "reactor/dispatch.hpp"
 #include "scheduler/scheduler.hpp"
-#include "weft/runtime/io.hpp"
 
 namespace weft::detail {
 

@@ -21,9 +21,9 @@
 #include <string>
 #include <system_error>
 
+#include "reactor/dispatch.hpp"
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/stack_guard.hpp"
-#include "weft/runtime/io.hpp"
 
 namespace weft::detail {
 

@@ -43,9 +43,7 @@ namespace weft {
 enum class Interest : std::uint8_t { kRead = 0, kWrite = 1 };
 
 namespace detail {
-struct IoSlot;
-/// Called by a worker for each epoll event whose data is not its eventfd's (0).
-void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept;
+struct IoSlot;  // the reactor's state of one registration (runtime/src/reactor/io_slot.hpp)
 }  // namespace detail
 
 /// A file descriptor's registration with the reactor. Does not own the fd. Move-only.
@@ -113,8 +111,7 @@ class [[nodiscard]] IoRegistration::WaitAwaiter : detail::Waiter {
   void await_resume();
 
  private:
-  friend struct detail::IoSlot;
-  friend void detail::dispatch_io_event(std::uint64_t, std::uint32_t) noexcept;
+  friend struct detail::IoSlot;  // links, claims and wakes waiters
   static void cancel_wait(detail::Waiter* w) noexcept;
 
   IoRegistration* reg_;
