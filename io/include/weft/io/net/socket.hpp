@@ -2,12 +2,13 @@
 // base of TcpStream, TcpListener, UdpSocket and the Unix sockets.
 //
 // Every operation tries the syscall first and waits for readiness only on EAGAIN
-// (weft/runtime/io.hpp) — or, on a TCP socket, after a read that returned fewer bytes than
-// asked, which emptied the receive queue (set_tcp); one that completes at once spends a unit
-// of the task's cooperative budget. Errors are std::system_error naming the operation and
-// the address, e.g. "connect 127.0.0.1:9: Connection refused". Reading and writing may go on
-// in two tasks at once; two tasks reading (or writing) one socket at once get their bytes in
-// no defined order.
+// (weft/runtime/io.hpp) — or, on a TCP connection that TcpStream::connect or
+// TcpListener::accept made, after a read that returned fewer bytes than asked, which emptied
+// the receive queue (set_tcp); one that completes at once spends a unit of the task's
+// cooperative budget (weft/runtime/budget.hpp). Errors are std::system_error naming the
+// operation and the address, e.g. "connect 127.0.0.1:9: Connection refused". Reading and
+// writing may go on in two tasks at once; two tasks reading (or writing) one socket at once
+// get their bytes in no defined order.
 #pragma once
 
 #include <sys/socket.h>
@@ -90,6 +91,16 @@ class Socket {
   /// connection stays in the backlog), and never spins.
   Task<Socket> accept(SocketAddress* peer);
 
+  /// The reactor registration (for operations this class lacks).
+  IoRegistration& registration() noexcept { return reg_; }
+
+  /// "what ADDR" for error messages: the peer's address if connected, else the local one.
+  std::string describe(const char* what) const;
+
+ private:
+  friend class TcpStream;    // marks the sockets it connects TCP (set_tcp)
+  friend class TcpListener;  // and those it accepts
+
   /// Marks this a TCP socket (TcpStream::connect and TcpListener::accept do, for IPv4 and
   /// IPv6): a recv or try_recv that returns fewer bytes than asked (and more than none,
   /// without MSG_PEEK) emptied the receive queue — TCP copies until the queue is empty or
@@ -100,13 +111,6 @@ class Socket {
   /// reads stop early at a message that carries descriptors or other credentials.
   void set_tcp() noexcept { tcp_ = true; }
 
-  /// The reactor registration (for operations this class lacks).
-  IoRegistration& registration() noexcept { return reg_; }
-
-  /// "what ADDR" for error messages: the peer's address if connected, else the local one.
-  std::string describe(const char* what) const;
-
- private:
   /// The fd found not ready in one direction — a try that got EAGAIN, or a stream read
   /// that emptied the receive queue — with the readiness sequence read before that
   /// syscall: the next wait (readable, writable, recv) waits for an edge since then. Per
