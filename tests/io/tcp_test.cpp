@@ -401,6 +401,56 @@ TEST(Tcp, TryWriteFillsTheSocketThenWritableWaitsUntilThePeerReads) {
       o);
 }
 
+/// Writes `chunk` with try_write until `s` refuses it (at most 10,000 times: loopback
+/// buffers hold a few MiB at most); the bytes written.
+std::size_t fill(TcpStream& s, std::span<const std::byte> chunk) {
+  std::size_t sent = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::optional<std::size_t> n = s.try_write(chunk);
+    if (!n) return sent;
+    sent += *n;
+  }
+  ADD_FAILURE() << "the socket never filled after " << sent << " bytes";
+  return sent;
+}
+
+TEST(Tcp, WriteAndWritevOnAFullSocketWaitUntilThePeerReadsAndEveryByteArrives) {
+  weft::run(
+      []() -> weft::Task<void> {
+        TcpListener l = listen_local();
+        TcpStream c = co_await TcpStream::connect(l.local_address());
+        auto [s, peer] = co_await l.accept();
+        const std::vector<std::byte> chunk(64 << 10, std::byte{'x'});
+        std::size_t sent = fill(c, chunk);
+        // One worker: the writer runs while nothing reads, so both of its writes find the
+        // socket full, and wait until this task reads.
+        auto writer = weft::spawn(
+            [](TcpStream& c, std::span<const std::byte> chunk) -> weft::Task<std::size_t> {
+              std::size_t n = co_await c.write(chunk);
+              n += fill(c, chunk);
+              std::vector<std::byte> tail(3000, std::byte{'x'});
+              iovec iov[2] = {{const_cast<std::byte*>(chunk.data()), chunk.size()},
+                              {tail.data(), tail.size()}};
+              co_await c.writev(iov);
+              c.shutdown();
+              co_return n + chunk.size() + tail.size();
+            }(c, chunk));
+        std::vector<std::byte> buf(64 << 10);
+        std::size_t got = 0;
+        bool all_x = true;
+        for (;;) {
+          const std::size_t n = co_await s.read(buf);
+          if (n == 0) break;
+          for (std::size_t i = 0; i < n; ++i) all_x = all_x && buf[i] == std::byte{'x'};
+          got += n;
+        }
+        sent += co_await writer;
+        EXPECT_EQ(got, sent);
+        EXPECT_TRUE(all_x);
+      }(),
+      {.workers = 1});
+}
+
 TEST(Tcp, ACancelledReadableLeavesTheDataForTheNextTry) {
   weft::run(
       []() -> weft::Task<void> {

@@ -235,6 +235,32 @@ TEST(Udp, SendToAnAddressOfTheWrongFamilyNamesItAndTheSocketGoesOn) {
   }());
 }
 
+TEST(Udp, TheSocketsOwnRecvFromWaitsForADatagramAndSendToNamesAWrongAddress) {
+  weft::run(
+      []() -> weft::Task<void> {
+        UdpSocket server = bind_local();
+        UdpSocket client = bind_local();
+        std::byte buf[16];
+        SocketAddress from;
+        auto waiting = weft::spawn([](weft::net::Socket& s, std::span<std::byte> b,
+                                      SocketAddress& f) -> weft::Task<std::size_t> {
+          co_return co_await s.recv_from(b, f);
+        }(server.socket(), buf, from));
+        co_await weft::yield_now();  // it waits now
+        EXPECT_EQ(co_await client.socket().send_to(bytes("ping"), server.local_address()), 4u);
+        EXPECT_EQ(co_await waiting, 4u);
+        EXPECT_EQ(text(std::span(buf).first(4)), "ping");
+        EXPECT_EQ(from, client.local_address());
+        try {
+          co_await client.socket().send_to(bytes("x"), SocketAddress::ip("::1", 9));
+          ADD_FAILURE() << "an IPv4 socket sent to an IPv6 address";
+        } catch (const std::system_error& e) {
+          EXPECT_NE(std::string(e.what()).find("send_to [::1]:9"), std::string::npos) << e.what();
+        }
+      }(),
+      {.workers = 1});
+}
+
 TEST(Udp, BindToAnAddressInUseNamesItAndLeaksNoDescriptor) {
   UdpSocket a = bind_local();
   SocketAddress addr = a.local_address();

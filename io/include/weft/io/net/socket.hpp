@@ -136,9 +136,15 @@ class Socket {
     std::atomic<std::uint64_t> word_{0};
   };
 
+  // The two loops every operation is made of (defined in src/net/socket_io.hpp).
+  template <class Syscall, class OnError>
+  std::optional<std::size_t> try_io(Interest interest, std::size_t drained_below, Syscall call,
+                                    OnError on_error);
   template <class Syscall>
   std::optional<std::size_t> try_io(Interest interest, const char* what, std::size_t drained_below,
                                     Syscall call);
+  template <class Result, class Try>
+  Task<Result> until_done(Interest interest, const char* what, Try try_once);
   ReadyAwaiter ready(Interest interest);
 
   int fd_ = -1;
