@@ -1,4 +1,4 @@
-// The loops every Socket operation is made of:
+// The loops every Socket operation is made of, shared by socket.cpp and udp.cpp:
 //
 // - try_io makes one syscall (again on EINTR) and notes the direction blocked when it finds
 //   the socket not ready, with the readiness sequence read before the syscall;

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <string>
 
+#include "socket_io.hpp"
 #include "sys.hpp"
-#include "weft/runtime/budget.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft::net {
@@ -34,25 +34,20 @@ Task<std::size_t> UdpSocket::transfer(Interest dir, msghdr* msg, const char* wha
   if (!sock_.is_open()) {
     throw UsageError(std::string("weft::net::UdpSocket: ") + what + " on a closed socket");
   }
-  IoRegistration& reg = sock_.registration();
   const socklen_t name_capacity = msg->msg_namelen;
-  for (;;) {
-    const auto seq = reg.ready_seq(dir);
-    msg->msg_namelen = name_capacity;  // recvmsg overwrites it with the sender's length
-    const ssize_t n = dir == Interest::kRead ? sys::recvmsg(sock_.fd(), msg, 0)
-                                             : sys::sendmsg(sock_.fd(), msg, MSG_NOSIGNAL);
-    if (n >= 0) {
-      co_await consume_budget();
-      co_return static_cast<std::size_t>(n);
-    }
-    const int err = errno;  // before describe()/to_string(), which make calls that may change it
-    if (err == EINTR) continue;
-    if (err != EAGAIN && err != EWOULDBLOCK) {
-      throw socket_error(err,
-                         to ? std::string(what) + ' ' + to->to_string() : sock_.describe(what));
-    }
-    co_await reg.wait(dir, seq);
-  }
+  return sock_.until_done<std::size_t>(dir, what, [this, dir, msg, name_capacity, what, to] {
+    return sock_.try_io(
+        dir, 0,
+        [&] {
+          msg->msg_namelen = name_capacity;  // recvmsg overwrites it with the sender's length
+          return dir == Interest::kRead ? sys::recvmsg(sock_.fd(), msg, 0)
+                                        : sys::sendmsg(sock_.fd(), msg, MSG_NOSIGNAL);
+        },
+        [&](int err) -> bool {
+          throw socket_error(err,
+                             to ? std::string(what) + ' ' + to->to_string() : sock_.describe(what));
+        });
+  });
 }
 
 Task<std::size_t> UdpSocket::send_to(std::span<const std::byte> buf, const SocketAddress& to) {

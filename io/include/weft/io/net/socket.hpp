@@ -100,6 +100,7 @@ class Socket {
  private:
   friend class TcpStream;    // marks the sockets it connects TCP (set_tcp)
   friend class TcpListener;  // and those it accepts
+  friend class UdpSocket;    // its datagram operations are until_done loops of its own
 
   /// Marks this a TCP socket (TcpStream::connect and TcpListener::accept do, for IPv4 and
   /// IPv6): a recv or try_recv that returns fewer bytes than asked (and more than none,

@@ -74,7 +74,7 @@ class UdpSocket {
 
  private:
   /// recvmsg/sendmsg of one datagram, waiting on EAGAIN; errors name `what` and `to` (or
-  /// the socket's address when `to` is null).
+  /// the socket's address when `to` is null). Throws UsageError at once if closed.
   Task<std::size_t> transfer(Interest dir, msghdr* msg, const char* what, const SocketAddress* to);
 
   Socket sock_;
