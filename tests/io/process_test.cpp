@@ -282,6 +282,38 @@ bool gone(pid_t pid) {
   return ::kill(pid, 0) < 0 && errno == ESRCH;
 }
 
+TEST(Pipe, APipeCarriesBytesAndReadOrWriteOnceItIsClosedIsAUsageError) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  weft::run(
+      [](int read_fd, int write_fd) -> weft::Task<void> {
+        weft::process::PipeReader r(read_fd, "test pipe (read end)");
+        weft::process::PipeWriter w(write_fd, "test pipe (write end)");
+        auto reading = weft::spawn([](weft::process::PipeReader& r) -> weft::Task<std::string> {
+          co_return co_await r.read_all();
+        }(r));
+        co_await weft::yield_now();  // it waits now: the pipe is empty
+        co_await w.write_all("through the pipe");
+        w.close();
+        EXPECT_EQ(co_await reading, "through the pipe");
+        r.close();
+        std::byte buf[4];
+        try {
+          co_await r.read(buf);
+          ADD_FAILURE() << "read a closed pipe";
+        } catch (const weft::UsageError& e) {
+          EXPECT_NE(std::string(e.what()).find("read on a closed pipe"), std::string::npos);
+        }
+        try {
+          co_await w.write(std::as_bytes(std::span(buf)));
+          ADD_FAILURE() << "wrote to a closed pipe";
+        } catch (const weft::UsageError& e) {
+          EXPECT_NE(std::string(e.what()).find("write on a closed pipe"), std::string::npos);
+        }
+      }(fds[0], fds[1]),
+      {.workers = 1});
+}
+
 TEST(Child, PipeReaderReadAllRefusesMoreThanItsMaximum) {
   weft::run([]() -> weft::Task<void> {
     Child exact = Child::spawn({"head", "-c", "1000", "/dev/zero"}, {.out = Stdio::pipe()});

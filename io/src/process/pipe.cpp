@@ -91,24 +91,36 @@ void PipeEnd::close() noexcept {
   ::close(std::exchange(fd_, -1));
 }
 
+// Tries `call` (read(2) or write(2)) first and waits for readiness only on EAGAIN; a call
+// that completes at once spends a unit of the task's budget.
+template <class Syscall>
+Task<std::size_t> PipeEnd::transfer(Interest interest, Syscall call) {
+  const bool reading = interest == Interest::kRead;
+  if (fd_ < 0) {
+    throw UsageError(std::string("weft::process: ") + (reading ? "read" : "write") +
+                     " on a closed pipe");
+  }
+  for (;;) {
+    const auto seq = reg_.ready_seq(interest);
+    const ssize_t n = call();
+    if (n >= 0) {
+      co_await consume_budget();
+      co_return static_cast<std::size_t>(n);
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN) fail(err, (reading ? "read " : "write to ") + name_);
+    co_await reg_.wait(interest, seq);
+  }
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------
 // PipeReader
 
 Task<std::size_t> PipeReader::read(std::span<std::byte> buf) {
-  if (fd_ < 0) throw UsageError("weft::process: read on a closed pipe");
-  for (;;) {
-    const auto seq = reg_.ready_seq(Interest::kRead);
-    ssize_t n = ::read(fd_, buf.data(), buf.size());
-    if (n >= 0) {
-      co_await consume_budget();
-      co_return static_cast<std::size_t>(n);
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) fail(errno, "read " + name_);
-    co_await reg_.wait(Interest::kRead, seq);
-  }
+  return transfer(Interest::kRead, [this, buf] { return ::read(fd_, buf.data(), buf.size()); });
 }
 
 Task<void> PipeReader::read_exact(std::span<std::byte> buf) {
@@ -143,18 +155,8 @@ Task<std::string> PipeReader::read_all(std::size_t max) {
 // PipeWriter
 
 Task<std::size_t> PipeWriter::write(std::span<const std::byte> buf) {
-  if (fd_ < 0) throw UsageError("weft::process: write on a closed pipe");
-  for (;;) {
-    const auto seq = reg_.ready_seq(Interest::kWrite);
-    ssize_t n = write_without_sigpipe(fd_, buf.data(), buf.size());
-    if (n >= 0) {
-      co_await consume_budget();
-      co_return static_cast<std::size_t>(n);
-    }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) fail(errno, "write to " + name_);
-    co_await reg_.wait(Interest::kWrite, seq);
-  }
+  return transfer(Interest::kWrite,
+                  [this, buf] { return write_without_sigpipe(fd_, buf.data(), buf.size()); });
 }
 
 Task<void> PipeWriter::write_all(std::span<const std::byte> buf) {

@@ -49,6 +49,10 @@ class PipeEnd {
   PipeEnd& operator=(PipeEnd&& o) noexcept;
   ~PipeEnd() { close(); }
 
+  /// The loop of read and write (pipe.cpp).
+  template <class Syscall>
+  Task<std::size_t> transfer(Interest interest, Syscall call);
+
   int fd_ = -1;
   IoRegistration reg_;
   std::string name_;
