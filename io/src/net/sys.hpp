@@ -1,8 +1,9 @@
 // The socket data syscalls, made with syscall(2) instead of glibc's wrappers. Those are
-// pthread cancellation points: around each call they switch asynchronous cancellation on
-// and off, two atomic read-modify-writes on the thread's cancel state and about 20
-// instructions per call (callgrind: 65 per echo round trip of weft-echo-server); weft never
-// uses pthread cancellation. Same arguments, results and errno as recv(2) and friends.
+// pthread cancellation points: in a process with threads, around each call they switch
+// asynchronous cancellation on and off, two atomic read-modify-writes on the thread's cancel
+// state, on every send and receive; weft never uses pthread cancellation, so that is work for
+// nothing (bench/results/2026-12-06-io-constants.md has the counts). Same arguments, results
+// and errno as recv(2) and friends.
 #pragma once
 
 #include <sys/socket.h>

@@ -98,10 +98,11 @@ Task<std::pair<TcpStream, SocketAddress>> TcpListener::accept() {
     s.set_option(IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
     s.set_tcp();
   }
-  // A per-worker listener's connection stays on its worker (ListenOptions::reuse_port): on
-  // the echo benchmark at 2 workers, connections registered where their task first waited
-  // split 35/65 between the workers after the idle one stole new tasks during the connect
-  // burst, and the less busy worker stole from the other all run long.
+  // A per-worker listener's connection stays on its worker (ListenOptions::reuse_port), where
+  // the kernel put it. Registered where their tasks first wait, connections spread unevenly:
+  // an idle worker steals new connection tasks during a burst of connects, and the less busy
+  // worker then steals from the other for as long as they run
+  // (bench/results/2026-12-06-io-constants.md).
   if (register_accepted_) s.registration().register_here();
   co_return std::pair<TcpStream, SocketAddress>(TcpStream(std::move(s)), peer);
 }
