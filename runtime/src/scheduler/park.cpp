@@ -3,16 +3,16 @@
 // The rule: a worker parks when next_task, its own epoll and a search have all found
 // nothing. It fires its due timers, registers as a sleeper (Idle), re-checks every queue if
 // it was the last searcher, and sleeps in epoll_wait on its own epoll until the earliest
-// timer of its own or of a busy worker's, at most kWatchMs while another worker is busy and at
-// most 1 ms while a busy worker's LIFO slot holds a task (park_timeout). Awake, it fires its
-// own timers and those of every worker that is not parked.
-// Who wakes it: notify_parked (from whoever makes work available to other workers: Idle picks
-// a sleeper and its eventfd is written), I/O on its own epoll, its timeout, a worker that
-// leaves its park with work while this one watches nobody (call_a_watcher, watch.cpp), and
-// shutdown. On the virtual clock the last worker to park moves the clock (virtual_clock.cpp).
+// timer of its own or of a busy worker's, at most kWatchMs while another worker is busy and
+// at most 1 ms while a busy worker's LIFO slot holds a task (park_timeout, park.hpp). Awake,
+// it fires its own timers and those of every worker that is not parked.
+// Who wakes it: notify_parked (from whoever makes work available to other workers: Idle
+// picks a sleeper and its eventfd is written), I/O on its own epoll, its timeout, a worker
+// that leaves its park with work while this one watches nobody (call_a_watcher, watch.cpp),
+// and shutdown. On the virtual clock the last worker to park moves the clock
+// (virtual_clock.cpp).
 // The guarantee: work made visible to other workers is never left with every worker asleep
 // (Idle: the waker's push-then-check against the parker's register-then-check).
-#include <algorithm>
 #include <optional>
 
 #include "scheduler/scheduler.hpp"
@@ -29,20 +29,19 @@ void Worker::park() noexcept {
   searching_ = false;
   if (parked.last_searcher && sched_.any_work_visible()) sched_.notify_parked();
 
-  int timeout = -1;
+  int timeout;
   if (sched_.clock().is_virtual()) {
     if (parked.last_awake && advance_virtual_clock()) {
       searching_ = idle.transition_from_parked(index_);
       call_a_watcher();
       return;
     }
-    // A blocking job holds the clock still; look again soon (real time) for it to end.
-    if (parked.last_awake && sched_.jobs_in_flight() != 0) timeout = 1;
-    // Busy workers are watched as on the real clock (their timers wait for the clock).
-    int watch = park_timeout(/*with_timers=*/false);
-    if (watch >= 0 && (timeout < 0 || watch < timeout)) timeout = watch;
+    // Busy workers are watched as on the real clock (their timers wait for the clock). A
+    // blocking job in flight holds the clock still: look again soon for it to end.
+    timeout = park_timeout(/*with_timers=*/false,
+                           /*job_holds_clock=*/parked.last_awake && sched_.jobs_in_flight() != 0);
   } else {
-    timeout = park_timeout(/*with_timers=*/true);
+    timeout = park_timeout(/*with_timers=*/true, /*job_holds_clock=*/false);
   }
   // Parking for longer than kWatchMs watches nobody (watch.cpp).
   const bool unwatched = announce_unwatched(timeout);
@@ -69,33 +68,19 @@ void Worker::park() noexcept {
   call_a_watcher();
 }
 
-int Worker::park_timeout(bool with_timers) noexcept {
-  // Until our next timer, or a busy worker's. While some worker is busy, come back at least
-  // every kWatchMs (it may arm timers, or sit in one long poll, after we parked), and after
-  // 1 ms if its LIFO slot holds a task we may have to take (search, look_at).
-  std::optional<std::uint64_t> due;
-  if (with_timers) due = remote_.wheel.next_deadline();
-  bool others_busy = false;
-  bool lifo_waiting = false;
+int Worker::park_timeout(bool with_timers, bool job_holds_clock) noexcept {
+  // Until our next timer, or a busy worker's; capped while others are busy (park.hpp).
+  // Relaxed loads: hints. A worker that wakes after we saw it parked is caught by
+  // announce_unwatched's seq_cst re-check (watch.cpp).
+  ParkTimeout timeout(with_timers ? remote_.wheel.next_deadline() : std::nullopt);
+  if (job_holds_clock) timeout.blocking_job_holds_clock();
   for (auto& w : sched_.workers()) {
-    if (w.get() == this || w->remote().parked.load(std::memory_order_relaxed)) continue;
-    others_busy = true;
-    if (with_timers) {
-      if (auto d = w->remote().wheel.next_deadline()) due = due ? std::min(*due, *d) : *d;
-    }
-    lifo_waiting = lifo_waiting || w->remote().lifo.load(std::memory_order_relaxed) != nullptr;
+    Remote& other = w->remote();
+    if (w.get() == this || other.parked.load(std::memory_order_relaxed)) continue;
+    timeout.busy_worker(with_timers ? other.wheel.next_deadline() : std::nullopt,
+                        other.lifo.load(std::memory_order_relaxed) != nullptr);
   }
-  int timeout = -1;
-  if (due) {
-    std::uint64_t now = sched_.clock().now_tick();
-    timeout = *due <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(*due - now, 1u << 30));
-  }
-  auto cap = [&](int ms) {
-    if (timeout < 0 || timeout > ms) timeout = ms;
-  };
-  if (others_busy) cap(kWatchMs);
-  if (lifo_waiting) cap(1);
-  return timeout;
+  return timeout.ms([this] { return sched_.clock().now_tick(); });
 }
 
 }  // namespace weft::detail

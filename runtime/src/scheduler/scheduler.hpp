@@ -2,11 +2,13 @@
 // the live-task registry and the blocking pool of one Runtime.
 //
 // One concept per file in this folder: scheduler.cpp (building and stopping the workers,
-// where a runnable task goes), worker.cpp (the worker loop: what runs next), search.cpp
-// (stealing), park.cpp (sleeping, and who wakes a sleeper), watch.cpp (idle workers watching
-// busy ones), virtual_clock.cpp, context.cpp (the thread's context), offload.cpp (the blocking
-// pool and the oneTBB arena); idle.hpp (who parks and who searches), local_queue.hpp (the run
-// queue and stealing from it), runtime_clock.hpp.
+// where a runnable task goes), worker.cpp (the worker loop; what runs next: next_task.hpp),
+// search.cpp (stealing), park.cpp (sleeping, and who wakes a sleeper; how long: park.hpp),
+// watch.cpp (idle workers watching busy ones; what a look decides: watch.hpp),
+// virtual_clock.cpp, context.cpp (the thread's context), offload.cpp (the blocking pool and
+// the oneTBB arena); idle.hpp (who parks and who searches), local_queue.hpp (the run queue and
+// stealing from it), runtime_clock.hpp. The .hpp files of decisions hold them as functions of
+// the values a worker reads, unit-tested in tests/runtime/scheduler_test.cpp.
 //
 // Where a task goes when it becomes runnable (`schedule`):
 //  - woken by the task running on a worker of the same runtime: that worker's LIFO slot
@@ -44,7 +46,10 @@
 #include "handle_state.hpp"
 #include "scheduler/idle.hpp"
 #include "scheduler/local_queue.hpp"
+#include "scheduler/next_task.hpp"
+#include "scheduler/park.hpp"
 #include "scheduler/runtime_clock.hpp"
+#include "scheduler/watch.hpp"
 #include "task_registry.hpp"
 #include "time/timer_wheel.hpp"
 #include "weft/runtime/runtime.hpp"
@@ -56,8 +61,6 @@ class Scheduler;
 
 class Worker {
  public:
-  static constexpr std::uint32_t kNoPoll = ~0u;  // Remote::poll_tick of a worker between polls
-
   /// Everything of a worker that other threads may touch (Tokio's `Remote`); the rest of
   /// Worker is read and written only by the worker's own thread once it runs. Other workers
   /// reach it through remote(): search and look_at read it, poll_other polls its epoll, park
@@ -138,47 +141,24 @@ class Worker {
   void note_registration() noexcept { has_io_ = true; }
 
  private:
-  // How many times in a row the LIFO slot runs before the local queue gets a turn. Long
-  // enough that a pair of tasks trading messages stays in one core's cache while it talks
-  // (Go lets runnext inherit the whole time slice; Tokio 1.24 allowed a budget's worth),
-  // rather than cycling through every frame of many such pairs (modern Tokio's 3); short
-  // enough that the local queue still runs, and can be stolen meanwhile. Measured:
-  // bench/results/2026-12-06-scheduler-constants.md.
-  static constexpr unsigned kMaxLifoStreak = 32;
-  static constexpr std::uint32_t kEventInterval = 61;
-  // A poll this long holds back its worker's I/O: an idle worker polls that epoll for it.
-  // Far above one echo round trip, far below what a user would notice.
-  static constexpr std::int64_t kLongPollNs = 100'000;
+  // The order of next_task: next_task.hpp; the watch constants: watch.hpp.
   static constexpr int kBudget = 128;
-  // A parked worker's longest nap while others are busy. A worker running one poll is taken
-  // for stuck at the third look (search round) that finds it there: the first starts the
-  // kLongPollNs, the second reads its CPU clock, the third compares; so I/O behind a long
-  // task waits at most about 3 x kWatchMs.
-  static constexpr int kWatchMs = 5;
 
   void main();
   TaskHeader* next_task() noexcept;
   TaskHeader* pop_inject_one() noexcept;
   TaskHeader* pop_inject_batch() noexcept;
   TaskHeader* search() noexcept;
-  struct Look {
-    bool same_poll = false;  // in the poll it was in at our previous search round
-    bool long_poll = false;  // ... and that for at least kLongPollNs
-  };
-  struct Seen {
-    std::uint32_t tick = kNoPoll;  // the victim's poll_tick at a previous search round
-    std::int64_t since_ns = 0;     // when we first saw it there
-    std::int64_t cpu_ns = -1;      // its thread's CPU time at our first long look, or -1
-    std::int64_t cpu_at_ns = 0;    // when that was
-  };
-  /// Reads `victim`'s published poll and updates what we saw of it (`seen`).
-  Look look_at(const Remote& victim, Seen& seen, std::int64_t now_ns) noexcept;
+  /// Reads `victim`'s published poll and updates what we saw of it (`seen`; watch.hpp).
+  PollLook look_at(const Remote& victim, SeenPoll& seen, std::int64_t now_ns) noexcept;
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Remote& busy) noexcept;
   void run_task(TaskHeader* t) noexcept;
   void maintenance() noexcept;
   void park() noexcept;
-  int park_timeout(bool with_timers) noexcept;
+  /// How long to park (park.hpp): until the next timer of ours or of a busy worker if
+  /// `with_timers` (not on the virtual clock), and briefly if `job_holds_clock`.
+  int park_timeout(bool with_timers, bool job_holds_clock) noexcept;
   bool advance_virtual_clock() noexcept;
   static constexpr int kMaxEvents = 64;             // epoll events taken by one poll
   static constexpr std::uint32_t kSearchFirst = 8;  // see Worker::main
@@ -198,11 +178,10 @@ class Worker {
   Remote remote_;
   bool has_io_ = false;    // an fd was registered here
   std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
-  std::uint32_t tick_ = 0;
-  unsigned lifo_streak_ = 0;
+  RunOrder order_;         // next_task's tick and LIFO streak
   bool searching_ = false;
   std::uint64_t rng_;
-  std::vector<Seen> seen_;  // per victim
+  std::vector<SeenPoll> seen_;  // per victim
   std::unique_ptr<moodycamel::ProducerToken> token_;
   std::thread thread_;
 };

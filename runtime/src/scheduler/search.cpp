@@ -57,7 +57,7 @@ TaskHeader* Worker::search() noexcept {
     const std::size_t vi = (start + i) % n;
     if (vi == index_) continue;
     Remote& v = ws[vi]->remote();
-    const Look look = look_at(v, seen_[vi], now);
+    const PollLook look = look_at(v, seen_[vi], now);
     if (!look.same_poll) continue;
     if (v.lifo.load(std::memory_order_relaxed)) {
       if (TaskHeader* t = v.lifo.exchange(nullptr, std::memory_order_acq_rel)) {

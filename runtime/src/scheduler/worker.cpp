@@ -1,15 +1,17 @@
 // A worker's loop (Worker::main): what a worker runs next, and how it runs a task.
 //
-// The rule (next_task): every kEventInterval-th tick a maintenance pass (due timers, the
-// ready I/O the local queue has room for) and one task from the injection queue come first;
-// then the LIFO slot, at most kMaxLifoStreak times in a row; then the local queue; then a
-// batch from the injection queue. Out of tasks, the worker takes its own epoll's ready I/O
-// (poll_own) before it searches, except every kSearchFirst-th time, when it searches first
-// (search.cpp); finding nothing either way, it parks (park.cpp).
+// The rule (next_task, in next_task.hpp's order): every kEventInterval-th tick a
+// maintenance pass (due timers, the ready I/O the local queue has room for) and one task
+// from the injection queue come first; then the LIFO slot, at most kMaxLifoStreak times in a
+// row; then the local queue; then a batch from the injection queue. Out of tasks, the worker
+// takes its own epoll's ready I/O (poll_own) before it searches, except every
+// kSearchFirst-th time, when it searches first (search.cpp); finding nothing either way, it
+// parks (park.cpp).
 // The guarantee: a busy worker looks at the injection queue, its timers and its I/O at least
-// every kEventInterval ticks, and at its local queue at least after every kMaxLifoStreak LIFO
-// polls. A task runs with a fresh budget of kBudget cooperative steps, and while it runs its
-// worker publishes the poll it is in (Remote::poll_tick) for the workers that watch it (watch.cpp).
+// every kEventInterval ticks, and at its local queue at least after every kMaxLifoStreak
+// LIFO polls. A task runs with a fresh budget of kBudget cooperative steps, and while it runs
+// its worker publishes the poll it is in (Remote::poll_tick) for the workers that watch it
+// (watch.cpp).
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -166,7 +168,7 @@ void Worker::run_task(TaskHeader* t) noexcept {
   }
   tls_task = t;
   tls_budget = kBudget;
-  remote_.poll_tick.store(tick_, std::memory_order_relaxed);
+  remote_.poll_tick.store(order_.tick, std::memory_order_relaxed);
   // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
   // snapshot.
   remote_.polls.store(remote_.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -180,25 +182,26 @@ void Worker::run_task(TaskHeader* t) noexcept {
 }
 
 TaskHeader* Worker::next_task() noexcept {
-  ++tick_;
-  if (tick_ % kEventInterval == 0) {
-    maintenance();
-    if (TaskHeader* t = pop_inject_one()) return t;
-  }
-  if (lifo_streak_ < kMaxLifoStreak) {
-    if (remote_.lifo.load(std::memory_order_relaxed)) {
-      if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
-        ++lifo_streak_;
-        return t;
-      }
+  // This worker's sources, in the order of next_task.hpp.
+  struct Sources {
+    Worker& w;
+    void maintenance() noexcept { w.maintenance(); }
+    TaskHeader* pop_inject_one() noexcept { return w.pop_inject_one(); }
+    // Relaxed: only a hint; the exchange below decides.
+    bool lifo_occupied() const noexcept {
+      return w.remote_.lifo.load(std::memory_order_relaxed) != nullptr;
     }
-  } else if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
-    // The LIFO slot has run enough in a row: send its task to the back of the line.
-    push_back(t);
-  }
-  lifo_streak_ = 0;
-  if (TaskHeader* t = remote_.queue.pop()) return t;
-  return pop_inject_batch();
+    // AcqRel: pairs with push_lifo's release store (or exchange), and orders us against a
+    // searcher's exchange: one of us gets the task.
+    TaskHeader* take_lifo() noexcept {
+      return w.remote_.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    }
+    void push_back(TaskHeader* t) noexcept { w.push_back(t); }
+    TaskHeader* pop_local() noexcept { return w.remote_.queue.pop(); }
+    TaskHeader* pop_inject_batch() noexcept { return w.pop_inject_batch(); }
+  };
+  Sources sources{*this};
+  return pick_next_task(sources, order_);
 }
 
 TaskHeader* Worker::pop_inject_one() noexcept {
