@@ -217,8 +217,9 @@ TEST(Gather, OfAJoinHandleWhoseTaskAlreadyFinishedReturnsItsValue) {
 
 // BUG: gather over a moved-from JoinHandle dereferences a null header (segfault) instead of
 // throwing UsageError as wait() and as_completed() do (DESIGN section 8: a clear error, not
-// a crash). gather_range/gather_handles take h.header() without checking the handle, and
-// GatherAwaiter::await_suspend reads observer_ through the null pointer (gather.cpp).
+// a crash). gather_range/gather_handles take each handle's header without checking the
+// handle, and GatherAwaiter::await_suspend reads its observer through the null pointer
+// (gather.cpp).
 TEST(Gather, OfAMovedFromJoinHandleThrowsUsageError) {
   bool threw = false;
   weft::run(

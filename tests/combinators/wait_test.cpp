@@ -867,7 +867,7 @@ TEST(AsCompletedWindow, AConsumerCancelledAsItsChildFinishesIsNotWokenFromItsNex
     }
   };
   weft::JoinHandle<void> consumer = rt.spawn(consume());
-  TaskHeader* c = consumer.header();
+  TaskHeader* c = weft::detail::HandleAccess::header(consumer);
   window::consumer = c;
   auto end = std::chrono::steady_clock::now() + 10s;
   auto waiting = [&] { return (c->state_.load() & TaskHeader::kWaiting) != 0; };

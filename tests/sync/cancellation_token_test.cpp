@@ -527,7 +527,7 @@ TEST(RunUntilCancelledWindow, WorkFinishingWhileTheFireIsInFlightKeepsItsValue) 
   weft::Event go;
   std::atomic<bool> waiting{false};
   weft::JoinHandle<int> h = rt.spawn(run_seven_then_sleep(token, go, waiting));
-  TaskHeader* t = h.header();
+  TaskHeader* t = weft::detail::HandleAccess::header(h);
   auto end = std::chrono::steady_clock::now() + 10s;
   ASSERT_TRUE(window::wait_until(end, [&] {
     return waiting.load() && (t->state_.load() & TaskHeader::kWaiting) != 0;

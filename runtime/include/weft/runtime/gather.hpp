@@ -145,7 +145,7 @@ template <class... Hs>
 Task<std::tuple<gather_value_t<handle_value_t<Hs>>...>> gather_handles(std::tuple<Hs...> hs) {
   TaskHeader* children[sizeof...(Hs)];
   std::size_t i = 0;
-  std::apply([&](auto&... h) { ((children[i++] = h.header()), ...); }, hs);
+  std::apply([&](auto&... h) { ((children[i++] = HandleAccess::header(h)), ...); }, hs);
   GatherAwaiter aw(children, sizeof...(Hs), /*fail_fast=*/true);
   co_await aw;
   rethrow_first_failure(aw, hs);
@@ -156,7 +156,7 @@ template <class... Hs>
 Task<std::tuple<Settled<handle_value_t<Hs>>...>> gather_settled_handles(std::tuple<Hs...> hs) {
   TaskHeader* children[sizeof...(Hs)];
   std::size_t i = 0;
-  std::apply([&](auto&... h) { ((children[i++] = h.header()), ...); }, hs);
+  std::apply([&](auto&... h) { ((children[i++] = HandleAccess::header(h)), ...); }, hs);
   GatherAwaiter aw(children, sizeof...(Hs), /*fail_fast=*/false);
   co_await aw;
   co_return std::apply([](auto&... h) { return std::tuple{take_settled(h)...}; }, hs);
@@ -179,7 +179,7 @@ template <class T>
 Task<std::vector<gather_value_t<T>>> gather_range(std::vector<JoinHandle<T>> hs) {
   std::vector<TaskHeader*> children;
   children.reserve(hs.size());
-  for (auto& h : hs) children.push_back(h.header());
+  for (auto& h : hs) children.push_back(HandleAccess::header(h));
   GatherAwaiter aw(children.data(), children.size(), /*fail_fast=*/true);
   co_await aw;
   if (auto f = aw.first_failure()) hs[*f].result();
@@ -193,7 +193,7 @@ template <class T>
 Task<std::vector<Settled<T>>> gather_settled_range(std::vector<JoinHandle<T>> hs) {
   std::vector<TaskHeader*> children;
   children.reserve(hs.size());
-  for (auto& h : hs) children.push_back(h.header());
+  for (auto& h : hs) children.push_back(HandleAccess::header(h));
   GatherAwaiter aw(children.data(), children.size(), /*fail_fast=*/false);
   co_await aw;
   std::vector<Settled<T>> out;

@@ -70,6 +70,8 @@ bool detach_observer(TaskHeader* t, Completion* c) noexcept;
 template <class T>
 class RootPromise;
 
+struct HandleAccess;
+
 template <class T>
 struct RootTask {
   using promise_type = RootPromise<T>;
@@ -403,12 +405,25 @@ class JoinHandle {
   detail::JoinAwaiter<T> operator co_await() && noexcept { return detail::JoinAwaiter<T>(p_); }
   detail::JoinAwaiter<T> operator co_await() & noexcept { return detail::JoinAwaiter<T>(p_); }
 
-  /// The header, for combinators (gather, wait, TaskGroup).
-  detail::RootPromise<T>* header() const noexcept { return p_; }
-
  private:
+  friend struct detail::HandleAccess;
+
   detail::RootPromise<T>* p_ = nullptr;
 };
+
+namespace detail {
+
+/// The task behind a JoinHandle, for the code that attaches to it without awaiting the
+/// handle (gather, wait, as_completed, block_on) and for tests; users never name it.
+struct HandleAccess {
+  /// The handle's task, or nullptr if the handle was moved from.
+  template <class T>
+  static RootPromise<T>* header(const JoinHandle<T>& h) noexcept {
+    return h.p_;
+  }
+};
+
+}  // namespace detail
 
 /// Spawns `task` on the current runtime (asyncio.create_task). Must be called from a task;
 /// throws UsageError outside a runtime and RuntimeClosed while it shuts down. `task` must

@@ -95,9 +95,10 @@ class Runtime {
              std::source_location where = std::source_location::current()) {
     check_not_on_worker("Runtime::block_on");
     JoinHandle<T> h = spawn(std::move(task), name, where);
-    wait_blocking(h.header());
-    h.header()->observed_.store(true, std::memory_order_relaxed);
-    return h.header()->take();
+    detail::RootPromise<T>* t = detail::HandleAccess::header(h);
+    wait_blocking(t);
+    t->observed_.store(true, std::memory_order_relaxed);
+    return t->take();
   }
 
   /// Cancels every live task, waits until all have finished and every blocking-pool job has

@@ -86,7 +86,7 @@ Task<WaitSets<T>> wait_impl(std::vector<JoinHandle<T>> hs, ReturnWhen when,
   children.reserve(hs.size());
   for (auto& h : hs) {
     if (!h) throw UsageError("weft::wait: a JoinHandle was moved from");
-    children.push_back(h.header());
+    children.push_back(HandleAccess::header(h));
   }
   co_await WaitAwaiter(children.data(), children.size(), when, deadline);
   WaitSets<T> sets;
@@ -140,7 +140,7 @@ AsyncGenerator<JoinHandle<T>> as_completed_impl(std::vector<JoinHandle<T>> hs) {
   children.reserve(hs.size());
   for (auto& h : hs) {
     if (!h) throw UsageError("weft::as_completed: a JoinHandle was moved from");
-    children.push_back(h.header());
+    children.push_back(HandleAccess::header(h));
   }
   CompletionQueue q(children.data(), children.size());
   for (std::size_t i = 0; i < hs.size(); ++i) {
