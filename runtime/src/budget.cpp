@@ -12,7 +12,7 @@ bool BudgetAwaiter::await_ready() const noexcept {
 
 void BudgetAwaiter::await_suspend(std::coroutine_handle<> h) const noexcept {
   detail::TaskHeader* t = detail::current_task();
-  t->resume_ = h;
+  t->set_resume_point(h);
   detail::schedule_yield(t);
 }
 

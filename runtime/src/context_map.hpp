@@ -32,7 +32,7 @@ extern constinit thread_local JobContextScope* tls_job_context;
 inline ContextMap* inherit_context(TaskHeader* spawner) noexcept {
   ContextMap* m = nullptr;
   if (spawner) [[likely]] {
-    m = spawner->context_;
+    m = spawner->context();
   } else if (JobContextScope* job = tls_job_context) {
     m = job->map;
   }

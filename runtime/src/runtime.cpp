@@ -27,8 +27,8 @@ std::set<const Scheduler*>& live_schedulers() {
 void report_unobserved_error(TaskHeader* t) noexcept {
   {
     std::lock_guard lk(g_live_mu);
-    if (live_schedulers().count(t->sched_)) {
-      t->sched_->report_unobserved(t);
+    if (live_schedulers().count(t->scheduler())) {
+      t->scheduler()->report_unobserved(t);
       return;
     }
   }
@@ -37,11 +37,11 @@ void report_unobserved_error(TaskHeader* t) noexcept {
 
 void print_unobserved_error(TaskHeader* t) noexcept {
   try {
-    std::string line = "weft: task " + std::to_string(t->id_);
+    std::string line = "weft: task " + std::to_string(t->id());
     if (!t->name().empty()) line += " '" + std::string(t->name()) + "'";
-    line += " (spawned at " + std::string(t->where_.file_name()) + ":" +
-            std::to_string(t->where_.line()) +
-            ") failed and nobody awaited it: " + describe(t->error_) + "\n";
+    line += " (spawned at " + std::string(t->where().file_name()) + ":" +
+            std::to_string(t->where().line()) +
+            ") failed and nobody awaited it: " + describe(t->error()) + "\n";
     std::fputs(line.c_str(), stderr);
   } catch (...) {
     std::fputs("weft: a task failed and nobody awaited it\n", stderr);
@@ -52,50 +52,50 @@ void submit_spawn(TaskHeader* t, Scheduler* sched) {
   TaskHeader* cur = current_task();
   if (!sched) {
     if (!cur) throw UsageError("weft::spawn called outside a weft task (no runtime here)");
-    sched = cur->sched_;
+    sched = cur->scheduler();
   }
   // asyncio's create_task: the child starts from a snapshot of the spawner's task-local
   // values. If the submission throws, the root's destruction drops the reference.
-  t->context_ = inherit_context(cur);
+  t->set_context(inherit_context(cur));
   sched->submit_new(t);
 }
 
-std::coroutine_handle<> complete_task(TaskHeader* t) noexcept {
-  t->sched_->registry().remove(t);
-  if (t->context_) release_context(std::exchange(t->context_, nullptr));
-  if (t->group_) t->group_->child_done(t->group_, t);
+std::coroutine_handle<> TaskHeader::complete() noexcept {
+  sched_->registry().remove(this);
+  if (context_) release_context(std::exchange(context_, nullptr));
+  if (group_) group_->child_done(group_, this);
   // AcqRel: publishes the result to the observer; sees an observer attached before.
-  std::uintptr_t old = t->observer_.exchange(TaskHeader::kCompleted, std::memory_order_acq_rel);
-  if (old > TaskHeader::kCompleted) {
+  std::uintptr_t old = observer_.exchange(kCompleted, std::memory_order_acq_rel);
+  if (old > kCompleted) {
     auto* c = reinterpret_cast<Completion*>(old);
-    c->notify(c, t);
+    c->notify(c, this);
   }
-  t->release();  // may destroy this frame; we only return a handle after it
+  release();  // may destroy this frame; we only return a handle after it
   return take_resume_next();
 }
 
-Attach attach_observer(TaskHeader* t, Completion* c) noexcept {
+Attach TaskHeader::attach_observer(Completion* c) noexcept {
   hook(HookPoint::kAttach);
   std::uintptr_t expected = 0;
-  if (t->observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
-                                           std::memory_order_acq_rel, std::memory_order_acquire)) {
+  if (observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
+                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
     return Attach::kAttached;
   }
-  return expected == TaskHeader::kCompleted ? Attach::kCompleted : Attach::kBusy;
+  return expected == kCompleted ? Attach::kCompleted : Attach::kBusy;
 }
 
-bool detach_observer(TaskHeader* t, Completion* c) noexcept {
+bool TaskHeader::detach_observer(Completion* c) noexcept {
   hook(HookPoint::kDetach);
   auto expected = reinterpret_cast<std::uintptr_t>(c);
-  return t->observer_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
-                                              std::memory_order_acquire);
+  return observer_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
+                                           std::memory_order_acquire);
 }
 
 }  // namespace detail
 
 TaskInfo current_task() {
   detail::TaskHeader& t = detail::require_task("weft::current_task");
-  return TaskInfo{t.id_, t.name(), t.where_};
+  return TaskInfo{t.id(), t.name(), t.where()};
 }
 
 bool in_runtime() noexcept {
@@ -221,8 +221,8 @@ void Runtime::wait_blocking(detail::TaskHeader* t) {
     self->done = true;
     self->cv.notify_one();
   };
-  if (detail::attach_observer(t, &w) != detail::Attach::kAttached) {
-    if (t->observer_.load(std::memory_order_acquire) == detail::TaskHeader::kCompleted) return;
+  if (t->attach_observer(&w) != detail::Attach::kAttached) {
+    if (t->completed()) return;
     throw UsageError("weft::Runtime::block_on: the task is already awaited elsewhere");
   }
   std::unique_lock lk(w.mu);

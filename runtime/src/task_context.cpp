@@ -22,23 +22,34 @@ std::atomic<std::uint64_t> g_next_job_owner{1};
 // Where the calling code's context lives: the running task's, else the blocking job's on
 // this thread (jobs run on threads that are not workers, so never both).
 struct Slot {
-  ContextMap** map = nullptr;
+  TaskHeader* task = nullptr;
+  JobContextScope* job = nullptr;
   std::uint64_t owner = 0;
+
+  explicit operator bool() const noexcept { return task || job; }
+  ContextMap* map() const noexcept { return task ? task->context() : job->map; }
+  void set_map(ContextMap* m) const noexcept {
+    if (task) {
+      task->set_context(m);
+    } else {
+      job->map = m;
+    }
+  }
 };
 
 Slot current_slot() noexcept {
-  if (TaskHeader* t = current_task()) return {&t->context_, t->id_};
+  if (TaskHeader* t = current_task()) return {t, nullptr, t->id()};
   if (JobContextScope* job = tls_job_context) {
     if (job->owner == 0) {
       job->owner = kJobOwnerBit | g_next_job_owner.fetch_add(1, std::memory_order_relaxed);
     }
-    return {&job->map, job->owner};
+    return {nullptr, job, job->owner};
   }
   return {};
 }
 
 ContextMap* current_map() noexcept {
-  if (TaskHeader* t = current_task()) return t->context_;
+  if (TaskHeader* t = current_task()) return t->context();
   JobContextScope* job = tls_job_context;
   return job ? job->map : nullptr;
 }
@@ -47,12 +58,12 @@ std::string quoted(const char* name) {
   return std::string("weft::TaskLocal '") + name + "'";
 }
 
-// Builds the map `*slot` would be with `key` bound to `value` (null: unbound), swaps it in
+// Builds the map `slot` would be with `key` bound to `value` (null: unbound), swaps it in
 // and returns the value `key` had. An empty result is no map at all, so the tasks spawned
 // from here on pay nothing again.
-std::shared_ptr<const void> replace(ContextMap** slot, const void* key,
+std::shared_ptr<const void> replace(const Slot& slot, const void* key,
                                     std::shared_ptr<const void> value) {
-  ContextMap* old = *slot;
+  ContextMap* old = slot.map();
   std::shared_ptr<const void> previous;
   auto next = std::make_unique<ContextMap>();
   if (old) {
@@ -66,7 +77,7 @@ std::shared_ptr<const void> replace(ContextMap** slot, const void* key,
     }
   }
   if (value) next->entries.push_back({key, std::move(value)});
-  *slot = next->entries.empty() ? nullptr : next.release();
+  slot.set_map(next->entries.empty() ? nullptr : next.release());
   release_context(old);
   return previous;
 }
@@ -89,21 +100,21 @@ const void* context_find(const void* key) noexcept {
 
 ContextUndo context_set(const void* key, std::shared_ptr<const void> value, const char* name) {
   Slot s = current_slot();
-  if (!s.map) throw UsageError(quoted(name) + " set outside a weft task");
+  if (!s) throw UsageError(quoted(name) + " set outside a weft task");
   ContextUndo undo{key, s.owner, nullptr};
-  undo.previous = replace(s.map, key, std::move(value));
+  undo.previous = replace(s, key, std::move(value));
   return undo;
 }
 
 void context_reset(const ContextUndo& undo, const char* name) {
   Slot s = current_slot();
-  if (!s.map) throw UsageError(quoted(name) + " reset outside a weft task");
+  if (!s) throw UsageError(quoted(name) + " reset outside a weft task");
   if (s.owner != undo.owner) {
     throw UsageError(quoted(name) +
                      " reset with a token made in another task: a token undoes a set only in "
                      "the task that made it");
   }
-  replace(s.map, undo.key, undo.previous);
+  replace(s, undo.key, undo.previous);
 }
 
 void throw_context_unset(const char* name) {

@@ -82,7 +82,8 @@ bool Barrier::WaitAwaiter::trip(detail::WakeList& woken) noexcept {
   for (detail::SyncWaiter* w = head; w;) {
     detail::SyncWaiter* next = w->wake_next;
     detail::TaskHeader* t = w->task;
-    if (t->begin_wait(w, t->resume_, /*forwarding=*/false) == detail::WaitResult::kCancelled) {
+    if (t->begin_wait(w, t->resume_point(), /*forwarding=*/false) ==
+        detail::WaitResult::kCancelled) {
       w->cancelled = true;  // cancelled since our claim: it leaves with CancelledError
       woken.push(w);
     } else {
@@ -116,7 +117,7 @@ bool Barrier::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   }
   woken.wake_all();
   if (detail::budget_spend()) return false;
-  t->resume_ = h;  // out of budget: let the others run first
+  t->set_resume_point(h);  // out of budget: let the others run first
   detail::schedule_yield(t);
   return true;
 }

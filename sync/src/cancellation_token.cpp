@@ -281,7 +281,7 @@ bool CancellationToken::CancelledAwaiter::await_ready() noexcept {
 bool CancellationToken::CancelledAwaiter::await_suspend(std::coroutine_handle<> h) {
   detail::TaskHeader* t = &detail::require_task("weft::CancellationToken::cancelled");
   if (ready_) {  // out of budget: let the others run first
-    t->resume_ = h;
+    t->set_resume_point(h);
     detail::schedule_yield(t);
     return true;
   }

@@ -63,7 +63,7 @@ void Condition::notify_up_to(std::size_t n, const char* what) {
 
 bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   detail::TaskHeader* t = &detail::require_task("weft::Condition::wait");
-  if (t->depth_ >= detail::TaskHeader::kMaxDepth) {
+  if (!t->can_open_scope()) {
     throw std::length_error(
         "weft::Condition::wait: too many nested timeout/task-group/shield scopes to shield the "
         "re-acquisition of the mutex");
@@ -80,9 +80,9 @@ bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   on_run = &WaitAwaiter::relock;
   {
     std::lock_guard lk(c_->lock_);
-    t->run_hook_ = this;  // published to the claimer by begin_wait's release
+    t->set_run_hook(this);  // published to the claimer by begin_wait's release
     if (!publish(h)) {
-      t->run_hook_ = nullptr;
+      t->clear_run_hook();
       cancelled = true;  // never released: await_resume gives the mutex back to the guard
       return false;
     }
@@ -96,8 +96,8 @@ bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
 void Condition::WaitAwaiter::relock(detail::Waiter* w) noexcept {
   auto* self = static_cast<WaitAwaiter*>(w);
   detail::TaskHeader* t = self->task;
-  t->run_hook_ = nullptr;
-  std::coroutine_handle<> h = t->resume_;
+  t->clear_run_hook();
+  std::coroutine_handle<> h = t->resume_point();
   // Runs as the task (its worker polls it): open a shield so that no cancellation ends the
   // lock wait; await_suspend checked that one more scope fits, so this cannot throw.
   self->shield_floor_ = t->push_shield();

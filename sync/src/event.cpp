@@ -35,7 +35,7 @@ bool Event::WaitAwaiter::await_ready() noexcept {
 bool Event::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   detail::TaskHeader* t = &detail::require_task("weft::Event::wait");
   if (ready_) {  // out of budget: let the others run first
-    t->resume_ = h;
+    t->set_resume_point(h);
     detail::schedule_yield(t);
     return true;
   }

@@ -110,7 +110,7 @@ bool Latch::WaitAwaiter::await_ready() noexcept {
 bool Latch::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   detail::TaskHeader* t = &detail::require_task("weft::Latch::wait");
   if (ready_) {  // out of budget: let the others run first
-    t->resume_ = h;
+    t->set_resume_point(h);
     detail::schedule_yield(t);
     return true;
   }

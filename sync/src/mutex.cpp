@@ -111,9 +111,9 @@ bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noe
       break;
     }
   }
-  task->run_hook_ = this;
+  task->set_run_hook(this);
   if (again ? publish_front(h) : publish(h)) return true;
-  task->run_hook_ = nullptr;
+  task->clear_run_hook();
   cancelled = true;  // kWaiters may be set with nobody linked: the next unlock just goes slow
   return false;
 }
@@ -121,13 +121,13 @@ bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noe
 void Mutex::LockAwaiter::on_woken(detail::Waiter* w) noexcept {
   auto* self = static_cast<LockAwaiter*>(w);
   detail::TaskHeader* t = self->task;
-  std::coroutine_handle<> h = t->resume_;
+  std::coroutine_handle<> h = t->resume_point();
   if (!self->cancelled && !self->handed_) {
     // Woken (not handed): take the mutex if it is free, else wait again at the front.
     std::lock_guard lk(self->m_->lock_);
     if (self->lock_or_wait(h, /*again=*/true)) return;  // published: the frame is not ours
   }
-  t->run_hook_ = nullptr;
+  t->clear_run_hook();
   h.resume();
 }
 

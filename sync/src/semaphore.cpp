@@ -84,7 +84,7 @@ bool Semaphore::AcquireAwaiter::await_suspend(std::coroutine_handle<> h) {
     detail::require_task("weft::Semaphore::acquire");  // throws UsageError
   }
   if (acquired_) {  // out of budget: let the others run first
-    t->resume_ = h;
+    t->set_resume_point(h);
     detail::schedule_yield(t);
     return true;
   }

@@ -813,7 +813,7 @@ void hold_completion(weft::detail::HookPoint p) noexcept {
   int armed = 0;
   if (!phase.compare_exchange_strong(armed, 1)) return;
   weft::detail::TaskHeader* c = consumer.load();
-  was_waiting.store(c->state_.load() & weft::detail::TaskHeader::kWaiting);
+  was_waiting.store(c->is_waiting());
   for (auto end = std::chrono::steady_clock::now() + 10s;
        phase.load() != 2 && std::chrono::steady_clock::now() < end;) {
     std::this_thread::yield();
@@ -870,7 +870,7 @@ TEST(AsCompletedWindow, AConsumerCancelledAsItsChildFinishesIsNotWokenFromItsNex
   TaskHeader* c = weft::detail::HandleAccess::header(consumer);
   window::consumer = c;
   auto end = std::chrono::steady_clock::now() + 10s;
-  auto waiting = [&] { return (c->state_.load() & TaskHeader::kWaiting) != 0; };
+  auto waiting = [&] { return c->is_waiting(); };
   ASSERT_TRUE(window::wait_until(end, waiting)) << "the consumer never waited in next()";
   weft::detail::set_hook(&window::hold_completion);
   child_go.set();

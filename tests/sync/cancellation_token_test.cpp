@@ -529,9 +529,8 @@ TEST(RunUntilCancelledWindow, WorkFinishingWhileTheFireIsInFlightKeepsItsValue) 
   weft::JoinHandle<int> h = rt.spawn(run_seven_then_sleep(token, go, waiting));
   TaskHeader* t = weft::detail::HandleAccess::header(h);
   auto end = std::chrono::steady_clock::now() + 10s;
-  ASSERT_TRUE(window::wait_until(end, [&] {
-    return waiting.load() && (t->state_.load() & TaskHeader::kWaiting) != 0;
-  })) << "the work never waited";
+  ASSERT_TRUE(window::wait_until(end, [&] { return waiting.load() && t->is_waiting(); }))
+      << "the work never waited";
   weft::detail::set_hook(&window::hold_fire);
   std::thread canceller([&] { token.cancel(); });
   ASSERT_TRUE(window::wait_until(end, [] { return window::phase.load() == 1; }));

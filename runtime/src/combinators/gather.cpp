@@ -13,8 +13,7 @@ GatherAwaiter::GatherAwaiter(TaskHeader* const* children, std::size_t n, bool fa
 bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
   task_ = &require_task("weft::gather");
   for (std::size_t i = 0; i < n_; ++i) {
-    std::uintptr_t obs = children_[i]->observer_.load(std::memory_order_acquire);
-    if (obs != 0 && obs != TaskHeader::kCompleted) {
+    if (children_[i]->observer_state() == TaskHeader::ObserverState::kAttached) {
       throw UsageError("weft::gather: a JoinHandle is already awaited by another task");
     }
   }
@@ -27,7 +26,7 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
     slots_[i].notify = &GatherAwaiter::on_child_done;
     slots_[i].owner = this;
     slots_[i].index = i;
-    switch (attach_observer(children_[i], &slots_[i])) {
+    switch (children_[i]->attach_observer(&slots_[i])) {
       case Attach::kAttached:
         slots_[i].awaited = true;
         break;
@@ -68,7 +67,7 @@ void GatherAwaiter::await_resume() {
     bool undelivered = false;
     for (std::size_t i = 0; i < n_; ++i) {
       TaskHeader* c = children_[i];
-      if (c->error_ && is_cancelled_error(c->error_)) {
+      if (c->error() && is_cancelled_error(c->error())) {
         undelivered = false;
         break;
       }
@@ -89,7 +88,7 @@ void GatherAwaiter::observe_children(std::size_t except) noexcept {
     // Relaxed: read by whoever drops the child's last reference (TaskHeader::release),
     // after the acq_rel decrement of the gather's handle, which comes after this store.
     if (i != except && slots_[i].awaited) {
-      children_[i]->observed_.store(true, std::memory_order_relaxed);
+      children_[i]->mark_observed();
     }
   }
 }
@@ -106,7 +105,7 @@ void GatherAwaiter::on_child_done(Completion* c, TaskHeader* child) noexcept {
 }
 
 void GatherAwaiter::child_done(std::size_t index, TaskHeader* child) noexcept {
-  if (fail_fast_ && child->error_) {
+  if (fail_fast_ && child->error()) {
     std::size_t none = ~std::size_t{0};
     // A gather whose own cancellation is pending has forwarded it (or is forwarding it) to
     // every child: a second request would reach a child already in its cleanup and stay

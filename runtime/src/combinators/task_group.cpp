@@ -68,9 +68,9 @@ void TaskGroup::fail(std::exception_ptr e) noexcept {
 
 void TaskGroup::on_child_done(detail::GroupLink* link, detail::TaskHeader* child) noexcept {
   TaskGroup& g = *static_cast<Link*>(link)->owner;
-  if (child->error_ && !detail::is_cancelled_error(child->error_)) {
-    child->observed_.store(true, std::memory_order_relaxed);
-    g.fail(child->error_);
+  if (child->error() && !detail::is_cancelled_error(child->error())) {
+    child->mark_observed();
+    g.fail(child->error());
   }
   detail::TaskHeader* parent = nullptr;
   {

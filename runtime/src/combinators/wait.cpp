@@ -6,12 +6,9 @@
 namespace weft::detail {
 
 namespace {
-bool completed(TaskHeader* t) noexcept {
-  return t->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted;
-}
 // FirstException counts real exceptions, not cancellation (as asyncio does).
 bool failed(const TaskHeader* t) noexcept {
-  return t->error_ && !is_cancelled_error(t->error_);
+  return t->error() && !is_cancelled_error(t->error());
 }
 void await_ack(const std::atomic<bool>& acked) noexcept {
   hook(HookPoint::kAckAwaited);
@@ -50,7 +47,7 @@ bool WaitAwaiter::await_ready() const noexcept {
   std::size_t done = 0;
   bool failed = false;
   for (std::size_t i = 0; i < n_; ++i) {
-    if (completed(children_[i])) {
+    if (children_[i]->completed()) {
       ++done;
       failed = failed || detail::failed(children_[i]);
     }
@@ -61,8 +58,7 @@ bool WaitAwaiter::await_ready() const noexcept {
 bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   task_ = &require_task("weft::wait");
   for (std::size_t i = 0; i < n_; ++i) {
-    std::uintptr_t obs = children_[i]->observer_.load(std::memory_order_acquire);
-    if (obs != 0 && obs != TaskHeader::kCompleted) {
+    if (children_[i]->observer_state() == TaskHeader::ObserverState::kAttached) {
       throw UsageError("weft::wait: a JoinHandle is already awaited by another task");
     }
   }
@@ -81,7 +77,7 @@ bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
     Slot& s = slots_[i];
     s.notify = &WaitAwaiter::on_child_done;
     s.owner = this;
-    Attach a = attach_observer(children_[i], &s);
+    Attach a = children_[i]->attach_observer(&s);
     s.attached = a == Attach::kAttached;
     if (a == Attach::kCompleted) {
       done_.fetch_add(1, std::memory_order_relaxed);
@@ -147,7 +143,7 @@ void WaitAwaiter::release_all() noexcept {
     Slot& s = slots_[i];
     if (!s.attached) continue;
     s.attached = false;
-    if (!detach_observer(children_[i], &s)) await_ack(s.acked);
+    if (!children_[i]->detach_observer(&s)) await_ack(s.acked);
   }
 }
 
@@ -163,7 +159,7 @@ CompletionQueue::CompletionQueue(TaskHeader* const* children, std::size_t n)
     s.owner = this;
     s.index = i;
     std::lock_guard lk(lock_);  // a child may notify as soon as it is attached
-    s.attached = attach_observer(children[i], &s) == Attach::kAttached;
+    s.attached = children[i]->attach_observer(&s) == Attach::kAttached;
     if (!s.attached) {  // finished (or awaited elsewhere: awaiting it will say so)
       s.acked.store(true, std::memory_order_relaxed);  // no notifier will touch the slot
       ready_.push_back(i);
@@ -183,7 +179,7 @@ CompletionQueue::~CompletionQueue() {
       std::lock_guard lk(lock_);
       attached = s.attached;
     }
-    if (!attached || !detach_observer(children_[i], &s)) await_ack(s.acked);
+    if (!attached || !children_[i]->detach_observer(&s)) await_ack(s.acked);
   }
 }
 

@@ -23,7 +23,7 @@ namespace weft::detail {
 constinit thread_local char* tls_stack_floor = nullptr;  // detail/stack_guard.hpp
 
 namespace {
-thread_local TaskHeader* tls_next = nullptr;  // resume_next()'s task, until complete_task ends
+thread_local TaskHeader* tls_next = nullptr;  // resume_next()'s task, until complete() ends
 }  // namespace
 
 Worker* current_worker() noexcept {
@@ -50,13 +50,13 @@ std::coroutine_handle<> take_resume_next() noexcept {
     return std::noop_coroutine();
   }
   tls_task = t;
-  return t->resume_;
+  return t->resume_point();
 }
 
 std::coroutine_handle<> resume_from_queue(std::coroutine_handle<> next) noexcept {
   TaskHeader* t = tls_task;
   if (!t || next.address() == std::noop_coroutine().address()) return next;
-  t->resume_ = next;
+  t->set_resume_point(next);
   schedule_yield(t);
   return std::noop_coroutine();
 }

@@ -74,14 +74,14 @@ void Scheduler::job_finished() noexcept {
 }
 
 void submit_blocking(TaskHeader* t, BlockingJob* job) {
-  t->sched_->submit_blocking(job);
+  t->scheduler()->submit_blocking(job);
 }
 void submit_blocking(Scheduler* s, BlockingJob* job) {
   s->submit_blocking(job);
 }
 
 void submit_offload(TaskHeader* t, BlockingJob* job) {
-  t->sched_->submit_offload(job);
+  t->scheduler()->submit_offload(job);
 }
 void job_finished(Scheduler* s) noexcept {
   s->job_finished();

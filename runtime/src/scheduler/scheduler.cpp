@@ -73,7 +73,7 @@ std::vector<WorkerMetrics> Scheduler::metrics() const {
 void Scheduler::submit_new(TaskHeader* t) {
   Worker* w = tls_worker;
   bool on_own_worker = w && &w->scheduler() == this;
-  t->sched_ = this;
+  t->set_scheduler(this);
   // The shard lock orders add() before our phase load, and shutdown's phase store before
   // its live() count (which takes the same locks): one of the two sees the other.
   registry_.add(t,
@@ -125,10 +125,10 @@ void Scheduler::schedule_yield(TaskHeader* t) noexcept {
 // detail/context.hpp's schedule and schedule_yield live here, beside the members they call,
 // so that the compiler can inline those into them.
 void schedule(TaskHeader* t) noexcept {
-  t->sched_->schedule(t);
+  t->scheduler()->schedule(t);
 }
 void schedule_yield(TaskHeader* t) noexcept {
-  t->sched_->schedule_yield(t);
+  t->scheduler()->schedule_yield(t);
 }
 
 void Scheduler::inject(TaskHeader* t) noexcept {
@@ -203,10 +203,10 @@ void Scheduler::drop_stale_entry(TaskHeader* e) noexcept {
 }
 
 void Scheduler::report_unobserved(TaskHeader* t) noexcept {
-  TaskInfo info{t->id_, t->name(), t->where_};
+  TaskInfo info{t->id(), t->name(), t->where()};
   try {
     if (options_.on_unobserved_error) {
-      options_.on_unobserved_error(info, t->error_);
+      options_.on_unobserved_error(info, t->error());
       return;
     }
   } catch (...) {

@@ -160,8 +160,7 @@ void Worker::main() {
 void Worker::run_task(TaskHeader* t) noexcept {
   if (TaskHeader::is_start_entry(t)) {
     t = TaskHeader::from_entry(t);
-    std::uint8_t s = TaskHeader::kNotStarted;
-    if (!t->start_.compare_exchange_strong(s, TaskHeader::kStarted, std::memory_order_acq_rel)) {
+    if (!t->try_start()) {
       t->release();  // a joiner ran it already (join inlining); this entry held a reference
       return;
     }
@@ -172,11 +171,12 @@ void Worker::run_task(TaskHeader* t) noexcept {
   // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
   // snapshot.
   remote_.polls.store(remote_.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // resume_ was published by the claim (acquire in try_claim) or by our own schedule.
-  if (Waiter* hook = t->run_hook_) [[unlikely]] {
+  // The resume point was published by the claim (acquire in try_claim) or by our own
+  // schedule.
+  if (Waiter* hook = t->run_hook()) [[unlikely]] {
     hook->on_run(hook);
   } else {
-    t->resume_.resume();
+    t->resume_point().resume();
   }
   tls_task = nullptr;
 }

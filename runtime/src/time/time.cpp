@@ -24,7 +24,7 @@ bool SleepAwaiter::await_suspend(std::coroutine_handle<> h) {
   // Due already (or sleep(0)): a plain yield, still a cancellation point.
   yielded_ = true;
   if (task_->cancel_pending()) return false;
-  task_->resume_ = h;
+  task_->set_resume_point(h);
   schedule_yield(task_);
   return true;
 }
@@ -54,7 +54,7 @@ void SleepAwaiter::fire_wait(TimerEntry* e) noexcept {
 bool YieldAwaiter::await_suspend(std::coroutine_handle<> h) {
   task = &require_task("weft::yield_now");
   if (task->cancel_pending()) return false;
-  task->resume_ = h;
+  task->set_resume_point(h);
   schedule_yield(task);
   return true;
 }

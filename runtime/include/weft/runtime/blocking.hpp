@@ -70,7 +70,7 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
     auto* self = static_cast<OffThreadAwaiter*>(j);
     {
       // The task is suspended until the claim below, so its context cannot change meanwhile.
-      JobContextScope context(self->task_->context_);
+      JobContextScope context(self->task_->context());
       try {
         if constexpr (std::is_void_v<R>) {
           std::invoke(self->f_);
@@ -82,7 +82,7 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
       }
     }
     TaskHeader* t = self->task_;
-    Scheduler* s = t->sched_;
+    Scheduler* s = t->scheduler();
     if (t->try_claim()) schedule(t);  // `self` may be gone after this
     job_finished(s);
   }

@@ -57,15 +57,6 @@ namespace detail {
 /// Registers a fresh root with `sched` (nullptr: the current runtime) and queues it. Throws
 /// RuntimeClosed or UsageError; the caller then destroys the root.
 void submit_spawn(TaskHeader* t, Scheduler* sched);
-/// Completion of a root: unregister, notify the group and the observer, drop a reference.
-/// Returns the coroutine to transfer to (a joiner that ran this task inline), or noop.
-std::coroutine_handle<> complete_task(TaskHeader* t) noexcept;
-enum class Attach { kAttached, kCompleted, kBusy };
-/// Attaches `c` as the completion observer of `t`: kCompleted if `t` has already completed,
-/// kBusy if another observer is attached.
-Attach attach_observer(TaskHeader* t, Completion* c) noexcept;
-/// Detaches `c`; false if `t` completed and is notifying or has notified `c`.
-bool detach_observer(TaskHeader* t, Completion* c) noexcept;
 
 template <class T>
 class RootPromise;
@@ -84,7 +75,7 @@ class RootPromiseBase : public TaskHeader, public FrameAllocated {
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept {
-      return complete_task(self);
+      return self->complete();
     }
     void await_resume() const noexcept {}
     TaskHeader* self;
@@ -102,13 +93,12 @@ class RootPromiseBase : public TaskHeader, public FrameAllocated {
   RootTask<T> get_return_object() noexcept {
     auto h =
         std::coroutine_handle<RootPromise<T>>::from_promise(static_cast<RootPromise<T>&>(*this));
-    root_ = h;
-    resume_ = h;
+    set_root(h);
     return RootTask<T>{h};
   }
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() noexcept { return FinalAwaiter{this}; }
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+  void unhandled_exception() noexcept { record_error(std::current_exception()); }
   struct StartTag {};
   StartCheck await_transform(StartTag) noexcept { return StartCheck{this}; }
   template <class A>
@@ -125,7 +115,7 @@ class RootPromise final : public RootPromiseBase<T> {
     value_.emplace(std::forward<U>(v));
   }
   T take() {
-    if (this->error_) std::rethrow_exception(this->error_);
+    this->rethrow_if_failed();
     return std::move(*value_);
   }
 
@@ -137,9 +127,7 @@ template <>
 class RootPromise<void> final : public RootPromiseBase<void> {
  public:
   void return_void() noexcept {}
-  void take() {
-    if (error_) std::rethrow_exception(error_);
-  }
+  void take() { rethrow_if_failed(); }
 };
 
 template <class T>
@@ -202,8 +190,8 @@ RootPromise<T>* adopt_root(RootTask<T> root, std::string_view name, std::source_
     root.h.destroy();
     throw;
   }
-  p.where_ = where;
-  p.group_ = group;
+  p.set_where(where);
+  p.set_group(group);
   return &p;
 }
 
@@ -272,35 +260,32 @@ class [[nodiscard]] JoinAwaiter : Waiter, Completion {
 
   bool await_ready() const {
     if (!child_) throw UsageError("weft::JoinHandle awaited after it was moved from");
-    if (child_->observed_.load(std::memory_order_relaxed)) {
+    if (child_->result_taken()) {
       throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
     }
-    std::uintptr_t obs = child_->observer_.load(std::memory_order_acquire);
-    if (obs != 0 && obs != TaskHeader::kCompleted) {
+    const TaskHeader::ObserverState obs = child_->observer_state();
+    if (obs == TaskHeader::ObserverState::kAttached) {
       throw UsageError("weft::JoinHandle awaited while another task awaits it");
     }
     // Finished: done at once, unless the budget is spent (then await_suspend yields).
-    return obs == TaskHeader::kCompleted && budget_spend();
+    return obs == TaskHeader::ObserverState::kCompleted && budget_spend();
   }
 
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
     task_ = &require_task("co_await JoinHandle");
-    if (child_->observer_.load(std::memory_order_acquire) == TaskHeader::kCompleted) {
-      return yield(h);  // finished, but our budget is spent
-    }
+    if (child_->completed()) return yield(h);  // finished, but our budget is spent
     // The budget bounds how long a fork-join tree runs inline before the worker looks at
     // its other tasks.
-    inlined_ = child_->sched_ == task_->sched_ &&
-               child_->start_.load(std::memory_order_relaxed) == TaskHeader::kNotStarted &&
+    inlined_ = child_->scheduler() == task_->scheduler() && child_->not_started() &&
                budget_spend() && child_->claim_inline();
     const bool run_child = inlined_;
-    const std::coroutine_handle<> child_root = child_->root_;
+    const std::coroutine_handle<> child_root = child_->root();
     WaitResult r = task_->begin_wait(this, h, /*forwarding=*/true);
     if (r == WaitResult::kSuspendedMustForward) {
       child_->request_cancel(0);
       task_->end_forward();
     }
-    switch (attach_observer(child_, this)) {
+    switch (child_->attach_observer(this)) {
       case Attach::kAttached:
         // Published: only the child's completion resumes us now. If we won the child's
         // first run, it is ours to start, here.
@@ -330,11 +315,11 @@ class [[nodiscard]] JoinAwaiter : Waiter, Completion {
   /// scope (timeout) that requested it as the scope closes: a value is never traded for
   /// CancelledError or TimeoutError.
   T await_resume() {
-    if (task_ && task_->cancel_pending() && !(child_->cancel_pending() && !child_->error_)) {
+    if (task_ && task_->cancel_pending() && !(child_->cancel_pending() && !child_->error())) {
       task_->take_cancel();
       throw CancelledError();
     }
-    if (child_->observed_.exchange(true, std::memory_order_acq_rel)) {
+    if (!child_->claim_result()) {
       throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
     }
     return child_->take();
@@ -342,7 +327,7 @@ class [[nodiscard]] JoinAwaiter : Waiter, Completion {
 
  private:
   std::coroutine_handle<> yield(std::coroutine_handle<> h) noexcept {
-    task_->resume_ = h;
+    task_->set_resume_point(h);
     schedule_yield(task_);
     return std::noop_coroutine();
   }
@@ -382,12 +367,10 @@ class JoinHandle {
     if (p_) p_->request_cancel(0);
   }
   /// True once the task has finished (value, exception or cancellation). Any thread.
-  bool done() const noexcept {
-    return p_ && p_->observer_.load(std::memory_order_acquire) == detail::TaskHeader::kCompleted;
-  }
+  bool done() const noexcept { return p_ && p_->completed(); }
   /// The task's id, name and spawn site.
   TaskInfo info() const noexcept {
-    return p_ ? TaskInfo{p_->id_, p_->name(), p_->where_} : TaskInfo{};
+    return p_ ? TaskInfo{p_->id(), p_->name(), p_->where()} : TaskInfo{};
   }
   /// True unless moved from.
   explicit operator bool() const noexcept { return p_ != nullptr; }
@@ -396,7 +379,7 @@ class JoinHandle {
   /// UsageError if the task has not finished or the result was already taken.
   T result() {
     if (!done()) throw UsageError("weft::JoinHandle::result: the task has not finished");
-    if (p_->observed_.exchange(true, std::memory_order_relaxed)) {
+    if (!p_->claim_result()) {
       throw UsageError("weft::JoinHandle::result: the result was already taken");
     }
     return p_->take();

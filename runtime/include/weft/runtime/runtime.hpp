@@ -97,7 +97,7 @@ class Runtime {
     JoinHandle<T> h = spawn(std::move(task), name, where);
     detail::RootPromise<T>* t = detail::HandleAccess::header(h);
     wait_blocking(t);
-    t->observed_.store(true, std::memory_order_relaxed);
+    t->mark_observed();
     return t->take();
   }
 

@@ -85,7 +85,7 @@ class TaskGroup {
       throw;
     }
     try {
-      detail::submit_spawn(p, parent_.sched_);
+      detail::submit_spawn(p, parent_.scheduler());
     } catch (...) {
       remove_child(p);
       detail::destroy_unsubmitted(p);

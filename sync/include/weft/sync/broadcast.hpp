@@ -278,7 +278,7 @@ class [[nodiscard]] BroadcastReceiver<T>::RecvAwaiter : detail::SyncWaiter {
       }
     }
     if (detail::budget_spend()) return false;
-    t->resume_ = h;  // out of budget: let the others run first
+    t->set_resume_point(h);  // out of budget: let the others run first
     detail::schedule_yield(t);
     return true;
   }

@@ -285,7 +285,7 @@ class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
     detail::TaskHeader* t = &detail::require_task("weft::OneshotReceiver::recv");
     task_ = t;
     if (ready_) {  // out of budget: let the others run first
-      t->resume_ = h;
+      t->set_resume_point(h);
       detail::schedule_yield(t);
       return true;
     }

@@ -3,7 +3,7 @@
 
 namespace weft::detail {
 
-struct TaskHeader;
+class TaskHeader;
 class Scheduler;
 
 struct BlockingJob {

@@ -38,11 +38,47 @@
 // bit and remembers them in `delivered_`, so a timeout scope can tell whether the
 // CancelledError passing its boundary is its own (-> TimeoutError) or an outer one.
 //
+// ## The first run (`start_`)
+// A spawn puts a *start entry* (the header's address with the low bit set) in a run queue;
+// a worker that pops it must win `start_` from NOT_STARTED to STARTED (`try_start`) to run
+// the task. A task that awaits the handle of a child nobody has started may win it instead,
+// to INLINED (`claim_inline`), and run the child at once on its own thread, depth-first, as
+// a fork-join pool would; the start entry then stays queued holding a reference of its own,
+// and whoever pops it (or drops it at shutdown) just releases that. Both transitions are
+// one acq_rel CAS from NOT_STARTED, so exactly one of them happens; nothing else writes
+// `start_`, and both end states are final.
+//
+// ## Completion and its observer (`observer_`)
+// 0 (nobody waits for the end), a Completion* (the one observer: a join, gather, wait or
+// block_on), or COMPLETED. An observer attaches with a CAS 0 -> itself (`attach_observer`)
+// and may detach with a CAS back to 0 (`detach_observer`), from any thread, while the task
+// runs. The task's final suspend (`complete`) exchanges in COMPLETED, once, and notifies
+// the observer it found, which then can no longer detach (a detach that fails waits for the
+// notification to end). COMPLETED is final. The exchange is acq_rel: it publishes the result
+// and `error_` to whoever reads COMPLETED with acquire (`completed`, `observer_state`, an
+// attach that fails), and it sees what the observer stored before its attach's release.
+// `observed_` is set once the outcome reached someone (`claim_result`, `mark_observed`), so
+// that the last `release` does not report the error as unobserved.
+//
+// ## References (`refs_`)
+// A task starts with two: its JoinHandle's and its run's (dropped by `complete`). Others are
+// taken with `add_ref` by holders that already own one or keep the task alive otherwise: a
+// task group's child list, shutdown's snapshot of the live-task registry, and a start entry
+// left queued by join inlining (`claim_inline`). Relaxed, since the adder's own hold keeps
+// the count above zero. `release` is an acq_rel decrement: the last one sees every other
+// owner's writes, reports an error nobody took to the runtime's handler, and destroys the
+// root frame (the header with it).
+//
 // ## Task-local values
 // `context_` points at the task's immutable map of TaskLocal values, or is null while it has
 // none (detail/task_context.hpp). The task alone swaps it (copy on write) and its spawner
 // fills it before the spawn is published; it is dropped when the task completes, so the
 // values do not wait for the last JoinHandle.
+//
+// ## Fixed at spawn
+// The scheduler, group, root, name, spawn site and id are set before the spawn is published
+// (the run queue's hand-off orders them for every later reader) and never change; the
+// live-task registry's links change only under its shard lock (TaskRegistry, a friend).
 #pragma once
 
 #include <atomic>
@@ -53,6 +89,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "weft/runtime/detail/compiler_check.hpp"
 #include "weft/runtime/detail/hooks.hpp"
@@ -60,7 +97,7 @@
 
 namespace weft::detail {
 
-struct TaskHeader;
+class TaskHeader;
 class Scheduler;
 
 /// Suspension record of one wait, living in the awaiting coroutine's frame.
@@ -69,10 +106,10 @@ struct Waiter {
   void (*on_cancel)(Waiter*) noexcept = nullptr;
   /// Forwarding waits: pass the cancellation on (to children); the wait goes on.
   void (*on_forward)(Waiter*) noexcept = nullptr;
-  /// Run hook (TaskHeader::run_hook_): when the task is next run, the worker calls this
+  /// Run hook (TaskHeader::set_run_hook): when the task is next run, the worker calls this
   /// instead of resuming the coroutine. It may publish a new wait (the task stays suspended,
   /// e.g. a woken Mutex waiter that lost the mutex to a newcomer and waits again) or clear
-  /// run_hook_ and resume the coroutine itself.
+  /// the run hook and resume the coroutine itself.
   void (*on_run)(Waiter*) noexcept = nullptr;
 };
 
@@ -86,6 +123,8 @@ struct GroupLink {
   void (*child_done)(GroupLink*, TaskHeader*) noexcept;
 };
 
+enum class Attach { kAttached, kCompleted, kBusy };
+
 enum class WaitResult {
   kSuspended,             ///< published; do not touch the frame again
   kSuspendedMustForward,  ///< published with FWD_LOCK held: forward, then end_forward()
@@ -93,82 +132,30 @@ enum class WaitResult {
   kCancelled,             ///< an effective cancellation is pending; not suspended
 };
 
-struct TaskHeader {
+/// What a spawned task carries: the wait word and the rest of the state its wakers,
+/// cancellers, joiners and scheduler share (see the opening comment for who may touch what).
+class TaskHeader {
+  // The wait word's layout (see the opening comment).
   static constexpr std::uint64_t kWaiting = 1;
   static constexpr std::uint64_t kForwarding = 2;
   static constexpr std::uint64_t kFwdLock = 4;
   static constexpr unsigned kFloorShift = 3;
   static constexpr std::uint64_t kFloorMask = 63ull << kFloorShift;
   static constexpr unsigned kCancelShift = 9;
+
+ public:
   /// Deepest cancel scope a task may open (timeouts, task groups and shields together).
   static constexpr unsigned kMaxDepth = 64 - kCancelShift - 1;
 
-  static constexpr std::uintptr_t kCompleted = 1;
-
-  // Who runs a spawned task first. Its spawn puts a *start entry* (the header's address with
-  // the low bit set) in a run queue; a worker that pops it must win start_ (kNotStarted ->
-  // kStarted) to run the task. A task that awaits the handle of a child nobody has started
-  // may win it instead (kInlined) and run the child at once on its own thread, depth-first,
-  // as a fork-join pool would; the start entry then stays queued, holding a reference, and
-  // whoever pops it just drops that reference.
-  enum : std::uint8_t { kNotStarted, kStarted, kInlined };
-
-  static TaskHeader* start_entry(TaskHeader* t) noexcept {
-    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(t) | 1);
-  }
-  static bool is_start_entry(TaskHeader* e) noexcept {
-    return reinterpret_cast<std::uintptr_t>(e) & 1;
-  }
-  static TaskHeader* from_entry(TaskHeader* e) noexcept {
-    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(e) & ~std::uintptr_t{1});
+  TaskHeader() = default;
+  TaskHeader(const TaskHeader&) = delete;
+  TaskHeader& operator=(const TaskHeader&) = delete;
+  ~TaskHeader() {
+    delete[] name_;
+    if (context_) release_context(context_);  // a task whose spawn failed still holds it
   }
 
-  /// Claims the first run of a task for a joiner that will run it now. Any thread.
-  bool claim_inline() noexcept {
-    std::uint8_t s = kNotStarted;
-    if (start_.load(std::memory_order_relaxed) != kNotStarted) return false;
-    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
-    if (!start_.compare_exchange_strong(s, kInlined, std::memory_order_acq_rel)) return false;
-    add_ref();  // kept by the start entry still queued somewhere
-    return true;
-  }
-
-  // ---- shared state (atomics) ----
-  std::atomic<std::uint64_t> state_{0};
-  std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
-  std::atomic<std::uint32_t> refs_{2};       // the JoinHandle and the running task
-  std::atomic<bool> observed_{false};        // someone took the result or the error
-  std::atomic<std::uint8_t> start_{0};       // kNotStarted, kStarted or kInlined (join inlining)
-  std::uint8_t depth_ = 0;                   // task-local: current cancel-scope depth
-  std::uint8_t reg_shard_ = 0;               // registry shard, fixed at spawn
-
-  // ---- written by the task before publishing a wait, read by the claim winner ----
-  Waiter* waiter_ = nullptr;
-  std::coroutine_handle<> resume_;
-  Waiter* run_hook_ = nullptr;  // task-local: a waiter whose on_run runs instead of resume_
-
-  // ---- task-local ----
-  std::uint64_t delivered_ = 0;
-  ContextMap* context_ = nullptr;  // TaskLocal values (one reference), null if none
-
-  // ---- fixed at spawn ----
-  Scheduler* sched_ = nullptr;
-  GroupLink* group_ = nullptr;
-  std::coroutine_handle<> root_;
-  std::exception_ptr error_;
-  char* name_ = nullptr;  // owned copy; nullptr when unnamed (most tasks: no allocation)
-  std::source_location where_;
-  std::uint64_t id_ = 0;
-  TaskHeader* reg_prev_ = nullptr;  // live-task registry, guarded by its shard lock
-  TaskHeader* reg_next_ = nullptr;
-
-  static constexpr std::uint64_t cancel_bit(unsigned depth) {
-    return std::uint64_t{1} << (kCancelShift + depth);
-  }
-  static bool effective(std::uint64_t s) noexcept {
-    unsigned floor = static_cast<unsigned>((s & kFloorMask) >> kFloorShift);
-    return (s >> (kCancelShift + floor)) != 0;
-  }
+  // ---- waits: the task's side (task-local) ----
 
   /// True if a cancellation would be delivered at the next suspension point.
   bool cancel_pending() const noexcept { return effective(state_.load(std::memory_order_acquire)); }
@@ -226,6 +213,28 @@ struct TaskHeader {
     state_.fetch_and(~kFwdLock, std::memory_order_release);
   }
 
+  /// The coroutine the task's next run resumes: set by begin_wait, and by a task that
+  /// re-queues itself (a yield, a wait that ends at once after the budget ran out) before it
+  /// hands itself to the scheduler. Task-local, or read by the claim winner.
+  void set_resume_point(std::coroutine_handle<> h) noexcept { resume_ = h; }
+  std::coroutine_handle<> resume_point() const noexcept { return resume_; }
+
+  /// A waiter whose on_run the worker calls instead of resuming the coroutine when the task
+  /// next runs (a woken Mutex or Condition waiter that must take the mutex first). Set by the
+  /// task before it publishes the wait (begin_wait's release publishes it too), cleared by
+  /// the task or by on_run itself.
+  void set_run_hook(Waiter* w) noexcept { run_hook_ = w; }
+  void clear_run_hook() noexcept { run_hook_ = nullptr; }
+  Waiter* run_hook() const noexcept { return run_hook_; }
+
+  /// True while the task is suspended on a published wait nobody has claimed yet. A
+  /// snapshot, for tests that wait until a task sits in a wait. Any thread.
+  bool is_waiting() const noexcept {
+    return (state_.load(std::memory_order_acquire) & kWaiting) != 0;
+  }
+
+  // ---- waits: the waker's side (any thread) ----
+
   /// Claims the current wait for completion. True: the caller must hand the task to the
   /// scheduler (exactly once). False: somebody else (cancellation, a timeout) won.
   bool try_claim() noexcept {
@@ -273,6 +282,8 @@ struct TaskHeader {
     }
   }
 
+  // ---- cancellation and scopes ----
+
   /// Requests cancellation at scope `depth` (0: the whole task). Any thread. If the task
   /// waits on a claimable wait, the wait is ended with CancelledError; a forwarding wait
   /// passes the request on to what it waits for.
@@ -294,7 +305,8 @@ struct TaskHeader {
     }
   }
 
-  /// Opens a cancel scope (timeout, task group); returns its depth. Task-local.
+  /// Opens a cancel scope (timeout, task group); returns its depth. Throws std::length_error
+  /// past kMaxDepth. Task-local.
   unsigned push_scope();
   /// Closes the scope opened at `depth`; drops its pending request. Task-local.
   void pop_scope(unsigned depth) noexcept {
@@ -302,6 +314,8 @@ struct TaskHeader {
     delivered_ &= ~(std::uint64_t{1} << depth);
     depth_ = static_cast<std::uint8_t>(depth - 1);
   }
+  /// True if one more scope fits (push_scope would not throw). Task-local.
+  bool can_open_scope() const noexcept { return depth_ < kMaxDepth; }
   /// True if the last delivered cancellation came from scope `depth` and no outer scope.
   bool delivered_only_from(unsigned depth) const noexcept {
     std::uint64_t own = std::uint64_t{1} << depth;
@@ -313,18 +327,127 @@ struct TaskHeader {
   unsigned push_shield();
   void pop_shield(unsigned saved_floor) noexcept;
 
-  TaskHeader() = default;
-  TaskHeader(const TaskHeader&) = delete;
-  TaskHeader& operator=(const TaskHeader&) = delete;
-  ~TaskHeader() {
-    delete[] name_;
-    if (context_) release_context(context_);  // a task whose spawn failed still holds it
+  // ---- the first run (start entries and join inlining) ----
+
+  /// The run-queue entry a spawn queues: the header's address with the low bit set.
+  static TaskHeader* start_entry(TaskHeader* t) noexcept {
+    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(t) | 1);
+  }
+  /// True for a start entry; any other entry is a task to resume.
+  static bool is_start_entry(TaskHeader* e) noexcept {
+    return reinterpret_cast<std::uintptr_t>(e) & 1;
+  }
+  /// The task a start entry names.
+  static TaskHeader* from_entry(TaskHeader* e) noexcept {
+    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(e) & ~std::uintptr_t{1});
   }
 
+  /// True while nobody has started the task (a joiner may still run it inline). A relaxed
+  /// snapshot: claim_inline decides.
+  bool not_started() const noexcept {
+    return start_.load(std::memory_order_relaxed) == kNotStarted;
+  }
+  /// Claims the first run of a task for a joiner that will run it now. Any thread.
+  bool claim_inline() noexcept {
+    std::uint8_t s = kNotStarted;
+    if (start_.load(std::memory_order_relaxed) != kNotStarted) return false;
+    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
+    if (!start_.compare_exchange_strong(s, kInlined, std::memory_order_acq_rel)) return false;
+    add_ref();  // kept by the start entry still queued somewhere
+    return true;
+  }
+  /// Claims the first run for the worker that popped the task's start entry. False: a
+  /// joiner ran it inline, and the entry's reference is the caller's to release().
+  bool try_start() noexcept {
+    std::uint8_t s = kNotStarted;
+    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
+    return start_.compare_exchange_strong(s, kStarted, std::memory_order_acq_rel);
+  }
+
+  // ---- completion and its observer ----
+
+  /// Completion of a root, on its final suspend: unregister, drop the task-local values,
+  /// notify the group and the observer, drop the run's reference. Returns the coroutine to
+  /// transfer to (a joiner that ran this task inline), or noop.
+  std::coroutine_handle<> complete() noexcept;
+
+  /// Attaches `c` as the completion observer: kCompleted if the task has already completed,
+  /// kBusy if another observer is attached. Any thread.
+  Attach attach_observer(Completion* c) noexcept;
+  /// Detaches `c`; false if the task completed and is notifying or has notified `c`.
+  bool detach_observer(Completion* c) noexcept;
+
+  /// True once the task has completed; its result and error are then visible. Any thread.
+  bool completed() const noexcept {
+    return observer_.load(std::memory_order_acquire) == kCompleted;
+  }
+  enum class ObserverState { kNone, kAttached, kCompleted };
+  /// One reading of the observer word: nobody, an observer attached, or completed (then
+  /// the result and the error are visible). Any thread.
+  ObserverState observer_state() const noexcept {
+    std::uintptr_t o = observer_.load(std::memory_order_acquire);
+    if (o == 0) return ObserverState::kNone;
+    return o == kCompleted ? ObserverState::kCompleted : ObserverState::kAttached;
+  }
+
+  // ---- the outcome (read after completed()) ----
+
+  /// Records the exception the task's body ended with (its promise's unhandled_exception).
+  void record_error(std::exception_ptr e) noexcept { error_ = std::move(e); }
+  /// The exception the task ended with, or null (a value, or still running).
+  const std::exception_ptr& error() const noexcept { return error_; }
+  /// Rethrows the task's exception, if it ended with one.
+  void rethrow_if_failed() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  /// Claims the outcome for the one caller that takes it (awaiting the handle, result()).
+  /// False: it was taken (or handed on) already.
+  bool claim_result() noexcept {
+    // Relaxed: an exclusive flag; the outcome itself is published by completion (see
+    // completed()), and the last release() reads the flag after its acq_rel decrement.
+    return !observed_.exchange(true, std::memory_order_relaxed);
+  }
+  /// True if the outcome was taken or handed on (claim_result, mark_observed).
+  bool result_taken() const noexcept { return observed_.load(std::memory_order_relaxed); }
+  /// The outcome reached someone (block_on took it, a gather or task group handed the error
+  /// on): an error is then not reported as unobserved.
+  void mark_observed() noexcept {
+    // Relaxed: read by the last release(), after its acq_rel decrement that follows this.
+    observed_.store(true, std::memory_order_relaxed);
+  }
+
+  // ---- fixed at spawn ----
+
+  /// The root coroutine, set as its frame is made; the first run resumes it.
+  void set_root(std::coroutine_handle<> h) noexcept {
+    root_ = h;
+    resume_ = h;
+  }
+  std::coroutine_handle<> root() const noexcept { return root_; }
+  /// Copies `name` (empty: none, no allocation). Throws std::bad_alloc.
   void set_name(std::string_view name);
   std::string_view name() const noexcept {
     return name_ ? std::string_view(name_) : std::string_view();
   }
+  void set_where(std::source_location where) noexcept { where_ = where; }
+  /// Where the task was spawned.
+  std::source_location where() const noexcept { return where_; }
+  /// The task group told of the task's completion, or null.
+  void set_group(GroupLink* group) noexcept { group_ = group; }
+  /// The scheduler that runs the task; set by its spawn before the task is queued.
+  void set_scheduler(Scheduler* s) noexcept { sched_ = s; }
+  Scheduler* scheduler() const noexcept { return sched_; }
+  /// The process-wide unique id the live-task registry gave the task at its spawn.
+  std::uint64_t id() const noexcept { return id_; }
+
+  /// The task's task-local values (detail/task_context.hpp), or null. Only the task itself
+  /// (and its spawner, before the spawn is published) reads or sets it; set_context takes
+  /// over the reference `m` holds and leaves the old map's reference to the caller.
+  ContextMap* context() const noexcept { return context_; }
+  void set_context(ContextMap* m) noexcept { context_ = m; }
+
+  // ---- references ----
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   /// Drops a reference; the last one destroys the task (and reports an unobserved error).
@@ -335,6 +458,50 @@ struct TaskHeader {
     __builtin_ia32_pause();
 #endif
   }
+
+ private:
+  friend class TaskRegistry;  // its links, shard and the id it gives
+
+  static constexpr std::uintptr_t kCompleted = 1;
+
+  enum : std::uint8_t { kNotStarted, kStarted, kInlined };
+
+  static constexpr std::uint64_t cancel_bit(unsigned depth) {
+    return std::uint64_t{1} << (kCancelShift + depth);
+  }
+  static bool effective(std::uint64_t s) noexcept {
+    unsigned floor = static_cast<unsigned>((s & kFloorMask) >> kFloorShift);
+    return (s >> (kCancelShift + floor)) != 0;
+  }
+
+  // ---- shared state (atomics) ----
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::uintptr_t> observer_{0};  // 0, kCompleted, or a Completion*
+  std::atomic<std::uint32_t> refs_{2};       // the JoinHandle and the running task
+  std::atomic<bool> observed_{false};        // someone took the result or the error
+  std::atomic<std::uint8_t> start_{0};       // kNotStarted, kStarted or kInlined (join inlining)
+  std::uint8_t depth_ = 0;                   // task-local: current cancel-scope depth
+  std::uint8_t reg_shard_ = 0;               // registry shard, fixed at spawn
+
+  // ---- written by the task before publishing a wait, read by the claim winner ----
+  Waiter* waiter_ = nullptr;
+  std::coroutine_handle<> resume_;
+  Waiter* run_hook_ = nullptr;  // task-local: a waiter whose on_run runs instead of resume_
+
+  // ---- task-local ----
+  std::uint64_t delivered_ = 0;
+  ContextMap* context_ = nullptr;  // TaskLocal values (one reference), null if none
+
+  // ---- fixed at spawn ----
+  Scheduler* sched_ = nullptr;
+  GroupLink* group_ = nullptr;
+  std::coroutine_handle<> root_;
+  std::exception_ptr error_;
+  char* name_ = nullptr;  // owned copy; nullptr when unnamed (most tasks: no allocation)
+  std::source_location where_;
+  std::uint64_t id_ = 0;
+  TaskHeader* reg_prev_ = nullptr;  // live-task registry, guarded by its shard lock
+  TaskHeader* reg_next_ = nullptr;
 };
 
 }  // namespace weft::detail

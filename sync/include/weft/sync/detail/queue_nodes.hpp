@@ -24,7 +24,7 @@ inline TaskHeader* task_for(const char* what) {
 /// while the task has budget; out of budget, the task is re-queued behind the others (true).
 inline bool complete_at_once(TaskHeader* t, std::coroutine_handle<> h) noexcept {
   if (budget_spend()) return false;
-  t->resume_ = h;
+  t->set_resume_point(h);
   schedule_yield(t);
   return true;
 }
