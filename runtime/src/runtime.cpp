@@ -1,102 +1,17 @@
-// Runtime, spawn plumbing, completion and observers.
+// Runtime and RuntimeHandle: a runtime's construction and shutdown, its queries, and
+// block_on's wait from a plain thread.
 #include "weft/runtime/runtime.hpp"
 
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <set>
 #include <utility>
 
-#include "context_map.hpp"
 #include "scheduler/scheduler.hpp"
+#include "task/completion.hpp"
 #include "weft/runtime/time.hpp"
 
 namespace weft {
-
-namespace detail {
-
-namespace {
-// Schedulers alive now, so an error reported after its runtime is gone goes to stderr.
-std::mutex g_live_mu;
-std::set<const Scheduler*>& live_schedulers() {
-  static std::set<const Scheduler*> s;
-  return s;
-}
-}  // namespace
-
-void report_unobserved_error(TaskHeader* t) noexcept {
-  {
-    std::lock_guard lk(g_live_mu);
-    if (live_schedulers().count(t->scheduler())) {
-      t->scheduler()->report_unobserved(t);
-      return;
-    }
-  }
-  print_unobserved_error(t);
-}
-
-void print_unobserved_error(TaskHeader* t) noexcept {
-  try {
-    std::string line = "weft: task " + std::to_string(t->id());
-    if (!t->name().empty()) line += " '" + std::string(t->name()) + "'";
-    line += " (spawned at " + std::string(t->where().file_name()) + ":" +
-            std::to_string(t->where().line()) +
-            ") failed and nobody awaited it: " + describe(t->error()) + "\n";
-    std::fputs(line.c_str(), stderr);
-  } catch (...) {
-    std::fputs("weft: a task failed and nobody awaited it\n", stderr);
-  }
-}
-
-void submit_spawn(TaskHeader* t, Scheduler* sched) {
-  TaskHeader* cur = current_task();
-  if (!sched) {
-    if (!cur) throw UsageError("weft::spawn called outside a weft task (no runtime here)");
-    sched = cur->scheduler();
-  }
-  // asyncio's create_task: the child starts from a snapshot of the spawner's task-local
-  // values. If the submission throws, the root's destruction drops the reference.
-  t->set_context(inherit_context(cur));
-  sched->submit_new(t);
-}
-
-std::coroutine_handle<> TaskHeader::complete() noexcept {
-  sched_->registry().remove(this);
-  if (context_) release_context(std::exchange(context_, nullptr));
-  if (group_) group_->child_done(group_, this);
-  // AcqRel: publishes the result to the observer; sees an observer attached before.
-  std::uintptr_t old = observer_.exchange(kCompleted, std::memory_order_acq_rel);
-  if (old > kCompleted) {
-    auto* c = reinterpret_cast<Completion*>(old);
-    c->notify(c, this);
-  }
-  release();  // may destroy this frame; we only return a handle after it
-  return take_resume_next();
-}
-
-Attach TaskHeader::attach_observer(Completion* c) noexcept {
-  hook(HookPoint::kAttach);
-  std::uintptr_t expected = 0;
-  if (observer_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(c),
-                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
-    return Attach::kAttached;
-  }
-  return expected == kCompleted ? Attach::kCompleted : Attach::kBusy;
-}
-
-bool TaskHeader::detach_observer(Completion* c) noexcept {
-  hook(HookPoint::kDetach);
-  auto expected = reinterpret_cast<std::uintptr_t>(c);
-  return observer_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
-                                           std::memory_order_acquire);
-}
-
-}  // namespace detail
-
-TaskInfo current_task() {
-  detail::TaskHeader& t = detail::require_task("weft::current_task");
-  return TaskInfo{t.id(), t.name(), t.where()};
-}
 
 bool in_runtime() noexcept {
   return detail::current_worker() != nullptr;
@@ -117,8 +32,7 @@ TimePoint deadline_after(Duration d) noexcept {
 
 Runtime::Runtime(RuntimeOptions options)
     : sched_(std::make_unique<detail::Scheduler>(std::move(options))) {
-  std::lock_guard lk(detail::g_live_mu);
-  detail::live_schedulers().insert(sched_.get());
+  detail::track_live_scheduler(sched_.get());
 }
 
 Runtime::~Runtime() {
@@ -128,8 +42,7 @@ Runtime::~Runtime() {
     std::fputs("weft: Runtime destroyed from one of its own workers\n", stderr);
     std::terminate();
   }
-  std::lock_guard lk(detail::g_live_mu);
-  detail::live_schedulers().erase(sched_.get());
+  detail::untrack_live_scheduler(sched_.get());
 }
 
 void Runtime::shutdown() {

@@ -50,7 +50,8 @@
 #include "scheduler/park.hpp"
 #include "scheduler/runtime_clock.hpp"
 #include "scheduler/watch.hpp"
-#include "task_registry.hpp"
+#include "task/completion.hpp"
+#include "task/registry.hpp"
 #include "time/timer_wheel.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/time.hpp"
@@ -291,12 +292,4 @@ inline void Worker::end_search() noexcept {
   if (sched_.idle().transition_from_searching()) sched_.notify_parked();
 }
 
-}  // namespace weft::detail
-
-namespace weft::detail {
-/// Hands an error nobody observed to its runtime's handler, or to stderr if that runtime is
-/// gone (a JoinHandle outlived it).
-void report_unobserved_error(TaskHeader* t) noexcept;
-/// The default handler: one line on stderr with the task's id, name and spawn site.
-void print_unobserved_error(TaskHeader* t) noexcept;
 }  // namespace weft::detail

@@ -1,12 +1,12 @@
 // The context behind TaskLocal<T> (task_local.hpp): the task-local values a task sees.
 //
 // A context is an immutable, reference-counted map from a TaskLocal's address to its value
-// (ContextMap, runtime/src/context_map.hpp). A task's header points at one (`context_`, null
-// while the task has no values, which is every task that never uses a TaskLocal). Setting a
-// value never changes a map: it builds a new one with the value replaced and swaps the
-// task's pointer, so the maps it shares stay as they were (copy on write). A spawn copies the
-// spawner's pointer and takes a reference (asyncio's create_task copies the context); a task
-// awaited directly runs as part of its awaiter's task and so uses its awaiter's map.
+// (ContextMap, runtime/src/task/context_map.hpp). A task's header points at one (`context_`,
+// null while the task has no values, which is every task that never uses a TaskLocal).
+// Setting a value never changes a map: it builds a new one with the value replaced and swaps
+// the task's pointer, so the maps it shares stay as they were (copy on write). A spawn copies
+// the spawner's pointer and takes a reference (asyncio's create_task copies the context); a
+// task awaited directly runs as part of its awaiter's task and so uses its awaiter's map.
 //
 // Only the task itself reads or swaps its own pointer (and its spawner, before the spawn is
 // published), so the pointer needs no synchronisation; the maps and values are shared
@@ -23,7 +23,7 @@
 
 namespace weft::detail {
 
-/// An immutable map of task-local values (runtime/src/context_map.hpp).
+/// An immutable map of task-local values (runtime/src/task/context_map.hpp).
 struct ContextMap;
 
 /// Drops a reference on `m`; the last one frees the map and the values only it held. Any

@@ -79,6 +79,9 @@
 // The scheduler, group, root, name, spawn site and id are set before the spawn is published
 // (the run queue's hand-off orders them for every later reader) and never change; the
 // live-task registry's links change only under its shard lock (TaskRegistry, a friend).
+//
+// The operations that are not inline here live in runtime/src/task/, one file per part of a
+// task's life: spawn.cpp, cancel.cpp, completion.cpp, and task_context.cpp for task-locals.
 #pragma once
 
 #include <atomic>
@@ -282,7 +285,7 @@ class TaskHeader {
     }
   }
 
-  // ---- cancellation and scopes ----
+  // ---- cancellation and scopes (runtime/src/task/cancel.cpp) ----
 
   /// Requests cancellation at scope `depth` (0: the whole task). Any thread. If the task
   /// waits on a claimable wait, the wait is ended with CancelledError; a forwarding wait
@@ -364,7 +367,7 @@ class TaskHeader {
     return start_.compare_exchange_strong(s, kStarted, std::memory_order_acq_rel);
   }
 
-  // ---- completion and its observer ----
+  // ---- completion and its observer (runtime/src/task/completion.cpp) ----
 
   /// Completion of a root, on its final suspend: unregister, drop the task-local values,
   /// notify the group and the observer, drop the run's reference. Returns the coroutine to
@@ -417,7 +420,7 @@ class TaskHeader {
     observed_.store(true, std::memory_order_relaxed);
   }
 
-  // ---- fixed at spawn ----
+  // ---- fixed at spawn (runtime/src/task/spawn.cpp) ----
 
   /// The root coroutine, set as its frame is made; the first run resumes it.
   void set_root(std::coroutine_handle<> h) noexcept {
@@ -447,7 +450,7 @@ class TaskHeader {
   ContextMap* context() const noexcept { return context_; }
   void set_context(ContextMap* m) noexcept { context_ = m; }
 
-  // ---- references ----
+  // ---- references (release: runtime/src/task/completion.cpp) ----
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   /// Drops a reference; the last one destroys the task (and reports an unobserved error).

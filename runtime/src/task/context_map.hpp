@@ -1,5 +1,8 @@
 // ContextMap: the immutable map of task-local values behind detail/task_context.hpp, and
 // what a spawn copies from its spawner.
+//
+// The rule: a map is never changed once made; it is shared by reference count between the
+// tasks (and blocking jobs) that see it, and freed by the last release_context.
 #pragma once
 
 #include <atomic>

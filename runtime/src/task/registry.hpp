@@ -1,6 +1,11 @@
 // The live-task registry: every spawned, unfinished task, so shutdown can cancel them all
 // and `live_tasks()` can count them. Sharded intrusive lists, each under a spinlock, so a
 // spawn or a completion costs one uncontended lock on the common path.
+//
+// The rule: a task is linked by its spawn (Scheduler::submit_new) before it is queued and
+// unlinked by its completion (TaskHeader::complete), and its links change only under its
+// shard's lock. The registry is the one friend of TaskHeader: it owns the links, the shard
+// and the id it gives each task.
 #pragma once
 
 #include <array>

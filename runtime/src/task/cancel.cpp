@@ -1,8 +1,20 @@
-// The cancellation side of the wait protocol (detail/task_header.hpp) and task lifetime.
+// Cancelling a task: requests, cancel scopes, shields, and timeouts (the scopes a timer
+// cancels).
+//
+// The rule (detail/task_header.hpp, "The wait word" and "Scopes"): a request only sets its
+// scope's bit in the wait word, from any thread, and acts on the wait in the same CAS. A
+// claimable wait is claimed by it (WAITING cleared), and the canceller then runs the
+// waiter's on_cancel, which unlinks the waiter and resumes the task; a forwarding wait is
+// held (FWD_LOCK) while the canceller passes the request on to what the task waits for;
+// a wait held by someone else is left alone, its holder acts on the bit as it lets go.
+// Scopes and shields are opened and closed by the task alone, so `depth_` and
+// `delivered_` need no ordering of their own. A timeout is a scope whose request comes
+// from a timer (TimeoutScope, cancel.hpp); it turns the CancelledError that crosses its
+// boundary into TimeoutError only if the request was its own.
 #include <stdexcept>
 #include <string>
 
-#include "scheduler/scheduler.hpp"
+#include "weft/runtime/cancel.hpp"
 #include "weft/runtime/detail/task_header.hpp"
 
 namespace weft::detail {
@@ -70,20 +82,33 @@ void TaskHeader::pop_shield(unsigned saved_floor) noexcept {
   depth_ -= 1;
 }
 
-void TaskHeader::release() noexcept {
-  // AcqRel: the last owner sees every other owner's writes before destroying the frame.
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (error_ && !observed_.load(std::memory_order_relaxed) && !is_cancelled_error(error_)) {
-    report_unobserved_error(this);
+TimeoutScope::TimeoutScope(TaskHeader& task, TimePoint deadline)
+    : task_(task), depth_(task.push_scope()) {
+  if (deadline == TimePoint::max()) return;
+  entry_.fire = &TimeoutScope::fire;
+  entry_.context = this;
+  if (arm_timer(entry_, deadline_tick(deadline))) {
+    armed_ = true;
+  } else {
+    expired_ = true;  // already due: the body's first await is cancelled
+    task_.request_cancel(depth_);
   }
-  root_.destroy();
 }
 
-void TaskHeader::set_name(std::string_view name) {
-  if (name.empty()) return;
-  name_ = new char[name.size() + 1];
-  name.copy(name_, name.size());
-  name_[name.size()] = '\0';
+bool TimeoutScope::close() noexcept {
+  if (closed_) return false;
+  closed_ = true;
+  bool fired = expired_ || (armed_ && !timer_cancel(entry_));
+  bool mine = fired && task_.delivered_only_from(depth_);
+  task_.pop_scope(depth_);
+  return mine;
+}
+
+void TimeoutScope::fire(TimerEntry* e) noexcept {
+  auto* self = static_cast<TimeoutScope*>(e->context);
+  self->task_.request_cancel(self->depth_);
+  // Release: last touch; close() may return (and the scope vanish) once it sees kFired.
+  e->state.store(TimerEntry::kFired, std::memory_order_release);
 }
 
 }  // namespace weft::detail

@@ -1,10 +1,15 @@
 // Task-local values: lookups and copy-on-write sets on the calling code's context
 // (detail/task_context.hpp).
+//
+// The rule: only the code running as a task (or as a blocking job) reads or swaps its own
+// context pointer, so the pointer needs no ordering; a set never writes a shared map but
+// builds a new one and swaps it in, and the maps' reference counts are the only writes
+// other threads see.
 #include <atomic>
 #include <string>
 #include <utility>
 
-#include "context_map.hpp"
+#include "task/context_map.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/errors.hpp"
 
