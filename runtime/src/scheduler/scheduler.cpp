@@ -189,17 +189,11 @@ void Scheduler::shutdown() {
   for (unsigned i : idle_.unpark_all()) workers_[i]->remote().wake();
   for (auto& w : workers_) w->remote().wake();
   for (auto& w : workers_) w->join();
-  for (auto& w : workers_) w->drain(*this);
+  for (auto& w : workers_) w->drain();
   TaskHeader* t;
-  while (inject_.try_dequeue(t)) drop_stale_entry(t);
+  while (inject_.try_dequeue(t)) TaskHeader::drop_stale_entry(t);
   pool_.shutdown();
   if (arena_) arena_->terminate();
-}
-
-void Scheduler::drop_stale_entry(TaskHeader* e) noexcept {
-  // Every task has finished: what is left in the queues are start entries of tasks that a
-  // joiner ran inline, each holding a reference.
-  if (TaskHeader::is_start_entry(e)) TaskHeader::from_entry(e)->release();
 }
 
 void Scheduler::report_unobserved(TaskHeader* t) noexcept {

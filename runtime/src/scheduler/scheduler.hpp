@@ -124,7 +124,7 @@ class Worker {
   // The scheduler's thread, before the worker runs and after it stopped.
   void start();
   void join();
-  void drain(Scheduler& s) noexcept;  // after join: drops stale start entries
+  void drain() noexcept;  // after join: drops stale start entries
 
   /// What other threads may touch.
   Remote& remote() noexcept { return remote_; }
@@ -208,7 +208,6 @@ class Scheduler {
   void shutdown();
 
   void report_unobserved(TaskHeader* t) noexcept;
-  void drop_stale_entry(TaskHeader* e) noexcept;
   void submit_blocking(BlockingJob* job);
   void submit_offload(BlockingJob* job);
   void job_finished() noexcept;

@@ -160,10 +160,7 @@ void Worker::main() {
 void Worker::run_task(TaskHeader* t) noexcept {
   if (TaskHeader::is_start_entry(t)) {
     t = TaskHeader::from_entry(t);
-    if (!t->try_start()) {
-      t->release();  // a joiner ran it already (join inlining); this entry held a reference
-      return;
-    }
+    if (!t->claim_start()) return;  // a joiner ran it already (join inlining)
   }
   tls_task = t;
   tls_budget = kBudget;
@@ -267,10 +264,11 @@ bool Worker::poll_own() noexcept {
   return has_io_ && poll_events(0) > 0;
 }
 
-void Worker::drain(Scheduler& s) noexcept {
-  while (TaskHeader* t = remote_.queue.pop()) s.drop_stale_entry(t);
-  if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel))
-    s.drop_stale_entry(t);
+void Worker::drain() noexcept {
+  while (TaskHeader* t = remote_.queue.pop()) TaskHeader::drop_stale_entry(t);
+  if (TaskHeader* t = remote_.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
+    TaskHeader::drop_stale_entry(t);
+  }
 }
 
 }  // namespace weft::detail

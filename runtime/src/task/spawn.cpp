@@ -7,7 +7,9 @@
 // spawn is published by the run queue's hand-off (Scheduler::submit_new), and none of it
 // changes afterwards, so readers on any thread need no ordering of their own. What is
 // queued is a start entry: the worker that pops it and a joiner that runs the task inline
-// race for the first run once, on the start word.
+// race for the first run once, on the start word (TaskHeader::claim_start and
+// claim_inline); an entry whose task a joiner ran stays queued with a reference of its own,
+// and shutdown drops what is left of them (drop_stale_entry).
 
 #include "scheduler/scheduler.hpp"
 #include "task/context_map.hpp"
@@ -27,6 +29,10 @@ void submit_spawn(TaskHeader* t, Scheduler* sched) {
   // values. If the submission throws, the root's destruction drops the reference.
   t->set_context(inherit_context(cur));
   sched->submit_new(t);
+}
+
+void TaskHeader::drop_stale_entry(TaskHeader* e) noexcept {
+  if (is_start_entry(e)) from_entry(e)->release();
 }
 
 void TaskHeader::set_name(std::string_view name) {

@@ -40,13 +40,13 @@
 //
 // ## The first run (`start_`)
 // A spawn puts a *start entry* (the header's address with the low bit set) in a run queue;
-// a worker that pops it must win `start_` from NOT_STARTED to STARTED (`try_start`) to run
-// the task. A task that awaits the handle of a child nobody has started may win it instead,
-// to INLINED (`claim_inline`), and run the child at once on its own thread, depth-first, as
-// a fork-join pool would; the start entry then stays queued holding a reference of its own,
-// and whoever pops it (or drops it at shutdown) just releases that. Both transitions are
-// one acq_rel CAS from NOT_STARTED, so exactly one of them happens; nothing else writes
-// `start_`, and both end states are final.
+// a worker that pops it must win `start_` from NOT_STARTED to STARTED (`claim_start`) to
+// run the task. A task that awaits the handle of a child nobody has started may win it
+// instead, to INLINED (`claim_inline`), and run the child at once on its own thread,
+// depth-first, as a fork-join pool would; the start entry then stays queued holding a
+// reference of its own, and whoever pops it (or drops it at shutdown, `drop_stale_entry`)
+// just releases that. Both transitions are one acq_rel CAS from NOT_STARTED, so exactly one
+// of them happens; nothing else writes `start_`, and both end states are final.
 //
 // ## Completion and its observer (`observer_`)
 // 0 (nobody waits for the end), a Completion* (the one observer: a join, gather, wait or
@@ -344,11 +344,23 @@ class TaskHeader {
   static TaskHeader* from_entry(TaskHeader* e) noexcept {
     return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(e) & ~std::uintptr_t{1});
   }
+  /// Drops an entry left in a run queue once every task has finished (shutdown): what is
+  /// left are start entries of tasks a joiner ran inline, each holding a reference.
+  static void drop_stale_entry(TaskHeader* e) noexcept;
 
   /// True while nobody has started the task (a joiner may still run it inline). A relaxed
   /// snapshot: claim_inline decides.
   bool not_started() const noexcept {
     return start_.load(std::memory_order_relaxed) == kNotStarted;
+  }
+  /// Claims the first run for the worker that popped the task's start entry. False: a joiner
+  /// ran the task inline already, and the reference the entry held is dropped.
+  bool claim_start() noexcept {
+    std::uint8_t s = kNotStarted;
+    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
+    if (start_.compare_exchange_strong(s, kStarted, std::memory_order_acq_rel)) return true;
+    release();
+    return false;
   }
   /// Claims the first run of a task for a joiner that will run it now. Any thread.
   bool claim_inline() noexcept {
@@ -358,13 +370,6 @@ class TaskHeader {
     if (!start_.compare_exchange_strong(s, kInlined, std::memory_order_acq_rel)) return false;
     add_ref();  // kept by the start entry still queued somewhere
     return true;
-  }
-  /// Claims the first run for the worker that popped the task's start entry. False: a
-  /// joiner ran it inline, and the entry's reference is the caller's to release().
-  bool try_start() noexcept {
-    std::uint8_t s = kNotStarted;
-    // AcqRel: exactly one of the joiner and the worker popping the start entry wins.
-    return start_.compare_exchange_strong(s, kStarted, std::memory_order_acq_rel);
   }
 
   // ---- completion and its observer (runtime/src/task/completion.cpp) ----
