@@ -5,12 +5,12 @@
 //   - the blocking pool (weft::to_thread), as aiofiles does: always available;
 //   - io_uring: one ring per worker, whose completion eventfd is registered with that
 //     worker's reactor, used for open, read, write, fsync and close when the kernel offers it.
-// Backend::Default picks the pool unless $WEFT_FS_BACKEND says `uring` or `auto` (bench/README.md,
-// "fs_bench", has the numbers behind that choice); an io_uring that cannot be set up falls
-// back to the pool without an error. Seeking and the directory and path operations (stat,
-// mkdir, rename, remove, list_dir) always use the pool. io_uring does the kernel's share of
-// the work on the worker (fast, but it competes with the other tasks), and on the virtual
-// clock its operations do not hold the clock still as blocking-pool jobs do.
+// Backend::Default picks the pool unless $WEFT_FS_BACKEND says `uring` or `auto`
+// (bench/results/2026-12-06-history-fs-backends.md has the numbers behind that choice); an io_uring
+// that cannot be set up falls back to the pool without an error. Seeking and the directory and path
+// operations (stat, mkdir, rename, remove, list_dir) always use the pool. io_uring does the
+// kernel's share of the work on the worker (fast, but it competes with the other tasks), and on the
+// virtual clock its operations do not hold the clock still as blocking-pool jobs do.
 //
 // ## Errors
 // A failed syscall is a std::system_error with its errno whose what() names the operation and
