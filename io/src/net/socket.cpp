@@ -174,7 +174,7 @@ Socket::ReadyAwaiter Socket::ready(Interest interest) {
 Task<void> Socket::send_all(std::span<const std::byte> buf) {
   // Not a loop of send() (one coroutine frame per call, not one per send(2)), and a
   // hand-written copy of try_io's loop, not until_done: every reply of an echo server comes
-  // here, and callgrind shows the shared loop costing instructions on that path.
+  // here, and the shared loop adds instructions to that path (bench/results, io-constants).
   if (fd_ < 0) throw UsageError("weft::net: write on a closed socket");
   bool sent_any = false;
   while (!buf.empty()) {
