@@ -38,9 +38,9 @@ Duration checked_duration(std::chrono::duration<Rep, Period> d, const char* what
 /// Saturating `now + d`.
 TimePoint deadline_after(Duration d) noexcept;
 
-/// Awaiter of sleep/sleep_until: a claimable wait on a timer entry in this frame. Movable
-/// until it is awaited (wait_for moves it into its frame); its timer entry is linked by
-/// address once it waits.
+/// The implementation of weft::SleepAwaiter: a claimable wait on a timer entry in this frame.
+/// Movable until it is awaited (wait_for moves it into its frame); its timer entry is linked
+/// by address once it waits.
 class [[nodiscard]] SleepAwaiter : Waiter {
  public:
   explicit SleepAwaiter(TimePoint deadline) noexcept : deadline_(deadline) {}
@@ -62,7 +62,7 @@ class [[nodiscard]] SleepAwaiter : Waiter {
   bool yielded_ = false;
 };
 
-/// Awaiter of yield_now.
+/// The implementation of weft::YieldAwaiter.
 struct [[nodiscard]] YieldAwaiter {
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
@@ -73,20 +73,48 @@ struct [[nodiscard]] YieldAwaiter {
 
 }  // namespace detail
 
+/// The awaiter of sleep() and sleep_until(): waits on a timer of the running task's worker.
+/// Movable until it is awaited (wait_for moves it into its frame), not after: its timer entry
+/// is linked by address. The implementation is detail::SleepAwaiter
+/// (runtime/src/time/time.cpp).
+class [[nodiscard]] SleepAwaiter : detail::SleepAwaiter {
+  using Base = detail::SleepAwaiter;
+
+ public:
+  using Base::Base;
+  SleepAwaiter(SleepAwaiter&&) noexcept = default;
+  SleepAwaiter& operator=(SleepAwaiter&&) = delete;
+
+  using Base::await_ready;
+  using Base::await_resume;
+  using Base::await_suspend;
+};
+
+/// The awaiter of yield_now(). The implementation is detail::YieldAwaiter
+/// (runtime/src/time/time.cpp).
+class [[nodiscard]] YieldAwaiter : detail::YieldAwaiter {
+  using Base = detail::YieldAwaiter;
+
+ public:
+  using Base::await_ready;
+  using Base::await_resume;
+  using Base::await_suspend;
+};
+
 /// Suspends the task until `deadline` (asyncio.sleep's absolute form). A cancellation point.
-inline detail::SleepAwaiter sleep_until(TimePoint deadline) {
-  return detail::SleepAwaiter(deadline);
+inline SleepAwaiter sleep_until(TimePoint deadline) {
+  return SleepAwaiter(deadline);
 }
 
 /// Suspends the task for `d` (asyncio.sleep). `sleep(0s)` yields. Throws
 /// std::invalid_argument for a negative or NaN duration. A cancellation point.
 template <class Rep, class Period>
-detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
-  return detail::SleepAwaiter(detail::deadline_after(detail::checked_duration(d, "weft::sleep")));
+SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) {
+  return SleepAwaiter(detail::deadline_after(detail::checked_duration(d, "weft::sleep")));
 }
 
 /// Lets the other runnable tasks run, then resumes (asyncio.sleep(0)). A cancellation point.
-inline detail::YieldAwaiter yield_now() noexcept {
+inline YieldAwaiter yield_now() noexcept {
   return {};
 }
 
