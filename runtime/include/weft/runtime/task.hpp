@@ -51,66 +51,32 @@ class PromiseBase : public FrameAllocated {
   bool awaited_ = false;
 };
 
-template <class T>
-class Promise final : public PromiseBase {
- public:
-  Task<T> get_return_object() noexcept;
-  template <class U>
-  requires std::is_convertible_v<U&&, T>
-  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-    result_.template emplace<1>(std::forward<U>(v));
-  }
-  void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
-  T take() {
-    if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
-    return std::move(std::get<1>(result_));
-  }
-
- private:
-  std::variant<std::monostate, T, std::exception_ptr> result_;
-};
-
-template <class T>
-class Promise<T&> final : public PromiseBase {
- public:
-  Task<T&> get_return_object() noexcept;
-  void return_value(T& v) noexcept { value_ = std::addressof(v); }
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
-  T& take() {
-    if (error_) std::rethrow_exception(error_);
-    return *value_;
-  }
-
- private:
-  T* value_ = nullptr;
-  std::exception_ptr error_;
-};
-
-template <>
-class Promise<void> final : public PromiseBase {
- public:
-  Task<void> get_return_object() noexcept;
-  void return_void() noexcept {}
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
-  void take() {
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  std::exception_ptr error_;
-};
-
 }  // namespace detail
 
 /// A lazy coroutine producing a T (or void, or a reference). Move-only; awaiting it starts
 /// it and yields its result or rethrows its exception. Await it at most once.
 template <class T>
 class [[nodiscard]] Task {
+  class ValueResult;
+  class ReferenceResult;
+  class VoidResult;
+  using Result = std::conditional_t<
+      std::is_void_v<T>, VoidResult,
+      std::conditional_t<std::is_lvalue_reference_v<T>, ReferenceResult, ValueResult>>;
+
  public:
-  using promise_type = detail::Promise<T>;
+  /// The coroutine promise (what the compiler uses to run a Task coroutine; users never
+  /// call it): `co_return v;` in a Task<T>, `co_return;` in a Task<void>.
+  class promise_type final : public Result {
+   public:
+    Task get_return_object() noexcept {
+      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+  };
   using value_type = T;
 
   Task() noexcept = default;
+  /// Owns the coroutine `h` (promise_type::get_return_object makes each Task this way).
   explicit Task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
   Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
   Task& operator=(Task&& o) noexcept {
@@ -147,26 +113,64 @@ class [[nodiscard]] Task {
     return Awaiter{h_};
   }
 
-  /// Gives up ownership of the coroutine (used by spawn).
+  /// Gives up ownership of the coroutine: the caller destroys its frame.
   std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
 
  private:
   std::coroutine_handle<promise_type> h_;
 };
 
-namespace detail {
-template <class T>
-Task<T> Promise<T>::get_return_object() noexcept {
-  return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
-}
-template <class T>
-Task<T&> Promise<T&>::get_return_object() noexcept {
-  return Task<T&>(std::coroutine_handle<Promise<T&>>::from_promise(*this));
-}
-inline Task<void> Promise<void>::get_return_object() noexcept {
-  return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
-}
+// The promise's result, one class per kind of T: a promise may declare return_value or
+// return_void, not both. Members of Task, so that a `co_return` of the wrong kind is reported
+// against weft::Task<T>::promise_type and its candidates.
 
+template <class T>
+class Task<T>::ValueResult : public detail::PromiseBase {
+ public:
+  template <class U>
+  requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    result_.template emplace<1>(std::forward<U>(v));
+  }
+  void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
+  T take() {
+    if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
+    return std::move(std::get<1>(result_));
+  }
+
+ private:
+  std::variant<std::monostate, T, std::exception_ptr> result_;
+};
+
+template <class T>
+class Task<T>::ReferenceResult : public detail::PromiseBase {
+ public:
+  void return_value(T v) noexcept { value_ = std::addressof(v); }
+  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+  T take() {
+    if (error_) std::rethrow_exception(error_);
+    return *value_;
+  }
+
+ private:
+  std::remove_reference_t<T>* value_ = nullptr;
+  std::exception_ptr error_;
+};
+
+template <class T>
+class Task<T>::VoidResult : public detail::PromiseBase {
+ public:
+  void return_void() noexcept {}
+  void unhandled_exception() noexcept { error_ = std::current_exception(); }
+  void take() {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::exception_ptr error_;
+};
+
+namespace detail {
 template <class A>
 struct is_task : std::false_type {};
 template <class T>

@@ -1,0 +1,29 @@
+// Compiled, never run, by the "compile" tests (CMakeLists.txt here). As written it must
+// compile with -Werror. Each MISUSE_* macro makes one mistake of the kind users make; that
+// compile must fail with an error that names the weft type or function involved, and no
+// weft::detail one: the compiler's output is where users read these names.
+#include "weft/weft.hpp"
+
+weft::Task<int> answer() {
+  co_return 42;
+}
+
+weft::Task<void> returns_nothing() {
+#ifdef MISUSE_CO_RETURN_VALUE_IN_TASK_VOID
+  co_return 1;
+#else
+  co_return;
+#endif
+}
+
+weft::Task<int> returns_int() {
+#ifdef MISUSE_CO_RETURN_NOTHING_IN_TASK_INT
+  co_return;
+#elif defined(MISUSE_CO_RETURN_WRONG_TYPE)
+  co_return "42";
+#else
+  co_return co_await answer();
+#endif
+}
+
+int main() {}
