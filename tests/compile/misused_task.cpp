@@ -2,7 +2,11 @@
 // compile with -Werror. Each MISUSE_* macro makes one mistake of the kind users make; that
 // compile must fail with an error that names the weft type or function involved, and no
 // weft::detail one: the compiler's output is where users read these names.
+#include <chrono>
+
 #include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
 
 weft::Task<int> answer() {
   co_return 42;
@@ -23,6 +27,14 @@ weft::Task<int> returns_int() {
   co_return "42";
 #else
   co_return co_await answer();
+#endif
+}
+
+weft::Task<void> scopes() {
+#ifdef MISUSE_WAIT_FOR_WITHOUT_DURATION
+  (void)co_await weft::wait_for(answer(), "1s");
+#else
+  (void)co_await weft::wait_for(answer(), 1s);
 #endif
 }
 

@@ -39,6 +39,26 @@
 
 namespace weft {
 
+/// The type of `co_await` on a scope over `Aw` (wait_for, timeout, timeout_at, shield): what
+/// `co_await aw` gives. Formed in the scopes' signatures, so a non-awaitable argument is
+/// reported here, by a static_assert that says what to pass, before any error it would cause
+/// elsewhere.
+template <class Aw>
+struct scope_result {
+  static_assert(detail::awaitable<Aw>,
+                "weft::wait_for/timeout/timeout_at/shield: the argument cannot be co_awaited "
+                "(a weft::Task is awaited as an rvalue: pass f() or std::move(task))");
+  using type = void;
+};
+template <class Aw>
+requires detail::awaitable<Aw>
+struct scope_result<Aw> {
+  using type = detail::await_result_t<Aw>;
+};
+/// scope_result<Aw>::type.
+template <class Aw>
+using scope_result_t = typename scope_result<Aw>::type;
+
 namespace detail {
 
 /// A timeout scope of the running task. Not movable: its timer entry is linked by address.
@@ -63,23 +83,6 @@ class TimeoutScope {
   bool expired_ = false;
   bool closed_ = false;
 };
-
-/// The result of a scope over `Aw`. Formed in the scope's signature, so a non-awaitable
-/// argument is reported here, before any error it would cause elsewhere.
-template <class Aw>
-struct scope_result {
-  static_assert(awaitable<Aw>,
-                "weft::wait_for/timeout/timeout_at/shield: the argument cannot be co_awaited "
-                "(a weft::Task is awaited as an rvalue: pass f() or std::move(task))");
-  using type = void;
-};
-template <class Aw>
-requires awaitable<Aw>
-struct scope_result<Aw> {
-  using type = await_result_t<Aw>;
-};
-template <class Aw>
-using scope_result_t = typename scope_result<Aw>::type;
 
 /// How a scope holds an `Aw&&` argument (see the file comment): an lvalue by reference,
 /// an rvalue by value, moved into the frame.
@@ -152,7 +155,7 @@ Task<scope_result_t<Aw>> deadline_scope(TimePoint deadline, Aw&& aw, const char*
 /// the returned Task, an lvalue is awaited in place (see the file comment). Throws
 /// std::invalid_argument for a negative or NaN duration.
 template <class Aw, class Rep, class Period>
-Task<detail::scope_result_t<Aw>> wait_for(Aw&& aw, std::chrono::duration<Rep, Period> d) {
+Task<scope_result_t<Aw>> wait_for(Aw&& aw, std::chrono::duration<Rep, Period> d) {
   Duration checked = detail::checked_duration(d, "weft::wait_for");
   return detail::deadline_scope<Aw>(detail::deadline_after(checked), std::forward<Aw>(aw),
                                     "weft::wait_for");
@@ -161,7 +164,7 @@ Task<detail::scope_result_t<Aw>> wait_for(Aw&& aw, std::chrono::duration<Rep, Pe
 /// The scope form (asyncio.timeout): `co_await weft::timeout(5s, body())`. Holds `aw` as
 /// wait_for does.
 template <class Rep, class Period, class Aw>
-Task<detail::scope_result_t<Aw>> timeout(std::chrono::duration<Rep, Period> d, Aw&& aw) {
+Task<scope_result_t<Aw>> timeout(std::chrono::duration<Rep, Period> d, Aw&& aw) {
   Duration checked = detail::checked_duration(d, "weft::timeout");
   return detail::deadline_scope<Aw>(detail::deadline_after(checked), std::forward<Aw>(aw),
                                     "weft::timeout");
@@ -169,14 +172,14 @@ Task<detail::scope_result_t<Aw>> timeout(std::chrono::duration<Rep, Period> d, A
 
 /// Like timeout, with an absolute deadline on weft::now()'s clock (asyncio.timeout_at).
 template <class Aw>
-Task<detail::scope_result_t<Aw>> timeout_at(TimePoint deadline, Aw&& aw) {
+Task<scope_result_t<Aw>> timeout_at(TimePoint deadline, Aw&& aw) {
   return detail::deadline_scope<Aw>(deadline, std::forward<Aw>(aw), "weft::timeout_at");
 }
 
 /// Awaits `aw` with outer cancellation deferred until it finishes (asyncio.shield); its
 /// value or exception is the result. Holds `aw` as wait_for does.
 template <class Aw>
-Task<detail::scope_result_t<Aw>> shield(Aw&& aw) {
+Task<scope_result_t<Aw>> shield(Aw&& aw) {
   if constexpr (detail::scope_accepts<Aw>()) {
     return detail::run_shielded<Aw>(std::forward<Aw>(aw));
   } else {
