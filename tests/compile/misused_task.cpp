@@ -30,11 +30,16 @@ weft::Task<int> returns_int() {
 #endif
 }
 
-weft::Task<void> scopes() {
+weft::Task<void> scopes(weft::CancellationToken& token) {
 #ifdef MISUSE_WAIT_FOR_WITHOUT_DURATION
   (void)co_await weft::wait_for(answer(), "1s");
 #else
   (void)co_await weft::wait_for(answer(), 1s);
+#endif
+#ifdef MISUSE_RUN_UNTIL_CANCELLED_WITH_A_DEADLINE
+  (void)co_await token.run_until_cancelled(answer(), 1s);
+#else
+  (void)co_await token.run_until_cancelled(answer());
 #endif
 }
 

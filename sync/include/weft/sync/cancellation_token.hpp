@@ -57,9 +57,11 @@ class TokenScope;
 /// The number of tokens linked directly under `t` now: those derived from it that still
 /// exist and are not cancelled (the tree never keeps more). For tests and debugging.
 std::size_t linked_children(const CancellationToken& t) noexcept;
+}  // namespace detail
 
-/// What `run_until_cancelled` over `Aw` returns: std::optional of the result, or for a body
-/// that returns nothing, a bool (true: it finished).
+/// The type of `co_await token.run_until_cancelled(aw)`: std::optional of what `co_await aw`
+/// gives (std::nullopt: the token ended the work), or for work that returns nothing, a bool
+/// (true: it finished). Work that returns a reference is refused by a static_assert.
 template <class Aw>
 struct until_cancelled_result {
   using R = scope_result_t<Aw>;
@@ -68,9 +70,9 @@ struct until_cancelled_result {
                 "return a value or a pointer instead");
   using type = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
 };
+/// until_cancelled_result<Aw>::type.
 template <class Aw>
 using until_cancelled_t = typename until_cancelled_result<Aw>::type;
-}  // namespace detail
 
 /// A cancellation signal shared by copies (cheap: a reference count), with child tokens that
 /// are cancelled with their parent. Every operation may be called from any thread, also
@@ -112,7 +114,7 @@ class CancellationToken {
   /// value, as a timeout scope does. A cancellation of the calling task itself passes
   /// through as CancelledError. Must be awaited in a weft task.
   template <class Aw>
-  Task<detail::until_cancelled_t<Aw>> run_until_cancelled(Aw&& work) const;
+  Task<until_cancelled_t<Aw>> run_until_cancelled(Aw&& work) const;
   /// A guard that cancels this token when it is destroyed, unless disarmed (Tokio's
   /// DropGuard): scope-bound cancellation of whatever was handed the token.
   DropGuard drop_guard() const noexcept;
@@ -238,7 +240,7 @@ Task<until_cancelled_t<Aw>> run_until_token(CancellationToken token, scope_held_
 }  // namespace detail
 
 template <class Aw>
-Task<detail::until_cancelled_t<Aw>> CancellationToken::run_until_cancelled(Aw&& work) const {
+Task<until_cancelled_t<Aw>> CancellationToken::run_until_cancelled(Aw&& work) const {
   if constexpr (detail::scope_accepts<Aw>()) {
     return detail::run_until_token<Aw>(*this, std::forward<Aw>(work));
   } else {
