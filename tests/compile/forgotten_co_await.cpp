@@ -11,7 +11,8 @@ using namespace std::chrono_literals;
 
 weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Queue<int>& q,
                                  weft::LifoQueue<int>& lq, weft::PriorityQueue<int>& pq,
-                                 weft::Event& ev, weft::CancellationToken& token) {
+                                 weft::Event& ev, weft::CancellationToken& token,
+                                 weft::OneshotReceiver<int>& rx) {
 #ifdef FORGET_SLEEP
   weft::sleep(1ms);
 #else
@@ -65,6 +66,11 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
 #else
   co_await token.cancelled();
 #endif
+#ifdef FORGET_ONESHOT_RECV
+  rx.recv();
+#else
+  (void)co_await rx.recv();
+#endif
 }
 
 int main() {
@@ -78,5 +84,7 @@ int main() {
   ev.set();
   weft::CancellationToken token;
   token.cancel();
-  weft::run(uses_every_form(m, sem, q, lq, pq, ev, token));
+  auto [tx, rx] = weft::oneshot<int>();
+  tx.send(1);
+  weft::run(uses_every_form(m, sem, q, lq, pq, ev, token, rx));
 }

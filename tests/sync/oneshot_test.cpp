@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -130,6 +131,13 @@ TEST(Oneshot, SecondReceiveThrowsUsageError) {
         EXPECT_THROW(rx.try_recv(), weft::UsageError);
       }(),
       virtual_clock());
+}
+
+TEST(Oneshot, OnlyRecvMakesTheReceiveAwaiter) {
+  using Awaiter = weft::OneshotReceiver<int>::RecvAwaiter;
+  // Its constructor takes the channel's shared state, which is no part of the API.
+  static_assert(!std::is_constructible_v<Awaiter, weft::detail::OneshotState<int>*>);
+  static_assert(std::is_nothrow_move_constructible_v<Awaiter>);  // wait_for moves it
 }
 
 TEST(Oneshot, SendAfterTheReceiverWasDroppedReturnsFalseAndDestroysTheValue) {

@@ -268,7 +268,6 @@ class OneshotReceiver {
 template <class T>
 class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
  public:
-  explicit RecvAwaiter(State* st) noexcept : st_(st) {}
   RecvAwaiter(RecvAwaiter&& o) noexcept : detail::Waiter(), st_(o.st_) {}
   RecvAwaiter& operator=(RecvAwaiter&&) = delete;
 
@@ -320,6 +319,9 @@ class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
   }
 
  private:
+  friend class OneshotReceiver;
+  explicit RecvAwaiter(State* st) noexcept : st_(st) {}
+
   static void cancel_wait(detail::Waiter* w) noexcept {
     auto* self = static_cast<RecvAwaiter*>(w);
     State::withdraw(self->st_);  // the value, if any, stays in the channel
