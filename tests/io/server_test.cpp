@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -76,6 +78,12 @@ TEST_P(ServerWorkers, EchoesLinesForManyClientsAtOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, ServerWorkers, ::testing::Values(1, 2));
+
+TEST(Server, OnlyTheStartFunctionsMakeAServerOfAListener) {
+  // A Server is made from its shared state, which is no part of the API.
+  static_assert(!std::is_constructible_v<Server, std::shared_ptr<weft::net::detail::ServerState>>);
+  static_assert(std::is_nothrow_default_constructible_v<Server>);  // an empty Server
+}
 
 TEST(Server, AHandlersExceptionIsReportedWithThePeerAndTheServerGoesOn) {
   weft::run(

@@ -60,7 +60,6 @@ struct ServerState;
 class Server {
  public:
   Server() noexcept = default;
-  explicit Server(std::shared_ptr<detail::ServerState> state) noexcept;
   Server(Server&&) noexcept = default;
   Server& operator=(Server&&) noexcept = default;
   ~Server();
@@ -88,6 +87,12 @@ class Server {
   std::size_t accepted() const noexcept;
 
  private:
+  friend Task<Server> start_server(ConnectionHandler handler, std::string_view host,
+                                   std::uint16_t port, ServerOptions options);
+  friend Server start_unix_server(ConnectionHandler handler, std::string_view path,
+                                  ServerOptions options, UnixListenOptions unix_options);
+  explicit Server(std::shared_ptr<detail::ServerState> state) noexcept;
+
   std::shared_ptr<detail::ServerState> state_;
 };
 
