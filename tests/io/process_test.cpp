@@ -314,6 +314,22 @@ TEST(Pipe, APipeCarriesBytesAndReadOrWriteOnceItIsClosedIsAUsageError) {
       {.workers = 1});
 }
 
+/// Code of one's own that takes either end of a pipe through their public base.
+std::string describe(const weft::process::PipeEnd& end) {
+  return end.name() + (end.is_open() ? ": open" : ": closed");
+}
+
+TEST(Pipe, BothEndsAreAPipeEndWithItsNameAndState) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  weft::process::PipeReader r(fds[0], "test pipe (read end)");
+  weft::process::PipeWriter w(fds[1], "test pipe (write end)");
+  EXPECT_EQ(describe(r), "test pipe (read end): open");
+  w.close();
+  EXPECT_EQ(describe(w), "test pipe (write end): closed");
+  EXPECT_EQ(w.fd(), -1);
+}
+
 TEST(Child, PipeReaderReadAllRefusesMoreThanItsMaximum) {
   weft::run([]() -> weft::Task<void> {
     Child exact = Child::spawn({"head", "-c", "1000", "/dev/zero"}, {.out = Stdio::pipe()});

@@ -63,8 +63,6 @@ ssize_t write_without_sigpipe(int fd, const void* data, std::size_t len) noexcep
 // ---------------------------------------------------------------------------------------
 // PipeEnd
 
-namespace detail {
-
 PipeEnd::PipeEnd(int fd, std::string name, const char* cls) : name_(std::move(name)) {
   if (fd < 0) throw std::invalid_argument(std::string("weft::process::") + cls + ": invalid fd");
   prepare(fd, name_);
@@ -113,8 +111,6 @@ Task<std::size_t> PipeEnd::transfer(Interest interest, Syscall call) {
     co_await reg_.wait(interest, seq);
   }
 }
-
-}  // namespace detail
 
 // ---------------------------------------------------------------------------------------
 // PipeReader

@@ -26,9 +26,8 @@ namespace weft::process {
 /// collect (Options::max_output): 1 GiB.
 inline constexpr std::size_t kDefaultMaxOutput = std::size_t{1} << 30;
 
-namespace detail {
-
-/// What both ends of a pipe own: the fd, its reactor registration and the name errors use.
+/// What both ends of a pipe have in common: the fd, its reactor registration and the name
+/// errors use. The base of PipeReader and PipeWriter; not made by itself.
 class PipeEnd {
  public:
   /// Closes the fd (deregistering it first). Idempotent. Must not race an operation.
@@ -58,11 +57,9 @@ class PipeEnd {
   std::string name_;
 };
 
-}  // namespace detail
-
 /// The reading end of a pipe (a child's stdout or stderr). Move-only; closes on
 /// destruction. Must not move or be destroyed while an operation on it is in progress.
-class PipeReader : public detail::PipeEnd {
+class PipeReader : public PipeEnd {
  public:
   PipeReader() noexcept = default;
   /// Adopts `fd` (made non-blocking and close-on-exec here); `name` appears in errors.
@@ -84,7 +81,7 @@ class PipeReader : public detail::PipeEnd {
 /// The writing end of a pipe (a child's stdin). Move-only; closes on destruction, which the
 /// child reads as end of stream. Must not move or be destroyed while an operation on it is in
 /// progress.
-class PipeWriter : public detail::PipeEnd {
+class PipeWriter : public PipeEnd {
  public:
   PipeWriter() noexcept = default;
   /// Adopts `fd` (made non-blocking and close-on-exec here); `name` appears in errors.
