@@ -30,31 +30,32 @@
 
 namespace weft {
 
-namespace detail {
-
 template <class F>
-class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
- public:
-  using R = std::invoke_result_t<F&>;
+auto to_thread(F&& f);
+template <class F>
+auto offload(F&& f);
 
-  template <class G>
-  OffThreadAwaiter(G&& f, bool cpu) : f_(std::forward<G>(f)), cpu_(cpu) {
-    on_forward = [](Waiter*) noexcept {};  // nothing to interrupt: wait for f to return
-    run = &OffThreadAwaiter::run_job;
-  }
+/// The awaiter of to_thread and offload: owns `f`, runs it off the worker when awaited and
+/// resumes the task with its result. Made only by those two; awaited once.
+template <class F>
+class [[nodiscard]] OffThreadAwaiter : detail::Waiter, detail::BlockingJob {
+ public:
+  /// What `f()` returns, and so what the co_await gives.
+  using R = std::invoke_result_t<F&>;
 
   bool await_ready() const noexcept { return false; }
 
   bool await_suspend(std::coroutine_handle<> h) {
-    task_ = &require_task(cpu_ ? "weft::offload" : "weft::to_thread");
+    task_ = &detail::require_task(cpu_ ? "weft::offload" : "weft::to_thread");
     if (task_->cancel_pending()) return false;  // never start f
-    if (task_->begin_wait(this, h, /*forwarding=*/true) == WaitResult::kSuspendedMustForward) {
+    if (task_->begin_wait(this, h, /*forwarding=*/true) ==
+        detail::WaitResult::kSuspendedMustForward) {
       task_->end_forward();
     }
     if (cpu_) {
-      submit_offload(task_, this);
+      detail::submit_offload(task_, this);
     } else {
-      submit_blocking(task_, this);
+      detail::submit_blocking(task_, this);
     }
     return true;
   }
@@ -66,11 +67,22 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
   }
 
  private:
-  static void run_job(BlockingJob* j) noexcept {
+  template <class G>
+  friend auto to_thread(G&& f);
+  template <class G>
+  friend auto offload(G&& f);
+
+  template <class G>
+  OffThreadAwaiter(G&& f, bool cpu) : f_(std::forward<G>(f)), cpu_(cpu) {
+    on_forward = [](detail::Waiter*) noexcept {};  // nothing to interrupt: wait for f to return
+    run = &OffThreadAwaiter::run_job;
+  }
+
+  static void run_job(detail::BlockingJob* j) noexcept {
     auto* self = static_cast<OffThreadAwaiter*>(j);
     {
       // The task is suspended until the claim below, so its context cannot change meanwhile.
-      JobContextScope context(self->task_->context());
+      detail::JobContextScope context(self->task_->context());
       try {
         if constexpr (std::is_void_v<R>) {
           std::invoke(self->f_);
@@ -81,18 +93,20 @@ class [[nodiscard]] OffThreadAwaiter : Waiter, BlockingJob {
         self->error_ = std::current_exception();
       }
     }
-    TaskHeader* t = self->task_;
-    Scheduler* s = t->scheduler();
-    if (t->try_claim()) schedule(t);  // `self` may be gone after this
-    job_finished(s);
+    detail::TaskHeader* t = self->task_;
+    detail::Scheduler* s = t->scheduler();
+    if (t->try_claim()) detail::schedule(t);  // `self` may be gone after this
+    detail::job_finished(s);
   }
 
   F f_;
   bool cpu_;
-  TaskHeader* task_ = nullptr;
+  detail::TaskHeader* task_ = nullptr;
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result_{};
   std::exception_ptr error_;
 };
+
+namespace detail {
 
 /// A job of spawn_blocking: `f` and the scheduler it tells when it is done, on the heap.
 template <class F>
@@ -150,7 +164,7 @@ void spawn_blocking(F f) noexcept {
 template <class F>
 auto to_thread(F&& f) {
   detail::check_survives_co_await<F>();
-  return detail::OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/false);
+  return OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/false);
 }
 
 /// Runs CPU-bound `f()` in the runtime's oneTBB arena (it may use tbb::parallel_for) and
@@ -158,7 +172,7 @@ auto to_thread(F&& f) {
 template <class F>
 auto offload(F&& f) {
   detail::check_survives_co_await<F>();
-  return detail::OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/true);
+  return OffThreadAwaiter<std::decay_t<F>>(std::forward<F>(f), /*cpu=*/true);
 }
 
 }  // namespace weft
