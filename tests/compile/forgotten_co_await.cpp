@@ -9,6 +9,11 @@
 
 using namespace std::chrono_literals;
 
+// A named callable, so that the type GCC names for to_thread's awaiter has no spaces.
+struct Work {
+  int operator()() const { return 1; }
+};
+
 weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Queue<int>& q,
                                  weft::LifoQueue<int>& lq, weft::PriorityQueue<int>& pq,
                                  weft::Event& ev, weft::CancellationToken& token,
@@ -70,6 +75,11 @@ weft::Task<void> uses_every_form(weft::Mutex& m, weft::Semaphore& sem, weft::Que
   rx.recv();
 #else
   (void)co_await rx.recv();
+#endif
+#ifdef FORGET_TO_THREAD
+  weft::to_thread(Work{});
+#else
+  (void)co_await weft::to_thread(Work{});
 #endif
 }
 

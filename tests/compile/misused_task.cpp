@@ -43,4 +43,14 @@ weft::Task<void> scopes(weft::CancellationToken& token) {
 #endif
 }
 
+weft::Task<int> spawns() {
+#ifdef MISUSE_SPAWN_A_CALLABLE_THAT_RETURNS_NO_TASK
+  auto h = weft::spawn([] { return 1; });
+  co_return 1;
+#else
+  auto h = weft::spawn([]() -> weft::Task<int> { co_return 1; });
+  co_return co_await h;
+#endif
+}
+
 int main() {}

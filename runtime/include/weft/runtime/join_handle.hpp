@@ -52,6 +52,17 @@ struct TaskInfo {
 /// The running task's id, name and spawn site. Throws UsageError outside a task.
 TaskInfo current_task();
 
+/// What spawn(f) accepts besides a Task: a callable that, after decay, is movable and
+/// invocable as an rvalue with no arguments, returning a Task<T> by value.
+template <class F>
+concept TaskCallable =
+    std::constructible_from<std::decay_t<F>, F> && std::move_constructible<std::decay_t<F>> &&
+    std::invocable<std::decay_t<F>> && is_task_v<std::invoke_result_t<std::decay_t<F>>>;
+
+/// The T of the Task<T> a TaskCallable returns: spawn(f) gives a JoinHandle<T>.
+template <class F>
+using task_callable_value_t = typename std::invoke_result_t<std::decay_t<F>>::value_type;
+
 namespace detail {
 
 /// Registers a fresh root with `sched` (nullptr: the current runtime) and queues it. Throws
@@ -145,17 +156,6 @@ RootTask<T> make_root(Task<T> task) {
   }
 }
 
-/// A callable spawn can own: after decay, movable and invocable as an rvalue with no
-/// arguments, returning a Task<T> by value.
-template <class F>
-concept TaskCallable =
-    std::constructible_from<std::decay_t<F>, F> && std::move_constructible<std::decay_t<F>> &&
-    std::invocable<std::decay_t<F>> && is_task<std::invoke_result_t<std::decay_t<F>>>::value;
-
-/// The T of the Task<T> a TaskCallable returns.
-template <class F>
-using callable_value_t = typename std::invoke_result_t<std::decay_t<F>>::value_type;
-
 /// Destroys the callable a root owns when the root's body ends, however it ends.
 template <class F>
 struct DestroyAtEnd {
@@ -207,9 +207,10 @@ RootPromise<T>* make_spawn_root(Task<T>&& task, std::string_view name, std::sour
 /// Creates the root that owns `f` (decay-copied: moved from an rvalue) and will call it
 /// (not yet submitted).
 template <TaskCallable F>
-RootPromise<callable_value_t<F>>* make_spawn_root(F&& f, std::string_view name,
-                                                  std::source_location where, GroupLink* group) {
-  using T = callable_value_t<F>;
+RootPromise<task_callable_value_t<F>>* make_spawn_root(F&& f, std::string_view name,
+                                                       std::source_location where,
+                                                       GroupLink* group) {
+  using T = task_callable_value_t<F>;
   using D = std::decay_t<F>;
   static_assert(!std::is_reference_v<T>, "a spawned task returns a value, not a reference");
   return adopt_root(make_root_calling<T, D>(std::optional<D>(std::in_place, std::forward<F>(f))),
@@ -236,74 +237,59 @@ RootPromise<T>* submit_root(RootPromise<T>* p, Scheduler* sched) {
   return p;
 }
 
-/// The awaiter of a JoinHandle: a forwarding wait with the awaited task as observer target.
-template <class T>
-class [[nodiscard]] JoinAwaiter : Waiter, Completion {
- public:
-  explicit JoinAwaiter(RootPromise<T>* child) noexcept : child_(child) {
-    on_forward = [](Waiter* w) noexcept {
-      static_cast<JoinAwaiter*>(w)->child_->request_cancel(0);
-    };
-    notify = [](Completion* c, TaskHeader*) noexcept {
-      auto* self = static_cast<JoinAwaiter*>(c);
-      TaskHeader* task = self->task_;
-      const bool inlined = self->inlined_;
-      if (!task->try_claim()) return;
-      // A child we started inline hands the worker straight back to us.
-      if (inlined) {
-        resume_next(task);
-      } else {
-        schedule(task);
-      }
-    };
-  }
+}  // namespace detail
 
+/// The awaiter of a JoinHandle (made by its co_await): a forwarding wait with the awaited
+/// task as observer target.
+template <class T>
+class [[nodiscard]] JoinAwaiter : detail::Waiter, detail::Completion {
+ public:
   bool await_ready() const {
     if (!child_) throw UsageError("weft::JoinHandle awaited after it was moved from");
     if (child_->result_taken()) {
       throw UsageError("weft::JoinHandle awaited twice: the result was already taken");
     }
-    const TaskHeader::ObserverState obs = child_->observer_state();
-    if (obs == TaskHeader::ObserverState::kAttached) {
+    const detail::TaskHeader::ObserverState obs = child_->observer_state();
+    if (obs == detail::TaskHeader::ObserverState::kAttached) {
       throw UsageError("weft::JoinHandle awaited while another task awaits it");
     }
     // Finished: done at once, unless the budget is spent (then await_suspend yields).
-    return obs == TaskHeader::ObserverState::kCompleted && budget_spend();
+    return obs == detail::TaskHeader::ObserverState::kCompleted && detail::budget_spend();
   }
 
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-    task_ = &require_task("co_await JoinHandle");
+    task_ = &detail::require_task("co_await JoinHandle");
     if (child_->completed()) return yield(h);  // finished, but our budget is spent
     // The budget bounds how long a fork-join tree runs inline before the worker looks at
     // its other tasks.
     inlined_ = child_->scheduler() == task_->scheduler() && child_->not_started() &&
-               budget_spend() && child_->claim_inline();
+               detail::budget_spend() && child_->claim_inline();
     const bool run_child = inlined_;
     const std::coroutine_handle<> child_root = child_->root();
-    WaitResult r = task_->begin_wait(this, h, /*forwarding=*/true);
-    if (r == WaitResult::kSuspendedMustForward) {
+    detail::WaitResult r = task_->begin_wait(this, h, /*forwarding=*/true);
+    if (r == detail::WaitResult::kSuspendedMustForward) {
       child_->request_cancel(0);
       task_->end_forward();
     }
     switch (child_->attach_observer(this)) {
-      case Attach::kAttached:
+      case detail::Attach::kAttached:
         // Published: only the child's completion resumes us now. If we won the child's
         // first run, it is ours to start, here.
         if (!run_child) return std::noop_coroutine();
-        enter_task(child_);
+        detail::enter_task(child_);
         return child_root;
-      case Attach::kCompleted:
+      case detail::Attach::kCompleted:
         // Finished meanwhile (so not one we claimed). Nobody else claims a join wait: take
         // it back and go on after the other runnable tasks.
         task_->try_claim();
         return yield(h);
-      case Attach::kBusy:
+      case detail::Attach::kBusy:
         break;
     }
     // Another task attached first: take our wait back, hand the child we claimed (if any)
     // back to the scheduler, and fail.
     task_->try_claim();
-    if (run_child) schedule(child_);
+    if (run_child) detail::schedule(child_);
     throw UsageError("weft::JoinHandle awaited while another task awaits it");
   }
 
@@ -326,18 +312,36 @@ class [[nodiscard]] JoinAwaiter : Waiter, Completion {
   }
 
  private:
+  friend class JoinHandle<T>;
+
+  explicit JoinAwaiter(detail::RootPromise<T>* child) noexcept : child_(child) {
+    on_forward = [](detail::Waiter* w) noexcept {
+      static_cast<JoinAwaiter*>(w)->child_->request_cancel(0);
+    };
+    notify = [](detail::Completion* c, detail::TaskHeader*) noexcept {
+      auto* self = static_cast<JoinAwaiter*>(c);
+      detail::TaskHeader* task = self->task_;
+      const bool inlined = self->inlined_;
+      if (!task->try_claim()) return;
+      // A child we started inline hands the worker straight back to us.
+      if (inlined) {
+        detail::resume_next(task);
+      } else {
+        detail::schedule(task);
+      }
+    };
+  }
+
   std::coroutine_handle<> yield(std::coroutine_handle<> h) noexcept {
     task_->set_resume_point(h);
-    schedule_yield(task_);
+    detail::schedule_yield(task_);
     return std::noop_coroutine();
   }
 
-  RootPromise<T>* child_;
-  TaskHeader* task_ = nullptr;
+  detail::RootPromise<T>* child_;
+  detail::TaskHeader* task_ = nullptr;
   bool inlined_ = false;
 };
-
-}  // namespace detail
 
 /// A running task's handle: await it for the value (or exception), cancel it, poll it.
 /// Move-only; dropping it detaches the task, whose unobserved error then goes to the
@@ -346,7 +350,6 @@ template <class T>
 class JoinHandle {
  public:
   JoinHandle() noexcept = default;
-  explicit JoinHandle(detail::RootPromise<T>* p) noexcept : p_(p) {}
   JoinHandle(JoinHandle&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   JoinHandle& operator=(JoinHandle&& o) noexcept {
     if (this != &o) {
@@ -385,11 +388,13 @@ class JoinHandle {
     return p_->take();
   }
 
-  detail::JoinAwaiter<T> operator co_await() && noexcept { return detail::JoinAwaiter<T>(p_); }
-  detail::JoinAwaiter<T> operator co_await() & noexcept { return detail::JoinAwaiter<T>(p_); }
+  JoinAwaiter<T> operator co_await() && noexcept { return JoinAwaiter<T>(p_); }
+  JoinAwaiter<T> operator co_await() & noexcept { return JoinAwaiter<T>(p_); }
 
  private:
   friend struct detail::HandleAccess;
+
+  explicit JoinHandle(detail::RootPromise<T>* p) noexcept : p_(p) {}
 
   detail::RootPromise<T>* p_ = nullptr;
 };
@@ -404,6 +409,11 @@ struct HandleAccess {
   static RootPromise<T>* header(const JoinHandle<T>& h) noexcept {
     return h.p_;
   }
+  /// A handle that owns the reference `p` holds for it (spawn's, a TaskGroup's).
+  template <class T>
+  static JoinHandle<T> make(RootPromise<T>* p) noexcept {
+    return JoinHandle<T>(p);
+  }
 };
 
 }  // namespace detail
@@ -415,7 +425,7 @@ struct HandleAccess {
 template <class T>
 [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                                   std::source_location where = std::source_location::current()) {
-  return JoinHandle<T>(
+  return detail::HandleAccess::make(
       detail::submit_root(detail::make_spawn_root(std::move(task), name, where, nullptr), nullptr));
 }
 
@@ -424,11 +434,11 @@ template <class T>
 /// so a lambda's captures live as long as its coroutine; bind arguments with captures or
 /// std::bind_front. An exception from `f` itself is the task's error. A task cancelled
 /// before it starts never calls `f`. Throws as spawn(Task).
-template <detail::TaskCallable F>
-[[nodiscard]] JoinHandle<detail::callable_value_t<F>> spawn(
+template <TaskCallable F>
+[[nodiscard]] JoinHandle<task_callable_value_t<F>> spawn(
     F&& f, std::string_view name = {},
     std::source_location where = std::source_location::current()) {
-  return JoinHandle<detail::callable_value_t<F>>(detail::submit_root(
+  return detail::HandleAccess::make(detail::submit_root(
       detail::make_spawn_root(std::forward<F>(f), name, where, nullptr), nullptr));
 }
 

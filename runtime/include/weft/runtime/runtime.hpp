@@ -73,18 +73,18 @@ class Runtime {
   template <class T>
   [[nodiscard]] JoinHandle<T> spawn(Task<T> task, std::string_view name = {},
                                     std::source_location where = std::source_location::current()) {
-    return JoinHandle<T>(detail::submit_root(
+    return detail::HandleAccess::make(detail::submit_root(
         detail::make_spawn_root(std::move(task), name, where, nullptr), sched_.get()));
   }
 
   /// Spawns a task that owns `f` and runs the Task `f()` returns (see weft::spawn(f)); any
   /// thread: `f` is called on a worker when the task starts. Throws RuntimeClosed once
   /// shutdown has begun.
-  template <detail::TaskCallable F>
-  [[nodiscard]] JoinHandle<detail::callable_value_t<F>> spawn(
+  template <TaskCallable F>
+  [[nodiscard]] JoinHandle<task_callable_value_t<F>> spawn(
       F&& f, std::string_view name = {},
       std::source_location where = std::source_location::current()) {
-    return JoinHandle<detail::callable_value_t<F>>(detail::submit_root(
+    return detail::HandleAccess::make(detail::submit_root(
         detail::make_spawn_root(std::forward<F>(f), name, where, nullptr), sched_.get()));
   }
 

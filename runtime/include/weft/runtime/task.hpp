@@ -177,4 +177,8 @@ template <class T>
 struct is_task<Task<T>> : std::true_type {};
 }  // namespace detail
 
+/// True for a Task<T>: what a callable given to spawn must return.
+template <class A>
+inline constexpr bool is_task_v = detail::is_task<A>::value;
+
 }  // namespace weft

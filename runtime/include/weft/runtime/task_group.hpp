@@ -58,8 +58,8 @@ class TaskGroup {
 
   /// Spawns a child that owns `f` and runs the Task `f()` returns (see weft::spawn(f)): a
   /// capturing lambda's captures live as long as the child. Throws as spawn(Task).
-  template <detail::TaskCallable F>
-  JoinHandle<detail::callable_value_t<F>> spawn(
+  template <TaskCallable F>
+  JoinHandle<task_callable_value_t<F>> spawn(
       F&& f, std::string_view name = {},
       std::source_location where = std::source_location::current()) {
     return adopt(detail::make_spawn_root(std::forward<F>(f), name, where, &link_));
@@ -91,7 +91,7 @@ class TaskGroup {
       detail::destroy_unsubmitted(p);
       throw;
     }
-    return JoinHandle<T>(p);
+    return detail::HandleAccess::make(p);
   }
 
   struct Link : detail::GroupLink {
