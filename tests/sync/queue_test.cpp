@@ -41,6 +41,7 @@ struct Fifo {
   template <class T>
   using Queue = weft::Queue<T>;
   static constexpr const char* kName = "Fifo";
+  static constexpr const char* kQueueName = "weft::Queue";  // in its messages
   static inline const std::vector<int> kOrderOf312{3, 1, 2};
   static int take(std::vector<int>& items) {
     const int v = items.front();
@@ -53,6 +54,7 @@ struct Lifo {
   template <class T>
   using Queue = weft::LifoQueue<T>;
   static constexpr const char* kName = "Lifo";
+  static constexpr const char* kQueueName = "weft::LifoQueue";  // in its messages
   static inline const std::vector<int> kOrderOf312{2, 1, 3};
   static int take(std::vector<int>& items) {
     const int v = items.back();
@@ -65,6 +67,7 @@ struct Smallest {
   template <class T>
   using Queue = weft::PriorityQueue<T>;
   static constexpr const char* kName = "Smallest";
+  static constexpr const char* kQueueName = "weft::PriorityQueue";  // in its messages
   static inline const std::vector<int> kOrderOf312{1, 2, 3};
   static int take(std::vector<int>& items) {
     const auto it = std::min_element(items.begin(), items.end());
@@ -340,7 +343,8 @@ TYPED_TEST(EveryQueue, JoinWaitsUntilEveryItemIsMarkedDone) {
         co_await q.join();
         EXPECT_TRUE(c.done() || q.empty());
         co_await c;
-        expect_error<std::logic_error>([&] { q.task_done(); }, "task_done");
+        expect_error<std::logic_error>([&] { q.task_done(); },
+                                       std::string(TypeParam::kQueueName) + "::task_done");
       }(),
       virtual_clock(2));
 }
@@ -428,10 +432,11 @@ TYPED_TEST(EveryQueue, BlockingCallsOnAWorkerThreadThrowUsageError) {
   weft::run(
       []() -> weft::Task<void> {
         QueueOf<TypeParam> q;
+        const std::string name = TypeParam::kQueueName;
         expect_error<weft::UsageError>([&] { q.blocking_put(1); },
-                                       "blocking_put called on a worker thread");
+                                       name + "::blocking_put called on a worker thread");
         expect_error<weft::UsageError>([&] { (void)q.blocking_get(); },
-                                       "blocking_get called on a worker thread");
+                                       name + "::blocking_get called on a worker thread");
         EXPECT_TRUE(q.empty());
         co_return;
       }(),
@@ -484,7 +489,7 @@ TYPED_TEST(EveryQueueDeathTest, DestroyingAQueueThatATaskWaitsOnAbortsWithAMessa
                      q.reset();
                    }(),
                    virtual_clock()),
-               "weft::Queue destroyed while 1 waiter");
+               std::string(TypeParam::kQueueName) + " destroyed while 1 waiter");
 }
 
 // ---- one queue's own ----

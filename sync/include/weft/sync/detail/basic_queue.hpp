@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,12 @@ namespace weft::detail {
 template <class T>
 class LifoStore {
  public:
+  /// The names the queue's messages use.
+  static constexpr const char* kName = "weft::LifoQueue";
+  static constexpr const char* kPut = "weft::LifoQueue::put";
+  static constexpr const char* kGet = "weft::LifoQueue::get";
+  static constexpr const char* kJoin = "weft::LifoQueue::join";
+
   void push(T&& v) { items_.push_back(std::move(v)); }
   T pop() noexcept {
     T v = std::move(items_.back());
@@ -64,6 +71,12 @@ class LifoStore {
 template <class T, class Compare>
 class PriorityStore {
  public:
+  /// The names the queue's messages use.
+  static constexpr const char* kName = "weft::PriorityQueue";
+  static constexpr const char* kPut = "weft::PriorityQueue::put";
+  static constexpr const char* kGet = "weft::PriorityQueue::get";
+  static constexpr const char* kJoin = "weft::PriorityQueue::join";
+
   void push(T&& v) {
     items_.push_back(std::move(v));
     std::push_heap(items_.begin(), items_.end(), greater_);
@@ -105,7 +118,7 @@ class BasicQueue {
     lock_.lock();
     std::size_t n = getters_.size() + putters_.size() + joiners_.size();
     lock_.unlock();
-    if (n) fatal_destroyed_with_waiters("weft::Queue", n, "to put, get or join");
+    if (n) fatal_destroyed_with_waiters(Store::kName, n, "to put, get or join");
   }
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
@@ -143,7 +156,8 @@ class BasicQueue {
     return std::move(*item);
   }
   void blocking_put(T& v) {
-    if (in_runtime()) throw UsageError("weft::Queue::blocking_put called on a worker thread");
+    if (in_runtime())
+      throw UsageError(std::string(Store::kName) + "::blocking_put called on a worker thread");
     WakeList woken;
     BlockingSignal signal;
     PutNode node;
@@ -167,7 +181,8 @@ class BasicQueue {
     node.finish();
   }
   T blocking_get() {
-    if (in_runtime()) throw UsageError("weft::Queue::blocking_get called on a worker thread");
+    if (in_runtime())
+      throw UsageError(std::string(Store::kName) + "::blocking_get called on a worker thread");
     WakeList woken;
     BlockingSignal signal;
     GetNode node;
@@ -194,7 +209,8 @@ class BasicQueue {
     {
       std::lock_guard lk(lock_);
       if (unfinished_ == 0) {
-        throw std::logic_error("weft::Queue::task_done: called more times than items were put");
+        throw std::logic_error(std::string(Store::kName) +
+                               "::task_done: called more times than items were put");
       }
       if (--unfinished_ == 0) queue::claim_all(joiners_, woken);
     }
@@ -291,7 +307,7 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = queue::task_for("weft::Queue::put");
+      TaskHeader* t = queue::task_for(Store::kPut);
       WakeList woken;
       {
         std::lock_guard lk(q_->lock_);
@@ -327,7 +343,7 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = queue::task_for("weft::Queue::get");
+      TaskHeader* t = queue::task_for(Store::kGet);
       WakeList woken;
       {
         std::lock_guard lk(q_->lock_);
@@ -361,7 +377,7 @@ class BasicQueue {
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
-      TaskHeader* t = queue::task_for("weft::Queue::join");
+      TaskHeader* t = queue::task_for(Store::kJoin);
       std::lock_guard lk(q_->lock_);
       if (q_->unfinished_ == 0) return false;
       this->init(t, &q_->lock_, &q_->joiners_);
