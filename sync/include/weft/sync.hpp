@@ -11,6 +11,7 @@
 #include "weft/sync/lifo_queue.hpp"
 #include "weft/sync/mutex.hpp"
 #include "weft/sync/oneshot.hpp"
+#include "weft/sync/pool.hpp"
 #include "weft/sync/priority_queue.hpp"
 #include "weft/sync/queue.hpp"
 #include "weft/sync/semaphore.hpp"
