@@ -50,6 +50,11 @@ void TcpStream::shutdown(Shutdown how) {
   }
 }
 
+Task<void> TcpStream::finish_writing() {
+  shutdown(Shutdown::kWrite);
+  co_return;
+}
+
 void TcpStream::set_nodelay(bool on) {
   sock_.set_option(IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, "setsockopt(TCP_NODELAY)");
 }

@@ -31,8 +31,8 @@ class IncompleteRead : public std::runtime_error {
 /// Which direction(s) shutdown() closes.
 enum class Shutdown { kRead = SHUT_RD, kWrite = SHUT_WR, kBoth = SHUT_RDWR };
 
-/// A connected TCP (or Unix stream) socket. Move-only; closes on destruction. One task may
-/// read while another writes.
+/// A connected TCP (or Unix stream) socket; a ByteStream (byte_stream.hpp). Move-only;
+/// closes on destruction. One task may read while another writes.
 class TcpStream {
  public:
   TcpStream() noexcept = default;
@@ -67,6 +67,9 @@ class TcpStream {
 
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite);
+  /// shutdown(kWrite) as a ByteStream ends its writing: the peer reads the end of the
+  /// stream, this side may still read. Throws std::system_error (at the await).
+  Task<void> finish_writing();
   void set_nodelay(bool on);
   /// SO_KEEPALIVE, with the idle time before the first probe if given.
   void set_keepalive(bool on, std::chrono::seconds idle = std::chrono::seconds(0));

@@ -38,8 +38,8 @@ struct PeerCredentials {
   gid_t gid = 0;
 };
 
-/// A connected Unix-domain stream socket. Move-only; closes on destruction. One task may
-/// read while another writes.
+/// A connected Unix-domain stream socket; a ByteStream (byte_stream.hpp). Move-only; closes
+/// on destruction. One task may read while another writes.
 class UnixStream {
  public:
   UnixStream() noexcept = default;
@@ -78,6 +78,8 @@ class UnixStream {
   Socket::ReadyAwaiter writable() { return stream_.writable(); }
   /// Half-closes (kWrite: the peer reads end of stream). Throws std::system_error.
   void shutdown(Shutdown how = Shutdown::kWrite) { stream_.shutdown(how); }
+  /// shutdown(kWrite) as a ByteStream ends its writing. Throws std::system_error.
+  Task<void> finish_writing() { return stream_.finish_writing(); }
 
   /// The peer's pid, uid and gid (SO_PEERCRED). Throws std::system_error.
   PeerCredentials peer_credentials();
