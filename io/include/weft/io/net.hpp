@@ -2,6 +2,7 @@
 #pragma once
 
 #include "weft/io/net/address.hpp"
+#include "weft/io/net/any_stream.hpp"
 #include "weft/io/net/byte_stream.hpp"
 #include "weft/io/net/resolve.hpp"
 #include "weft/io/net/server.hpp"
