@@ -2,9 +2,12 @@
 // across reads, the limit on a record (exceeding it is LimitOverrun and loses no byte), the
 // maximum of read_exact and its memory following the bytes that arrive, the end of the
 // stream in the middle of a record, a cancelled read that keeps its buffer,
-// buffered writes and their order, and a reader and a writer of one stream at once.
-// The streams are Unix socket pairs (real sockets, no listener needed).
+// buffered writes and their order, a reader and a writer of one stream at once, and a
+// BufferedStream over a Unix stream and over a user-defined ByteStream. The streams are
+// Unix socket pairs (real sockets, no listener needed).
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include <weft/weft.hpp>
 
 #include "peak_rss.hpp"
+#include "rot13_stream.hpp"
 #include "stress_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -25,6 +29,8 @@ using weft::net::IncompleteRead;
 using weft::net::LimitOverrun;
 using weft::net::TcpStream;
 using weft::net::UnixStream;
+using weft::test::rot13;
+using weft::test::Rot13Stream;
 
 namespace {
 
@@ -358,6 +364,47 @@ TEST(BufferedStream, AMovedStreamKeepsItsBufferedBytesAndItsConnection) {
         co_await moved.finish_writing();
         BufferedReader r(p.b);
         EXPECT_EQ(co_await r.read_all(), "reply");
+      }(),
+      virtual_clock());
+}
+
+TEST(BufferedStream, ReadsAndWritesThroughAUserDefinedStreamAndEndsWithItsFinishWriting) {
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p;
+        BufferedStream s(Rot13Stream(std::move(p.a), "<bye>"), {.writer = {.buffer = 16}});
+        EXPECT_NE(s.stream().target<Rot13Stream>(), nullptr);
+        co_await p.b.write_all(rot13("Hello\nWorld\n"));
+        EXPECT_EQ(co_await s.read_line(), "Hello\n");
+        EXPECT_EQ(co_await s.read_line(), "World\n");
+        const std::string big(40, 'x');
+        co_await s.write("0123456789");  // buffered
+        co_await s.write(big);           // larger than the buffer: one writev with it
+        co_await s.write("tail");
+        co_await s.finish_writing();  // flushes, then the stream's own finish_writing
+        BufferedReader r(p.b);
+        EXPECT_EQ(co_await r.read_all(), rot13("0123456789" + big + "tail") + "<bye>");
+      }(),
+      virtual_clock());
+}
+
+TEST(BufferedStream, OverAUnixStreamReachesItsPeerCredentialsThroughStream) {
+  weft::run(
+      []() -> weft::Task<void> {
+        auto [x, y] = UnixStream::pair();
+        BufferedStream a(std::move(x));
+        BufferedStream b(std::move(y));
+        co_await a.write("ping\n");
+        co_await a.flush();
+        EXPECT_EQ(co_await b.read_line(), "ping\n");
+        EXPECT_EQ(a.stream().tcp(), nullptr);
+        if (UnixStream* u = a.stream().target<UnixStream>()) {
+          EXPECT_EQ(u->peer_credentials().pid, ::getpid());
+        } else {
+          ADD_FAILURE() << "a BufferedStream made from a UnixStream holds no UnixStream";
+        }
+        co_await b.close();
+        EXPECT_EQ(co_await a.read_line(), "");
       }(),
       virtual_clock());
 }

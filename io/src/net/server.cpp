@@ -288,8 +288,7 @@ Task<BufferedStream> open_connection(std::string_view host, std::uint16_t port,
 }
 
 Task<BufferedStream> open_unix_connection(std::string_view path, StreamOptions options) {
-  UnixStream s = co_await UnixStream::connect(path);
-  co_return BufferedStream(std::move(s.stream()), options);
+  co_return BufferedStream(co_await UnixStream::connect(path), options);
 }
 
 }  // namespace weft::net

@@ -72,7 +72,7 @@ std::span<std::byte> ReadBuffer::space(std::size_t want) {
 
 Task<void> BufferedStream::finish_writing() {
   co_await writer_.flush();
-  stream_.shutdown(Shutdown::kWrite);
+  co_await stream_.finish_writing();
 }
 
 Task<void> BufferedStream::close() {

@@ -1,5 +1,7 @@
 // weft::net::BufferedReader, BufferedWriter and BufferedStream: asyncio's StreamReader and
 // StreamWriter over any weft byte stream (TcpStream, UnixStream, a process pipe...).
+// BufferedReader and BufferedWriter are templates on the stream; BufferedStream owns its
+// connection as an AnyStream (any_stream.hpp), so one type serves every kind.
 //
 // A reader keeps one buffer. read_line / read_until look for their delimiter in what is
 // buffered and read more only when it is not there; the buffer never grows past the
@@ -38,6 +40,7 @@
 
 #include <weft/runtime/task.hpp>
 
+#include "weft/io/net/any_stream.hpp"
 #include "weft/io/net/tcp.hpp"
 
 namespace weft::net {
@@ -306,11 +309,14 @@ struct StreamOptions {
 };
 
 /// A connection with a buffered reader and writer over it: what asyncio's
-/// open_connection returns as (reader, writer), in one movable object. `reader()` may be
-/// used by one task while another uses `writer()`.
+/// open_connection returns as (reader, writer), in one movable object. It owns its
+/// connection as an AnyStream, so one BufferedStream type serves TCP, Unix and TLS
+/// connections alike. `reader()` may be used by one task while another uses `writer()`.
 class BufferedStream {
  public:
-  explicit BufferedStream(TcpStream stream, StreamOptions options = {})
+  /// Buffers `stream`: a TcpStream, a UnixStream, or any other ByteStream (each converts to
+  /// an AnyStream). Throws std::invalid_argument for a zero `options.reader.limit`.
+  explicit BufferedStream(AnyStream stream, StreamOptions options = {})
       : stream_(std::move(stream)),
         reader_(stream_, options.reader),
         writer_(stream_, options.writer) {}
@@ -332,10 +338,13 @@ class BufferedStream {
   BufferedStream(const BufferedStream&) = delete;
   BufferedStream& operator=(const BufferedStream&) = delete;
 
-  BufferedReader<TcpStream>& reader() noexcept { return reader_; }
-  BufferedWriter<TcpStream>& writer() noexcept { return writer_; }
-  /// The connection itself (addresses, options, unbuffered I/O).
-  TcpStream& stream() noexcept { return stream_; }
+  BufferedReader<AnyStream>& reader() noexcept { return reader_; }
+  BufferedWriter<AnyStream>& writer() noexcept { return writer_; }
+  /// The connection itself: its addresses, `tcp()` for TCP's socket options (nullptr on a
+  /// Unix or other non-TCP stream), `target<S>()` for the stream's own type (a UnixStream's
+  /// peer credentials, a TLS session), and unbuffered I/O, which bypasses what the reader
+  /// holds and what the writer has not flushed.
+  AnyStream& stream() noexcept { return stream_; }
 
   /// reader().read_line(): one line with its "\n"; "" at the end of the stream.
   Task<std::string> read_line() { return reader_.read_line(); }
@@ -349,17 +358,18 @@ class BufferedStream {
   /// writer().flush().
   Task<void> flush() { return writer_.flush(); }
 
-  /// Flushes, then half-closes the sending side: the peer reads the end of the stream
-  /// (asyncio's write_eof). Throws what flush() or shutdown throw.
+  /// Flushes, then ends the sending side with the stream's finish_writing (a half-close;
+  /// TLS sends close_notify): the peer reads the end of the stream (asyncio's write_eof).
+  /// Throws what flush() or finish_writing throw.
   Task<void> finish_writing();
   /// Flushes and closes the connection (asyncio's close + wait_closed). If the flush
   /// throws, the connection is closed anyway and the error rethrown.
   Task<void> close();
 
  private:
-  TcpStream stream_;
-  BufferedReader<TcpStream> reader_;
-  BufferedWriter<TcpStream> writer_;
+  AnyStream stream_;
+  BufferedReader<AnyStream> reader_;
+  BufferedWriter<AnyStream> writer_;
 };
 
 }  // namespace weft::net
