@@ -2,7 +2,8 @@
 // sockets, many clients at once, a handler's exception reported with the peer while the
 // server goes on, close() refusing new connections but letting live ones finish,
 // shutdown() cancelling the connections that outlive the grace period, cancellation of
-// serve_forever, and the connection limit.
+// serve_forever, the connection limit, and the wrap step (ServerOptions::wrap) that turns
+// each accepted connection into the stream its handler reads.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -15,11 +16,17 @@
 
 #include <weft/weft.hpp>
 
+#include "rot13_stream.hpp"
 #include "stress_scale.hpp"
 
 using namespace std::chrono_literals;
+using weft::net::AnyStream;
+using weft::net::BufferedReader;
 using weft::net::BufferedStream;
 using weft::net::Server;
+using weft::net::TcpStream;
+using weft::test::rot13;
+using weft::test::Rot13Stream;
 
 namespace {
 
@@ -51,6 +58,18 @@ weft::Task<bool> client(std::uint16_t port, int id, int n) {
   co_await c.finish_writing();
   ok = ok && (co_await c.read_line()).empty();
   co_return ok;
+}
+
+/// `t`'s result; if it takes 10 s (virtual time), a test failure naming `what` and
+/// `otherwise`, so that a server that does not serve fails the test instead of hanging it.
+template <class T>
+weft::Task<T> within_10s(weft::Task<T> t, T otherwise, std::string what) {
+  try {
+    co_return co_await weft::wait_for(std::move(t), 10s);
+  } catch (const weft::TimeoutError&) {
+    ADD_FAILURE() << "not within 10 s: " << what;
+  }
+  co_return otherwise;
 }
 
 class ServerWorkers : public ::testing::TestWithParam<std::size_t> {};
@@ -301,6 +320,176 @@ TEST(Server, ServesOnAUnixSocket) {
         EXPECT_EQ(co_await server.shutdown(1s), 0u);
         co_await serving;
       }(path),
+      virtual_clock());
+}
+
+TEST(Server, AUnixServersHandlerReachesItsUnixStreamThroughStream) {
+  const std::string path = "@weft-server-test-creds-" + std::to_string(::getpid());
+  weft::run(
+      [](std::string path) -> weft::Task<void> {
+        auto handler = [](BufferedStream s) -> weft::Task<void> {
+          weft::net::AnyStream& raw = s.stream();
+          const bool unix_stream = raw.target<weft::net::UnixStream>() != nullptr;
+          co_await s.write(unix_stream && raw.tcp() == nullptr ? "unix " : "not unix ");
+          if (unix_stream) {
+            const auto cred = raw.target<weft::net::UnixStream>()->peer_credentials();
+            co_await s.write(std::to_string(cred.pid) + "\n");
+          }
+          co_await s.close();
+        };
+        Server server = weft::net::start_unix_server(handler, path);
+        auto serving = weft::spawn(server.serve_forever());
+        BufferedStream c = co_await weft::net::open_unix_connection(path);
+        EXPECT_EQ(co_await c.read_line(), "unix " + std::to_string(::getpid()) + "\n");
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+      }(path),
+      virtual_clock());
+}
+
+TEST(ServerWrap, TheWrapStepsStreamIsWhatTheHandlerReadsAndWrites) {
+  weft::run(
+      []() -> weft::Task<void> {
+        std::vector<std::string> heard;
+        weft::net::ServerOptions o;
+        o.wrap = [](TcpStream s) -> weft::Task<AnyStream> {
+          co_return Rot13Stream(std::move(s), "<bye>");
+        };
+        auto handler = [&](BufferedStream s) -> weft::Task<void> {
+          EXPECT_NE(s.stream().target<Rot13Stream>(), nullptr);
+          EXPECT_NE(s.stream().tcp(), nullptr);  // Rot13Stream exposes its connection
+          for (;;) {
+            std::string line = co_await s.read_line();
+            if (line.empty()) break;
+            heard.push_back(line);
+            co_await s.write("you said " + line);
+          }
+          co_await s.finish_writing();
+        };
+        Server server = co_await weft::net::start_server(handler, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        // The client speaks on the wire what the wrap step decodes.
+        TcpStream c = co_await TcpStream::connect(server.local_address());
+        co_await c.write_all(rot13("Hello\nAgain\n"));
+        c.shutdown();
+        BufferedReader r(c);
+        EXPECT_EQ(co_await r.read_all(), rot13("you said Hello\nyou said Again\n") + "<bye>");
+        EXPECT_EQ(heard, (std::vector<std::string>{"Hello\n", "Again\n"}));
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+      }(),
+      virtual_clock());
+}
+
+TEST(ServerWrap, AWrapStepThatThrowsIsReportedAndItsSlotServesTheNextConnection) {
+  weft::run(
+      []() -> weft::Task<void> {
+        std::vector<std::string> errors;
+        std::atomic<int> wraps{0};
+        weft::net::ServerOptions o;
+        o.max_connections = 1;  // the failed connection must give its slot back
+        o.on_error = [&](const weft::net::SocketAddress& peer, std::exception_ptr e) {
+          EXPECT_EQ(peer.host(), "127.0.0.1");
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            errors.push_back(ex.what());
+          }
+        };
+        o.wrap = [&](TcpStream s) -> weft::Task<AnyStream> {
+          const int n = wraps.fetch_add(1);
+          if (n == 0) throw std::runtime_error("handshake with the first client failed");
+          if (n == 1) co_return AnyStream();
+          co_return std::move(s);
+        };
+        Server server = co_await weft::net::start_server(echo_lines, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        const std::uint16_t port = server.local_address().port();
+        for (int i = 0; i < 2; ++i) {  // the throwing wrap, then the empty stream
+          BufferedStream c = co_await weft::net::open_connection("127.0.0.1", port);
+          EXPECT_EQ(co_await within_10s(c.read_line(), std::string("timeout"),
+                                        "the failed connection's end"),
+                    "");  // closed, not served
+        }
+        // A slot still held by a failed connection would leave this one in the backlog.
+        EXPECT_TRUE(co_await within_10s(client(port, 3, 2), false, "the connection after them"));
+        EXPECT_EQ(errors.size(), 2u);
+        errors.resize(2);
+        EXPECT_EQ(errors[0], "handshake with the first client failed");
+        EXPECT_NE(errors[1].find("wrap"), std::string::npos) << errors[1];
+        EXPECT_NE(errors[1].find("empty"), std::string::npos) << errors[1];
+        EXPECT_EQ(server.accepted(), 3u);
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+        EXPECT_EQ(server.connections(), 0u);
+      }(),
+      virtual_clock());
+}
+
+TEST(ServerWrap, ASlowWrapStepDoesNotHoldUpTheNextConnection) {
+  weft::run(
+      []() -> weft::Task<void> {
+        std::atomic<int> wraps{0};
+        weft::Event first_wrapping, second_served;
+        weft::net::ServerOptions o;
+        o.wrap = [&](TcpStream s) -> weft::Task<AnyStream> {
+          if (wraps.fetch_add(1) == 0) {
+            first_wrapping.set();
+            co_await second_served.wait();  // a handshake that waits on a slow peer
+          }
+          co_return std::move(s);
+        };
+        auto handler = [&](BufferedStream s) -> weft::Task<void> {
+          co_await echo_lines(std::move(s));
+          second_served.set();
+        };
+        Server server = co_await weft::net::start_server(handler, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        const std::uint16_t port = server.local_address().port();
+        auto first = weft::spawn(client(port, 1, 1));
+        co_await first_wrapping.wait();
+        // Were the wrap step run by the accept loop, this connection would never be served.
+        EXPECT_TRUE(co_await within_10s(client(port, 2, 1), false, "the second connection"));
+        second_served.set();  // lets the first wrap step go on in any case
+        EXPECT_TRUE(co_await first);
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+      }(),
+      virtual_clock(2));
+}
+
+TEST(ServerWrap, AWrapStepStillRunningAtShutdownIsCancelledAndNotReported) {
+  weft::run(
+      []() -> weft::Task<void> {
+        std::atomic<int> reported{0}, cancelled{0};
+        weft::Event wrapping;
+        weft::net::ServerOptions o;
+        o.on_error = [&](const weft::net::SocketAddress&, std::exception_ptr) {
+          reported.fetch_add(1);
+        };
+        o.wrap = [&](TcpStream s) -> weft::Task<AnyStream> {
+          wrapping.set();
+          try {
+            co_await weft::sleep(1h);  // a peer that never finishes its handshake
+          } catch (const weft::CancelledError&) {
+            cancelled.fetch_add(1);
+            throw;
+          }
+          co_return std::move(s);
+        };
+        Server server = co_await weft::net::start_server(echo_lines, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        BufferedStream c =
+            co_await weft::net::open_connection("127.0.0.1", server.local_address().port());
+        co_await wrapping.wait();
+        EXPECT_EQ(server.connections(), 1u);
+        EXPECT_EQ(co_await server.shutdown(5s), 1u);
+        co_await serving;
+        EXPECT_EQ(cancelled.load(), 1);
+        EXPECT_EQ(reported.load(), 0);
+        EXPECT_EQ(server.connections(), 0u);
+        EXPECT_EQ(co_await c.read_line(), "");
+      }(),
       virtual_clock());
 }
 

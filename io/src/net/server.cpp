@@ -11,10 +11,11 @@
 // close() cancels the accept loop; the loop, on its way out, closes the listener (so the
 // listener is never closed under a pending accept). cancel_connections() cancels the group's
 // children. A connection's exception is caught in its task and reported, so it never
-// cancels its siblings (task_group would). `live` counts connection tasks; the last one to
-// finish after close() sets `drained`. Both sides use seq_cst (close: store closing, then
-// read live; a connection: decrement live, then read closing), so one of them always sees
-// the other's write and `drained` cannot be missed.
+// cancels its siblings (task_group would); so is the wrap step's, which runs in the
+// connection's task (never in the accept loop, which a slow handshake would stall). `live`
+// counts connection tasks; the last one to finish after close() sets `drained`. Both sides
+// use seq_cst (close: store closing, then read live; a connection: decrement live, then read
+// closing), so one of them always sees the other's write and `drained` cannot be missed.
 #include "weft/io/net/server.hpp"
 
 #include <atomic>
@@ -112,10 +113,24 @@ class ConnectionTicket {
   std::shared_ptr<ServerState> st_;
 };
 
+/// The stream a handler reads from an accepted connection: the wrap step's, or the socket
+/// as the kind of stream it is (UnixStream on a Unix server, so target<UnixStream>() works
+/// and tcp() does not offer TCP's options).
+Task<AnyStream> open_stream(ServerState& st, TcpStream stream) {
+  if (st.options.wrap) {
+    AnyStream wrapped = co_await st.options.wrap(std::move(stream));
+    if (!wrapped) throw UsageError("weft::net::Server: ServerOptions::wrap gave an empty stream");
+    co_return wrapped;
+  }
+  if (st.is_unix) co_return UnixStream(std::move(stream.socket()));
+  co_return std::move(stream);
+}
+
 Task<void> serve_connection(ConnectionTicket ticket, TcpStream stream, SocketAddress peer) {
   ServerState& st = ticket.state();
   try {
-    co_await st.handler(BufferedStream(std::move(stream), st.options.stream));
+    AnyStream s = co_await open_stream(st, std::move(stream));
+    co_await st.handler(BufferedStream(std::move(s), st.options.stream));
   } catch (const CancelledError&) {  // cancel_connections() or the server's cancellation
   } catch (...) {
     st.report(peer, std::current_exception());

@@ -6,11 +6,13 @@
 //   co_await server.shutdown(5s);  // stop accepting; connections get 5 s, then are cancelled
 //   co_await serving;
 //
-// Every connection runs `handler(BufferedStream)` in a task of its own. serve_forever() is
-// structured (DESIGN invariant 7): it returns only once the accept loop and every
-// connection task have finished, and cancelling it cancels them all and waits for them. A
-// handler's exception ends its connection only: it goes to ServerOptions::on_error (by
-// default printed to stderr with the peer's address), as asyncio logs it; the server goes on.
+// Every connection runs `handler(BufferedStream)` in a task of its own, after the optional
+// wrap step (ServerOptions::wrap: a TLS handshake, say) has made the accepted socket into
+// the stream the handler reads. serve_forever() is structured (DESIGN invariant 7): it
+// returns only once the accept loop and every connection task have finished, and
+// cancelling it cancels them all and waits for them. A handler's exception ends its
+// connection only: it goes to ServerOptions::on_error (by default printed to stderr with
+// the peer's address), as asyncio logs it; the server goes on.
 //
 // Shutdown, in the usual order: close() stops accepting (the accept loop ends and the
 // listening socket is closed, so new connections are refused) and lets the connections run;
@@ -30,6 +32,7 @@
 #include <weft/runtime/task.hpp>
 
 #include "weft/io/net/address.hpp"
+#include "weft/io/net/any_stream.hpp"
 #include "weft/io/net/stream.hpp"
 #include "weft/io/net/tcp.hpp"
 #include "weft/io/net/unix.hpp"
@@ -38,8 +41,10 @@ namespace weft::net {
 
 /// Serves one connection; its task ends the connection when it returns.
 using ConnectionHandler = std::function<Task<void>(BufferedStream)>;
-/// Told of a handler's exception, with the connection's peer address.
+/// Told of a handler's (or a wrap step's) exception, with the connection's peer address.
 using ConnectionErrorHandler = std::function<void(const SocketAddress&, std::exception_ptr)>;
+/// Turns an accepted connection into the stream its handler reads (ServerOptions::wrap).
+using ConnectionWrapper = std::function<Task<AnyStream>(TcpStream)>;
 
 /// Options of start_server.
 struct ServerOptions {
@@ -49,6 +54,16 @@ struct ServerOptions {
   std::size_t max_connections = 0;
   /// Default: print "weft::net::Server: connection from PEER failed: WHAT" to stderr.
   ConnectionErrorHandler on_error{};
+  /// The wrap step: turns each accepted connection into the stream that the handler's
+  /// BufferedStream reads, e.g. a TLS server handshake (weft::tls gives start_server HTTPS
+  /// this way). It runs in the connection's own task before the handler, so a slow peer
+  /// never holds up the accept loop, and it holds a max_connections slot while it runs (put
+  /// a deadline in it with wait_for). What it throws ends that connection only and goes to
+  /// on_error like a handler's exception, and the connection counts as finished; an empty
+  /// AnyStream returned is reported as a UsageError. It is called from many connections'
+  /// tasks at once, on any worker. On start_unix_server the TcpStream holds the Unix
+  /// socket. Empty: the handler reads the accepted TcpStream (UnixStream) itself.
+  ConnectionWrapper wrap{};
 };
 
 namespace detail {
@@ -108,6 +123,9 @@ Server start_unix_server(ConnectionHandler handler, std::string_view path,
 
 /// Connects to `host`:`port` (asyncio.open_connection) and wraps the connection in a
 /// BufferedStream. Throws ResolveError, or std::system_error "connect ADDR: reason".
+/// There is no client-side wrap step: a client of another kind of stream (TLS, which needs
+/// the host name for SNI and verification) connects it and builds
+/// `BufferedStream(std::move(stream), options)` itself.
 Task<BufferedStream> open_connection(std::string_view host, std::uint16_t port,
                                      StreamOptions options = {});
 /// The same for a Unix-domain socket at `path`.
