@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -523,7 +524,7 @@ TEST_F(Tls, AResetConnectionIsAnErrorWithItsErrnoAndRaisesNoSigpipe) {
           tls::Stream s = co_await tls::accept(std::move(tcp), sc);
           // Closing with a zero linger time sends a reset.
           const linger no_linger{.l_onoff = 1, .l_linger = 0};
-          ::setsockopt(s.tcp().socket().fd(), SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
+          ::setsockopt(s.tcp()->socket().fd(), SOL_SOCKET, SO_LINGER, &no_linger, sizeof no_linger);
           s.close();
         }(l, sc));
         tls::Stream c =
@@ -697,6 +698,84 @@ TEST_F(Tls, OpenConnectionResolvesConnectsAndVerifiesTheHostName) {
       }(sc, cc),
       workers(2));
   EXPECT_EQ(got, "hi/");
+}
+
+// ---- On net::start_server ------------------------------------------------------------------
+
+TEST_F(Tls, AServerWithTheTlsWrapStepServesBufferedStreamsOverTls) {
+  const tls::Context sc = server_ctx(certs().good);
+  const tls::Context cc = client_ctx();
+  const std::string got = weft::run(
+      [](const tls::Context& sc, const tls::Context& cc) -> weft::Task<std::string> {
+        weft::net::ServerOptions o;
+        o.wrap = tls::server_wrap(sc);
+        auto handler = [](weft::net::BufferedStream s) -> weft::Task<void> {
+          EXPECT_NE(s.stream().target<tls::Stream>(), nullptr);
+          EXPECT_NE(s.stream().tcp(), nullptr);  // the TCP connection under the TLS stream
+          for (;;) {
+            std::string line = co_await s.read_line();
+            if (line.empty()) break;
+            co_await s.write("tls says " + line);
+            co_await s.flush();
+          }
+          co_await s.finish_writing();  // close_notify: the client reads a clean end
+        };
+        weft::net::Server server = co_await weft::net::start_server(handler, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        weft::net::BufferedStream c(
+            co_await tls::open_connection("127.0.0.1", server.local_address().port(), cc));
+        co_await c.write("one\ntwo\n");
+        co_await c.finish_writing();
+        std::string r = co_await c.reader().read_all();
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+        co_return r;
+      }(sc, cc),
+      workers(2));
+  EXPECT_EQ(got, "tls says one\ntls says two\n");
+}
+
+TEST_F(Tls, AClientThatNeverHandshakesTimesOutAndTheServerServesTheNext) {
+  const tls::Context sc = server_ctx(certs().good);
+  const tls::Context cc = client_ctx();
+  weft::run(
+      [](const tls::Context& sc, const tls::Context& cc) -> weft::Task<void> {
+        std::vector<std::string> errors;
+        weft::net::ServerOptions o;
+        o.max_connections = 1;  // the silent client holds the only slot until its deadline
+        o.wrap = tls::server_wrap(sc, 200ms);
+        o.on_error = [&](const SocketAddress&, std::exception_ptr e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const weft::TimeoutError& ex) {
+            errors.push_back(std::string("timeout: ") + ex.what());
+          } catch (const std::exception& ex) {
+            errors.push_back(ex.what());
+          }
+        };
+        auto handler = [](weft::net::BufferedStream s) -> weft::Task<void> {
+          co_await s.write("served\n");
+          co_await s.finish_writing();
+        };
+        weft::net::Server server = co_await weft::net::start_server(handler, "127.0.0.1", 0, o);
+        auto serving = weft::spawn(server.serve_forever());
+        TcpStream silent = co_await TcpStream::connect(server.local_address());
+        weft::net::BufferedStream c(
+            co_await tls::open_connection("127.0.0.1", server.local_address().port(), cc));
+        EXPECT_EQ(co_await c.reader().read_all(), "served\n");
+        // The silent connection was given up: the server closed it.
+        std::array<std::byte, 16> buf;
+        EXPECT_EQ(co_await silent.read(buf), 0u);
+        EXPECT_EQ(co_await server.shutdown(1s), 0u);
+        co_await serving;
+        EXPECT_EQ(errors.size(), 1u);
+        for (const std::string& e : errors) EXPECT_EQ(e.rfind("timeout: ", 0), 0u) << e;
+      }(sc, cc),
+      workers(2));
+}
+
+TEST_F(Tls, TheWrapStepRefusesAClientContext) {
+  EXPECT_THROW((void)tls::server_wrap(client_ctx()), std::invalid_argument);
 }
 
 // ---- Interop with real peers --------------------------------------------------------------

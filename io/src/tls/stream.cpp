@@ -341,9 +341,8 @@ net::SocketAddress Stream::local_address() const {
   return state("local_address").tcp.local_address();
 }
 
-net::TcpStream& Stream::tcp() {
-  if (!state_) throw UsageError("weft::tls::Stream: tcp() on a moved-from stream");
-  return state_->tcp;
+net::TcpStream* Stream::tcp() noexcept {
+  return state_ ? &state_->tcp : nullptr;
 }
 
 std::string_view Stream::alpn() const noexcept {

@@ -46,6 +46,7 @@
 #include <weft/runtime/task.hpp>
 
 #include "weft/io/net/address.hpp"
+#include "weft/io/net/byte_stream.hpp"
 #include "weft/io/net/tcp.hpp"
 #include "weft/io/tls/context.hpp"
 #include "weft/io/tls/error.hpp"
@@ -88,9 +89,10 @@ class Stream {
 
   net::SocketAddress peer_address() const;
   net::SocketAddress local_address() const;
-  /// The TCP connection underneath (socket options, addresses). Reading or writing it
-  /// directly breaks the TLS stream.
-  net::TcpStream& tcp();
+  /// The TCP connection underneath (socket options, addresses); nullptr for a moved-from
+  /// stream. Reading or writing it directly breaks the TLS stream. With this signature
+  /// net::AnyStream::tcp() reaches it too.
+  net::TcpStream* tcp() noexcept;
 
   /// The ALPN protocol the handshake chose ("http/1.1"); empty if none. Valid while the
   /// stream lives.
@@ -123,5 +125,7 @@ Task<Stream> accept(net::TcpStream tcp, const Context& ctx);
 /// Resolves `host`, connects to the first address that accepts and runs the client
 /// handshake with `host` as the server name. Throws what net::connect_host and connect throw.
 Task<Stream> open_connection(std::string_view host, std::uint16_t port, const Context& ctx);
+
+static_assert(net::ByteStream<Stream>, "a tls::Stream goes wherever a net::ByteStream does");
 
 }  // namespace weft::tls
