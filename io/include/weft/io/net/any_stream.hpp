@@ -41,9 +41,12 @@ class AnyStream;
 namespace detail {
 
 /// The ByteStreams an AnyStream is made from: anything but an AnyStream (which moves).
+/// The AnyStream test comes first: it short-circuits, so moving an AnyStream never asks
+/// whether AnyStream is a ByteStream while AnyStream's own constructors are being chosen
+/// (a constraint that depends on itself, which clang refuses).
 template <class S>
 concept WrappableStream =
-    ByteStream<S> && std::move_constructible<S> && !std::same_as<S, AnyStream>;
+    !std::same_as<std::remove_cvref_t<S>, AnyStream> && ByteStream<S> && std::move_constructible<S>;
 
 /// A stream that exposes the TCP connection it runs over (a TLS stream over TCP).
 template <class S>
