@@ -1,12 +1,12 @@
 # Install rules: the static libraries, the public headers, the CMake package (weft::runtime,
-# weft::sync, weft::io, weft::tls, weft::weft for find_package(weft)), weft.pc for
+# weft::sync, weft::io, weft::tls, weft::http, weft::weft for find_package(weft)), weft.pc for
 # pkg-config, and a Debian package (cpack -G DEB). Included from the top-level CMakeLists
 # when WEFT_INSTALL.
 include(CMakePackageConfigHelpers)
 
 set(WEFT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/weft")
 
-install(TARGETS weft_runtime weft_sync weft_io weft_tls weft
+install(TARGETS weft_runtime weft_sync weft_io weft_tls weft_http weft
         EXPORT weftTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 # The three include trees merge into one include/weft/.
