@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "http/request_parser.hpp"
+#include "http/response_parser.hpp"
 
 namespace weft::http::test {
 
@@ -65,6 +66,49 @@ inline RequestSnapshot snapshot(const RequestParser& p, ParseStatus status) {
 inline RequestSnapshot feed_request(std::string_view msg, const std::vector<std::size_t>& cuts,
                                     const HeadLimits& limits = {}) {
   RequestParser p(limits);
+  for (std::size_t cut : cuts) {
+    std::string part(msg.substr(0, cut));
+    ParseStatus s = p.parse(part);
+    if (s != ParseStatus::kNeedMore) return snapshot(p, s);
+  }
+  std::string whole(msg);
+  return snapshot(p, p.parse(whole));
+}
+
+struct ResponseSnapshot {
+  ParseStatus status = ParseStatus::kNeedMore;
+  std::size_t consumed = 0;
+  ParseError error;
+  int status_code = 0;
+  std::string reason;
+  int version_minor = 0;
+  Fields fields;
+  BodyFraming body;
+  bool keep_alive = false;
+  std::string upgrade;
+  friend bool operator==(const ResponseSnapshot&, const ResponseSnapshot&) = default;
+};
+
+inline ResponseSnapshot snapshot(const ResponseParser& p, ParseStatus status) {
+  ResponseSnapshot s;
+  s.status = status;
+  if (status == ParseStatus::kError) s.error = p.error();
+  if (status != ParseStatus::kDone) return s;
+  const ResponseHead& h = p.head();
+  s.consumed = p.consumed();
+  s.status_code = h.status;
+  s.reason = h.reason;
+  s.version_minor = h.version_minor;
+  s.fields = copy_fields(h.headers);
+  s.body = h.body;
+  s.keep_alive = h.keep_alive;
+  s.upgrade = h.upgrade;
+  return s;
+}
+
+inline ResponseSnapshot feed_response(std::string_view msg, const std::vector<std::size_t>& cuts,
+                                      Method method = Method::kGet, const HeadLimits& limits = {}) {
+  ResponseParser p(limits, method);
   for (std::size_t cut : cuts) {
     std::string part(msg.substr(0, cut));
     ParseStatus s = p.parse(part);

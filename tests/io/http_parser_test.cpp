@@ -1,7 +1,7 @@
-// weft::http's HTTP/1.1 parsers (io/src/http/): request heads. Every rule they enforce,
-// with the error it gives (its code, status and the byte it names); messages split at every
-// position and fed a byte at a time parse as they do whole; pipelined messages in one
-// buffer; the limits, each at its edge.
+// weft::http's HTTP/1.1 parsers (io/src/http/): request and response heads. Every rule they
+// enforce, with the error it gives (its code, status and the byte it names); messages split
+// at every position and fed a byte at a time parse as they do whole; pipelined messages in
+// one buffer; the limits, each at its edge.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http/request_parser.hpp"
+#include "http/response_parser.hpp"
 #include "http_snapshot.hpp"
 #include "weft/runtime/errors.hpp"
 
@@ -512,7 +513,7 @@ TEST(HttpRequestParser, AnswersARequestLineOverItsLimitWith414) {
   RequestParser p(limits);
   EXPECT_EQ(p.parse(over.substr(0, 31)), ParseStatus::kNeedMore);
   EXPECT_EQ(p.parse(over.substr(0, 32)), ParseStatus::kError);
-  EXPECT_EQ(p.error().message(), "request line too long at byte 32");
+  EXPECT_EQ(p.error().message(), "request or status line too long at byte 32");
 }
 
 TEST(HttpRequestParser, AnswersAHeadOverItsLimitWith431) {
@@ -555,4 +556,172 @@ TEST(HttpRequestParser, ReusesItsFieldStorageAfterReset) {
   p.reset();
   ASSERT_EQ(p.parse(msg), ParseStatus::kDone);
   EXPECT_EQ(static_cast<const void*>(&p.head().headers[0]), storage);
+}
+
+// ---- Responses ----
+
+using weft::http::ResponseParser;
+using weft::http::test::feed_response;
+using weft::http::test::ResponseSnapshot;
+
+namespace {
+
+ResponseSnapshot parse_response(std::string_view msg, Method method = Method::kGet) {
+  return feed_response(msg, {}, method);
+}
+
+ParseErrc response_error(std::string_view msg, Method method = Method::kGet) {
+  ResponseSnapshot s = parse_response(msg, method);
+  return s.status == ParseStatus::kError ? s.error.code : ParseErrc::kNone;
+}
+
+}  // namespace
+
+TEST(HttpResponseParser, ParsesAStatusLineAndFields) {
+  std::string msg = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nServer: nginx\r\n\r\nHello, World!";
+  ResponseSnapshot s = parse_response(msg);
+  ASSERT_EQ(s.status, ParseStatus::kDone);
+  EXPECT_EQ(s.status_code, 200);
+  EXPECT_EQ(s.reason, "OK");
+  EXPECT_EQ(s.version_minor, 1);
+  EXPECT_EQ(s.consumed, msg.size() - 13);
+  EXPECT_EQ(s.body, (BodyFraming{Framing::kLength, 13}));
+  EXPECT_TRUE(s.keep_alive);
+  EXPECT_EQ(s.fields.size(), 2u);
+}
+
+TEST(HttpResponseParser, AcceptsAnEmptyOrMissingReason) {
+  EXPECT_EQ(parse_response("HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n").reason, "");
+  ResponseSnapshot s = parse_response("HTTP/1.1 204\r\n\r\n");
+  ASSERT_EQ(s.status, ParseStatus::kDone);
+  EXPECT_EQ(s.status_code, 204);
+  EXPECT_EQ(s.reason, "");
+  EXPECT_EQ(parse_response("HTTP/1.1 500 Internal \t Error\r\n\r\n").reason, "Internal \t Error");
+}
+
+TEST(HttpResponseParser, RejectsMalformedStatusLines) {
+  EXPECT_EQ(response_error("HTTP/1.1 20 OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1 2000 OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1 abc OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1 099 OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1  200 OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1 200 O\x01K\r\n\r\n"), ParseErrc::kBadStatusLine);
+  EXPECT_EQ(response_error("HTTP/1.1 200 O\rK\r\n\r\n"), ParseErrc::kBareCr);
+  EXPECT_EQ(response_error("HTTP/1.1 200 OK\n\r\n"), ParseErrc::kBareLf);
+  EXPECT_EQ(response_error("HTTX/1.1 200 OK\r\n\r\n"), ParseErrc::kBadVersion);
+  EXPECT_EQ(response_error("HTTP/2.0 200 OK\r\n\r\n"), ParseErrc::kUnsupportedVersion);
+  EXPECT_EQ(response_error("ICY 200 OK\r\n\r\n"), ParseErrc::kBadStatusLine);
+}
+
+TEST(HttpResponseParser, GivesNoBodyToHeadResponses1xx204And304) {
+  EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", Method::kHead).body,
+            BodyFraming{});
+  EXPECT_EQ(
+      parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Method::kHead).body,
+      BodyFraming{});
+  EXPECT_EQ(parse_response("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n").body,
+            BodyFraming{});
+  EXPECT_EQ(parse_response("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n").body,
+            BodyFraming{});
+  ResponseSnapshot s = parse_response("HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(s.body, BodyFraming{});
+  EXPECT_TRUE(s.keep_alive);
+}
+
+TEST(HttpResponseParser, GivesNoBodyToA2xxAnswerToConnect) {
+  EXPECT_EQ(parse_response("HTTP/1.1 200 Connection established\r\n\r\n", Method::kConnect).body,
+            BodyFraming{});
+  EXPECT_EQ(
+      parse_response("HTTP/1.1 407 Proxy Auth\r\nContent-Length: 3\r\n\r\n", Method::kConnect).body,
+      (BodyFraming{Framing::kLength, 3}));
+}
+
+TEST(HttpResponseParser, FramesChunkedLengthAndUntilClose) {
+  EXPECT_EQ(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").body.kind,
+            Framing::kChunked);
+  ResponseSnapshot s = parse_response("HTTP/1.1 200 OK\r\n\r\n");
+  EXPECT_EQ(s.body.kind, Framing::kUntilClose);
+  EXPECT_FALSE(s.keep_alive);
+  s = parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+  EXPECT_EQ(s.body.kind, Framing::kUntilClose);
+  EXPECT_FALSE(s.keep_alive);
+  s = parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  EXPECT_EQ(s.body.kind, Framing::kChunked);
+  EXPECT_TRUE(s.keep_alive);
+}
+
+TEST(HttpResponseParser, LetsTransferEncodingWinOverContentLengthAndDropsTheConnection) {
+  ResponseSnapshot s =
+      parse_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(s.body.kind, Framing::kChunked);
+  EXPECT_FALSE(s.keep_alive);
+}
+
+TEST(HttpResponseParser, RejectsBadFramingFields) {
+  EXPECT_EQ(response_error("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+            ParseErrc::kBadContentLength);
+  EXPECT_EQ(response_error("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            ParseErrc::kConflictingContentLength);
+  EXPECT_EQ(response_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+            ParseErrc::kBadTransferEncoding);
+  EXPECT_EQ(response_error("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            ParseErrc::kTransferEncodingInHttp10);
+  EXPECT_EQ(response_error("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n"), ParseErrc::kObsFold);
+}
+
+TEST(HttpResponseParser, KeepsAliveByVersionAndConnection) {
+  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                   .keep_alive);
+  EXPECT_FALSE(parse_response("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
+  EXPECT_TRUE(
+      parse_response("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+          .keep_alive);
+}
+
+TEST(HttpResponseParser, SeesTheProtocolOfA101) {
+  ResponseSnapshot s = parse_response(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  EXPECT_EQ(s.status_code, 101);
+  EXPECT_EQ(s.upgrade, "websocket");
+  EXPECT_EQ(s.body, BodyFraming{});
+}
+
+TEST(HttpResponseParser, ParsesTheFinalResponseAfterAnInterimOne) {
+  std::string buffer =
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+  ResponseParser p({}, Method::kPost);
+  ASSERT_EQ(p.parse(buffer), ParseStatus::kDone);
+  EXPECT_TRUE(p.head().interim());
+  std::size_t used = p.consumed();
+  p.reset(Method::kPost);
+  ASSERT_EQ(p.parse(std::string_view(buffer).substr(used)), ParseStatus::kDone);
+  EXPECT_EQ(p.head().status, 201);
+  EXPECT_EQ(used + p.consumed(), buffer.size());
+}
+
+TEST(HttpResponseParser, EverySplitGivesTheSameResultAsTheWhole) {
+  const std::vector<std::string> messages = {
+      "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 06 Dec 2026 11:00:00 GMT\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n",
+      "HTTP/1.1 404\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX: \x01\r\n\r\n",
+      "HTTP/1.1 2x0 OK\r\n\r\n",
+  };
+  for (const std::string& msg : messages) {
+    ResponseSnapshot whole = parse_response(msg);
+    for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
+      EXPECT_EQ(feed_response(msg, {cut}), whole) << "cut at " << cut << " of " << msg;
+    }
+    EXPECT_EQ(feed_response(msg, every_byte(msg.size())), whole) << msg;
+  }
+}
+
+TEST(HttpResponseParser, LimitsItsStatusLineAndHead) {
+  HeadLimits limits{.max_head = 64, .max_start_line = 20, .max_headers = 1};
+  EXPECT_EQ(
+      feed_response("HTTP/1.1 200 A long reason\r\n\r\n", {}, Method::kGet, limits).error.code,
+      ParseErrc::kStartLineTooLong);
+  EXPECT_EQ(
+      feed_response("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", {}, Method::kGet, limits).error.code,
+      ParseErrc::kTooManyHeaders);
 }

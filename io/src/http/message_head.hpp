@@ -1,6 +1,6 @@
-// What the head parsers produce: a request's start line, its header fields as views into
-// the parsed bytes, and what RFC 9112 derives from them (how the body is framed, whether the
-// connection stays open, upgrades) — and the limits they enforce.
+// What the head parsers produce: a request's or a response's start line, its header fields
+// as views into the parsed bytes, and what RFC 9112 derives from them (how the body is
+// framed, whether the connection stays open, upgrades) — and the limits they enforce.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +17,7 @@ namespace weft::http {
 struct HeadLimits {
   /// The whole head: start line, fields and the empty line that ends them (431).
   std::size_t max_head = 16 * 1024;
-  /// The request line (414), its CRLF included.
+  /// The request line (414) or status line, its CRLF included.
   std::size_t max_start_line = 8 * 1024;
   /// Header fields (431).
   std::size_t max_headers = 100;
@@ -25,9 +25,10 @@ struct HeadLimits {
 
 /// How a message's body is delimited (RFC 9112 §6.3).
 enum class Framing : std::uint8_t {
-  kNone,     ///< no body
-  kLength,   ///< BodyFraming::length bytes (Content-Length)
-  kChunked,  ///< chunked transfer coding (RFC 9112 §7.1)
+  kNone,        ///< no body
+  kLength,      ///< BodyFraming::length bytes (Content-Length)
+  kChunked,     ///< chunked transfer coding (RFC 9112 §7.1)
+  kUntilClose,  ///< responses only: everything until the server closes the connection
 };
 
 struct BodyFraming {
@@ -67,6 +68,22 @@ struct RequestHead {
   bool websocket_upgrade() const noexcept {
     return method == Method::kGet && has_token(upgrade, "websocket");
   }
+};
+
+/// A parsed response head. Views point into the bytes given to ResponseParser::parse.
+struct ResponseHead {
+  int status = 0;
+  std::string_view reason;
+  int version_minor = 1;
+  HeaderView headers;
+  BodyFraming body;
+  /// Whether the connection may carry another request once this body has been read.
+  bool keep_alive = false;
+  /// The Upgrade field's value in a 101 response, else empty.
+  std::string_view upgrade;
+
+  /// 1xx: an interim response; the final one follows on the same connection.
+  bool interim() const noexcept { return status >= 100 && status < 200; }
 };
 
 }  // namespace weft::http

@@ -14,8 +14,10 @@ std::string_view describe(ParseErrc code) noexcept {
       return "invalid HTTP version";
     case ParseErrc::kUnsupportedVersion:
       return "unsupported HTTP major version";
+    case ParseErrc::kBadStatusLine:
+      return "invalid status line";
     case ParseErrc::kStartLineTooLong:
-      return "request line too long";
+      return "request or status line too long";
     case ParseErrc::kBareLf:
       return "line ends in a bare LF, without CR";
     case ParseErrc::kBareCr:

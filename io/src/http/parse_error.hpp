@@ -24,7 +24,8 @@ enum class ParseErrc : std::uint8_t {
   kBadTarget,
   kBadVersion,
   kUnsupportedVersion,  // 505
-  kStartLineTooLong,    // 414
+  kBadStatusLine,
+  kStartLineTooLong,  // 414
   // Line structure and header fields.
   kBareLf,
   kBareCr,
