@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/chunked_decoder.hpp"
 #include "http/request_parser.hpp"
 #include "http/response_parser.hpp"
 
@@ -116,6 +117,51 @@ inline ResponseSnapshot feed_response(std::string_view msg, const std::vector<st
   }
   std::string whole(msg);
   return snapshot(p, p.parse(whole));
+}
+
+struct ChunkedSnapshot {
+  ChunkedDecoder::Status status = ChunkedDecoder::Status::kNeedMore;
+  std::size_t consumed = 0;  ///< bytes of the input the body took (0 after an error)
+  std::string data;
+  ParseError error;
+  friend bool operator==(const ChunkedSnapshot&, const ChunkedSnapshot&) = default;
+};
+
+/// Decodes `body` given in pieces that end at each of `cuts` (ascending) and then at its end;
+/// each piece is copied into a buffer of its own, and the data views must point into it.
+/// `bad_view` is set if one does not.
+inline ChunkedSnapshot feed_chunked(std::string_view body, std::vector<std::size_t> cuts,
+                                    const ChunkedLimits& limits = {}, bool* bad_view = nullptr) {
+  ChunkedDecoder d(limits);
+  ChunkedSnapshot s;
+  cuts.push_back(body.size());
+  std::size_t start = 0;
+  for (std::size_t cut : cuts) {
+    if (cut < start) continue;
+    std::string piece(body.substr(start, cut - start));
+    std::string_view in = piece;
+    for (;;) {
+      ChunkedDecoder::Result r = d.decode(in);
+      s.consumed += r.consumed;
+      if (r.status == ChunkedDecoder::Status::kData) {
+        bool inside =
+            r.data.data() >= in.data() && r.data.data() + r.data.size() <= in.data() + in.size();
+        if (!inside && bad_view != nullptr) *bad_view = true;
+        s.data += r.data;
+        in.remove_prefix(r.consumed);
+        continue;
+      }
+      s.status = r.status;
+      if (r.status == ChunkedDecoder::Status::kError) {
+        s.error = d.error();
+        s.consumed = 0;  // how much came before the error depends on the pieces
+      }
+      if (r.status != ChunkedDecoder::Status::kNeedMore) return s;
+      break;
+    }
+    start = cut;
+  }
+  return s;
 }
 
 }  // namespace weft::http::test

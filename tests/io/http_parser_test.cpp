@@ -1,7 +1,7 @@
-// weft::http's HTTP/1.1 parsers (io/src/http/): request and response heads. Every rule they
-// enforce, with the error it gives (its code, status and the byte it names); messages split
-// at every position and fed a byte at a time parse as they do whole; pipelined messages in
-// one buffer; the limits, each at its edge.
+// weft::http's HTTP/1.1 parsers (io/src/http/): request heads, response heads and chunked
+// bodies. Every rule they enforce, with the error it gives (its code, status and the byte it
+// names); messages split at every position and fed a byte at a time parse as they do whole;
+// pipelined messages in one buffer; the limits, each at its edge.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/chunked_decoder.hpp"
 #include "http/request_parser.hpp"
 #include "http/response_parser.hpp"
 #include "http_snapshot.hpp"
@@ -724,4 +725,174 @@ TEST(HttpResponseParser, LimitsItsStatusLineAndHead) {
   EXPECT_EQ(
       feed_response("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", {}, Method::kGet, limits).error.code,
       ParseErrc::kTooManyHeaders);
+}
+
+// ---- Chunked bodies ----
+
+using weft::http::ChunkedDecoder;
+using weft::http::ChunkedLimits;
+using weft::http::test::feed_chunked;
+
+namespace {
+
+constexpr std::string_view kWikipedia =
+    "4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
+
+ParseErrc chunked_error(std::string_view body, const ChunkedLimits& limits = {}) {
+  auto s = feed_chunked(body, {}, limits);
+  return s.status == ChunkedDecoder::Status::kError ? s.error.code : ParseErrc::kNone;
+}
+
+}  // namespace
+
+TEST(ChunkedDecoder, DecodesChunksWithoutCopyingThem) {
+  std::string body(kWikipedia);
+  ChunkedDecoder d;
+  std::string_view in = body;
+  std::string out;
+  for (;;) {
+    auto r = d.decode(in);
+    if (r.status != ChunkedDecoder::Status::kData) {
+      ASSERT_EQ(r.status, ChunkedDecoder::Status::kDone);
+      in.remove_prefix(r.consumed);
+      break;
+    }
+    EXPECT_GE(r.data.data(), body.data());
+    EXPECT_LE(r.data.data() + r.data.size(), body.data() + body.size());
+    out += r.data;
+    in.remove_prefix(r.consumed);
+  }
+  EXPECT_EQ(out, "Wikipedia in\r\n\r\nchunks.");
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(d.body_size(), 23u);
+}
+
+TEST(ChunkedDecoder, StopsAtTheEndOfTheBodyAndStaysDone) {
+  std::string buffer = std::string(kWikipedia) + "GET / HTTP/1.1\r\n";
+  auto s = feed_chunked(buffer, {});
+  EXPECT_EQ(s.status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(s.consumed, kWikipedia.size());
+  ChunkedDecoder d;
+  std::string_view in = buffer;
+  while (true) {
+    auto r = d.decode(in);
+    in.remove_prefix(r.consumed);
+    if (r.status == ChunkedDecoder::Status::kDone) break;
+  }
+  auto again = d.decode(in);
+  EXPECT_EQ(again.status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(again.consumed, 0u);
+}
+
+TEST(ChunkedDecoder, EverySplitGivesTheSameResultAsTheWhole) {
+  const std::vector<std::string> bodies = {
+      std::string(kWikipedia),
+      "a;name=value;flag\r\n0123456789\r\n0\r\nExpires: never\r\nX-Sum: 1\r\n\r\n",
+      "A \t; x=\"quoted; string\"\r\n0123456789\r\n00\r\n\r\n",
+      "5\r\nabcde\n0\r\n\r\n",
+      "3\r\nabc\r\n0\r\nBad Trailer: x\r\n\r\n",
+      "fffffffffffffffff\r\n",
+  };
+  for (const std::string& body : bodies) {
+    auto whole = feed_chunked(body, {});
+    for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+      bool bad_view = false;
+      EXPECT_EQ(feed_chunked(body, {cut}, {}, &bad_view), whole)
+          << "cut at " << cut << ": " << body;
+      EXPECT_FALSE(bad_view);
+    }
+    EXPECT_EQ(feed_chunked(body, every_byte(body.size())), whole) << body;
+  }
+}
+
+TEST(ChunkedDecoder, ReadsHexSizesInEitherCase) {
+  auto s = feed_chunked(
+      "1A\r\n" + std::string(26, 'x') + "\r\n1a\r\n" + std::string(26, 'y') + "\r\n0\r\n\r\n", {});
+  EXPECT_EQ(s.status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(s.data.size(), 52u);
+}
+
+TEST(ChunkedDecoder, RejectsInvalidChunkSizes) {
+  EXPECT_EQ(chunked_error("x\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error("-1\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error("0x1\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error("\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error(" 1\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error("+1\r\n"), ParseErrc::kBadChunkSize);
+  EXPECT_EQ(chunked_error("1 \r\nx\r\n0\r\n\r\n"), ParseErrc::kBadChunkExtension);
+}
+
+TEST(ChunkedDecoder, RejectsASizeThatCannotFit64Bits) {
+  EXPECT_EQ(chunked_error("ffffffffffffffff\r\n"), ParseErrc::kNone);
+  auto s = feed_chunked("10000000000000000\r\n", {});
+  EXPECT_EQ(s.error.code, ParseErrc::kChunkSizeTooLong);
+  EXPECT_EQ(s.error.offset, 16u);
+  EXPECT_EQ(chunked_error("00000000000000001\r\n"), ParseErrc::kChunkSizeTooLong);
+}
+
+TEST(ChunkedDecoder, AnswersABodyOverItsLimitWith413BeforeReadingIt) {
+  ChunkedLimits limits{.max_body = 10};
+  EXPECT_EQ(chunked_error("5\r\n12345\r\n5\r\n12345\r\n0\r\n\r\n", limits), ParseErrc::kNone);
+  auto s = feed_chunked("5\r\n12345\r\n6\r\n", {}, limits);
+  EXPECT_EQ(s.error.code, ParseErrc::kBodyTooLarge);
+  EXPECT_EQ(s.error.status(), 413);
+  EXPECT_EQ(s.error.offset, 10u);
+  EXPECT_EQ(chunked_error("ffffffffffffffff\r\n", limits), ParseErrc::kBodyTooLarge);
+}
+
+TEST(ChunkedDecoder, SkipsExtensionsWithinTheirLimit) {
+  ChunkedLimits limits{.max_extensions = 10};
+  EXPECT_EQ(chunked_error("1;abcdefghi\r\nx\r\n0\r\n\r\n", limits), ParseErrc::kNone);
+  EXPECT_EQ(chunked_error("1;abcdefghij\r\nx\r\n0\r\n\r\n", limits),
+            ParseErrc::kChunkExtensionsTooLong);
+  // The limit is on the whole body: many small extensions add up.
+  EXPECT_EQ(chunked_error("1;abcd\r\nx\r\n1;abcd\r\nx\r\n1;abcd\r\nx\r\n0\r\n\r\n", limits),
+            ParseErrc::kChunkExtensionsTooLong);
+  EXPECT_EQ(chunked_error("1;a\x01\r\nx\r\n0\r\n\r\n"), ParseErrc::kBadChunkExtension);
+}
+
+TEST(ChunkedDecoder, RejectsBareLineEndsInFraming) {
+  EXPECT_EQ(chunked_error("1\nx\r\n0\r\n\r\n"), ParseErrc::kBareLf);
+  EXPECT_EQ(chunked_error("1\r\nx\n0\r\n\r\n"), ParseErrc::kBareLf);
+  EXPECT_EQ(chunked_error("1\r\nx\r\n0\r\n\n"), ParseErrc::kBareLf);
+  auto s = feed_chunked("1\r\nx\rX0\r\n\r\n", {});
+  EXPECT_EQ(s.error.code, ParseErrc::kBareCr);
+  EXPECT_EQ(s.error.offset, 4u);
+  EXPECT_EQ(chunked_error("1\rx"), ParseErrc::kBareCr);
+}
+
+TEST(ChunkedDecoder, RejectsDataLongerThanItsChunk) {
+  auto s = feed_chunked("3\r\nabcd\r\n0\r\n\r\n", {});
+  EXPECT_EQ(s.error.code, ParseErrc::kBadChunkEnd);
+  EXPECT_EQ(s.error.offset, 6u);
+  EXPECT_EQ(s.data, "abc");
+}
+
+TEST(ChunkedDecoder, ChecksAndDropsTrailers) {
+  auto s = feed_chunked("0\r\nExpires: never\r\nX-Checksum: abc\r\n\r\n", {});
+  EXPECT_EQ(s.status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(chunked_error("0\r\nX: a\r\n continued\r\n\r\n"), ParseErrc::kObsFold);
+  EXPECT_EQ(chunked_error("0\r\nX : a\r\n\r\n"), ParseErrc::kSpaceBeforeColon);
+  EXPECT_EQ(chunked_error("0\r\nX(: a\r\n\r\n"), ParseErrc::kBadTrailer);
+  EXPECT_EQ(chunked_error("0\r\nX: a\x7f\r\n\r\n"), ParseErrc::kBadTrailer);
+}
+
+TEST(ChunkedDecoder, AnswersTrailersOverTheirLimitWith431) {
+  ChunkedLimits limits{.max_trailers = 12};
+  EXPECT_EQ(chunked_error("0\r\nX: 12345\r\n\r\n", limits), ParseErrc::kNone);
+  auto s = feed_chunked("0\r\nX: 123456\r\n\r\n", {}, limits);
+  EXPECT_EQ(s.error.code, ParseErrc::kTrailersTooLarge);
+  EXPECT_EQ(s.error.status(), 431);
+}
+
+TEST(ChunkedDecoder, StartsOverAfterReset) {
+  ChunkedDecoder d({.max_body = 8});
+  std::string_view in = "5\r\n12345\r\n0\r\n\r\n";
+  while (d.decode(in).status == ChunkedDecoder::Status::kData) {
+  }
+  d.reset();
+  auto r = d.decode("3\r\nabc");
+  EXPECT_EQ(r.status, ChunkedDecoder::Status::kData);
+  EXPECT_EQ(r.data, "abc");
+  EXPECT_EQ(d.body_size(), 3u);
 }

@@ -27,7 +27,7 @@ struct HeadLimits {
 enum class Framing : std::uint8_t {
   kNone,        ///< no body
   kLength,      ///< BodyFraming::length bytes (Content-Length)
-  kChunked,     ///< chunked transfer coding (RFC 9112 §7.1)
+  kChunked,     ///< chunked transfer coding (ChunkedDecoder)
   kUntilClose,  ///< responses only: everything until the server closes the connection
 };
 

@@ -54,6 +54,22 @@ std::string_view describe(ParseErrc code) noexcept {
       return "unsupported transfer coding";
     case ParseErrc::kTransferEncodingInHttp10:
       return "Transfer-Encoding in an HTTP/1.0 message";
+    case ParseErrc::kBadChunkSize:
+      return "invalid chunk size";
+    case ParseErrc::kChunkSizeTooLong:
+      return "chunk size has too many digits";
+    case ParseErrc::kBadChunkExtension:
+      return "invalid chunk extension";
+    case ParseErrc::kChunkExtensionsTooLong:
+      return "chunk extensions too long";
+    case ParseErrc::kBadChunkEnd:
+      return "chunk data not followed by CRLF";
+    case ParseErrc::kBadTrailer:
+      return "invalid trailer field";
+    case ParseErrc::kTrailersTooLarge:
+      return "trailer section too large";
+    case ParseErrc::kBodyTooLarge:
+      return "body too large";
   }
   return "unknown error";
 }
@@ -64,7 +80,10 @@ int status_for(ParseErrc code) noexcept {
       return 414;
     case ParseErrc::kHeadTooLarge:
     case ParseErrc::kTooManyHeaders:
+    case ParseErrc::kTrailersTooLarge:
       return 431;
+    case ParseErrc::kBodyTooLarge:
+      return 413;
     case ParseErrc::kUnsupportedTransferCoding:
       return 501;
     case ParseErrc::kUnsupportedVersion:

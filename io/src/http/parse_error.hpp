@@ -5,8 +5,9 @@
 // drive them millions of times. A ParseError is a code and the offset of the offending byte,
 // counted from the first byte the parser was given; message() spells both out. status() is
 // the answer a server gives: 400 for a malformed message, 414 for a request line over its
-// limit, 431 for a head over its limits, 501 for a transfer coding weft does not implement,
-// 505 for an HTTP major version other than 1.
+// limit, 431 for a head (or trailer section) over its limits, 413 for a body over its limit,
+// 501 for a transfer coding weft does not implement, 505 for an HTTP major version other
+// than 1.
 #pragma once
 
 #include <cstddef>
@@ -46,12 +47,21 @@ enum class ParseErrc : std::uint8_t {
   kBadTransferEncoding,
   kUnsupportedTransferCoding,  // 501
   kTransferEncodingInHttp10,
+  // Chunked bodies.
+  kBadChunkSize,
+  kChunkSizeTooLong,
+  kBadChunkExtension,
+  kChunkExtensionsTooLong,
+  kBadChunkEnd,
+  kBadTrailer,
+  kTrailersTooLarge,  // 431
+  kBodyTooLarge,      // 413
 };
 
 /// A short phrase naming the fault: "invalid character in header name".
 std::string_view describe(ParseErrc code) noexcept;
 
-/// The status a server answers `code` with (400, 414, 431, 501 or 505).
+/// The status a server answers `code` with (400, 413, 414, 431, 501 or 505).
 int status_for(ParseErrc code) noexcept;
 
 /// A parser's error: what and at which byte.
