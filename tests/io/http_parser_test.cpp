@@ -1,7 +1,7 @@
-// weft::http's HTTP/1.1 parsers (io/src/http/): request heads, response heads and chunked
-// bodies. Every rule they enforce, with the error it gives (its code, status and the byte it
-// names); messages split at every position and fed a byte at a time parse as they do whole;
-// pipelined messages in one buffer; the limits, each at its edge.
+// weft::http's HTTP/1.1 parsers (io/src/http/): request heads, response heads, chunked
+// bodies and request targets. Every rule they enforce, with the error it gives (its code,
+// status and the byte it names); messages split at every position and fed a byte at a time
+// parse as they do whole; pipelined messages in one buffer; the limits, each at its edge.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -12,6 +12,7 @@
 #include "http/chunked_decoder.hpp"
 #include "http/request_parser.hpp"
 #include "http/response_parser.hpp"
+#include "http/target.hpp"
 #include "http_snapshot.hpp"
 #include "weft/runtime/errors.hpp"
 
@@ -895,4 +896,70 @@ TEST(ChunkedDecoder, StartsOverAfterReset) {
   EXPECT_EQ(r.status, ChunkedDecoder::Status::kData);
   EXPECT_EQ(r.data, "abc");
   EXPECT_EQ(d.body_size(), 3u);
+}
+
+// ---- Targets, percent-decoding, queries ----
+
+TEST(RequestTarget, SplitsPathAndQuery) {
+  using weft::http::split_target;
+  auto o = split_target("/a/b?x=1&y=2", TargetForm::kOrigin);
+  EXPECT_EQ(o.path, "/a/b");
+  EXPECT_EQ(o.query, "x=1&y=2");
+  EXPECT_EQ(split_target("/a", TargetForm::kOrigin).query, "");
+  auto a = split_target("http://example.com:8080/p?q", TargetForm::kAbsolute);
+  EXPECT_EQ(a.authority, "example.com:8080");
+  EXPECT_EQ(a.path, "/p");
+  EXPECT_EQ(a.query, "q");
+  auto bare = split_target("http://example.com?q", TargetForm::kAbsolute);
+  EXPECT_EQ(bare.authority, "example.com");
+  EXPECT_EQ(bare.path, "/");
+  EXPECT_EQ(bare.query, "q");
+  EXPECT_EQ(split_target("example.com:443", TargetForm::kAuthority).authority, "example.com:443");
+  EXPECT_EQ(split_target("*", TargetForm::kAsterisk).path, "");
+}
+
+TEST(RequestTarget, DecodesPercentEscapesInPaths) {
+  EXPECT_EQ(weft::http::decode_path("/a%20b/%E2%82%ac+c"), "/a b/\xe2\x82\xac+c");
+  EXPECT_EQ(weft::http::decode_path("/plain"), "/plain");
+  std::string out = "x";
+  weft::http::percent_decode_append("a+b%2B", out, true);
+  EXPECT_EQ(out, "xa b+");
+}
+
+TEST(RequestTarget, RejectsBadEscapesNamingTheByte) {
+  for (auto [in, at] : std::vector<std::pair<std::string, std::string>>{
+           {"/a%G1", "byte 2"}, {"/a%4", "byte 2"}, {"/a%", "byte 2"}, {"%x%20", "byte 0"}}) {
+    try {
+      (void)weft::http::decode_path(in);
+      ADD_FAILURE() << in;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("bad percent escape at " + at), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_THROW((void)weft::http::decode_path("/a%00b"), std::invalid_argument);
+}
+
+TEST(RequestTarget, ParsesQueryPairs) {
+  using weft::http::QueryParam;
+  EXPECT_EQ(weft::http::parse_query("a=1&b=x%20y&c=p+q&&flag&e=&=v&x=a=b"),
+            (std::vector<QueryParam>{{"a", "1"},
+                                     {"b", "x y"},
+                                     {"c", "p q"},
+                                     {"flag", ""},
+                                     {"e", ""},
+                                     {"", "v"},
+                                     {"x", "a=b"}}));
+  EXPECT_TRUE(weft::http::parse_query("").empty());
+  EXPECT_EQ(weft::http::parse_query("k%3D=%26v%00"),
+            (std::vector<QueryParam>{{"k=", "&v"s + '\0'}}));
+}
+
+TEST(RequestTarget, NamesTheOffsetOfABadEscapeInTheQuery) {
+  try {
+    (void)weft::http::parse_query("a=1&b=%zz");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("at byte 6"), std::string::npos) << e.what();
+  }
 }
