@@ -1,7 +1,7 @@
-// The WebSocket codec (io/src/http/ws_*): RFC 6455's example frames (§5.7), every rule the
-// parser and the assembler enforce with the close code it fails the connection with, the
-// same reports however the bytes are split, UTF-8 validated across fragments, masking, and
-// the frame writer's output and refusals.
+// The WebSocket codec (io/src/http/ws_*): RFC 6455's example frames (§5.7) and accept key
+// (§1.3), every rule the parser and the assembler enforce with the close code it fails the
+// connection with, the same reports however the bytes are split, UTF-8 validated across
+// fragments, masking, the frame writer's output and refusals, and the handshake helpers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 
 #include "http/ws_frame.hpp"
 #include "http/ws_frame_writer.hpp"
+#include "http/ws_handshake.hpp"
 #include "http/ws_mask.hpp"
 #include "http/ws_message.hpp"
 #include "http/ws_utf8.hpp"
@@ -174,6 +175,10 @@ TEST(WsRfcExamples, WriterProducesTheExampleFramesExactly) {
   const EncodedHeader h64 = server.header(Opcode::kBinary, 65536);
   EXPECT_EQ(Bytes(h64.view().begin(), h64.view().end()),
             bytes({0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}));
+}
+
+TEST(WsRfcExamples, AcceptKeyOfTheSampleNonce) {
+  EXPECT_EQ(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
 // --- FrameParser ------------------------------------------------------------------------
@@ -683,4 +688,40 @@ TEST(WsFrameWriter, RefusesControlFramesOver125BytesOrFragmented) {
   EXPECT_THROW(client.header(Opcode::kBinary, std::uint64_t{1} << 63), std::invalid_argument);
   client.append_frame(out, Opcode::kPing, Bytes(125));
   EXPECT_EQ(out.size(), 2u + 4u + 125u);
+}
+
+// --- Handshake ------------------------------------------------------------------------------
+
+TEST(WsHandshake, KeysMustBeTheBase64Of16Bytes) {
+  EXPECT_TRUE(is_valid_key("dGhlIHNhbXBsZSBub25jZQ=="));
+  EXPECT_TRUE(is_valid_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+  EXPECT_TRUE(is_valid_key("++++++++++++++++++++//=="));
+  EXPECT_FALSE(is_valid_key(""));
+  EXPECT_FALSE(is_valid_key("dGhlIHNhbXBsZSBub25jZQ="));    // 23 characters
+  EXPECT_FALSE(is_valid_key("dGhlIHNhbXBsZSBub25jZQ==="));  // 25
+  EXPECT_FALSE(is_valid_key("dGhlIHNhbXBsZSBub25jZQAA"));   // no padding: 18 bytes
+  EXPECT_FALSE(is_valid_key("dGhlIHNhbXBsZSBub25jZ==="));   // 15 bytes
+  EXPECT_FALSE(is_valid_key("dGhlIHNhbXBsZSBub25jZ-=="));   // base64url, not base64
+  EXPECT_FALSE(is_valid_key(" dGhlIHNhbXBsZSBub25jZQ="));
+}
+
+TEST(WsHandshake, GeneratedKeysAreValidAndDiffer) {
+  const std::string a = generate_key();
+  const std::string b = generate_key();
+  EXPECT_TRUE(is_valid_key(a)) << a;
+  EXPECT_TRUE(is_valid_key(b)) << b;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(accept_key(a).size(), 28u);
+}
+
+TEST(WsHandshake, SubprotocolIsTheServersFirstChoiceThatTheClientOffered) {
+  const std::vector<std::string> supported = {"v2.chat", "v1.chat"};
+  EXPECT_EQ(select_subprotocol("v1.chat, v2.chat", supported), "v2.chat");
+  EXPECT_EQ(select_subprotocol("v1.chat", supported), "v1.chat");
+  EXPECT_EQ(select_subprotocol(" soap ,\tv1.chat\t", supported), "v1.chat");
+  EXPECT_EQ(select_subprotocol("soap,,wamp", supported), std::nullopt);
+  EXPECT_EQ(select_subprotocol("V1.CHAT", supported), std::nullopt);  // names compare exactly
+  EXPECT_EQ(select_subprotocol("v1.chat x", supported), std::nullopt);
+  EXPECT_EQ(select_subprotocol("", supported), std::nullopt);
+  EXPECT_EQ(select_subprotocol("v1.chat", {}), std::nullopt);
 }
