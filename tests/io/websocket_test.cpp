@@ -1,8 +1,9 @@
-// weft::http::ws: WebSocket connections against Python's websockets library (echo, close
-// codes both ways, ping, subprotocols, the maximum message, wss://), against raw peers that
-// break the protocol (a reserved bit, a missing close frame, a refused or forged
-// handshake), and weft against weft in one process (concurrent senders with a receiver,
-// close while receiving, close timeout, cancellation, misuse).
+// weft::http::ws: the server's answer to upgrade requests; WebSocket connections against
+// Python's websockets library (echo, close codes both ways, ping, subprotocols, the maximum
+// message, wss://), against raw peers that break the protocol (a reserved bit, a missing
+// close frame, a refused or forged handshake), and weft against weft in one process
+// (concurrent senders with a receiver, close while receiving, close timeout, cancellation,
+// misuse).
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -19,7 +20,7 @@
 #include <weft/weft.hpp>
 
 #include "http/request_parser.hpp"
-#include "http/ws_handshake.hpp"
+#include "http/ws_accept.hpp"
 #include "tls_test_certs.hpp"
 
 using namespace std::chrono_literals;
@@ -94,8 +95,8 @@ std::string bytes_string(std::size_t n, char c) {
   return std::string(n, c);
 }
 
-/// The server side of the opening handshake, written here from the RFC so that weft's
-/// server role is tested without the HTTP server: reads the request, answers 101.
+/// The server side of the opening handshake, as the HTTP server runs it: reads the request,
+/// answers with answer_upgrade, and on 101 hands the connection to a WebSocket.
 weft::Task<ws::WebSocket> accept_websocket(TcpListener& l, ws::Options options = {}) {
   auto [stream, peer] = co_await l.accept();
   std::vector<char> buf(8192);
@@ -109,12 +110,9 @@ weft::Task<ws::WebSocket> accept_websocket(TcpListener& l, ws::Options options =
     if (st == weft::http::ParseStatus::kDone) break;
     if (st == weft::http::ParseStatus::kError) throw std::runtime_error("bad handshake request");
   }
-  std::string key(parser.head().headers.get_or("Sec-WebSocket-Key", ""));
-  std::string answer =
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: " +
-      ws::detail::accept_key(key) + "\r\n\r\n";
-  co_await stream.write_all(answer);
+  ws::detail::UpgradeAnswer answer = ws::detail::answer_upgrade(parser.head(), {});
+  co_await stream.write_all(answer.response);
+  if (answer.status != 101) throw std::runtime_error("refused: " + answer.detail);
   auto rest = std::as_bytes(std::span(buf.data() + parser.consumed(), used - parser.consumed()));
   co_return ws::WebSocket(std::move(stream), ws::Role::kServer, rest, {}, options);
 }
@@ -145,6 +143,77 @@ weft::Task<void> close_from_client(Pair& p, std::uint16_t code = 1000) {
   EXPECT_EQ(co_await server_side, std::nullopt);
   EXPECT_EQ(p.server.close_code(), code);
   EXPECT_EQ(p.client.close_code(), code);  // the server echoed it
+}
+
+// ---- the server's answer to an upgrade request ---------------------------------------
+
+/// answer_upgrade's answer to the request head `head` (CRLF line ends added here).
+ws::detail::UpgradeAnswer answer(std::string head, std::vector<std::string> subprotocols = {}) {
+  std::string text;
+  for (std::size_t at = 0; at < head.size();) {
+    std::size_t nl = head.find('\n', at);
+    text += head.substr(at, nl - at) + "\r\n";
+    at = nl + 1;
+  }
+  text += "\r\n";
+  weft::http::RequestParser parser;
+  EXPECT_EQ(parser.parse(text), weft::http::ParseStatus::kDone) << text;
+  return ws::detail::answer_upgrade(parser.head(), subprotocols);
+}
+
+constexpr const char* kSampleRequest =  // RFC 6455 §1.3's key
+    "GET /chat HTTP/1.1\nHost: server.example.com\nUpgrade: websocket\n"
+    "Connection: keep-alive, Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n"
+    "Sec-WebSocket-Version: 13\n";
+
+TEST(WebSocketAccept, AValidRequestGets101WithTheAcceptKeyOfTheRfc) {
+  auto a = answer(kSampleRequest);
+  EXPECT_EQ(a.status, 101);
+  EXPECT_NE(a.response.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+            std::string::npos)
+      << a.response;
+  EXPECT_EQ(a.response.find("Sec-WebSocket-Protocol"), std::string::npos);
+  EXPECT_TRUE(a.response.ends_with("\r\n\r\n"));
+}
+
+TEST(WebSocketAccept, TheSubprotocolIsTheServersFirstChoiceAmongThoseOffered) {
+  auto a = answer(std::string(kSampleRequest) + "Sec-WebSocket-Protocol: chat, superchat\n" +
+                      "Sec-WebSocket-Protocol: v3\n",
+                  {"v3", "superchat", "chat"});
+  EXPECT_EQ(a.status, 101);
+  EXPECT_EQ(a.detail, "v3");  // offered on a second line, still part of the list
+  EXPECT_NE(a.response.find("Sec-WebSocket-Protocol: v3\r\n"), std::string::npos);
+  EXPECT_EQ(answer(std::string(kSampleRequest) + "Sec-WebSocket-Protocol: x\n", {"y"}).detail, "");
+}
+
+TEST(WebSocketAccept, AnotherVersionGets426NamingVersion13) {
+  std::string req = kSampleRequest;
+  req.replace(req.find("Version: 13"), 11, "Version: 8");
+  auto a = answer(req);
+  EXPECT_EQ(a.status, 426);
+  EXPECT_NE(a.response.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << a.response;
+  EXPECT_NE(a.response.find("Connection: close"), std::string::npos);
+}
+
+TEST(WebSocketAccept, MalformedHandshakesGet400SayingWhatIsWrong) {
+  auto with = [](std::string from, std::string to) {
+    std::string req = kSampleRequest;
+    req.replace(req.find(from), from.size(), to);
+    return answer(req);
+  };
+  auto post = with("GET", "POST");
+  EXPECT_EQ(post.status, 400);
+  EXPECT_NE(post.detail.find("GET"), std::string::npos);
+  EXPECT_EQ(with("HTTP/1.1", "HTTP/1.0").status, 400);
+  EXPECT_NE(with("Upgrade: websocket", "Upgrade: h2c").detail.find("Upgrade: websocket"),
+            std::string::npos);
+  EXPECT_NE(with("dGhlIHNhbXBsZSBub25jZQ==", "short").detail.find("base64 of 16 bytes"),
+            std::string::npos);
+  EXPECT_NE(with("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n", "").detail.find("exactly one"),
+            std::string::npos);
+  auto refused = with("GET", "POST");
+  EXPECT_TRUE(refused.response.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  EXPECT_TRUE(refused.response.ends_with("\r\n\r\n" + refused.detail + "\n")) << refused.response;
 }
 
 // ---- against Python's websockets ------------------------------------------------------
