@@ -79,27 +79,43 @@ async def concurrent(request):
 
 
 async def get_stats(request):
-    return web.Response(text=f"max_in_flight={stats['max_in_flight']} "
-                             f"raw_connections={stats['raw_connections']}")
+    text = f"max_in_flight={stats['max_in_flight']} raw_connections={stats['raw_connections']}"
+    if "reset" in request.query:
+        stats["max_in_flight"] = 0
+    return web.Response(text=text)
 
 
 async def raw_client(reader, writer):
-    """Answers one request and closes, although the response says keep-alive; for "/keep"
-    it keeps the connection and answers every request, each response in one write (so the
-    client reads a response's head and body together)."""
+    """By the request's path:
+    "/keep"    keeps the connection and answers every request, each response in one write
+               (so the client reads a response's head and body together);
+    "/close"   says "Connection: close" but keeps the connection open;
+    "/http10"  answers HTTP/1.0 without keep-alive but keeps the connection open;
+    "/silent"  never answers (nor does it speak TLS);
+    otherwise  answers one request and closes, although the response says keep-alive."""
     stats["raw_connections"] += 1
     n = stats["raw_connections"]
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ")[1]
+            if path == b"/silent":
+                await reader.read()
+                break
             body = f"raw connection {n}".encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: "
+            status, connection = b"HTTP/1.1 200 OK", b"keep-alive"
+            if path == b"/close":
+                connection = b"close"
+            elif path == b"/http10":
+                status, connection = b"HTTP/1.0 200 OK", b"x-none"
+            writer.write(status + b"\r\nConnection: " + connection + b"\r\nContent-Length: "
                          + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
-            if not head.startswith(b"GET /keep "):
+            if path not in (b"/keep", b"/close", b"/http10"):
                 break
     except (asyncio.IncompleteReadError, ConnectionError):
-        pass
+        # "/silent" over TLS: a ClientHello holds no CRLF CRLF; wait for the client to go.
+        await reader.read()
     writer.close()
 
 

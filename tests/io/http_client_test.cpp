@@ -558,4 +558,67 @@ TEST_F(HttpClient, ADroppedResponseWithItsBodyBufferedKeepsTheConnection) {
   EXPECT_EQ(made, 3u);  // the raw server's one, then /big's (closed) and /hello's
 }
 
+TEST_F(HttpClient, ResponsesSayingCloseOrHttp10WithoutKeepAliveAreNotReused) {
+  const std::vector<std::uint64_t> made = weft::run([]() -> weft::Task<std::vector<std::uint64_t>> {
+    Client client({.limit_per_host = 1});
+    std::vector<std::uint64_t> made;
+    // The server keeps these connections open: only the responses tell the client.
+    for (const char* path : {"/close", "/close", "/http10", "/http10"}) {
+      const std::string url = peers->raw(path);
+      ClientResponse r = co_await client.get(url);
+      EXPECT_EQ((co_await r.text()).rfind("raw connection ", 0), 0u);
+      made.push_back(client.connections_made());
+    }
+    co_return made;
+  }());
+  EXPECT_EQ(made, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(HttpClient, TheConnectTimeoutCoversTheTlsHandshake) {
+  const std::string error = weft::run([]() -> weft::Task<std::string> {
+    Client client(
+        {.connect_timeout = 200ms, .tls = weft::tls::Context::client({.ca_pem = peers->ca_pem})});
+    // The raw server accepts, then never answers the ClientHello.
+    const std::string url = "https://127.0.0.1:" + std::to_string(peers->raw_port) + "/silent";
+    try {
+      (void)co_await client.get(url);
+    } catch (const weft::TimeoutError& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  }());
+  EXPECT_NE(error.find("GET https://127.0.0.1:" + std::to_string(peers->raw_port) +
+                       "/silent: connect timeout"),
+            std::string::npos)
+      << error;
+}
+
+TEST_F(HttpClient, TheTotalLimitBoundsRequestsAcrossHosts) {
+  const std::string stats = weft::run(
+      []() -> weft::Task<std::string> {
+        Client client({.limit = 1});
+        const std::string reset = peers->py("/stats?reset=1");
+        ClientResponse reset_response = co_await client.get(reset);
+        (void)co_await reset_response.text();
+        // 127.0.0.1 and localhost are two hosts to the client: two pools, one limit.
+        const std::string port = std::to_string(peers->py_port);
+        std::vector<weft::JoinHandle<int>> hs;
+        for (int i = 0; i < 6; ++i) {
+          std::string url =
+              (i % 2 ? "http://localhost:" : "http://127.0.0.1:") + port + "/concurrent";
+          hs.push_back(weft::spawn([](Client& c, std::string url) -> weft::Task<int> {
+            ClientResponse r = co_await c.get(url);
+            (void)co_await r.text();
+            co_return r.status();
+          }(client, std::move(url))));
+        }
+        for (auto& h : hs) EXPECT_EQ(co_await h, 200);
+        const std::string stats_url = peers->py("/stats");
+        ClientResponse r = co_await client.get(stats_url);
+        co_return co_await r.text();
+      }(),
+      workers(2));
+  EXPECT_EQ(stats.rfind("max_in_flight=1 ", 0), 0u) << stats;
+}
+
 }  // namespace
