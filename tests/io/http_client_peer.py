@@ -33,6 +33,10 @@ async def big(request):
     return web.Response(body=bytes((i % 251 for i in range(n))))
 
 
+async def many_headers(request):
+    return web.Response(text="many", headers={f"X-H-{i}": f"value {i}" for i in range(40)})
+
+
 async def slow(request):
     await asyncio.sleep(float(request.query.get("s", "30")))
     return web.Response(text="late")
@@ -124,6 +128,7 @@ async def main():
     app.router.add_get("/hello", hello)
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/big", big)
+    app.router.add_get("/many-headers", many_headers)
     app.router.add_get("/slow", slow)
     app.router.add_get("/slow-body", slow_body)
     app.router.add_route("*", "/echo", echo)

@@ -621,4 +621,58 @@ TEST_F(HttpClient, TheTotalLimitBoundsRequestsAcrossHosts) {
   EXPECT_EQ(stats.rfind("max_in_flight=1 ", 0), 0u) << stats;
 }
 
+TEST_F(HttpClient, FetchesFromAnIpv6LiteralWithTheBracketedHostField) {
+  const std::string body = weft::run([]() -> weft::Task<std::string> {
+    auto listener = weft::net::TcpListener::bind(weft::net::SocketAddress::ip("::1", 0));
+    const std::uint16_t port = listener.local_address().port();
+    // A one-request responder that answers with the Host field it was sent.
+    auto server = weft::spawn([](weft::net::TcpListener& l) -> weft::Task<void> {
+      auto [tcp, peer] = co_await l.accept();
+      weft::net::BufferedReader<weft::net::TcpStream> r(tcp);
+      const std::string head = co_await r.read_until("\r\n\r\n");
+      const std::size_t at = head.find("Host: ") + 6;
+      const std::string host = head.substr(at, head.find("\r\n", at) - at);
+      const std::string reply =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(host.size()) + "\r\n\r\n" + host;
+      co_await tcp.write_all(reply);
+    }(listener));
+    Client client;
+    const std::string url = "http://[::1]:" + std::to_string(port) + "/v6";
+    ClientResponse r = co_await client.get(url);
+    std::string got = co_await r.text();
+    co_await server;
+    co_return got + " " + std::to_string(port);
+  }());
+  const std::string port = body.substr(body.rfind(' ') + 1);
+  EXPECT_EQ(body, "[::1]:" + port + " " + port);
+}
+
+TEST_F(HttpClient, HeadersOutliveTheConnectionGoingBackToThePool) {
+  auto [small, large] = weft::run([]() -> weft::Task<std::pair<std::string, std::string>> {
+    Client client({.limit_per_host = 1});
+    const std::string small_url = peers->ngx("/hello.txt");
+    ClientResponse a = co_await client.get(small_url);
+    (void)co_await a.text();  // the connection is back in the pool: the head was kept
+    const std::string large_url = peers->py("/many-headers");
+    ClientResponse b = co_await client.get(large_url);
+    (void)co_await b.text();
+    // Both connections have served another request since.
+    ClientResponse c = co_await client.get(small_url);
+    (void)co_await c.text();
+    ClientResponse d = co_await client.get(large_url);
+    (void)co_await d.text();
+    int xh = 0;
+    for (const http::HeaderField& f : b.headers()) xh += f.name.rfind("X-H-", 0) == 0 ? 1 : 0;
+    std::string large = std::to_string(xh) + " " + std::string(b.reason());
+    for (int i : {0, 20, 39}) {
+      large += " " + std::string(b.headers().get_or("x-h-" + std::to_string(i), "missing"));
+    }
+    co_return std::pair(
+        std::string(a.reason()) + " " + std::string(a.headers().get_or("content-type", "missing")),
+        large);
+  }());
+  EXPECT_EQ(small, "OK text/plain");
+  EXPECT_EQ(large, "40 OK value 0 value 20 value 39");
+}
+
 }  // namespace

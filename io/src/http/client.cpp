@@ -105,7 +105,13 @@ struct ResponseState {
   Method method = Method::kGet;
   int redirects = 0;
   ResponseHead head;
-  std::string head_copy;  ///< the head's bytes once the connection went back
+  // The head's bytes and fields once the connection went back to its pool: in place when
+  // they fit (most heads do), so that a response costs no allocation for them.
+  static constexpr std::size_t kInlineHead = 512;
+  static constexpr std::size_t kInlineFields = 16;
+  char head_inline[kInlineHead];
+  HeaderField fields_inline[kInlineFields];
+  std::string head_copy;
   std::vector<HeaderField> fields_copy;
   Framing framing = Framing::kNone;
   std::uint64_t remaining = 0;  ///< kLength: body bytes not yet read
@@ -332,18 +338,28 @@ void keep_head(ResponseState& s) {
   if (!s.lease) return;
   const char* base = s.lease->buf.get();
   const std::size_t len = s.lease->parser.consumed();
-  s.head_copy.assign(base, len);
-  const char* to = s.head_copy.data();
+  char* to = s.head_inline;
+  if (len > ResponseState::kInlineHead) {
+    s.head_copy.assign(base, len);
+    to = s.head_copy.data();
+  } else {
+    std::memcpy(to, base, len);
+  }
   auto move = [&](std::string_view v) {
     return v.empty() ? v : std::string_view(to + (v.data() - base), v.size());
   };
-  s.fields_copy.clear();
-  s.fields_copy.reserve(s.head.headers.size());
-  for (const HeaderField& f : s.head.headers)
-    s.fields_copy.push_back({move(f.name), move(f.value)});
+  const std::size_t n = s.head.headers.size();
+  HeaderField* fields = s.fields_inline;
+  if (n > ResponseState::kInlineFields) {
+    s.fields_copy.resize(n);
+    fields = s.fields_copy.data();
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    fields[i] = {move(s.head.headers[i].name), move(s.head.headers[i].value)};
+  }
   s.head.reason = move(s.head.reason);
   s.head.upgrade = move(s.head.upgrade);
-  s.head.headers = HeaderView(s.fields_copy);
+  s.head.headers = HeaderView(std::span<const HeaderField>(fields, n));
 }
 
 /// The body has ended: the connection goes back to its pool (kept if the response allows).
@@ -610,9 +626,9 @@ bool is_redirect(int status) noexcept {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-Task<ClientResponse> run_request(std::shared_ptr<ClientState> st, Method method,
-                                 std::string url_text, RequestOptions opts) {
-  Url url = Url::parse(url_text);
+Task<ClientResponse> run_request(std::shared_ptr<ClientState> st, Method method, Url url,
+                                 std::exception_ptr bad_url, RequestOptions opts) {
+  if (bad_url) std::rethrow_exception(bad_url);
   const Duration total_timeout = opts.total_timeout.value_or(st->options.total_timeout);
   const Duration read_timeout = opts.read_timeout.value_or(st->options.read_timeout);
   const int max_redirects = opts.max_redirects.value_or(st->options.max_redirects);
@@ -746,19 +762,32 @@ Client::~Client() {
   close_idle();
 }
 
+Task<ClientResponse> Client::start(Method method, std::string_view url, RequestOptions options) {
+  // Parsed here, before the coroutine, so that the frame holds the parts (short ones in
+  // place) rather than a copy of the text; a bad URL is thrown where the request is awaited.
+  Url parsed;
+  std::exception_ptr bad;
+  try {
+    parsed = Url::parse(url);
+  } catch (...) {
+    bad = std::current_exception();
+  }
+  return detail::run_request(state_, method, std::move(parsed), std::move(bad), std::move(options));
+}
+
 Task<ClientResponse> Client::request(Method method, std::string_view url, RequestOptions options) {
-  return detail::run_request(state_, method, std::string(url), std::move(options));
+  return start(method, url, std::move(options));
 }
 Task<ClientResponse> Client::request(Method method, std::string_view url) {
-  return detail::run_request(state_, method, std::string(url), RequestOptions{});
+  return start(method, url, RequestOptions{});
 }
 Task<ClientResponse> Client::get(std::string_view url) {
-  return detail::run_request(state_, Method::kGet, std::string(url), RequestOptions{});
+  return start(Method::kGet, url, RequestOptions{});
 }
 Task<ClientResponse> Client::post(std::string_view url, RequestBody body) {
   RequestOptions options;
   options.body = std::move(body);
-  return detail::run_request(state_, Method::kPost, std::string(url), std::move(options));
+  return start(Method::kPost, url, std::move(options));
 }
 Task<ClientResponse> Client::get(std::string_view url, RequestOptions options) {
   return request(Method::kGet, url, std::move(options));

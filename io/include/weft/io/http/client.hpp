@@ -238,6 +238,7 @@ class Client {
   const ClientOptions& options() const noexcept;
 
  private:
+  Task<ClientResponse> start(Method method, std::string_view url, RequestOptions options);
   std::shared_ptr<detail::ClientState> state_;
 };
 
