@@ -96,6 +96,8 @@ async def raw_client(reader, writer):
     "/close"   says "Connection: close" but keeps the connection open;
     "/http10"  answers HTTP/1.0 without keep-alive but keeps the connection open;
     "/silent"  never answers (nor does it speak TLS);
+    "/eof"     answers with a body that ends when the connection does (no length, no chunks);
+    "/garbage" answers with a malformed status line;
     otherwise  answers one request and closes, although the response says keep-alive."""
     stats["raw_connections"] += 1
     n = stats["raw_connections"]
@@ -105,6 +107,11 @@ async def raw_client(reader, writer):
             path = head.split(b" ")[1]
             if path == b"/silent":
                 await reader.read()
+                break
+            if path in (b"/eof", b"/garbage"):
+                writer.write(b"HTTP/1.1 200 OK\r\n\r\nuntil the end, connection " + str(n).encode()
+                             if path == b"/eof" else b"HTTP/1.1 2x0 Nope\r\n\r\n")
+                await writer.drain()
                 break
             body = f"raw connection {n}".encode()
             status, connection = b"HTTP/1.1 200 OK", b"keep-alive"

@@ -675,4 +675,65 @@ TEST_F(HttpClient, HeadersOutliveTheConnectionGoingBackToThePool) {
   EXPECT_EQ(large, "40 OK value 0 value 20 value 39");
 }
 
+TEST_F(HttpClient, A307ResendsAStreamedBodyByCallingItsFunctionAgain) {
+  auto [body, calls] = weft::run([]() -> weft::Task<std::pair<std::string, int>> {
+    Client client;
+    int calls = 0;
+    http::RequestBody stream = http::RequestBody::stream([&calls]() {
+      ++calls;
+      return []() -> weft::AsyncGenerator<std::string> { co_yield std::string("again"); }();
+    });
+    const std::string url = peers->py("/redirect/1?code=307");
+    ClientResponse r = co_await client.post(url, std::move(stream));
+    co_return std::pair(co_await r.text(), calls);
+  }());
+  EXPECT_EQ(body, "POST te=chunked cl= x= body=again");
+  EXPECT_EQ(calls, 3);  // /redirect/1, /redirect/0, /echo
+}
+
+TEST_F(HttpClient, AHeadResponseHasNoBodyAndKeepsItsConnection) {
+  auto [length, complete, made] =
+      weft::run([]() -> weft::Task<std::tuple<std::string, bool, std::uint64_t>> {
+        Client client;
+        const std::string url = peers->ngx("/hello.txt");
+        ClientResponse head = co_await client.request(http::Method::kHead, url);
+        std::string length(head.headers().get_or("Content-Length", ""));
+        const bool complete = head.body_complete();
+        ClientResponse get = co_await client.get(url);
+        EXPECT_EQ(co_await get.text(), "hello from nginx\n");
+        co_return std::tuple(length, complete, client.connections_made());
+      }());
+  EXPECT_EQ(length, "17");
+  EXPECT_TRUE(complete);
+  EXPECT_EQ(made, 1u);
+}
+
+TEST_F(HttpClient, ABodyEndingWithTheConnectionIsReadToTheEndAndNotReused) {
+  auto [body, made] = weft::run([]() -> weft::Task<std::pair<std::string, std::uint64_t>> {
+    Client client({.limit_per_host = 1});
+    const std::string url = peers->raw("/eof");
+    ClientResponse a = co_await client.get(url);
+    std::string body = co_await a.text();
+    ClientResponse b = co_await client.get(url);
+    (void)co_await b.text();
+    co_return std::pair(body, client.connections_made());
+  }());
+  EXPECT_EQ(body.rfind("until the end, connection ", 0), 0u) << body;
+  EXPECT_EQ(made, 2u);
+}
+
+TEST_F(HttpClient, AMalformedResponseIsAClientErrorNamingTheUrlAndTheFault) {
+  const std::string error = weft::run([]() -> weft::Task<std::string> {
+    Client client;
+    const std::string url = peers->raw("/garbage");
+    try {
+      (void)co_await client.get(url);
+    } catch (const http::ClientError& e) {
+      co_return e.what();
+    }
+    co_return "no error";
+  }());
+  EXPECT_NE(error.find("/garbage: invalid response: "), std::string::npos) << error;
+}
+
 }  // namespace
