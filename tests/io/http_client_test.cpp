@@ -736,4 +736,19 @@ TEST_F(HttpClient, AMalformedResponseIsAClientErrorNamingTheUrlAndTheFault) {
   EXPECT_NE(error.find("/garbage: invalid response: "), std::string::npos) << error;
 }
 
+TEST_F(HttpClient, SendsDefaultHeadersUnlessTheRequestGivesItsOwn) {
+  auto [a, b] = weft::run([]() -> weft::Task<std::pair<std::string, std::string>> {
+    Client client({.default_headers = {{"X-Test", "default"}}});
+    const std::string url = peers->py("/echo");
+    ClientResponse r1 = co_await client.get(url);
+    std::string t1 = co_await r1.text();
+    http::RequestOptions own;
+    own.headers.add("x-test", "own");
+    ClientResponse r2 = co_await client.get(url, std::move(own));
+    co_return std::pair(t1, co_await r2.text());
+  }());
+  EXPECT_EQ(a, "GET te= cl= x=default body=");
+  EXPECT_EQ(b, "GET te= cl= x=own body=");
+}
+
 }  // namespace
