@@ -362,6 +362,7 @@ Task<bool> Connection::serve_one() {
     }
   }
   if (body_broken_) keep_alive = false;
+  if (draining_.is_cancelled()) keep_alive = false;  // shutdown came while the handler ran
 
   co_await respond(req, resp, keep_alive);
 
