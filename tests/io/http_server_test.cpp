@@ -190,6 +190,10 @@ TEST(HttpServer, Http10GetsKeepAliveOnlyWhenItAsks) {
 
 TEST(HttpServer, MiddlewareRunsInOrderAndMayShortCircuitOrChangeTheResponse) {
   Router r = hello_router();
+  r.get("/gone", [](Request&) -> Task<Response> {
+    throw weft::http::HttpError(410, "it left");
+    co_return Response();
+  });
   r.use([](Request& req, weft::http::Next next) -> Task<Response> {
     if (req.header("X-Token").value_or("") != "secret") {
       co_return Response(401, "no token\n");
@@ -210,10 +214,15 @@ TEST(HttpServer, MiddlewareRunsInOrderAndMayShortCircuitOrChangeTheResponse) {
   out = curl("-i -H 'X-Token: secret' " + s.url("/hello"));
   EXPECT_EQ(body_of(out), "Hello, World!!");
   EXPECT_LT(out.find("X-Inner: 1"), out.find("X-Outer: 1")) << out;
-  // Middleware runs around the 404 too.
+  // Middleware runs around the router's 404 too, and sees a handler's HttpError as the
+  // response it stands for.
   out = curl("-i -H 'X-Token: secret' " + s.url("/nowhere"));
   EXPECT_EQ(out.rfind("HTTP/1.1 404", 0), 0u) << out;
   EXPECT_NE(out.find("X-Outer: 1"), std::string::npos) << out;
+  out = curl("-i -H 'X-Token: secret' " + s.url("/gone"));
+  EXPECT_EQ(out.rfind("HTTP/1.1 410 Gone", 0), 0u) << out;
+  EXPECT_NE(out.find("X-Outer: 1"), std::string::npos) << out;
+  EXPECT_EQ(body_of(out), "it left\n!");
 }
 
 TEST(HttpServer, TheAccessLogHearsOfEachResponse) {
@@ -334,4 +343,34 @@ TEST(HttpRouter, RefusesMalformedPatternsAndDuplicateRoutes) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("/b/{x"), std::string::npos) << e.what();
   }
+}
+
+TEST(HttpServer, AnUnreadBodyOverTheDrainLimitEndsTheConnectionAfterTheResponse) {
+  TestServer s(hello_router(), {.max_drain = 1000});
+  RawClient c(s.port());
+  c.send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+         std::string(5000, 'b'));
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+TEST(HttpServer, AnExpectContinueBodyTheHandlerDoesNotReadGetsNo100) {
+  TestServer s(hello_router());
+  RawClient c(s.port());
+  // The client waits for 100 Continue before its body; the handler answers without reading
+  // it, so the final response comes at once, and the connection closes (whether the body
+  // will follow is the client's choice).
+  c.send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+  std::string r = c.read_response();
+  EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
+  EXPECT_EQ(r.find("100 Continue"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+  // A handler that reads gets the 100 first.
+  RawClient d(s.port());
+  d.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(d.read_response(), "HTTP/1.1 100 Continue\r\n\r\n");
+  d.send("pong");
+  EXPECT_EQ(body_of(d.read_response()), "pong");
 }

@@ -343,10 +343,7 @@ Task<bool> Connection::serve_one() {
     try {
       std::rethrow_exception(failure);
     } catch (const HttpError& e) {
-      const int code = e.status() >= 100 && e.status() <= 999 ? e.status() : 500;
-      std::string msg = e.what();
-      if (msg.empty()) msg = std::string(reason_phrase(code));
-      resp = Response(code, msg + "\n");
+      resp = error_response(e);
     } catch (...) {
       report(req, failure);
       resp = Response(status::kInternalServerError, "Internal Server Error\n");

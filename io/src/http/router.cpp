@@ -3,10 +3,12 @@
 // allocates nothing beyond the coroutine frames of the middleware and the handler.
 #include "weft/io/http/router.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "weft/io/http/error.hpp"
 #include "weft/io/http/status.hpp"
 
 namespace weft::http {
@@ -22,6 +24,13 @@ bool is_token(std::string_view s) {
 }
 
 }  // namespace
+
+Response error_response(const HttpError& e) {
+  const int code = e.status() >= 100 && e.status() <= 999 ? e.status() : 500;
+  std::string msg = e.what();
+  if (msg.empty()) msg = std::string(reason_phrase(code));
+  return Response(code, msg + "\n");
+}
 
 Router& Router::route(std::string_view method, std::string_view pattern, Handler handler) {
   if (!handler) bad_pattern(pattern, "empty handler");
@@ -177,7 +186,20 @@ Task<Response> Router::dispatch(Request& req) const {
 
 Task<Response> Router::run(Request& req, const Handler* handler, std::size_t index) const {
   if (index < middleware_.size()) return middleware_[index](req, Next(this, handler, index + 1));
-  if (handler != nullptr) return (*handler)(req);
+  if (handler != nullptr) {
+    // Without middleware the server turns an HttpError into its response; with some, it
+    // becomes one here, so middleware sees a handler's 404 as it sees the router's.
+    if (middleware_.empty()) return (*handler)(req);
+    return [](const Handler& h, Request& r) -> Task<Response> {
+      std::optional<Response> failed;
+      try {
+        co_return co_await h(r);
+      } catch (const HttpError& e) {
+        failed.emplace(error_response(e));
+      }
+      co_return std::move(*failed);
+    }(*handler, req);
+  }
   return [](Request& r) -> Task<Response> {
     Response resp(r.route_status_, std::string(reason_phrase(r.route_status_)) + "\n");
     if (r.route_status_ == status::kMethodNotAllowed) resp.headers().set("Allow", r.allow_);

@@ -3,6 +3,7 @@
 //
 // A handler that throws HttpError(404, "no such user") gets a 404 response whose body is
 // the message; any other exception becomes a 500 and is reported (ServerOptions::on_error).
+// Middleware sees a handler's HttpError as that response (it never sees the exception).
 // The server throws it from Request::text() and bytes() for a body over its limit (413) and
 // for a malformed body (400), so a handler that does not catch them answers correctly.
 #pragma once
@@ -24,5 +25,10 @@ class HttpError : public std::runtime_error {
  private:
   int status_;
 };
+
+class Response;
+/// The response the server sends for `e`: its status (500 if outside 100..999) and its
+/// message (or the reason phrase) as text.
+Response error_response(const HttpError& e);
 
 }  // namespace weft::http
