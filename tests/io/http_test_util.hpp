@@ -31,12 +31,17 @@ namespace weft::test {
 /// An http::Server serving `router` on 127.0.0.1 (a free port), on a runtime of its own.
 class TestServer {
  public:
+  /// On the Unix-domain socket `unix_path` instead, if not empty.
   explicit TestServer(http::Router router, http::ServerOptions options = {},
-                      std::size_t workers = 2)
+                      std::size_t workers = 2, const std::string& unix_path = {})
       : rt_(std::make_unique<Runtime>(RuntimeOptions{.workers = workers})),
         server_(std::make_unique<http::Server>(std::move(router), std::move(options))) {
-    rt_->block_on(server_->listen("127.0.0.1", 0));
-    port_ = server_->local_address().port();
+    if (unix_path.empty()) {
+      rt_->block_on(server_->listen("127.0.0.1", 0));
+      port_ = server_->local_address().port();
+    } else {
+      server_->listen_unix(unix_path);
+    }
     serving_ = rt_->spawn(server_->serve_forever());
   }
   ~TestServer() { stop(); }
@@ -53,9 +58,9 @@ class TestServer {
     stopping_ = rt_->spawn(server_->shutdown(grace));
   }
   std::size_t wait_stopped() {
-    std::size_t n = rt_->block_on(
-        [](JoinHandle<std::size_t> h) -> Task<std::size_t> { co_return co_await h; }(
-            std::move(stopping_)));
+    std::size_t n = rt_->block_on([](JoinHandle<std::size_t> h) -> Task<std::size_t> {
+      co_return co_await h;
+    }(std::move(stopping_)));
     join(std::move(serving_));
     return n;
   }
