@@ -89,7 +89,7 @@ struct ServerOptions {
   std::string server_name = "weft";
   /// The read buffer a connection starts with (it grows up to max_head for a large head,
   /// and shrinks back while the connection is idle).
-  std::size_t read_buffer = 2048;
+  std::size_t read_buffer = 1024;
   /// Called after each response. Empty: no access log.
   std::function<void(const AccessLogEntry&)> access_log{};
   /// Told of each exception a handler threw other than HttpError (answered 500). Empty:
