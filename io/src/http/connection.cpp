@@ -142,6 +142,7 @@ Connection::Connection(ServerCore& core, net::AnyStream& stream, net::SocketAddr
       stream_(stream),
       peer_(std::move(peer)),
       draining_(core.draining),
+      tcp_(stream.target<net::TcpStream>()),
       parser_(core.limits) {}
 
 // ---------------------------------------------------------------------------------------
@@ -154,7 +155,16 @@ Task<std::size_t> Connection::read_some(char* p, std::size_t n, TimePoint deadli
 
 Task<void> Connection::flush() {
   if (out_.empty()) co_return;
-  const auto bytes = std::as_bytes(std::span(out_));
+  auto bytes = std::as_bytes(std::span(out_));
+  if (tcp_ != nullptr) {
+    // Plain TCP: a response usually fits the socket's buffer, so try without waiting first
+    // and arm the write timeout only when the client is slow to read.
+    if (std::optional<std::size_t> n = tcp_->try_write(bytes)) bytes = bytes.subspan(*n);
+    if (bytes.empty()) {
+      out_.clear();
+      co_return;
+    }
+  }
   if (opt_.write_timeout.count() <= 0) {
     co_await stream_.write_all(bytes);
   } else {
@@ -534,7 +544,7 @@ Task<void> Connection::send_file(Request& req, Response& resp, bool& keep_alive)
   serialize_head(resp, req.version_minor(), keep_alive, framing);
   if (req.method() == Method::kHead || size == 0) co_return;
   co_await flush();
-  net::TcpStream* tcp = stream_.target<net::TcpStream>();
+  net::TcpStream* tcp = tcp_;
   off_t offset = 0;
   if (tcp != nullptr) {
     // Plain TCP: the kernel copies from the page cache to the socket.

@@ -82,6 +82,7 @@ class Connection {
   net::AnyStream& stream_;
   net::SocketAddress peer_;
   CancellationToken draining_;
+  net::TcpStream* tcp_;  // the stream itself when it is plain TCP (sendfile, try_write)
   RequestParser parser_;
   ChunkedDecoder chunked_;
 
