@@ -4,6 +4,7 @@
 // file responses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -373,4 +374,73 @@ TEST(HttpServer, AnExpectContinueBodyTheHandlerDoesNotReadGetsNo100) {
   EXPECT_EQ(d.read_response(), "HTTP/1.1 100 Continue\r\n\r\n");
   d.send("pong");
   EXPECT_EQ(body_of(d.read_response()), "pong");
+}
+
+TEST(HttpServer, ABodyReadAsAStreamArrivesInPiecesAndEndsWithZero) {
+  Router r;
+  r.post("/count", [](Request& req) -> Task<Response> {
+    std::byte piece[1000];
+    std::size_t total = 0, longest = 0;
+    for (;;) {
+      const std::size_t n = co_await req.body().read(piece);
+      if (n == 0) break;
+      total += n;
+      longest = std::max(longest, n);
+    }
+    co_return Response::text(std::to_string(total) + " bytes, pieces of at most " +
+                             std::to_string(longest));
+  });
+  TestServer s(std::move(r), {.max_body = 10});  // a streamed body is not held to max_body
+  RawClient c(s.port());
+  c.send("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 250000\r\n\r\n" +
+         std::string(250000, 'q'));
+  EXPECT_EQ(body_of(c.read_response()), "250000 bytes, pieces of at most 1000");
+  std::string chunked = "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 50; ++i) chunked += "7d0\r\n" + std::string(2000, 'c') + "\r\n";
+  c.send(chunked + "0\r\n\r\n");
+  EXPECT_EQ(body_of(c.read_response()), "100000 bytes, pieces of at most 1000");
+}
+
+TEST(HttpServer, HeadOfAStreamedResponseSendsTheHeadWithoutRunningTheProducer) {
+  std::atomic<int> runs{0};
+  Router r;
+  r.get("/stream", [&runs](Request&) -> Task<Response> {
+    co_return Response::stream([&runs](weft::http::BodyWriter& w) -> Task<void> {
+      runs.fetch_add(1);
+      co_await w.write("data");
+    });
+  });
+  TestServer s(std::move(r));
+  RawClient c(s.port());
+  c.send("HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The HEAD response announces a chunked body and ends at its blank line; the GET's
+  // response follows at once.
+  std::string both = c.read_response();
+  const std::string head = both.substr(0, both.find("\r\n\r\n") + 4);
+  const std::string get = both.substr(head.size());
+  EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << both;
+  EXPECT_EQ(get.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << both;
+  EXPECT_NE(get.find("\r\n\r\n4\r\ndata\r\n0\r\n\r\n"), std::string::npos) << both;
+  s.stop();
+  EXPECT_EQ(runs.load(), 1);
+}
+
+TEST(HttpServer, TheDateHeaderIsAnImfFixdate) {
+  TestServer s(hello_router());
+  RawClient c(s.port());
+  c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string r = c.read_response();
+  const std::size_t at = r.find("\r\nDate: ");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string date = r.substr(at + 8, r.find("\r\n", at + 8) - at - 8);
+  // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7).
+  char day[4], month[4];
+  int mday, year, h, m, sec;
+  ASSERT_EQ(date.size(), 29u) << date;
+  EXPECT_EQ(std::sscanf(date.c_str(), "%3s, %d %3s %d %d:%d:%d GMT", day, &mday, month, &year, &h,
+                        &m, &sec),
+            7)
+      << date;
+  EXPECT_EQ(date[3], ',');
+  EXPECT_GE(year, 2024);
 }
