@@ -141,7 +141,7 @@ Connection::Connection(ServerCore& core, net::AnyStream& stream, net::SocketAddr
       opt_(core.options),
       stream_(stream),
       peer_(std::move(peer)),
-      draining_(core.draining),
+      draining_(core.draining.child_token()),
       tcp_(stream.target<net::TcpStream>()),
       parser_(core.limits) {}
 

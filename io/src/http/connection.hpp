@@ -81,6 +81,8 @@ class Connection {
   const ServerOptions& opt_;
   net::AnyStream& stream_;
   net::SocketAddress peer_;
+  // A child of the server's drain token: each idle wait registers on this connection's own
+  // node, so connections on different workers never contend for one lock.
   CancellationToken draining_;
   net::TcpStream* tcp_;  // the stream itself when it is plain TCP (sendfile, try_write)
   RequestParser parser_;
