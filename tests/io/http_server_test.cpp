@@ -444,3 +444,14 @@ TEST(HttpServer, TheDateHeaderIsAnImfFixdate) {
   EXPECT_EQ(date[3], ',');
   EXPECT_GE(year, 2024);
 }
+
+TEST(HttpServer, AnAccessLogThatThrowsDoesNotEndTheConnection) {
+  weft::http::ServerOptions o;
+  o.access_log = [](const weft::http::AccessLogEntry&) { throw std::runtime_error("disk full"); };
+  TestServer s(hello_router(), o);
+  RawClient c(s.port());
+  c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(body_of(c.read_response()), "Hello, World!");
+  c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(body_of(c.read_response()), "Hello, World!");
+}

@@ -376,7 +376,10 @@ Task<bool> Connection::serve_one() {
   if (opt_.access_log) {
     AccessLogEntry entry{req.method_name(), req.target(),          resp.status(),
                          body_bytes_sent_,  weft::now() - started, &peer_};
-    opt_.access_log(entry);
+    try {
+      opt_.access_log(entry);
+    } catch (...) {  // a logging error must not take the connection down
+    }
   }
   if (!keep_alive) {
     co_await close_gracefully();
@@ -524,7 +527,7 @@ Task<void> Connection::write_piece(std::span<const std::byte> data) {
   co_await flush();
 }
 
-Task<void> Connection::send_file(Request& req, Response& resp, bool& keep_alive) {
+Task<void> Connection::send_file(Request& req, Response& resp, bool keep_alive) {
   const int fd = ::open(resp.file_path().c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -561,7 +564,11 @@ Task<void> Connection::send_file(Request& req, Response& resp, bool& keep_alive)
       if (n == 0) throw std::runtime_error("sendfile: the file shrank while it was sent");
       if (errno == EINTR) continue;
       if (errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "sendfile");
-      co_await timeout_at(deadline_in(opt_.write_timeout), reg.wait(Interest::kWrite, seq));
+      if (opt_.write_timeout.count() <= 0) {
+        co_await reg.wait(Interest::kWrite, seq);
+      } else {
+        co_await timeout_at(deadline_in(opt_.write_timeout), reg.wait(Interest::kWrite, seq));
+      }
     }
     co_return;
   }
@@ -577,7 +584,6 @@ Task<void> Connection::send_file(Request& req, Response& resp, bool& keep_alive)
         stream_.write_all(std::as_bytes(std::span(chunk.data(), static_cast<std::size_t>(n)))));
     body_bytes_sent_ += static_cast<std::uint64_t>(n);
   }
-  (void)keep_alive;
 }
 
 Task<void> Connection::fail(int code, std::string_view message) {
