@@ -7,6 +7,8 @@
 
 #include <poll.h>
 
+#include <atomic>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -172,4 +174,31 @@ TEST(HttpServerLimits, PastMaxConnectionsAClientWaitsUntilAConnectionEnds) {
   EXPECT_EQ(::poll(&p, 1, 200), 0) << "served past max_connections";
   first.reset();  // the first connection ends: the second is accepted and served
   EXPECT_EQ(body_of(second.read_response()), "Hello, World!");
+}
+
+TEST(HttpServerLimits, AClientThatStopsReadingIsDroppedAfterTheWriteTimeoutUnreported) {
+  std::promise<void> timed_out;
+  std::atomic<int> reported{0};
+  Router r = router();
+  r.get("/big", [&timed_out](Request&) -> Task<Response> {
+    co_return Response::stream([&timed_out](weft::http::BodyWriter& w) -> Task<void> {
+      const std::string piece(256 * 1024, 'b');
+      try {
+        for (int i = 0; i < 4096; ++i) co_await w.write(piece);  // 1 GiB: never fits
+      } catch (const weft::TimeoutError&) {
+        timed_out.set_value();
+        throw;
+      }
+    });
+  });
+  weft::http::ServerOptions o;
+  o.write_timeout = 200ms;
+  o.on_error = [&](const Request&, std::exception_ptr) { reported.fetch_add(1); };
+  TestServer s(std::move(r), o);
+  RawClient c(s.port());
+  c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read
+  ASSERT_EQ(timed_out.get_future().wait_for(20s), std::future_status::ready);
+  EXPECT_TRUE(others_are_served(s.port()));
+  s.stop();
+  EXPECT_EQ(reported.load(), 0);
 }

@@ -494,6 +494,7 @@ Task<void> Connection::send_stream(Request& req, Response& resp, bool& keep_aliv
                  chunked_out_ ? "Transfer-Encoding: chunked\r\n" : "");
   if (head_only) co_return;
   co_await flush();
+  write_failed_ = false;
   BodyWriter writer;
   writer.conn_ = this;
   std::exception_ptr failure;
@@ -507,7 +508,7 @@ Task<void> Connection::send_stream(Request& req, Response& resp, bool& keep_aliv
   if (failure) {
     // The head is out: the only way left to say "this body is incomplete" is to close
     // without the last chunk.
-    report(req, failure);
+    if (!write_failed_) report(req, failure);
     keep_alive = false;
     out_.clear();
     throw std::runtime_error("streamed response failed");
@@ -524,7 +525,12 @@ Task<void> Connection::write_piece(std::span<const std::byte> data) {
   out_.append(reinterpret_cast<const char*>(data.data()), data.size());
   if (chunked_out_) out_.append("\r\n");
   body_bytes_sent_ += data.size();
-  co_await flush();
+  try {
+    co_await flush();
+  } catch (...) {
+    write_failed_ = true;  // the client's side: not the handler's error
+    throw;
+  }
 }
 
 Task<void> Connection::send_file(Request& req, Response& resp, bool keep_alive) {

@@ -103,7 +103,8 @@ class Connection {
   bool body_broken_ = false;  // a body read failed: the connection cannot go on
   bool expect_continue_ = false;
   bool continue_sent_ = false;
-  bool chunked_out_ = false;  // the streamed response being sent is chunked
+  bool chunked_out_ = false;   // the streamed response being sent is chunked
+  bool write_failed_ = false;  // a streamed piece could not be written (the client's fault)
   std::uint64_t body_bytes_sent_ = 0;
   std::size_t served_ = 0;
 };
