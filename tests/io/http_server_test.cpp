@@ -44,6 +44,11 @@ Router hello_router() {
   });
   r.post("/echo",
          [](Request& req) -> Task<Response> { co_return Response::text(co_await req.text()); });
+  r.post("/reverse", [](Request& req) -> Task<Response> {
+    std::vector<std::byte> data = co_await req.bytes();
+    std::reverse(data.begin(), data.end());
+    co_return Response::bytes(data);
+  });
   return r;
 }
 
@@ -454,4 +459,14 @@ TEST(HttpServer, AnAccessLogThatThrowsDoesNotEndTheConnection) {
   EXPECT_EQ(body_of(c.read_response()), "Hello, World!");
   c.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(body_of(c.read_response()), "Hello, World!");
+}
+
+TEST(HttpServer, BinaryBodiesGoBothWaysAsBytes) {
+  TestServer s(hello_router());
+  RawClient c(s.port());
+  const std::string data("\x00\x01\xff\x7f", 4);
+  c.send("POST /reverse HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n" + data);
+  const std::string r = c.read_response();
+  EXPECT_NE(r.find("Content-Type: application/octet-stream\r\n"), std::string::npos) << r;
+  EXPECT_EQ(body_of(r), std::string("\x7f\xff\x01\x00", 4));
 }

@@ -1,6 +1,7 @@
 // weft::http::Response: what a handler returns — a status, header fields and a body, which
 // is one of three kinds:
-//   - buffered: a string sent with Content-Length (Response::text, the constructors);
+//   - buffered: a string sent with Content-Length (Response::text, Response::bytes, the
+//     constructors);
 //   - streamed: a coroutine that writes the body in pieces (Response::stream), sent with
 //     chunked encoding to HTTP/1.1 clients and delimited by closing the connection for
 //     HTTP/1.0 ones;
@@ -65,6 +66,13 @@ class Response {
   static Response text(std::string body, int status = status::kOk) {
     return Response(status, std::move(body));
   }
+  /// 200 (or `status`) with `data` as application/octet-stream.
+  static Response bytes(std::span<const std::byte> data, int status = status::kOk) {
+    Response r(status);
+    r.body_.assign(reinterpret_cast<const char*>(data.data()), data.size());
+    r.default_type_ = kOctetStream;
+    return r;
+  }
   /// A body written by `producer` as it runs (see the top of this header), with
   /// `content_type`. Throws std::invalid_argument for an empty producer.
   static Response stream(BodyProducer producer,
@@ -105,6 +113,7 @@ class Response {
  private:
   friend class detail::Connection;
   static constexpr const char* kTextPlain = "text/plain; charset=utf-8";
+  static constexpr const char* kOctetStream = "application/octet-stream";
   static int checked(int status);
 
   int status_ = status::kOk;
