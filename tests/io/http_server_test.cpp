@@ -470,3 +470,17 @@ TEST(HttpServer, BinaryBodiesGoBothWaysAsBytes) {
   EXPECT_NE(r.find("Content-Type: application/octet-stream\r\n"), std::string::npos) << r;
   EXPECT_EQ(body_of(r), std::string("\x7f\xff\x01\x00", 4));
 }
+
+TEST(HttpRouter, DispatchesADefaultMadeRequestWithAnEmptyBody) {
+  // A Request made outside a server, as a handler's unit test may: no path, no body.
+  Router r;
+  r.get("/", [](Request&) -> Task<Response> { co_return Response::text("root"); });
+  const Response resp = weft::run([&r]() -> Task<Response> {
+    Request req;
+    EXPECT_EQ(co_await req.text(), "");
+    std::byte b[4];
+    EXPECT_EQ(co_await req.body().read(b), 0u);
+    co_return co_await r.dispatch(req);
+  }());
+  EXPECT_EQ(resp.status(), 404);  // its path is empty: no route
+}
