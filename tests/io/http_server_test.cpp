@@ -362,7 +362,7 @@ TEST(HttpServer, AnUnreadBodyOverTheDrainLimitEndsTheConnectionAfterTheResponse)
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpServer, AnExpectContinueBodyTheHandlerDoesNotReadGetsNo100) {
+TEST(HttpServer, ExpectContinueGets100OnlyWhenTheBodyIsReadAndOtherExpectations417) {
   TestServer s(hello_router());
   RawClient c(s.port());
   // The client waits for 100 Continue before its body; the handler answers without reading
@@ -373,6 +373,12 @@ TEST(HttpServer, AnExpectContinueBodyTheHandlerDoesNotReadGetsNo100) {
   EXPECT_EQ(r.rfind("HTTP/1.1 405", 0), 0u) << r;
   EXPECT_EQ(r.find("100 Continue"), std::string::npos) << r;
   EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
+  // An expectation the server cannot meet is 417, without running the handler.
+  RawClient e(s.port());
+  e.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 200-ok\r\n\r\n");
+  std::string r417 = e.read_response();
+  EXPECT_EQ(r417.rfind("HTTP/1.1 417 Expectation Failed\r\n", 0), 0u) << r417;
+  EXPECT_NE(r417.find("Connection: close\r\n"), std::string::npos) << r417;
   // A handler that reads gets the 100 first.
   RawClient d(s.port());
   d.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");

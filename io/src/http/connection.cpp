@@ -343,11 +343,19 @@ Task<bool> Connection::serve_one() {
       head->keep_alive && !draining_.is_cancelled() &&
       (opt_.max_requests_per_connection == 0 || served_ + 1 < opt_.max_requests_per_connection);
 
-  // Run the handler; what it throws becomes a response.
+  // Run the handler; what it throws becomes a response. An expectation other than
+  // 100-continue cannot be met (RFC 9110 §10.1.1): 417, and the handler does not run.
   Response resp;
   std::exception_ptr failure;
+  const bool unmet_expectation =
+      !head->expect_continue && head->version_minor >= 1 && head->headers.contains("Expect");
   try {
-    resp = co_await core_.router.dispatch(req);
+    if (unmet_expectation) {
+      resp = Response(status::kExpectationFailed, "Expectation Failed\n");
+      keep_alive = false;  // the client may or may not send its body now
+    } else {
+      resp = co_await core_.router.dispatch(req);
+    }
   } catch (const CancelledError&) {
     throw;
   } catch (...) {
