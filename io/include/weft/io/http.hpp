@@ -1,6 +1,8 @@
-// weft::http: an HTTP/1.1 server (and, with it, the types a client shares).
+// weft::http: an HTTP/1.1 server and client, and WebSocket (ws::connect, ws::WebSocket).
 #pragma once
 
+#include "weft/io/http/client.hpp"
+#include "weft/io/http/client_url.hpp"
 #include "weft/io/http/error.hpp"
 #include "weft/io/http/fields.hpp"
 #include "weft/io/http/headers.hpp"
@@ -10,3 +12,5 @@
 #include "weft/io/http/router.hpp"
 #include "weft/io/http/server.hpp"
 #include "weft/io/http/status.hpp"
+#include "weft/io/http/websocket.hpp"
+#include "weft/io/http/ws_connect.hpp"
