@@ -1,0 +1,381 @@
+// The throwaway PostgreSQL cluster of a test binary (see pg_server.hpp).
+#include "pg_server.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace weft_test::pg {
+namespace {
+
+// Bumped whenever the template's contents change (pg_hba.conf, initdb options), so a cached
+// template of an older layout is never used.
+constexpr const char* kTemplateLayout = "1";
+constexpr const char* kSystemUser = "weft-pg";
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error("pg test server: " + what);
+}
+
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::error_code(errno, std::generic_category()).message();
+}
+
+/// The directory of initdb and postgres.
+fs::path find_bin_dir() {
+  if (const char* env = std::getenv("WEFT_PG_BIN"); env && *env) {
+    if (!fs::exists(fs::path(env) / "postgres")) {
+      fail(std::string("WEFT_PG_BIN=") + env + " has no postgres binary");
+    }
+    return env;
+  }
+  std::optional<fs::path> best;
+  int best_version = -1;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    const std::string name = e.path().filename().string();
+    const int v = std::atoi(name.c_str());
+    if (v > best_version && fs::exists(e.path() / "bin" / "postgres") &&
+        fs::exists(e.path() / "bin" / "initdb")) {
+      best_version = v;
+      best = e.path() / "bin";
+    }
+  }
+  if (!best) {
+    fail(
+        "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (install postgresql, "
+        "see tools/setup, or set WEFT_PG_BIN)");
+  }
+  return *best;
+}
+
+/// The uid and gid the cluster runs as: ours, or the system user's when we are root.
+struct RunAs {
+  uid_t uid = ::getuid();
+  gid_t gid = ::getgid();
+  bool switch_user = false;
+};
+
+RunAs run_as() {
+  RunAs r;
+  if (::geteuid() != 0) return r;
+  passwd* pw = ::getpwnam(kSystemUser);
+  if (!pw) {
+    const std::string cmd =
+        std::string("useradd --system --no-create-home --shell /usr/sbin/nologin ") + kSystemUser +
+        " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0 && !::getpwnam(kSystemUser)) {
+      fail(std::string("running as root, and the user ") + kSystemUser +
+           " (PostgreSQL refuses root) could not be made with useradd");
+    }
+    pw = ::getpwnam(kSystemUser);
+    if (!pw) fail(std::string("user ") + kSystemUser + " not found after useradd");
+  }
+  r.uid = pw->pw_uid;
+  r.gid = pw->pw_gid;
+  r.switch_user = true;
+  return r;
+}
+
+/// Starts `argv` as the cluster's user with stdout and stderr to `log`; its pid. The child
+/// gets SIGQUIT (PostgreSQL's immediate shutdown) if this process dies first.
+pid_t spawn(const RunAs& as, const std::vector<std::string>& argv, const fs::path& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) fail(errno_text("open " + log.string()));
+  if (as.switch_user && ::fchown(fd, as.uid, as.gid) != 0)
+    fail(errno_text("chown " + log.string()));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(errno_text("fork"));
+  if (pid == 0) {
+    // Only async-signal-safe calls from here on.
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    if (as.switch_user) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(as.gid) != 0 || ::setuid(as.uid) != 0) {
+        ::_exit(126);
+      }
+    }
+    // After setuid, which clears the parent-death signal.
+    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (::getppid() != parent) ::_exit(125);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+  return pid;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Runs `argv` as the cluster's user and waits; fails with the log if it does not succeed.
+void run_to_end(const RunAs& as, const std::vector<std::string>& argv, const fs::path& log) {
+  const pid_t pid = spawn(as, argv, log);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) fail(errno_text("waitpid"));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fail(argv[0] + " failed (status " + std::to_string(status) + "):\n" + read_file(log));
+  }
+}
+
+void chown_tree(const fs::path& root, const RunAs& as) {
+  if (!as.switch_user) return;
+  if (::lchown(root.c_str(), as.uid, as.gid) != 0) fail(errno_text("chown " + root.string()));
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (::lchown(e.path().c_str(), as.uid, as.gid) != 0) {
+      fail(errno_text("chown " + e.path().string()));
+    }
+  }
+}
+
+fs::path make_temp_dir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) fail(errno_text("mkdtemp " + tmpl));
+  return tmpl;
+}
+
+/// The cached template cluster for this version and user, made by initdb if missing. Made
+/// under an exclusive lock and renamed into place once complete, so concurrent test
+/// processes wait for one initdb and never see half a template.
+fs::path template_cluster(const fs::path& bin, const RunAs& as) {
+  const std::string version = bin.parent_path().filename().string();
+  const std::string key = "weft-pg-template-v" + std::string(kTemplateLayout) + "-pg" + version +
+                          "-uid" + std::to_string(as.uid);
+  const fs::path dir = fs::temp_directory_path() / key;
+  const fs::path lock_path = fs::temp_directory_path() / (key + ".lock");
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0) fail(errno_text("open " + lock_path.string()));
+  while (::flock(lock, LOCK_EX) != 0) {
+    if (errno != EINTR) fail(errno_text("flock " + lock_path.string()));
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock};
+  if (fs::exists(dir / "PG_VERSION")) return dir;
+
+  const fs::path work = make_temp_dir(key + ".tmp");
+  const fs::path data = work / "data";
+  chown_tree(work, as);
+  run_to_end(as,
+             {(bin / "initdb").string(), "-D", data.string(), "-U", "weft", "-A", "trust", "-E",
+              "UTF8", "--locale=C", "--no-sync"},
+             work / "initdb.log");
+  {
+    std::ofstream hba(data / "pg_hba.conf", std::ios::trunc);
+    hba << "local all all trust\n"
+           "host all weft_scram 127.0.0.1/32 scram-sha-256\n"
+           "host all all 127.0.0.1/32 trust\n";
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::rename(data, dir);
+  fs::remove_all(work, ec);
+  return dir;
+}
+
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) fail(errno_text("socket"));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(s);
+    fail(errno_text("bind 127.0.0.1:0"));
+  }
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+class Cluster {
+ public:
+  void start() {
+    const fs::path bin = find_bin_dir();
+    const RunAs as = run_as();
+    const fs::path tmpl = template_cluster(bin, as);
+    dir_ = make_temp_dir("weft-pg-");
+    const fs::path data = dir_ / "data";
+    fs::copy(tmpl, data, fs::copy_options::recursive);
+    fs::permissions(data, fs::perms::owner_all);
+    chown_tree(dir_, as);
+    info_.socket_dir = dir_.string();
+    log_ = dir_ / "server.log";
+    for (int attempt = 0;; ++attempt) {
+      info_.port = free_port();
+      pid_ = spawn(as,
+                   {(bin / "postgres").string(), "-D", data.string(), "-c",
+                    "listen_addresses=127.0.0.1", "-c", "port=" + std::to_string(info_.port), "-c",
+                    "unix_socket_directories=" + dir_.string(), "-c", "fsync=off", "-c",
+                    "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+                    "shared_buffers=16MB", "-c", "max_connections=60"},
+                   log_);
+      if (wait_ready()) break;
+      // Another process may have taken the port between free_port and the bind: try another.
+      if (attempt == 2) fail("the server did not start:\n" + read_file(log_));
+    }
+    run_sql("CREATE ROLE weft_scram LOGIN PASSWORD 'scram-secret'");
+  }
+
+  void stop() noexcept {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGINT);  // fast shutdown: ends the sessions, then exits
+      int status = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      for (;;) {
+        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_ || (r < 0 && errno != EINTR)) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(pid_, SIGKILL);
+          ::waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      pid_ = -1;
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+
+  const ServerInfo& info() const { return info_; }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  // True once the server accepts connections, false if it exited (a port taken, say).
+  bool wait_ready() {
+    const std::string ping = info_.conninfo() + " connect_timeout=2";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      if (PQping(ping.c_str()) == PQPING_OK) return true;
+      if (std::chrono::steady_clock::now() > deadline) {
+        stop();
+        fail("the server did not accept connections within 60 s:\n" + read_file(log_));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  ServerInfo info_;
+  fs::path dir_;
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+Cluster& cluster() {
+  static Cluster c;
+  return c;
+}
+
+std::string& start_error() {
+  static std::string e;
+  return e;
+}
+
+class ServerEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    try {
+      cluster().start();
+    } catch (const std::exception& e) {
+      cluster().stop();
+      start_error() = e.what();
+      FAIL() << e.what();
+    }
+  }
+  void TearDown() override { cluster().stop(); }
+};
+
+[[maybe_unused]] ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+
+}  // namespace
+
+std::string ServerInfo::conninfo() const {
+  return "host=" + host + " port=" + std::to_string(port) + " user=" + user + " dbname=" + dbname;
+}
+
+std::string ServerInfo::unix_conninfo() const {
+  return "host=" + socket_dir + " port=" + std::to_string(port) + " user=" + user +
+         " dbname=" + dbname;
+}
+
+std::string ServerInfo::scram_conninfo(const std::string& password) const {
+  return "host=" + host + " port=" + std::to_string(port) + " user=" + scram_user +
+         " dbname=" + dbname + " password=" + password;
+}
+
+const ServerInfo& server() {
+  if (!cluster().running()) {
+    throw std::runtime_error("pg test server: not running" +
+                             (start_error().empty() ? std::string() : ": " + start_error()));
+  }
+  return cluster().info();
+}
+
+void run_sql(const std::string& sql) {
+  PGconn* c = PQconnectdb(cluster().info().conninfo().c_str());
+  struct Finish {
+    PGconn* c;
+    ~Finish() { PQfinish(c); }
+  } finish{c};
+  if (PQstatus(c) != CONNECTION_OK) fail(std::string("connect: ") + PQerrorMessage(c));
+  PGresult* r = PQexec(c, sql.c_str());
+  const ExecStatusType st = PQresultStatus(r);
+  const std::string err = PQresultErrorMessage(r);
+  PQclear(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(sql + ": " + err);
+}
+
+}  // namespace weft_test::pg

@@ -1,0 +1,48 @@
+// A throwaway PostgreSQL cluster for the weft::pg tests, one per test binary process.
+//
+// pg_server.cpp registers a GoogleTest environment that starts the server before the first
+// test and stops it (and deletes its directory) after the last, whether tests failed or not.
+// ctest runs every test in a process of its own, so the cluster is made often: initdb runs
+// once per machine into a cached template directory (under a lock, keyed by the PostgreSQL
+// version and this harness's layout), and each process copies the template, which is far
+// quicker than initdb.
+//
+// The server: fsync off, listening on a free TCP port of 127.0.0.1 and on a Unix socket in
+// its own directory; user "weft" (the superuser) with trust authentication, and user
+// "weft_scram" with password "scram-secret" and scram-sha-256 over TCP, for the tests of
+// authentication. PostgreSQL refuses to run as root, so when the tests run as root (CI) the
+// cluster belongs to the system user "weft-pg", made with useradd if it is missing. The
+// binaries come from $WEFT_PG_BIN, else the newest /usr/lib/postgresql/N/bin.
+#pragma once
+
+#include <string>
+
+namespace weft_test::pg {
+
+/// Where the running test server is.
+struct ServerInfo {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string socket_dir;  ///< the directory of the Unix socket
+  std::string user = "weft";
+  std::string dbname = "postgres";
+  std::string scram_user = "weft_scram";
+  std::string scram_password = "scram-secret";
+
+  /// A libpq conninfo string for the superuser over TCP (trust authentication).
+  std::string conninfo() const;
+  /// The same over the Unix socket.
+  std::string unix_conninfo() const;
+  /// The password user over TCP; `password` replaces the right one.
+  std::string scram_conninfo(const std::string& password) const;
+};
+
+/// The server of this test binary. Fails the calling test (and aborts it) if the
+/// environment could not start it; the message says why.
+const ServerInfo& server();
+
+/// Runs `sql` on the server with a blocking libpq connection of its own (set-up, checks
+/// from outside the runtime). Throws std::runtime_error with libpq's message.
+void run_sql(const std::string& sql);
+
+}  // namespace weft_test::pg
