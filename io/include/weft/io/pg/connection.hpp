@@ -1,0 +1,155 @@
+// pg::Connection: one PostgreSQL session on libpq's non-blocking API, driven by the worker's
+// reactor (asyncpg's Connection).
+//
+//   pg::Connection conn = co_await pg::connect("host=db user=app dbname=app", 5s);
+//   co_await conn.execute("INSERT INTO t (id, name) VALUES ($1, $2)", 1, "one");
+//   for (pg::Row row : co_await conn.fetch("SELECT id, name FROM t WHERE id > $1", 0))
+//     use(row.get<std::int64_t>("id"), row.get<std::string>(1));
+//   std::optional<pg::Row> r = co_await conn.fetchrow("SELECT ...");
+//   auto n = co_await conn.fetchval<std::int64_t>("SELECT count(*) FROM t");
+//
+// No libpq call that can block runs on a worker: the connection's socket is non-blocking,
+// libpq only ever reads or writes what the socket takes, and the task waits for readiness
+// on the reactor in between. What libpq would do that blocks is done elsewhere: host names
+// are resolved by weft::net::resolve before libpq sees them (passed as hostaddr), and the
+// cancel request (a connection of its own) is sent from the blocking pool.
+//
+// Parameters are `$1`, `$2`, ... bound from C++ values and sent in binary format with their
+// type (types.hpp); results come back in binary format and are decoded when read. A query
+// with parameters is one statement (the extended protocol); execute() without parameters
+// may hold several, separated by semicolons (the simple protocol, as asyncpg does).
+//
+// Cancellation: a task cancelled, or timed out, while a query runs sends PostgreSQL's cancel
+// request, reads what the server sends until the query has ended, and then raises the
+// CancelledError (a timeout scope turns it into TimeoutError); the connection is usable
+// afterwards. If the server does not answer within a bound, the connection is closed.
+//
+// One query at a time: a Connection is used by one task at once (a second concurrent query
+// raises UsageError); a pg::Pool shares connections between tasks. A Connection may move
+// between workers between queries. It must not be moved or destroyed while a query runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "weft/io/pg/errors.hpp"
+#include "weft/io/pg/result.hpp"
+#include "weft/io/pg/types.hpp"
+#include "weft/runtime/task.hpp"
+
+struct pg_conn;  // libpq's PGconn
+
+namespace weft::pg {
+
+namespace detail {
+struct ConnState;  // io/src/pg/conn_state.hpp
+}  // namespace detail
+
+/// The state of the session's transaction, as libpq tracks it from the server's reports.
+enum class TransactionStatus {
+  kIdle,           ///< not in a transaction
+  kActive,         ///< a command is in progress
+  kInTransaction,  ///< in a transaction block, idle
+  kFailed,         ///< in a failed transaction block: only ROLLBACK is accepted
+  kUnknown,        ///< the connection is closed or broken
+};
+
+/// A connection to a PostgreSQL server. Move-only; the destructor closes it.
+class Connection {
+ public:
+  /// A closed connection (what connect() returns is open).
+  Connection() noexcept;
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  /// Runs `sql` with `args` bound to $1, $2 ...; the number of rows it affected. Without
+  /// args, `sql` may hold several statements (the count is the last one's). Throws pg::Error
+  /// (with the SQLSTATE) if the server refuses it, pg::ConnectionLost if the connection
+  /// drops, UsageError on a closed or busy connection; a cancellation point (see the
+  /// opening comment).
+  template <class... A>
+  Task<std::uint64_t> execute(std::string_view sql, const A&... args) {
+    if constexpr (sizeof...(A) == 0) {
+      return execute_simple(std::string(sql));
+    } else {
+      return execute_params(this, std::string(sql), Params(args...));
+    }
+  }
+  /// Runs a query; its rows. Throws as execute() does.
+  template <class... A>
+  Task<Result> fetch(std::string_view sql, const A&... args) {
+    return query(std::string(sql), Params(args...));
+  }
+  /// Runs a query; its first row, or nullopt if it returned none.
+  template <class... A>
+  Task<std::optional<Row>> fetchrow(std::string_view sql, const A&... args) {
+    return fetchrow_params(this, std::string(sql), Params(args...));
+  }
+  /// Runs a query; the first column of its first row as T (nullopt for no row when T is
+  /// an optional). Throws pg::TypeError if there is no row and T is not an optional, or as
+  /// Row::get does.
+  template <class T, class... A>
+  Task<T> fetchval(std::string_view sql, const A&... args) {
+    return fetchval_params<T>(this, std::string(sql), Params(args...));
+  }
+
+  /// Runs one statement with encoded parameters; its result. The building block of the
+  /// methods above. Throws as execute() does.
+  Task<Result> query(std::string sql, Params params);
+
+  /// Closes the connection (at once; the server is told with a Terminate message if the
+  /// socket takes it). Idempotent. Must not be called while a query runs.
+  void close() noexcept;
+  /// True from connect() until close() or the connection was lost.
+  bool is_open() const noexcept;
+  /// The transaction state (kUnknown when closed).
+  TransactionStatus transaction_status() const noexcept;
+  /// The server process serving this connection (pg_backend_pid()), 0 when closed.
+  int backend_pid() const noexcept;
+  /// libpq's PGconn, for calls weft::pg does not wrap (nullptr when closed). Never make a
+  /// blocking libpq call with it on a worker.
+  pg_conn* native() const noexcept;
+
+ private:
+  friend Task<Connection> connect(std::string conninfo);
+  explicit Connection(std::unique_ptr<detail::ConnState> s) noexcept;
+
+  Task<std::uint64_t> execute_simple(std::string sql);
+  static Task<std::uint64_t> execute_params(Connection* self, std::string sql, Params p);
+  static Task<std::optional<Row>> fetchrow_params(Connection* self, std::string sql, Params p);
+  template <class T>
+  static Task<T> fetchval_params(Connection* self, std::string sql, Params p);
+  [[noreturn]] static void no_row_error(const std::string& sql, const char* cpp_type);
+
+  std::unique_ptr<detail::ConnState> s_;
+};
+
+/// Connects to the server that `conninfo` names (libpq's "key=value ..." or
+/// "postgresql://..." forms), resolving host names on weft's resolver. Throws
+/// pg::ConnectionError naming the host and port with libpq's reason (refused, password
+/// authentication failed, no such database), std::invalid_argument for a malformed conninfo,
+/// net::ResolveError for an unknown host. A cancellation point.
+Task<Connection> connect(std::string conninfo);
+/// connect() giving up with weft::TimeoutError after `timeout`.
+Task<Connection> connect(std::string conninfo, std::chrono::milliseconds timeout);
+
+template <class T>
+Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p) {
+  Result r = co_await self->query(sql, std::move(p));
+  if (r.empty()) {
+    if constexpr (detail::IsOptional<T>::value) {
+      co_return std::nullopt;
+    } else {
+      no_row_error(sql, Codec<T>::name);
+    }
+  }
+  co_return r[0].template get<T>(0);
+}
+
+}  // namespace weft::pg

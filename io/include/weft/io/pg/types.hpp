@@ -1,0 +1,371 @@
+// How C++ values cross to PostgreSQL and back: pg::Codec<T> for every supported type, in
+// PostgreSQL's binary format (fixed-size integers in network byte order, IEEE floats, raw
+// bytes for text and bytea, microseconds since 2000-01-01 for timestamps).
+//
+//   C++ type                               sent as        read from
+//   bool                                   bool           bool
+//   std::int16_t / std::int32_t / int64    int2/int4/int8 that integer or a narrower one
+//   float / double                         float4/float8  float4 / float4 or float8
+//   std::string, std::string_view, char*   text           text, varchar, char(n), name, json(b)
+//   pg::Bytes, std::span<const std::byte>  bytea          bytea (pg::Bytes)
+//   pg::Timestamp (system_clock)           timestamptz    timestamptz, timestamp (as UTC)
+//   pg::Uuid                               uuid           uuid
+//   pg::Json                               json           json, jsonb
+//   std::optional<T>, std::nullopt         T's, NULL      T's, NULL as nullopt
+//
+// Reading is strict where a silent conversion could lose data: an integer column is read
+// into a type at least as wide, text only from text-like columns. A mismatch is a
+// pg::TypeError naming the column and both types.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace weft::pg {
+
+/// A PostgreSQL type's object id (pg_type.oid).
+using Oid = unsigned int;
+
+/// The object ids of the built-in types weft::pg reads and writes.
+namespace oid {
+inline constexpr Oid kBool = 16;
+inline constexpr Oid kBytea = 17;
+inline constexpr Oid kChar = 18;
+inline constexpr Oid kName = 19;
+inline constexpr Oid kInt8 = 20;
+inline constexpr Oid kInt2 = 21;
+inline constexpr Oid kInt4 = 23;
+inline constexpr Oid kText = 25;
+inline constexpr Oid kJson = 114;
+inline constexpr Oid kFloat4 = 700;
+inline constexpr Oid kFloat8 = 701;
+inline constexpr Oid kUnknown = 705;
+inline constexpr Oid kBpchar = 1042;
+inline constexpr Oid kVarchar = 1043;
+inline constexpr Oid kTimestamp = 1114;
+inline constexpr Oid kTimestamptz = 1184;
+inline constexpr Oid kUuid = 2950;
+inline constexpr Oid kJsonb = 3802;
+}  // namespace oid
+
+/// The name of a type for messages: "int4" for oid::kInt4, "oid 1234" for one weft::pg does
+/// not know.
+std::string type_name(Oid type);
+
+/// A bytea value.
+using Bytes = std::vector<std::byte>;
+
+/// A timestamptz value: a point in time, with microsecond precision on the server. Values
+/// outside the clock's range (about 1678 to 2262) cannot be read; the server's infinity and
+/// -infinity read as Timestamp::max() and Timestamp::min(), and are written from them.
+using Timestamp = std::chrono::system_clock::time_point;
+
+/// A uuid value: its 16 bytes in the order of its text form.
+struct Uuid {
+  std::array<std::uint8_t, 16> bytes{};
+
+  /// Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (hex digits of either case, hyphens
+  /// optional). Throws std::invalid_argument naming the text.
+  static Uuid parse(std::string_view text);
+  /// The canonical lower-case text form with hyphens.
+  std::string to_string() const;
+  friend bool operator==(const Uuid&, const Uuid&) = default;
+};
+
+/// A json value, held as its text (weft::pg does not parse it). Reads from json and jsonb.
+struct Json {
+  std::string text;
+  friend bool operator==(const Json&, const Json&) = default;
+};
+
+namespace detail {
+
+inline void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+inline std::uint64_t get_be(const char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+/// Throws std::length_error: the server sent `len` bytes for a value of `what`.
+[[noreturn]] void bad_length(const char* what, int len);
+
+/// Microseconds since 2000-01-01 UTC (PostgreSQL's epoch) to a Timestamp and back; both
+/// throw std::out_of_range for a value the other side cannot hold.
+Timestamp timestamp_from_pg(std::int64_t micros);
+std::int64_t timestamp_to_pg(Timestamp t);
+
+}  // namespace detail
+
+/// How T is sent and read. Each specialisation has: `oid` (the type it is sent as), `name`
+/// (for messages), `encode(value, out)` appending the binary form, `accepts(oid)` (whether
+/// a column of that type can be read as T) and `decode(data, len, oid)`.
+template <class T>
+struct Codec;
+
+template <>
+struct Codec<bool> {
+  static constexpr Oid oid = oid::kBool;
+  static constexpr const char* name = "bool";
+  static void encode(bool v, std::string& out) { out.push_back(v ? 1 : 0); }
+  static bool accepts(Oid t) { return t == oid::kBool; }
+  static bool decode(const char* p, int len, Oid) {
+    if (len != 1) detail::bad_length(name, len);
+    return p[0] != 0;
+  }
+};
+
+/// Integers: sent as the type of their width, read from a column at most as wide.
+template <class I, Oid O, const char* Name>
+struct IntCodec {
+  static constexpr Oid oid = O;
+  static constexpr const char* name = Name;
+  static void encode(I v, std::string& out) {
+    detail::put_be(out, static_cast<std::make_unsigned_t<I>>(v), sizeof(I));
+  }
+  static bool accepts(Oid t) {
+    if (t == oid::kInt2) return true;
+    if (t == oid::kInt4) return sizeof(I) >= 4;
+    return t == oid::kInt8 && sizeof(I) >= 8;
+  }
+  static I decode(const char* p, int len, Oid t) {
+    const int want = t == oid::kInt2 ? 2 : t == oid::kInt4 ? 4 : 8;
+    if (len != want) detail::bad_length(name, len);
+    const std::uint64_t u = detail::get_be(p, len);
+    if (len == 2) return static_cast<I>(static_cast<std::int16_t>(u));
+    if (len == 4) return static_cast<I>(static_cast<std::int32_t>(u));
+    return static_cast<I>(static_cast<std::int64_t>(u));
+  }
+};
+
+namespace detail {
+inline constexpr char kInt16Name[] = "std::int16_t";
+inline constexpr char kInt32Name[] = "std::int32_t";
+inline constexpr char kInt64Name[] = "std::int64_t";
+}  // namespace detail
+
+template <>
+struct Codec<std::int16_t> : IntCodec<std::int16_t, oid::kInt2, detail::kInt16Name> {};
+template <>
+struct Codec<std::int32_t> : IntCodec<std::int32_t, oid::kInt4, detail::kInt32Name> {};
+template <>
+struct Codec<std::int64_t> : IntCodec<std::int64_t, oid::kInt8, detail::kInt64Name> {};
+template <>
+struct Codec<long long> : IntCodec<long long, oid::kInt8, detail::kInt64Name> {};
+
+template <>
+struct Codec<double> {
+  static constexpr Oid oid = oid::kFloat8;
+  static constexpr const char* name = "double";
+  static void encode(double v, std::string& out) {
+    detail::put_be(out, std::bit_cast<std::uint64_t>(v), 8);
+  }
+  static bool accepts(Oid t) { return t == oid::kFloat8 || t == oid::kFloat4; }
+  static double decode(const char* p, int len, Oid) {
+    if (len == 4) return std::bit_cast<float>(static_cast<std::uint32_t>(detail::get_be(p, 4)));
+    if (len != 8) detail::bad_length(name, len);
+    return std::bit_cast<double>(detail::get_be(p, 8));
+  }
+};
+
+template <>
+struct Codec<float> {
+  static constexpr Oid oid = oid::kFloat4;
+  static constexpr const char* name = "float";
+  static void encode(float v, std::string& out) {
+    detail::put_be(out, std::bit_cast<std::uint32_t>(v), 4);
+  }
+  static bool accepts(Oid t) { return t == oid::kFloat4; }
+  static float decode(const char* p, int len, Oid) {
+    if (len != 4) detail::bad_length(name, len);
+    return std::bit_cast<float>(static_cast<std::uint32_t>(detail::get_be(p, 4)));
+  }
+};
+
+/// Text. Reading accepts the text-like types; jsonb's binary form is its version byte then
+/// the text.
+template <>
+struct Codec<std::string> {
+  static constexpr Oid oid = oid::kText;
+  static constexpr const char* name = "std::string";
+  static void encode(std::string_view v, std::string& out) { out.append(v); }
+  static bool accepts(Oid t) {
+    return t == oid::kText || t == oid::kVarchar || t == oid::kBpchar || t == oid::kName ||
+           t == oid::kChar || t == oid::kJson || t == oid::kJsonb || t == oid::kUnknown;
+  }
+  static std::string decode(const char* p, int len, Oid t) {
+    if (t == oid::kJsonb) {
+      if (len < 1) detail::bad_length("jsonb", len);
+      return std::string(p + 1, static_cast<std::size_t>(len - 1));
+    }
+    return std::string(p, static_cast<std::size_t>(len));
+  }
+};
+
+template <>
+struct Codec<Bytes> {
+  static constexpr Oid oid = oid::kBytea;
+  static constexpr const char* name = "weft::pg::Bytes";
+  static void encode(std::span<const std::byte> v, std::string& out) {
+    out.append(reinterpret_cast<const char*>(v.data()), v.size());
+  }
+  static bool accepts(Oid t) { return t == oid::kBytea; }
+  static Bytes decode(const char* p, int len, Oid) {
+    const auto* b = reinterpret_cast<const std::byte*>(p);
+    return Bytes(b, b + len);
+  }
+};
+
+template <>
+struct Codec<Timestamp> {
+  static constexpr Oid oid = oid::kTimestamptz;
+  static constexpr const char* name = "weft::pg::Timestamp";
+  static void encode(Timestamp v, std::string& out) {
+    detail::put_be(out, static_cast<std::uint64_t>(detail::timestamp_to_pg(v)), 8);
+  }
+  static bool accepts(Oid t) { return t == oid::kTimestamptz || t == oid::kTimestamp; }
+  static Timestamp decode(const char* p, int len, Oid) {
+    if (len != 8) detail::bad_length(name, len);
+    return detail::timestamp_from_pg(static_cast<std::int64_t>(detail::get_be(p, 8)));
+  }
+};
+
+template <>
+struct Codec<Uuid> {
+  static constexpr Oid oid = oid::kUuid;
+  static constexpr const char* name = "weft::pg::Uuid";
+  static void encode(const Uuid& v, std::string& out) {
+    out.append(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size());
+  }
+  static bool accepts(Oid t) { return t == oid::kUuid; }
+  static Uuid decode(const char* p, int len, Oid) {
+    Uuid u;
+    if (len != 16) detail::bad_length(name, len);
+    std::memcpy(u.bytes.data(), p, 16);
+    return u;
+  }
+};
+
+template <>
+struct Codec<Json> {
+  static constexpr Oid oid = oid::kJson;
+  static constexpr const char* name = "weft::pg::Json";
+  static void encode(const Json& v, std::string& out) { out.append(v.text); }
+  static bool accepts(Oid t) { return t == oid::kJson || t == oid::kJsonb; }
+  static Json decode(const char* p, int len, Oid t) {
+    return Json{Codec<std::string>::decode(p, len, t)};
+  }
+};
+
+template <class T>
+struct Codec<std::optional<T>> : Codec<T> {};
+
+namespace detail {
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+/// The Codec a parameter of type A is sent with: text for anything string-like, bytea for
+/// byte spans, A's own otherwise.
+template <class A>
+struct ParamCodec {
+  using type = Codec<A>;
+};
+template <>
+struct ParamCodec<std::string_view> {
+  using type = Codec<std::string>;
+};
+template <>
+struct ParamCodec<const char*> {
+  using type = Codec<std::string>;
+};
+template <>
+struct ParamCodec<char*> {
+  using type = Codec<std::string>;
+};
+template <std::size_t N>
+struct ParamCodec<std::span<const std::byte, N>> {
+  using type = Codec<Bytes>;
+};
+template <std::size_t N>
+struct ParamCodec<std::span<std::byte, N>> {
+  using type = Codec<Bytes>;
+};
+
+}  // namespace detail
+
+/// The parameters of one query, encoded: `$1` is the first. Built by Connection's query
+/// methods from their arguments; usable directly for a list built at run time.
+class Params {
+ public:
+  Params() = default;
+  /// Encodes `args` in order.
+  template <class... A>
+  explicit Params(const A&... args) {
+    types_.reserve(sizeof...(A));
+    values_.reserve(sizeof...(A));
+    nulls_.reserve(sizeof...(A));
+    (add(args), ...);
+  }
+
+  /// Appends a parameter: any type of the table in this file's opening comment.
+  template <class A>
+  void add(const A& v) {
+    using D = std::decay_t<A>;
+    if constexpr (std::is_same_v<D, std::nullopt_t>) {
+      push_null(0);
+    } else if constexpr (detail::IsOptional<D>::value) {
+      if (v) {
+        add(*v);
+      } else {
+        push_null(detail::ParamCodec<typename D::value_type>::type::oid);
+      }
+    } else {
+      static_assert(!std::is_unsigned_v<D> || std::is_same_v<D, bool>,
+                    "weft::pg: PostgreSQL has no unsigned integers; pass a signed type wide "
+                    "enough for the value");
+      using C = typename detail::ParamCodec<D>::type;
+      std::string out;
+      C::encode(v, out);
+      types_.push_back(C::oid);
+      values_.push_back(std::move(out));
+      nulls_.push_back(false);
+    }
+  }
+
+  /// The number of parameters.
+  std::size_t size() const noexcept { return types_.size(); }
+  /// The type oids, the binary values and whether each is NULL (for the connection).
+  const std::vector<Oid>& types() const noexcept { return types_; }
+  const std::vector<std::string>& values() const noexcept { return values_; }
+  const std::vector<bool>& nulls() const noexcept { return nulls_; }
+
+ private:
+  void push_null(Oid type) {
+    types_.push_back(type);
+    values_.emplace_back();
+    nulls_.push_back(true);
+  }
+
+  std::vector<Oid> types_;
+  std::vector<std::string> values_;
+  std::vector<bool> nulls_;
+};
+
+}  // namespace weft::pg

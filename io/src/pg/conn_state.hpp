@@ -1,0 +1,43 @@
+// The state behind a pg::Connection, shared by connect.cpp and connection.cpp.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <string>
+
+#include "weft/runtime/io.hpp"
+
+namespace weft::pg::detail {
+
+struct ConnState {
+  ConnState() = default;
+  ConnState(const ConnState&) = delete;
+  ConnState& operator=(const ConnState&) = delete;
+  ~ConnState() { close(); }
+
+  /// Deregisters the socket, then lets libpq close it (in that order: a registration must go
+  /// before its fd, runtime/io.hpp).
+  void close() noexcept {
+    reg.reset();
+    if (cancel) PQfreeCancel(cancel);
+    cancel = nullptr;
+    if (conn) PQfinish(conn);
+    conn = nullptr;
+  }
+
+  PGconn* conn = nullptr;
+  /// The cancel request's key, made once connected (PQcancel uses it from another thread).
+  PGcancel* cancel = nullptr;
+  /// The connection's socket on the reactor, from connect() to close().
+  IoRegistration reg;
+  /// "host=H port=P", for messages.
+  std::string target;
+  /// Set while a query runs: one at a time. Exchanged by whichever task starts a query, on
+  /// any worker; acquire/release pairs one query's libpq state with the next one's.
+  std::atomic<bool> busy{false};
+  /// Set when the connection was lost (the PGconn is closed then): later calls say so.
+  bool lost = false;
+};
+
+}  // namespace weft::pg::detail

@@ -1,0 +1,328 @@
+// pg::Connection's queries: send with libpq's non-blocking calls, flush and read with
+// reactor waits, cancel and drain when the task is cancelled.
+//
+// ## Reading (edge-triggered readiness, runtime/io.hpp)
+// The read sequence number is taken before the query is sent, so the response's arrival is
+// an edge after it and the first wait needs no PQconsumeInput that would find nothing. After
+// that, each PQconsumeInput comes after a fresh sequence number. libpq reads at most its
+// buffer's free space per PQconsumeInput, so data may remain in the kernel (or, with TLS, in
+// OpenSSL's record buffer) whose edge was counted before the sequence number: before
+// waiting, a zero-timeout poll (and SSL_pending) checks for it, or the wait would hang.
+//
+// ## Cancellation
+// A CancelledError from a wait is caught; then, shielded from further cancellation and
+// bounded by kCancelBound, the rest of the query is flushed, the cancel request is sent from
+// the blocking pool (PQcancel opens a connection of its own and blocks), and every result is
+// read and dropped until the connection is idle again; then the CancelledError is rethrown.
+// If that fails or takes too long, the connection is closed.
+#include <libpq-fe.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "conn_state.hpp"
+#include "weft/io/pg/connection.hpp"
+#include "weft/runtime/blocking.hpp"
+#include "weft/runtime/cancel.hpp"
+
+namespace weft::pg {
+namespace {
+
+using detail::ConnState;
+using namespace std::chrono_literals;
+
+// How long a cancelled query may take to end after the cancel request before the connection
+// is given up (closed): long enough for a loaded server, short enough that a lost server
+// does not hold the cancelled task.
+constexpr auto kCancelBound = 10s;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string field(const PGresult* r, int code) {
+  const char* f = PQresultErrorField(r, code);
+  return f ? f : "";
+}
+
+std::string trimmed(std::string m) {
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+/// The fields of an error the client found.
+ErrorFields client_error(std::string message, std::string sql) {
+  ErrorFields f;
+  f.message = std::move(message);
+  f.query = std::move(sql);
+  return f;
+}
+
+ErrorFields fields_of(const PGresult* r, const std::string& sql) {
+  ErrorFields f{.sqlstate = field(r, PG_DIAG_SQLSTATE),
+                .message = field(r, PG_DIAG_MESSAGE_PRIMARY),
+                .detail = field(r, PG_DIAG_MESSAGE_DETAIL),
+                .hint = field(r, PG_DIAG_MESSAGE_HINT),
+                .query = sql};
+  if (f.message.empty()) f.message = trimmed(PQresultErrorMessage(r));
+  return f;
+}
+
+/// Closes the connection as lost and throws ConnectionLost: with the server's report if one
+/// came (a terminated backend says why), else libpq's message.
+[[noreturn]] void lost(ConnState& s, const std::string& sql, const PGresult* report) {
+  ErrorFields f;
+  if (report) {
+    f = fields_of(report, sql);
+  } else {
+    f.message = s.conn ? trimmed(PQerrorMessage(s.conn)) : "the connection is closed";
+    f.query = sql;
+  }
+  s.close();
+  s.lost = true;
+  throw ConnectionLost(std::move(f));
+}
+
+/// True if a read would find data now (see the opening comment).
+bool input_pending(ConnState& s) {
+  if (PQsslInUse(s.conn)) {
+    if (auto* ssl = static_cast<SSL*>(PQsslStruct(s.conn, "OpenSSL"));
+        ssl && SSL_pending(ssl) > 0) {
+      return true;
+    }
+  }
+  pollfd p{PQsocket(s.conn), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+/// Sends what libpq has buffered. False if the connection failed. `consumed` is set if
+/// input was read meanwhile (libpq asks for that while a flush waits).
+Task<bool> flush(ConnState& s, bool& consumed) {
+  for (;;) {
+    const std::uint32_t seq = s.reg.ready_seq(Interest::kWrite);
+    const int r = PQflush(s.conn);
+    if (r == 0) co_return true;
+    if (r < 0) co_return false;
+    co_await s.reg.wait(Interest::kWrite, seq);
+    // The server may be sending to us while we send to it: read, or both sides could fill
+    // their buffers and wait for each other.
+    if (!PQconsumeInput(s.conn)) co_return false;
+    consumed = true;
+  }
+}
+
+/// Reads until libpq holds a whole result (PQisBusy is false). False if the connection
+/// failed. With `edge_since`, first waits for a read edge after it (see the opening comment).
+Task<bool> until_ready(ConnState& s, std::optional<std::uint32_t> edge_since) {
+  if (edge_since) co_await s.reg.wait(Interest::kRead, *edge_since);
+  while (PQisBusy(s.conn)) {
+    const std::uint32_t seq = s.reg.ready_seq(Interest::kRead);
+    if (!PQconsumeInput(s.conn)) co_return false;
+    if (!PQisBusy(s.conn)) break;
+    if (input_pending(s)) continue;
+    co_await s.reg.wait(Interest::kRead, seq);
+  }
+  co_return true;
+}
+
+/// After a cancellation: finish sending, cancel, drop every result (see the opening comment).
+Task<void> cancel_and_drain(ConnState& s) {
+  bool consumed = false;
+  if (!co_await flush(s, consumed)) throw std::runtime_error("flush failed");
+  if (PQisBusy(s.conn)) {
+    PGcancel* cancel = s.cancel;
+    co_await to_thread([cancel] {
+      char err[256];
+      return PQcancel(cancel, err, sizeof err);  // if it fails, the query just runs to its end
+    });
+  }
+  for (;;) {
+    if (!co_await until_ready(s, std::nullopt)) throw std::runtime_error("read failed");
+    ResultPtr r(PQgetResult(s.conn));
+    if (!r) break;
+  }
+  if (PQstatus(s.conn) != CONNECTION_OK) throw std::runtime_error("connection failed");
+}
+
+Task<void> abandon(ConnState& s) {
+  bool ok = false;
+  try {
+    co_await wait_for(cancel_and_drain(s), kCancelBound);
+    ok = true;
+  } catch (...) {
+    // closed below: its state is unknown
+  }
+  if (!ok) {
+    s.close();
+    s.lost = true;
+  }
+}
+
+/// Runs the query libpq was just given (sent, or partly sent); its last result. Throws
+/// pg::Error for the server's error, ConnectionLost, or the task's CancelledError once the
+/// query has been cancelled and drained.
+Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq) {
+  std::exception_ptr cancelled;
+  ResultPtr last, error;
+  bool failed = false;
+  try {
+    bool consumed = false;
+    if (!co_await flush(s, consumed)) {
+      failed = true;
+    } else if (!co_await until_ready(s, consumed ? std::nullopt : std::optional(read_seq))) {
+      failed = true;
+    }
+    while (!failed) {
+      ResultPtr r(PQgetResult(s.conn));
+      if (!r) break;
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+        if (!error) error = std::move(r);
+      } else {
+        last = std::move(r);
+      }
+      if (!co_await until_ready(s, std::nullopt)) failed = true;
+    }
+  } catch (const CancelledError&) {
+    cancelled = std::current_exception();
+  }
+  if (cancelled) {
+    co_await shield(abandon(s));
+    std::rethrow_exception(cancelled);
+  }
+  if (failed) {
+    // libpq reports what it had read before the failure (a terminated backend's FATAL).
+    while (ResultPtr r{PQgetResult(s.conn)}) {
+      if (!error && PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) error = std::move(r);
+    }
+    lost(s, sql, error.get());
+  }
+  if (PQstatus(s.conn) != CONNECTION_OK) lost(s, sql, error.get());
+  if (error) throw Error(fields_of(error.get(), sql));
+  co_return Result(last.release());
+}
+
+/// Marks the connection busy for one query; throws if it is closed, lost or busy.
+class QueryScope {
+ public:
+  QueryScope(ConnState* s, const char* what) {
+    if (!s || (!s->conn && !s->lost)) {
+      throw UsageError(std::string("weft::pg::Connection::") + what + ": the connection is closed");
+    }
+    if (s->lost) {
+      throw ConnectionLost(client_error("the connection was lost before", ""));
+    }
+    // Acquire: the previous query's writes to the libpq state happen-before this one's.
+    if (s->busy.exchange(true, std::memory_order_acquire)) {
+      throw UsageError(std::string("weft::pg::Connection::") + what +
+                       ": the connection is running another query (one at a time; a "
+                       "pg::Pool shares connections between tasks)");
+    }
+    s_ = s;
+  }
+  QueryScope(const QueryScope&) = delete;
+  QueryScope& operator=(const QueryScope&) = delete;
+  // Release: pairs with the next query's acquire.
+  ~QueryScope() { s_->busy.store(false, std::memory_order_release); }
+
+ private:
+  ConnState* s_ = nullptr;
+};
+
+}  // namespace
+
+Connection::Connection() noexcept = default;
+Connection::Connection(std::unique_ptr<detail::ConnState> s) noexcept : s_(std::move(s)) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+void Connection::close() noexcept {
+  if (s_) s_->close();
+}
+
+bool Connection::is_open() const noexcept {
+  return s_ && s_->conn;
+}
+
+pg_conn* Connection::native() const noexcept {
+  return s_ ? s_->conn : nullptr;
+}
+
+int Connection::backend_pid() const noexcept {
+  return is_open() ? PQbackendPID(s_->conn) : 0;
+}
+
+TransactionStatus Connection::transaction_status() const noexcept {
+  if (!is_open()) return TransactionStatus::kUnknown;
+  switch (PQtransactionStatus(s_->conn)) {
+    case PQTRANS_IDLE:
+      return TransactionStatus::kIdle;
+    case PQTRANS_ACTIVE:
+      return TransactionStatus::kActive;
+    case PQTRANS_INTRANS:
+      return TransactionStatus::kInTransaction;
+    case PQTRANS_INERROR:
+      return TransactionStatus::kFailed;
+    default:
+      return TransactionStatus::kUnknown;
+  }
+}
+
+Task<Result> Connection::query(std::string sql, Params params) {
+  ConnState* s = s_.get();
+  QueryScope scope(s, "query");
+  const std::size_t n = params.size();
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n), formats(n, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = params.nulls()[i] ? nullptr : params.values()[i].data();
+    lengths[i] = static_cast<int>(params.values()[i].size());
+  }
+  const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
+  if (!PQsendQueryParams(s->conn, sql.c_str(), static_cast<int>(n), params.types().data(),
+                         values.data(), lengths.data(), formats.data(), /*resultFormat=*/1)) {
+    if (PQstatus(s->conn) != CONNECTION_OK) lost(*s, sql, nullptr);
+    throw Error(client_error(trimmed(PQerrorMessage(s->conn)), sql));
+  }
+  co_return co_await finish(*s, sql, read_seq);
+}
+
+Task<std::uint64_t> Connection::execute_simple(std::string sql) {
+  ConnState* s = s_.get();
+  QueryScope scope(s, "execute");
+  const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
+  if (!PQsendQuery(s->conn, sql.c_str())) {
+    if (PQstatus(s->conn) != CONNECTION_OK) lost(*s, sql, nullptr);
+    throw Error(client_error(trimmed(PQerrorMessage(s->conn)), sql));
+  }
+  Result r = co_await finish(*s, sql, read_seq);
+  co_return r.affected_rows();
+}
+
+Task<std::uint64_t> Connection::execute_params(Connection* self, std::string sql, Params p) {
+  Result r = co_await self->query(std::move(sql), std::move(p));
+  co_return r.affected_rows();
+}
+
+Task<std::optional<Row>> Connection::fetchrow_params(Connection* self, std::string sql, Params p) {
+  Result r = co_await self->query(std::move(sql), std::move(p));
+  if (r.empty()) co_return std::nullopt;
+  co_return r[0];
+}
+
+void Connection::no_row_error(const std::string& sql, const char* cpp_type) {
+  throw TypeError(std::string("weft::pg::Connection::fetchval: the query returned no row, and ") +
+                  cpp_type + " cannot hold none (read it as std::optional<" + cpp_type +
+                  ">)\nQUERY: " + sql);
+}
+
+}  // namespace weft::pg
