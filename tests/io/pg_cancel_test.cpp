@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <weft/io/pg.hpp>
@@ -33,8 +34,8 @@ weft::Task<void> until_running(pg::Connection& observer, int pid) {
 
 /// True if backend `pid` runs nothing now (its state in pg_stat_activity).
 weft::Task<bool> is_idle(pg::Connection& observer, int pid) {
-  co_return co_await observer.fetchval<bool>(
-      "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $1", pid);
+  co_return co_await observer.fetchval<std::optional<bool>>(
+      "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $1", pid) == true;
 }
 
 TEST(PgCancel, ATimeoutMidQueryRaisesTimeoutErrorAndLeavesTheConnectionUsable) {
@@ -42,9 +43,9 @@ TEST(PgCancel, ATimeoutMidQueryRaisesTimeoutErrorAndLeavesTheConnectionUsable) {
     pg::Connection c = co_await pg::connect(server().conninfo());
     pg::Connection observer = co_await pg::connect(server().conninfo());
     EXPECT_THROW(co_await weft::wait_for(c.fetch("SELECT pg_sleep(60)"), 50ms), weft::TimeoutError);
+    EXPECT_TRUE(c.is_open());
     // The server is no longer running the query: it was cancelled, not left to finish.
     EXPECT_TRUE(co_await is_idle(observer, c.backend_pid()));
-    EXPECT_TRUE(c.is_open());
     EXPECT_EQ(c.transaction_status(), pg::TransactionStatus::kIdle);
     EXPECT_EQ(co_await c.fetchval<std::int32_t>("SELECT $1 + 1", 41), 42);
   }());

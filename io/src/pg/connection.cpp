@@ -12,13 +12,16 @@
 // ## Cancellation
 // A CancelledError from a wait is caught; then, shielded from further cancellation and
 // bounded by kCancelBound, the rest of the query is flushed, the cancel request is sent from
-// the blocking pool (PQcancel opens a connection of its own and blocks), and every result is
-// read and dropped until the connection is idle again; then the CancelledError is rethrown.
+// the blocking pool (PQcancel opens a connection of its own and blocks; again after a while
+// if the query still runs, since the server drops a request that arrives before it has read
+// the query), and every result is read and dropped until the connection is idle again; then
+// the CancelledError is rethrown.
 // If that fails or takes too long, the connection is closed.
 #include <libpq-fe.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -31,6 +34,7 @@
 #include "weft/io/pg/connection.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/cancel.hpp"
+#include "weft/runtime/join_handle.hpp"
 
 namespace weft::pg {
 namespace {
@@ -42,6 +46,10 @@ using namespace std::chrono_literals;
 // is given up (closed): long enough for a loaded server, short enough that a lost server
 // does not hold the cancelled task.
 constexpr auto kCancelBound = 10s;
+// The first and the longest interval between cancel requests for one query (see
+// cancel_and_drain).
+constexpr std::chrono::milliseconds kFirstResend = 50ms;
+constexpr std::chrono::milliseconds kLastResend = 1s;
 
 struct ResultDeleter {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
@@ -133,21 +141,37 @@ Task<bool> until_ready(ConnState& s, std::optional<std::uint32_t> edge_since) {
   co_return true;
 }
 
+/// Sends the cancel request from the blocking pool. If it fails, the query just runs to its
+/// end (or the next request stops it).
+Task<void> send_cancel(ConnState& s) {
+  PGcancel* cancel = s.cancel;
+  co_await to_thread([cancel] {
+    char err[256];
+    return PQcancel(cancel, err, sizeof err);
+  });
+}
+
 /// After a cancellation: finish sending, cancel, drop every result (see the opening comment).
+/// The server ignores a cancel request that comes while its backend still reads the query,
+/// so while the query has not ended the request is sent again, less and less often.
 Task<void> cancel_and_drain(ConnState& s) {
   bool consumed = false;
   if (!co_await flush(s, consumed)) throw std::runtime_error("flush failed");
-  if (PQisBusy(s.conn)) {
-    PGcancel* cancel = s.cancel;
-    co_await to_thread([cancel] {
-      char err[256];
-      return PQcancel(cancel, err, sizeof err);  // if it fails, the query just runs to its end
-    });
-  }
+  std::chrono::milliseconds resend_after = kFirstResend;
   for (;;) {
-    if (!co_await until_ready(s, std::nullopt)) throw std::runtime_error("read failed");
-    ResultPtr r(PQgetResult(s.conn));
-    if (!r) break;
+    if (!PQisBusy(s.conn)) {
+      ResultPtr r(PQgetResult(s.conn));
+      if (!r) break;
+      continue;
+    }
+    co_await send_cancel(s);
+    try {
+      if (!co_await wait_for(until_ready(s, std::nullopt), resend_after)) {
+        throw std::runtime_error("read failed");
+      }
+    } catch (const TimeoutError&) {
+      resend_after = std::min(resend_after * 2, kLastResend);
+    }
   }
   if (PQstatus(s.conn) != CONNECTION_OK) throw std::runtime_error("connection failed");
 }
@@ -195,7 +219,10 @@ Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq
     cancelled = std::current_exception();
   }
   if (cancelled) {
-    co_await shield(abandon(s));
+    // In a task of its own: the bound's timeout scope, if it fired here, would overwrite
+    // this task's record of which scope cancelled it, and an enclosing wait_for would then
+    // raise CancelledError instead of its TimeoutError.
+    co_await shield(spawn(abandon(s), "weft::pg cancel"));
     std::rethrow_exception(cancelled);
   }
   if (failed) {
