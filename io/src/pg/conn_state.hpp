@@ -6,6 +6,7 @@
 #include <atomic>
 #include <string>
 
+#include "statement_cache.hpp"
 #include "weft/runtime/io.hpp"
 
 namespace weft::pg::detail {
@@ -36,6 +37,10 @@ struct ConnState {
   /// Set while a query runs: one at a time. Exchanged by whichever task starts a query, on
   /// any worker; acquire/release pairs one query's libpq state with the next one's.
   std::atomic<bool> busy{false};
+  /// Prepared statements (statement_cache.hpp); the capacity comes from ConnectOptions.
+  StatementCache statements{0};
+  /// Savepoints open now, for the names of nested transactions (transaction.cpp).
+  int savepoints = 0;
   /// Set when the connection was lost (the PGconn is closed then): later calls say so.
   bool lost = false;
 };

@@ -141,7 +141,7 @@ std::string message_of(PGconn* c) {
 
 }  // namespace
 
-Task<Connection> connect(std::string conninfo) {
+Task<Connection> connect(std::string conninfo, ConnectOptions options) {
   Options opts = parse(conninfo);
   const std::string target = describe(opts);
   try {
@@ -179,11 +179,13 @@ Task<Connection> connect(std::string conninfo) {
   s->cancel = PQgetCancel(s->conn);
   if (!s->cancel) throw std::bad_alloc();
   s->reg = IoRegistration(PQsocket(s->conn));
+  s->statements = detail::StatementCache(options.statement_cache_size);
   co_return Connection(std::move(s));
 }
 
-Task<Connection> connect(std::string conninfo, std::chrono::milliseconds timeout) {
-  co_return co_await wait_for(connect(std::move(conninfo)), timeout);
+Task<Connection> connect(std::string conninfo, std::chrono::milliseconds timeout,
+                         ConnectOptions options) {
+  co_return co_await wait_for(connect(std::move(conninfo), options), timeout);
 }
 
 }  // namespace weft::pg

@@ -99,6 +99,12 @@ ErrorFields fields_of(const PGresult* r, const std::string& sql) {
   throw ConnectionLost(std::move(f));
 }
 
+/// Throws for a PQsend* that failed: ConnectionLost if the connection is broken.
+[[noreturn]] void send_failed(ConnState& s, const std::string& sql) {
+  if (PQstatus(s.conn) != CONNECTION_OK) lost(s, sql, nullptr);
+  throw Error(client_error(trimmed(PQerrorMessage(s.conn)), sql));
+}
+
 /// True if a read would find data now (see the opening comment).
 bool input_pending(ConnState& s) {
   if (PQsslInUse(s.conn)) {
@@ -304,6 +310,41 @@ TransactionStatus Connection::transaction_status() const noexcept {
   }
 }
 
+namespace {
+
+/// Sends `sql` by the simple protocol and waits for its end; its last result.
+Task<Result> run_simple(ConnState& s, const std::string& sql) {
+  const std::uint32_t read_seq = s.reg.ready_seq(Interest::kRead);
+  if (!PQsendQuery(s.conn, sql.c_str())) send_failed(s, sql);
+  co_return co_await finish(s, sql, read_seq);
+}
+
+/// Deallocates the statements the cache let go. Only outside a transaction block: a
+/// statement the session dropped already (DISCARD ALL) makes DEALLOCATE fail, which must not
+/// abort the caller's transaction; inside one they wait for a later query.
+Task<void> close_evicted(ConnState& s) {
+  std::vector<std::string>& names = s.statements.to_close();
+  if (names.empty() || PQtransactionStatus(s.conn) != PQTRANS_IDLE) co_return;
+  std::string sql;
+  for (const std::string& n : names) sql += "DEALLOCATE " + n + ";";
+  names.clear();
+  try {
+    co_await run_simple(s, sql);
+  } catch (const ConnectionLost&) {
+    throw;
+  } catch (const Error&) {
+    // already gone: nothing to free
+  }
+}
+
+/// True for the errors that say a cached statement is no longer valid on the server.
+bool stale_statement(const Error& e) {
+  return e.sqlstate() == "26000" ||  // invalid_sql_statement_name: DEALLOCATE ALL, DISCARD
+         (e.sqlstate() == "0A000" && e.message().find("cached plan") != std::string::npos);
+}
+
+}  // namespace
+
 Task<Result> Connection::query(std::string sql, Params params) {
   ConnState* s = s_.get();
   QueryScope scope(s, "query");
@@ -314,24 +355,59 @@ Task<Result> Connection::query(std::string sql, Params params) {
     values[i] = params.nulls()[i] ? nullptr : params.values()[i].data();
     lengths[i] = static_cast<int>(params.values()[i].size());
   }
-  const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
-  if (!PQsendQueryParams(s->conn, sql.c_str(), static_cast<int>(n), params.types().data(),
-                         values.data(), lengths.data(), formats.data(), /*resultFormat=*/1)) {
-    if (PQstatus(s->conn) != CONNECTION_OK) lost(*s, sql, nullptr);
-    throw Error(client_error(trimmed(PQerrorMessage(s->conn)), sql));
+  if (!s->statements.caches(sql)) {
+    const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
+    if (!PQsendQueryParams(s->conn, sql.c_str(), static_cast<int>(n), params.types().data(),
+                           values.data(), lengths.data(), formats.data(), /*resultFormat=*/1)) {
+      send_failed(*s, sql);
+    }
+    co_return co_await finish(*s, sql, read_seq);
   }
-  co_return co_await finish(*s, sql, read_seq);
+
+  co_await close_evicted(*s);
+  const std::string key = detail::StatementCache::key(sql, params.types());
+  // A second attempt only after a stale statement outside a transaction block (re-prepared,
+  // as asyncpg does); in a block, the error has aborted the transaction anyway.
+  for (int attempt = 0;; ++attempt) {
+    std::optional<std::string> name = s->statements.find(key);
+    if (!name) {
+      // A first run takes two round trips, Parse then Bind/Execute, as asyncpg's does. A
+      // cancelled Parse may leave its statement on the server, under a name never reused.
+      name = s->statements.next_name();
+      const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
+      if (!PQsendPrepare(s->conn, name->c_str(), sql.c_str(), static_cast<int>(n),
+                         params.types().data())) {
+        send_failed(*s, sql);
+      }
+      co_await finish(*s, sql, read_seq);
+      s->statements.insert(key, *name);
+    }
+    const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
+    if (!PQsendQueryPrepared(s->conn, name->c_str(), static_cast<int>(n), values.data(),
+                             lengths.data(), formats.data(), /*resultFormat=*/1)) {
+      send_failed(*s, sql);
+    }
+    bool retry = false;
+    try {
+      co_return co_await finish(*s, sql, read_seq);
+    } catch (const Error& e) {
+      if (!stale_statement(e)) throw;
+      s->statements.invalidate(key);
+      if (attempt > 0 || PQtransactionStatus(s->conn) != PQTRANS_IDLE) throw;
+      retry = true;
+    }
+    if (retry) co_await close_evicted(*s);
+  }
+}
+
+std::size_t Connection::cached_statements() const noexcept {
+  return s_ ? s_->statements.size() : 0;
 }
 
 Task<std::uint64_t> Connection::execute_simple(std::string sql) {
   ConnState* s = s_.get();
   QueryScope scope(s, "execute");
-  const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
-  if (!PQsendQuery(s->conn, sql.c_str())) {
-    if (PQstatus(s->conn) != CONNECTION_OK) lost(*s, sql, nullptr);
-    throw Error(client_error(trimmed(PQerrorMessage(s->conn)), sql));
-  }
-  Result r = co_await finish(*s, sql, read_seq);
+  Result r = co_await run_simple(*s, sql);
   co_return r.affected_rows();
 }
 

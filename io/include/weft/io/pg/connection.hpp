@@ -16,8 +16,10 @@
 //
 // Parameters are `$1`, `$2`, ... bound from C++ values and sent in binary format with their
 // type (types.hpp); results come back in binary format and are decoded when read. A query
-// with parameters is one statement (the extended protocol); execute() without parameters
-// may hold several, separated by semicolons (the simple protocol, as asyncpg does).
+// run by fetch, fetchrow, fetchval, query, or execute with parameters is one statement (the
+// extended protocol), prepared on its first run and kept in the connection's statement cache
+// (ConnectOptions); execute() without parameters may hold several statements separated by
+// semicolons (the simple protocol, never prepared, as asyncpg does).
 //
 // Cancellation: a task cancelled, or timed out, while a query runs sends PostgreSQL's cancel
 // request, reads what the server sends until the query has ended, and then raises the
@@ -30,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,6 +60,13 @@ enum class TransactionStatus {
   kInTransaction,  ///< in a transaction block, idle
   kFailed,         ///< in a failed transaction block: only ROLLBACK is accepted
   kUnknown,        ///< the connection is closed or broken
+};
+
+/// How connect() sets up a connection.
+struct ConnectOptions {
+  /// Prepared statements kept per connection (least recently used out; 0: none, every query
+  /// is parsed and planned anew). Queries with parameters are prepared on first use.
+  std::size_t statement_cache_size = 100;
 };
 
 /// A connection to a PostgreSQL server. Move-only; the destructor closes it.
@@ -110,6 +120,8 @@ class Connection {
   bool is_open() const noexcept;
   /// The transaction state (kUnknown when closed).
   TransactionStatus transaction_status() const noexcept;
+  /// The number of prepared statements the connection keeps now.
+  std::size_t cached_statements() const noexcept;
   /// The server process serving this connection (pg_backend_pid()), 0 when closed.
   int backend_pid() const noexcept;
   /// libpq's PGconn, for calls weft::pg does not wrap (nullptr when closed). Never make a
@@ -117,7 +129,7 @@ class Connection {
   pg_conn* native() const noexcept;
 
  private:
-  friend Task<Connection> connect(std::string conninfo);
+  friend Task<Connection> connect(std::string conninfo, ConnectOptions options);
   explicit Connection(std::unique_ptr<detail::ConnState> s) noexcept;
 
   Task<std::uint64_t> execute_simple(std::string sql);
@@ -135,9 +147,10 @@ class Connection {
 /// pg::ConnectionError naming the host and port with libpq's reason (refused, password
 /// authentication failed, no such database), std::invalid_argument for a malformed conninfo,
 /// net::ResolveError for an unknown host. A cancellation point.
-Task<Connection> connect(std::string conninfo);
+Task<Connection> connect(std::string conninfo, ConnectOptions options = {});
 /// connect() giving up with weft::TimeoutError after `timeout`.
-Task<Connection> connect(std::string conninfo, std::chrono::milliseconds timeout);
+Task<Connection> connect(std::string conninfo, std::chrono::milliseconds timeout,
+                         ConnectOptions options = {});
 
 template <class T>
 Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p) {
