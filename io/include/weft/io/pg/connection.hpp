@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "weft/io/pg/errors.hpp"
@@ -67,6 +68,25 @@ struct ConnectOptions {
   /// Prepared statements kept per connection (least recently used out; 0: none, every query
   /// is parsed and planned anew). Queries with parameters are prepared on first use.
   std::size_t statement_cache_size = 100;
+};
+
+class Transaction;  // transaction.hpp
+
+/// The isolation level of a transaction (BEGIN ISOLATION LEVEL ...).
+enum class IsolationLevel {
+  kDefault,  ///< the session's default_transaction_isolation (read committed unless set)
+  kReadCommitted,
+  kRepeatableRead,
+  kSerializable,
+};
+
+/// How Connection::transaction begins its transaction. Only the outermost transaction takes
+/// options; a nested one is a savepoint of it.
+struct TransactionOptions {
+  IsolationLevel isolation = IsolationLevel::kDefault;
+  bool read_only = false;
+  /// With serializable and read_only: wait for a snapshot that cannot fail to serialize.
+  bool deferrable = false;
 };
 
 /// A connection to a PostgreSQL server. Move-only; the destructor closes it.
@@ -109,6 +129,19 @@ class Connection {
     return fetchval_params<T>(this, std::string(sql), Params(args...));
   }
 
+  /// Runs `co_await body(tx)` in a transaction (asyncpg's `async with conn.transaction()`)
+  /// and returns what it returns: committed if the body returns, rolled back if it throws or
+  /// is cancelled (the exception, CancelledError or TimeoutError then goes on to the caller).
+  /// Called inside another transaction, it is a savepoint of it: rolled back to on failure
+  /// without ending the outer one. `body` takes a pg::Transaction& and returns a Task; it is
+  /// kept alive until the transaction ends. Throws pg::Error if the commit fails (a
+  /// serialization failure, a deferred constraint) or if the body caught an error that had
+  /// aborted the transaction (SQLSTATE 25P02; rolled back), UsageError for options on a
+  /// nested transaction. Defined in transaction.hpp.
+  template <class F>
+  Task<typename std::invoke_result_t<F&, Transaction&>::value_type> transaction(
+      F body, TransactionOptions options = {});
+
   /// Runs one statement with encoded parameters; its result. The building block of the
   /// methods above. Throws as execute() does.
   Task<Result> query(std::string sql, Params params);
@@ -137,6 +170,11 @@ class Connection {
   static Task<std::optional<Row>> fetchrow_params(Connection* self, std::string sql, Params p);
   template <class T>
   static Task<T> fetchval_params(Connection* self, std::string sql, Params p);
+  // The steps of transaction(), in transaction.cpp.
+  Task<Transaction> begin_transaction(TransactionOptions options);
+  Task<void> commit_transaction(const Transaction& tx);
+  /// Never throws: a rollback that fails closes the connection (its state is unknown).
+  Task<void> rollback_transaction(const Transaction& tx);
   [[noreturn]] static void no_row_error(const std::string& sql, const char* cpp_type);
 
   std::unique_ptr<detail::ConnState> s_;
@@ -166,3 +204,5 @@ Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p)
 }
 
 }  // namespace weft::pg
+
+#include "weft/io/pg/transaction.hpp"  // Connection::transaction
