@@ -39,7 +39,7 @@ namespace {
 
 // Bumped whenever the template's contents change (pg_hba.conf, initdb options), so a cached
 // template of an older layout is never used.
-constexpr const char* kTemplateLayout = "1";
+constexpr const char* kTemplateLayout = "2";
 constexpr const char* kSystemUser = "weft-pg";
 
 [[noreturn]] void fail(const std::string& what) {
@@ -200,7 +200,7 @@ fs::path template_cluster(const fs::path& bin, const RunAs& as) {
   chown_tree(work, as);
   run_to_end(as,
              {(bin / "initdb").string(), "-D", data.string(), "-U", "weft", "-A", "trust", "-E",
-              "UTF8", "--locale=C", "--no-sync"},
+              "UTF8", "--locale=C", "--no-sync", "--wal-segsize=1"},
              work / "initdb.log");
   {
     std::ofstream hba(data / "pg_hba.conf", std::ios::trunc);
@@ -231,13 +231,31 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
+/// Removes the cluster directories of test processes that died without their clean-up (a
+/// crash: their server got the parent-death signal), as named by each one's owner.pid.
+void sweep_orphans() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("weft-pg-", 0) != 0 || name.rfind("weft-pg-template", 0) == 0) continue;
+    std::ifstream in(e.path() / "owner.pid");
+    pid_t owner = 0;
+    if (!(in >> owner) || owner <= 0) continue;
+    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove_all(e.path(), ignored);
+  }
+}
+
 class Cluster {
  public:
   void start() {
     const fs::path bin = find_bin_dir();
     const RunAs as = run_as();
+    sweep_orphans();
     const fs::path tmpl = template_cluster(bin, as);
     dir_ = make_temp_dir("weft-pg-");
+    std::ofstream(dir_ / "owner.pid") << ::getpid() << "\n";
     const fs::path data = dir_ / "data";
     fs::copy(tmpl, data, fs::copy_options::recursive);
     fs::permissions(data, fs::perms::owner_all);
