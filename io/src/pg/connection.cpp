@@ -282,6 +282,20 @@ void Connection::close() noexcept {
   if (s_) s_->close();
 }
 
+bool Connection::is_alive() noexcept {
+  if (!is_open() || s_->busy.load(std::memory_order_acquire)) return false;
+  bool ok = PQstatus(s_->conn) == CONNECTION_OK;
+  // Whatever the server sent while the connection sat idle: notices, notifications, or the
+  // error and end of stream of a backend that was terminated.
+  if (ok && input_pending(*s_))
+    ok = PQconsumeInput(s_->conn) && PQstatus(s_->conn) == CONNECTION_OK;
+  if (!ok) {
+    s_->close();
+    s_->lost = true;
+  }
+  return ok;
+}
+
 bool Connection::is_open() const noexcept {
   return s_ && s_->conn;
 }

@@ -149,6 +149,11 @@ class Connection {
   /// Closes the connection (at once; the server is told with a Terminate message if the
   /// socket takes it). Idempotent. Must not be called while a query runs.
   void close() noexcept;
+  /// True unless the connection is closed, lost, busy, or found dead now: reads whatever the
+  /// server sent meanwhile, without waiting, so a connection the server closed (a terminated
+  /// backend, a restart) is found out (and closed) without a round trip. Must not be called
+  /// while a query runs.
+  bool is_alive() noexcept;
   /// True from connect() until close() or the connection was lost.
   bool is_open() const noexcept;
   /// The transaction state (kUnknown when closed).

@@ -1,0 +1,62 @@
+// pg::Pool's hooks on weft::Pool<Connection> (see pool.hpp for what each decides).
+#include "weft/io/pg/pool.hpp"
+
+#include <utility>
+
+namespace weft::pg {
+namespace {
+
+PoolHooks<Connection> hooks(std::string conninfo, const PoolOptions& o) {
+  PoolHooks<Connection> h;
+  h.create = [conninfo = std::move(conninfo), timeout = o.connect_timeout,
+              connect_options = o.connect]() -> Task<Connection> {
+    if (timeout == Duration::max()) co_return co_await connect(conninfo, connect_options);
+    co_return co_await connect(
+        conninfo, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), connect_options);
+  };
+  h.check = [](Connection& c) -> Task<bool> { co_return c.is_alive(); };
+  h.reset = [](Connection& c) -> Task<void> { co_await c.execute("ROLLBACK"); };
+  h.recycle = [](Connection& c) -> Recycle {
+    switch (c.transaction_status()) {
+      case TransactionStatus::kIdle:
+        return Recycle::Keep;
+      case TransactionStatus::kInTransaction:
+      case TransactionStatus::kFailed:
+        return Recycle::Reset;
+      default:
+        return Recycle::Discard;  // closed, lost, or a query still running
+    }
+  };
+  return h;
+}
+
+weft::PoolOptions pool_options(const PoolOptions& o) {
+  weft::PoolOptions p;
+  p.name = o.name;
+  p.min_size = o.min_size;
+  p.max_size = o.max_size;
+  p.acquire_timeout = o.acquire_timeout;
+  p.max_lifetime = o.max_lifetime;
+  p.max_idle_time = o.max_idle_time;
+  p.check_after_idle = Duration::zero();  // the check costs no round trip
+  return p;
+}
+
+}  // namespace
+
+Pool::Pool(std::string conninfo, PoolOptions options)
+    : pool_(hooks(std::move(conninfo), options), pool_options(options)) {}
+
+Task<std::uint64_t> Pool::execute_on(Pool* self, std::string sql, Params p) {
+  Lease conn = co_await self->acquire();
+  if (p.size() == 0) co_return co_await conn->execute(sql);  // as Connection::execute: simple
+  Result r = co_await conn->query(std::move(sql), std::move(p));
+  co_return r.affected_rows();
+}
+
+Task<Result> Pool::fetch_on(Pool* self, std::string sql, Params p) {
+  Lease conn = co_await self->acquire();
+  co_return co_await conn->query(std::move(sql), std::move(p));
+}
+
+}  // namespace weft::pg
