@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <weft/io/net.hpp>
 #include <weft/io/pg.hpp>
@@ -152,6 +153,27 @@ TEST(PgConnect, CloseEndsTheSession) {
     EXPECT_THROW(co_await c.fetch("SELECT 1"), weft::UsageError);
     c.close();  // idempotent
   }());
+}
+
+TEST(PgConnect, ServerNoticesGoToTheHook) {
+  const std::vector<pg::Notice> notices = weft::run([]() -> weft::Task<std::vector<pg::Notice>> {
+    std::vector<pg::Notice> seen;
+    pg::ConnectOptions o;
+    o.on_notice = [&seen](const pg::Notice& n) { seen.push_back(n); };
+    pg::Connection c = co_await pg::connect(server().conninfo(), o);
+    co_await c.execute(
+        "DO $$ BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful' "
+        "USING HINT = 'mind the step'; END $$");
+    co_await c.execute("DROP TABLE IF EXISTS no_such_table_here");
+    co_return seen;
+  }());
+  ASSERT_EQ(notices.size(), 3u);
+  EXPECT_EQ(notices[0].severity, "NOTICE");
+  EXPECT_EQ(notices[0].sqlstate, "00000");
+  EXPECT_EQ(notices[0].message, "hello 42");
+  EXPECT_EQ(notices[1].severity, "WARNING");
+  EXPECT_EQ(notices[1].hint, "mind the step");
+  EXPECT_NE(notices[2].message.find("does not exist"), std::string::npos) << notices[2].message;
 }
 
 }  // namespace

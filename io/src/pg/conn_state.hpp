@@ -4,9 +4,11 @@
 #include <libpq-fe.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "statement_cache.hpp"
+#include "weft/io/pg/connection.hpp"
 #include "weft/runtime/io.hpp"
 
 namespace weft::pg::detail {
@@ -41,6 +43,8 @@ struct ConnState {
   StatementCache statements{0};
   /// Savepoints open now, for the names of nested transactions (transaction.cpp).
   int savepoints = 0;
+  /// ConnectOptions::on_notice (libpq's notice receiver calls it with this state).
+  std::function<void(const Notice&)> on_notice;
   /// Set when the connection was lost (the PGconn is closed then): later calls say so.
   bool lost = false;
 };

@@ -139,6 +139,29 @@ std::string message_of(PGconn* c) {
   return m;
 }
 
+std::string notice_field(const PGresult* r, int code) {
+  const char* f = PQresultErrorField(r, code);
+  return f ? f : "";
+}
+
+/// libpq's notice receiver: called inside PQconsumeInput or PQgetResult, so on the worker
+/// running the query.
+void deliver_notice(void* arg, const PGresult* r) {
+  auto* s = static_cast<detail::ConnState*>(arg);
+  if (!s->on_notice) return;
+  Notice n;
+  n.severity = notice_field(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+  n.sqlstate = notice_field(r, PG_DIAG_SQLSTATE);
+  n.message = notice_field(r, PG_DIAG_MESSAGE_PRIMARY);
+  n.detail = notice_field(r, PG_DIAG_MESSAGE_DETAIL);
+  n.hint = notice_field(r, PG_DIAG_MESSAGE_HINT);
+  try {
+    s->on_notice(n);
+  } catch (...) {
+    // documented: dropped; libpq's C frames above must not see it
+  }
+}
+
 }  // namespace
 
 Task<Connection> connect(std::string conninfo, ConnectOptions options) {
@@ -173,9 +196,9 @@ Task<Connection> connect(std::string conninfo, ConnectOptions options) {
     st = PQconnectPoll(s->conn);
   }
   if (PQsetnonblocking(s->conn, 1) != 0) throw ConnectionError(target, message_of(s->conn));
-  // Notices go to stderr by default; they are dropped until a hook for them exists.
-  PQsetNoticeProcessor(
-      s->conn, [](void*, const char*) {}, nullptr);
+  // libpq prints notices to stderr by default: they go to the hook, or nowhere.
+  s->on_notice = std::move(options.on_notice);
+  PQsetNoticeReceiver(s->conn, &deliver_notice, s.get());
   s->cancel = PQgetCancel(s->conn);
   if (!s->cancel) throw std::bad_alloc();
   s->reg = IoRegistration(PQsocket(s->conn));

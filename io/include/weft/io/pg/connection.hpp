@@ -34,6 +34,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,8 +64,21 @@ enum class TransactionStatus {
   kUnknown,        ///< the connection is closed or broken
 };
 
+/// A notice or warning the server sent (RAISE NOTICE, a dropped table that did not exist).
+struct Notice {
+  std::string severity;  ///< "NOTICE", "WARNING", "INFO", "LOG", "DEBUG"
+  std::string sqlstate;  ///< "00000" for a plain notice, "01000" for a warning ...
+  std::string message;
+  std::string detail;
+  std::string hint;
+};
+
 /// How connect() sets up a connection.
 struct ConnectOptions {
+  /// Called with each notice the server sends, on the worker running the query that
+  /// received it, before the query's result returns; it must not block, and an exception it
+  /// throws is dropped. Empty: notices are dropped.
+  std::function<void(const Notice&)> on_notice{};
   /// Prepared statements kept per connection (least recently used out; 0: none, every query
   /// is parsed and planned anew). Queries with parameters are prepared on first use.
   std::size_t statement_cache_size = 100;
