@@ -186,6 +186,41 @@ TEST(PgQuery, JsonRoundTripsAsText) {
   });
 }
 
+TEST(PgQuery, ArraysRoundTripWithNullElementsAndEmpty) {
+  using V = std::vector<std::int32_t>;
+  EXPECT_EQ(round_trip<V>(V{1, -2, std::numeric_limits<std::int32_t>::min()}),
+            (V{1, -2, std::numeric_limits<std::int32_t>::min()}));
+  EXPECT_EQ(round_trip<V>(V{}), V{});
+  using S = std::vector<std::string>;
+  EXPECT_EQ(round_trip<S>(S{"a", "", "✓"}), (S{"a", "", "✓"}));
+  using O = std::vector<std::optional<std::int64_t>>;
+  EXPECT_EQ(round_trip<O>(O{1, std::nullopt, 3}), (O{1, std::nullopt, 3}));
+  using D = std::vector<double>;
+  EXPECT_EQ(round_trip<D>(D{0.5, -1.25}), (D{0.5, -1.25}));
+  with_conn([](pg::Connection& c) -> weft::Task<void> {
+    // The server's own arrays, and ones with a lower bound other than 1. (Expected values
+    // named: GCC 12 cannot put an initializer list in a co_await's full-expression.)
+    const std::vector<std::int64_t> one_two{1, 2};
+    EXPECT_EQ(co_await c.fetchval<std::vector<std::int64_t>>("SELECT ARRAY[1, 2]::int4[]"),
+              one_two);
+    const std::vector<std::string> xy{"x", "y"};
+    EXPECT_EQ(co_await c.fetchval<std::vector<std::string>>("SELECT '[0:1]={x,y}'::text[]"), xy);
+    const std::vector<std::int32_t> ids{3, 1, 2};
+    EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT count(*) FROM unnest($1) AS u", ids), 3);
+    EXPECT_EQ(co_await c.fetchval<bool>("SELECT 2 = ANY($1)", ids), true);
+    EXPECT_THROW((void)co_await c.fetchval<std::vector<std::int32_t>>("SELECT ARRAY[1, NULL]"),
+                 pg::TypeError);
+    EXPECT_THROW((void)co_await c.fetchval<std::vector<std::int32_t>>("SELECT ARRAY[[1], [2]]"),
+                 std::invalid_argument);
+    try {
+      (void)co_await c.fetchval<std::vector<std::string>>("SELECT ARRAY[1]");
+      ADD_FAILURE() << "no TypeError";
+    } catch (const pg::TypeError& e) {
+      EXPECT_NE(std::string(e.what()).find("int4[]"), std::string::npos) << e.what();
+    }
+  });
+}
+
 TEST(PgQuery, NullsTravelAsOptionals) {
   with_conn([](pg::Connection& c) -> weft::Task<void> {
     EXPECT_EQ(co_await c.fetchval<std::optional<std::int64_t>>("SELECT $1",

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "weft/io/pg/errors.hpp"
 #include "weft/io/pg/types.hpp"
 
 namespace weft::pg {
@@ -56,11 +57,23 @@ std::string type_name(Oid type) {
     case 26:
       return "oid";
     default:
+      if (const Oid e = array_element(type)) return type_name(e) + "[]";
       return "oid " + std::to_string(type);
   }
 }
 
 namespace detail {
+
+void multi_dimensional(int ndim) {
+  throw std::invalid_argument("weft::pg: an array of " + std::to_string(ndim) +
+                              " dimensions cannot be read as a std::vector (one dimension)");
+}
+
+void null_element(int i, const char* cpp_type) {
+  throw TypeError("weft::pg: element " + std::to_string(i) + " of the array is NULL, which " +
+                  "cannot be read as " + cpp_type + " (read a std::vector<std::optional<" +
+                  cpp_type + ">>)");
+}
 
 void bad_length(const char* what, int len) {
   throw std::length_error(std::string("weft::pg: the server sent ") + std::to_string(len) +

@@ -12,6 +12,8 @@
 //   pg::Uuid                               uuid           uuid
 //   pg::Json                               json           json, jsonb
 //   std::optional<T>, std::nullopt         T's, NULL      T's, NULL as nullopt
+//   std::vector<T> (T any of these, or     T's array      a one-dimensional array of a
+//     std::optional of one)                (int4[] ...)   type T reads from
 //
 // Reading is strict where a silent conversion could lose data: an integer column is read
 // into a type at least as wide, text only from text-like columns. A mismatch is a
@@ -58,6 +60,57 @@ inline constexpr Oid kTimestamptz = 1184;
 inline constexpr Oid kUuid = 2950;
 inline constexpr Oid kJsonb = 3802;
 }  // namespace oid
+
+/// The oid of the one-dimensional array type of `element` (int4 -> int4[]), 0 if weft::pg
+/// has none for it.
+constexpr Oid array_oid(Oid element) {
+  switch (element) {
+    case oid::kBool:
+      return 1000;
+    case oid::kBytea:
+      return 1001;
+    case oid::kName:
+      return 1003;
+    case oid::kInt2:
+      return 1005;
+    case oid::kInt4:
+      return 1007;
+    case oid::kText:
+      return 1009;
+    case oid::kBpchar:
+      return 1014;
+    case oid::kVarchar:
+      return 1015;
+    case oid::kInt8:
+      return 1016;
+    case oid::kFloat4:
+      return 1021;
+    case oid::kFloat8:
+      return 1022;
+    case oid::kTimestamp:
+      return 1115;
+    case oid::kTimestamptz:
+      return 1185;
+    case oid::kJson:
+      return 199;
+    case oid::kUuid:
+      return 2951;
+    case oid::kJsonb:
+      return 3807;
+    default:
+      return 0;
+  }
+}
+
+/// The element type of an array type weft::pg knows (int4[] -> int4), else 0.
+constexpr Oid array_element(Oid array) {
+  for (Oid e : {oid::kBool, oid::kBytea, oid::kName, oid::kInt2, oid::kInt4, oid::kText,
+                oid::kBpchar, oid::kVarchar, oid::kInt8, oid::kFloat4, oid::kFloat8,
+                oid::kTimestamp, oid::kTimestamptz, oid::kJson, oid::kUuid, oid::kJsonb}) {
+    if (array_oid(e) == array) return e;
+  }
+  return 0;
+}
 
 /// The name of a type for messages: "int4" for oid::kInt4, "oid 1234" for one weft::pg does
 /// not know.
@@ -280,6 +333,19 @@ template <class T>
 struct IsOptional : std::false_type {};
 template <class T>
 struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct OptionalValue {
+  using type = T;
+};
+template <class T>
+struct OptionalValue<std::optional<T>> {
+  using type = T;
+};
+
+/// Throws std::invalid_argument: an array of `ndim` dimensions read as a std::vector.
+[[noreturn]] void multi_dimensional(int ndim);
+/// Throws pg::TypeError: element `i` of an array is NULL and is read as `cpp_type`.
+[[noreturn]] void null_element(int i, const char* cpp_type);
 
 /// The Codec a parameter of type A is sent with: text for anything string-like, bytea for
 /// byte spans, A's own otherwise.
@@ -309,6 +375,89 @@ struct ParamCodec<std::span<std::byte, N>> {
 };
 
 }  // namespace detail
+
+/// One-dimensional arrays (int4[], text[] ...) of any element type above; elements are
+/// std::optional when the array may hold NULLs. Sent with lower bound 1; read from an array
+/// of any lower bound. A multi-dimensional array cannot be read (std::invalid_argument).
+template <class T>
+struct Codec<std::vector<T>> {
+  using Element =
+      std::conditional_t<detail::IsOptional<T>::value, typename detail::OptionalValue<T>::type, T>;
+  using Sent = typename detail::ParamCodec<Element>::type;
+  static constexpr Oid oid = array_oid(Sent::oid);
+  static_assert(oid != 0, "weft::pg: no array type for this element type");
+  static constexpr const char* name = "std::vector (an array)";
+
+  static void encode(const std::vector<T>& v, std::string& out) {
+    bool has_null = false;
+    if constexpr (detail::IsOptional<T>::value) {
+      for (const T& e : v) has_null = has_null || !e;
+    }
+    detail::put_be(out, v.empty() ? 0 : 1, 4);  // dimensions (an empty array has none)
+    detail::put_be(out, has_null ? 1 : 0, 4);
+    detail::put_be(out, Sent::oid, 4);
+    if (!v.empty()) {
+      detail::put_be(out, v.size(), 4);  // length
+      detail::put_be(out, 1, 4);         // lower bound
+    }
+    for (const T& e : v) {
+      if constexpr (detail::IsOptional<T>::value) {
+        if (!e) {
+          detail::put_be(out, 0xffffffffu, 4);  // -1: NULL
+          continue;
+        }
+        put_element(*e, out);
+      } else {
+        put_element(e, out);
+      }
+    }
+  }
+
+  static bool accepts(Oid t) {
+    const Oid e = array_element(t);
+    return e != 0 && Codec<Element>::accepts(e);
+  }
+
+  static std::vector<T> decode(const char* p, int len, Oid t) {
+    if (len < 12) detail::bad_length(name, len);
+    const auto ndim = static_cast<std::int32_t>(detail::get_be(p, 4));
+    const Oid elem = static_cast<Oid>(detail::get_be(p + 8, 4));
+    std::vector<T> out;
+    if (ndim == 0) return out;
+    if (ndim != 1) detail::multi_dimensional(ndim);
+    if (len < 20) detail::bad_length(name, len);
+    const auto n = static_cast<std::int32_t>(detail::get_be(p + 12, 4));
+    const char* q = p + 20;
+    const char* end = p + len;
+    out.reserve(static_cast<std::size_t>(n));
+    for (std::int32_t i = 0; i < n; ++i) {
+      if (end - q < 4) detail::bad_length(name, len);
+      const auto elen = static_cast<std::int32_t>(detail::get_be(q, 4));
+      q += 4;
+      if (elen < 0) {
+        if constexpr (detail::IsOptional<T>::value) {
+          out.emplace_back(std::nullopt);
+          continue;
+        } else {
+          detail::null_element(i, Codec<Element>::name);
+        }
+      }
+      if (end - q < elen) detail::bad_length(name, len);
+      out.emplace_back(Codec<Element>::decode(q, elen, elem));
+      q += elen;
+    }
+    (void)t;
+    return out;
+  }
+
+ private:
+  static void put_element(const Element& e, std::string& out) {
+    std::string buf;
+    Sent::encode(e, buf);
+    detail::put_be(out, buf.size(), 4);
+    out.append(buf);
+  }
+};
 
 /// The parameters of one query, encoded: `$1` is the first. Built by Connection's query
 /// methods from their arguments; usable directly for a list built at run time.
