@@ -233,7 +233,10 @@ Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq
   }
   if (failed) {
     // libpq reports what it had read before the failure (a terminated backend's FATAL).
-    while (ResultPtr r{PQgetResult(s.conn)}) {
+    // PQgetResult would block on a connection still busy: only a broken or idle one.
+    while (PQstatus(s.conn) != CONNECTION_OK || !PQisBusy(s.conn)) {
+      ResultPtr r(PQgetResult(s.conn));
+      if (!r) break;
       if (!error && PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) error = std::move(r);
     }
     lost(s, sql, error.get());
