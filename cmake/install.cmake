@@ -1,7 +1,7 @@
 # Install rules: the static libraries, the public headers, the CMake package (weft::runtime,
-# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::weft for find_package(weft)), weft.pc for
-# pkg-config, and a Debian package (cpack -G DEB). Included from the top-level CMakeLists
-# when WEFT_INSTALL.
+# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::weft for find_package(weft)),
+# weft.pc for pkg-config, and a Debian package (cpack -G DEB). Included from the top-level
+# CMakeLists when WEFT_INSTALL.
 include(CMakePackageConfigHelpers)
 
 set(WEFT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/weft")
@@ -15,9 +15,9 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/runtime/include/"
                   "${PROJECT_SOURCE_DIR}/io/include/"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 # The exported targets carry what the static libraries need at the final link (Threads,
-# TBB, liburing, OpenSSL for weft::tls, libpq for weft::pg) and the public compile options (C++20,
-# -foptimize-sibling-calls for GCC, WEFT_HOOKS when built with hooks); weftConfig.cmake
-# finds the dependencies first.
+# TBB, liburing, OpenSSL for weft::tls, libpq for weft::pg) and the public compile options
+# (C++20, -foptimize-sibling-calls for GCC, WEFT_HOOKS when built with hooks);
+# weftConfig.cmake finds the dependencies first.
 install(EXPORT weftTargets
         NAMESPACE weft::
         FILE weftTargets.cmake
