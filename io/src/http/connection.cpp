@@ -23,6 +23,7 @@
 #include "target.hpp"
 #include "weft/io/http/error.hpp"
 #include "weft/io/http/status.hpp"
+#include "ws_accept.hpp"
 
 namespace weft::http {
 
@@ -372,6 +373,20 @@ Task<bool> Connection::serve_one() {
     }
   }
 
+  // A WebSocket route: the handshake's answer, then the connection is the WebSocket's
+  // until its handler returns.
+  if (resp.kind() == Response::Kind::kWebSocket) {
+    const int sent = co_await upgrade(req, *head, resp);
+    if (opt_.access_log) {
+      AccessLogEntry entry{req.method_name(), req.target(), sent, 0, weft::now() - started, &peer_};
+      try {
+        opt_.access_log(entry);
+      } catch (...) {  // a logging error must not take the connection down
+      }
+    }
+    co_return false;
+  }
+
   // The body the handler left: drain it (within a limit) or give up the connection.
   if (!body_done_) {
     if (body_broken_ || (expect_continue_ && !continue_sent_)) {
@@ -399,6 +414,47 @@ Task<bool> Connection::serve_one() {
   }
   begin_ = body_pos_;
   co_return true;
+}
+
+Task<int> Connection::upgrade(const Request& req, const RequestHead& head, Response& resp) {
+  ws::detail::UpgradeAnswer answer =
+      ws::detail::answer_upgrade(head, resp.ws_options_.subprotocols);
+  // A handshake is a GET without a body (RFC 6455 §4.1): bytes after its head are frames.
+  if (answer.status == status::kSwitchingProtocols && body_kind_ != BodyKind::kNone) {
+    const std::string why = "a WebSocket handshake has no body";
+    answer = {};
+    answer.status = status::kBadRequest;
+    answer.response = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: " +
+                      std::to_string(why.size() + 1) + "\r\n\r\n" + why + "\n";
+  }
+  out_.append(answer.response);
+  if (answer.status != status::kSwitchingProtocols) {
+    co_await close_gracefully();
+    co_return answer.status;
+  }
+  co_await flush();
+  // The WebSocket takes the connection: the stream (its owner, the server's connection task,
+  // is left holding an empty one) and what the client sent behind the handshake.
+  const auto rest = std::as_bytes(std::span(buf_.data() + head_end_, end_ - head_end_));
+  ws::WebSocket socket(std::move(stream_), ws::Role::kServer, rest, std::move(answer.detail),
+                       resp.ws_options_.options);
+  begin_ = end_ = 0;
+  std::uint16_t code = 1000;
+  try {
+    co_await resp.ws_handler_(socket);
+  } catch (const CancelledError&) {
+    throw;  // the server's shutdown: the WebSocket drops the connection
+  } catch (const ws::Error&) {
+    // The client broke the protocol or went away: the connection is already dropped, and
+    // it is not the server's failure.
+  } catch (const std::system_error&) {
+    // The socket failed under a send: likewise the client's side.
+  } catch (...) {
+    report(req, std::current_exception());
+    code = 1011;  // internal error (RFC 6455 §7.4.1)
+  }
+  co_await socket.close(code);
+  co_return status::kSwitchingProtocols;
 }
 
 void Connection::report(const Request& req, std::exception_ptr e) const {

@@ -64,6 +64,7 @@ class Connection {
   Task<void> respond(Request& req, Response& resp, bool& keep_alive);
   Task<void> send_stream(Request& req, Response& resp, bool& keep_alive);
   Task<void> send_file(Request& req, Response& resp, bool keep_alive);
+  Task<int> upgrade(const Request& req, const RequestHead& head, Response& resp);
   Task<void> fail(int status, std::string_view message);
   Task<void> close_gracefully();
   Task<std::size_t> read_some(char* p, std::size_t n, TimePoint deadline);

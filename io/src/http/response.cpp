@@ -54,4 +54,13 @@ Response Response::file(std::filesystem::path path, std::string_view content_typ
   return r;
 }
 
+Response Response::websocket(WebSocketHandler handler, WebSocketOptions options) {
+  if (!handler) throw std::invalid_argument("http::Response::websocket: empty handler");
+  Response r(status::kSwitchingProtocols);
+  r.kind_ = Kind::kWebSocket;
+  r.ws_handler_ = std::move(handler);
+  r.ws_options_ = std::move(options);
+  return r;
+}
+
 }  // namespace weft::http

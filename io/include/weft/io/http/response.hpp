@@ -20,11 +20,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <weft/runtime/task.hpp>
 
 #include "weft/io/http/fields.hpp"
 #include "weft/io/http/status.hpp"
+#include "weft/io/http/websocket.hpp"
 
 namespace weft::http {
 
@@ -49,9 +51,22 @@ class BodyWriter {
 /// Produces a streamed body (Response::stream); returns when the body is complete.
 using BodyProducer = std::function<Task<void>(BodyWriter&)>;
 
+/// Runs a WebSocket connection that a route accepted (Response::websocket); the connection
+/// ends when it returns.
+using WebSocketHandler = std::function<Task<void>(ws::WebSocket&)>;
+
+/// What a route that accepts WebSocket connections offers (Response::websocket).
+struct WebSocketOptions {
+  /// Subprotocols this route speaks, preferred first; the one chosen is the first of these
+  /// that the client offered (ws::WebSocket::subprotocol()), none if it offered none.
+  std::vector<std::string> subprotocols{};
+  /// The connection's own options (maximum message, close timeout).
+  ws::Options options{};
+};
+
 class Response {
  public:
-  enum class Kind : std::uint8_t { kBuffered, kStream, kFile };
+  enum class Kind : std::uint8_t { kBuffered, kStream, kFile, kWebSocket };
 
   /// 200 with an empty body.
   Response() noexcept = default;
@@ -82,6 +97,14 @@ class Response {
   /// .css, .js, .json, .png, .jpg, .svg, else application/octet-stream); 404 if it cannot be
   /// opened when the response is sent.
   static Response file(std::filesystem::path path, std::string_view content_type = {});
+  /// Accepts the request as a WebSocket opening handshake (RFC 6455 §4.2) and runs `handler`
+  /// on the connection once the 101 is sent; the HTTP connection ends with the handler,
+  /// which is closed with 1000 if it is still open then (1011 if the handler threw, which
+  /// goes to ServerOptions::on_error). A request that is not a valid handshake gets 400 (426
+  /// for a WebSocket version other than 13) and the handler does not run. The status and
+  /// header fields set on this Response are not sent. Throws std::invalid_argument for an
+  /// empty handler.
+  static Response websocket(WebSocketHandler handler, WebSocketOptions options = {});
 
   int status() const noexcept { return status_; }
   /// Throws std::invalid_argument outside 100..999.
@@ -124,6 +147,8 @@ class Response {
   const char* default_type_ = nullptr;
   BodyProducer producer_;
   std::filesystem::path path_;
+  WebSocketHandler ws_handler_;
+  WebSocketOptions ws_options_;
 };
 
 }  // namespace weft::http
