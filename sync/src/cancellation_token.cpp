@@ -169,7 +169,10 @@ std::size_t linked_children(const CancellationToken& t) noexcept {
 // ---- TokenScope ----
 
 TokenScope::TokenScope(TaskHeader& task, const CancellationToken& token)
-    : task_(task), depth_(task.push_scope()), token_(token) {
+    : task_(task),
+      depth_(task.push_scope()),
+      outside_at_open_(task.delivered_outside(depth_)),
+      token_(token) {
   CancelNode* n = token_.node_;
   bool linked;
   {
@@ -206,7 +209,7 @@ bool TokenScope::close() noexcept {
       }
     }
   }
-  bool mine = fired && task_.delivered_only_from(depth_);
+  bool mine = fired && task_.delivered_only_from(depth_, outside_at_open_);
   task_.pop_scope(depth_);
   return mine;
 }

@@ -405,6 +405,49 @@ TEST(NestedTimeouts, TheOuterExpiringRaisesTimeoutErrorOutsideAndCancelledErrorI
   }
 }
 
+/// Catches the CancelledError of an outer deadline, times out an inner wait_for while it
+/// cleans up (as a database client drains a cancelled query under a bound), then lets the
+/// CancelledError go on.
+weft::Task<void> cleanup_under_its_own_timeout_then_rethrow(Events& ev) {
+  std::exception_ptr cancelled;
+  try {
+    co_await weft::sleep(1h);
+  } catch (const weft::CancelledError&) {
+    ev.add("body cancelled");
+    cancelled = std::current_exception();
+  }
+  try {
+    co_await weft::wait_for(weft::sleep(1h), 1s);
+  } catch (const weft::TimeoutError&) {
+    ev.add("cleanup TimeoutError");
+  } catch (const weft::CancelledError&) {
+    ev.add("cleanup CancelledError");
+  }
+  std::rethrow_exception(cancelled);
+}
+
+TEST(NestedTimeouts, AnInnerTimeoutDuringCleanupLeavesTheOuterDeadlineATimeoutError) {
+  for (std::size_t workers : {1u, 2u}) {
+    SCOPED_TRACE(testing::Message() << workers << " workers");
+    Events ev;
+    weft::run(
+        [&]() -> weft::Task<void> {
+          ev.start = weft::now();
+          try {
+            co_await weft::wait_for(cleanup_under_its_own_timeout_then_rethrow(ev), 5s);
+          } catch (const weft::TimeoutError&) {
+            ev.add("outer TimeoutError");
+          } catch (const weft::CancelledError&) {
+            ev.add("outer CancelledError");
+          }
+        }(),
+        virtual_clock(workers));
+    EXPECT_EQ(ev.seen, (std::vector<std::string>{"body cancelled", "cleanup TimeoutError",
+                                                 "outer TimeoutError"}));
+    EXPECT_EQ(ev.at, (std::vector<weft::Duration>{5s, 6s, 6s}));
+  }
+}
+
 // ---- outer cancellation -------------------------------------------------------------------
 
 /// wait_for with a far deadline; records what crossed its boundary.

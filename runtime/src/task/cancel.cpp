@@ -83,7 +83,7 @@ void TaskHeader::pop_shield(unsigned saved_floor) noexcept {
 }
 
 TimeoutScope::TimeoutScope(TaskHeader& task, TimePoint deadline)
-    : task_(task), depth_(task.push_scope()) {
+    : task_(task), depth_(task.push_scope()), outside_at_open_(task.delivered_outside(depth_)) {
   if (deadline == TimePoint::max()) return;
   entry_.fire = &TimeoutScope::fire;
   entry_.context = this;
@@ -99,7 +99,7 @@ bool TimeoutScope::close() noexcept {
   if (closed_) return false;
   closed_ = true;
   bool fired = expired_ || (armed_ && !timer_cancel(entry_));
-  bool mine = fired && task_.delivered_only_from(depth_);
+  bool mine = fired && task_.delivered_only_from(depth_, outside_at_open_);
   task_.pop_scope(depth_);
   return mine;
 }

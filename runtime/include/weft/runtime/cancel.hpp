@@ -78,6 +78,8 @@ class TimeoutScope {
 
   TaskHeader& task_;
   unsigned depth_;
+  // The outer scopes whose cancellation had been delivered when this one opened.
+  std::uint64_t outside_at_open_;
   TimerEntry entry_;
   bool armed_ = false;
   bool expired_ = false;

@@ -206,6 +206,8 @@ class TokenScope {
 
   TaskHeader& task_;
   unsigned depth_;
+  // The outer scopes whose cancellation had been delivered when this one opened.
+  std::uint64_t outside_at_open_;
   CancellationToken token_;     // keeps the node alive while the scope is linked in it
   TokenScope* prev_ = nullptr;  // the node's scope list, guarded by the node's lock
   TokenScope* next_ = nullptr;

@@ -35,8 +35,13 @@
 // Cancel scopes (timeouts, task groups) and shields nest per task; `depth_` and
 // `delivered_` are touched only by the task itself (the scheduler's queue hand-off orders
 // them between threads). Delivery of a cancellation (`take_cancel`) clears every effective
-// bit and remembers them in `delivered_`, so a timeout scope can tell whether the
-// CancelledError passing its boundary is its own (-> TimeoutError) or an outer one.
+// bit and adds them to `delivered_` (a scope's bit is cleared when the scope opens and
+// closes), so a timeout scope can tell whether the CancelledError passing its boundary is
+// its own (-> TimeoutError) or an outer one: its own bit was delivered, and no outer
+// scope's has been since it opened. The bits accumulate rather than being replaced by each
+// delivery, so that a scope whose CancelledError was caught, and whose task then ran an
+// inner timeout to its end while cleaning up, still knows it fired (asyncio's
+// timeout counts cancellations for the same reason).
 //
 // ## The first run (`start_`)
 // A spawn puts a *start entry* (the header's address with the low bit set) in a run queue;
@@ -302,7 +307,7 @@ class TaskHeader {
       std::uint64_t mask = ~std::uint64_t{0} << (kCancelShift + floor);
       if (state_.compare_exchange_weak(s, s & ~mask, std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
-        delivered_ = (s & mask) >> kCancelShift;
+        delivered_ |= (s & mask) >> kCancelShift;
         return true;
       }
     }
@@ -319,10 +324,17 @@ class TaskHeader {
   }
   /// True if one more scope fits (push_scope would not throw). Task-local.
   bool can_open_scope() const noexcept { return depth_ < kMaxDepth; }
-  /// True if the last delivered cancellation came from scope `depth` and no outer scope.
-  bool delivered_only_from(unsigned depth) const noexcept {
-    std::uint64_t own = std::uint64_t{1} << depth;
-    return (delivered_ & own) && !(delivered_ & (own - 1));
+  /// The scopes outside `depth` (and the task itself) whose cancellation has been delivered
+  /// since they opened, as bits. A scope reads it when it opens. Task-local.
+  std::uint64_t delivered_outside(unsigned depth) const noexcept {
+    return delivered_ & ((std::uint64_t{1} << depth) - 1);
+  }
+  /// True if scope `depth`'s cancellation has been delivered and no outer scope's has been
+  /// since the scope opened (`outside_at_open`, from delivered_outside): the
+  /// CancelledError crossing its boundary is then its own. Task-local.
+  bool delivered_only_from(unsigned depth, std::uint64_t outside_at_open) const noexcept {
+    return (delivered_ & (std::uint64_t{1} << depth)) &&
+           delivered_outside(depth) == outside_at_open;
   }
 
   /// Opens a shield: outer cancellation stays pending until the shield closes. Returns the
