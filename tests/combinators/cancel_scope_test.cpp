@@ -314,6 +314,23 @@ TEST(TimeoutAt, WithADeadlineInThePastTimesOutAtTheBodysFirstAwait) {
   EXPECT_EQ(ev.at, (std::vector<weft::Duration>{0s, 0s}));
 }
 
+// A deadline that has passed when the scope opens cancels the body's first await, whatever
+// the timer wheel's granularity: on the real clock "now" lies between two ticks, and a timer
+// for it would only fire at the next one, after a yield_now had long returned. (On the
+// virtual clock, a worker whose wheel lagged the clock showed the same race.)
+TEST(Timeout, ADeadlineAlreadyPassedCancelsTheFirstAwaitBetweenClockTicks) {
+  weft::run(
+      []() -> weft::Task<void> {
+        for (int i = 0; i < 20; ++i) {
+          EXPECT_THROW(co_await weft::timeout(0s, weft::yield_now()), weft::TimeoutError);
+          EXPECT_THROW(co_await weft::wait_for(weft::yield_now(), 0s), weft::TimeoutError);
+          EXPECT_THROW(co_await weft::timeout_at(weft::now() - 1ms, weft::yield_now()),
+                       weft::TimeoutError);
+        }
+      }(),
+      weft::RuntimeOptions{.workers = 1});
+}
+
 // ---- nesting ----------------------------------------------------------------------------
 
 /// An inner wait_for that expires, caught; then the body carries on under the outer scope.

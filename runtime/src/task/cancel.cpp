@@ -16,6 +16,7 @@
 
 #include "weft/runtime/cancel.hpp"
 #include "weft/runtime/detail/task_header.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::detail {
 
@@ -87,7 +88,10 @@ TimeoutScope::TimeoutScope(TaskHeader& task, TimePoint deadline)
   if (deadline == TimePoint::max()) return;
   entry_.fire = &TimeoutScope::fire;
   entry_.context = this;
-  if (arm_timer(entry_, deadline_tick(deadline))) {
+  // A deadline that has passed is expired now, not at the wheel's next tick: the clock reads
+  // between ticks (and a worker's wheel may lag the virtual clock), and the body's first
+  // await could otherwise finish before the timer fires.
+  if (deadline > weft::now() && arm_timer(entry_, deadline_tick(deadline))) {
     armed_ = true;
   } else {
     expired_ = true;  // already due: the body's first await is cancelled
