@@ -129,7 +129,7 @@ TEST(PgPool, CloseWaitsForLeasesUntilItsDeadline) {
     pg::Pool pool(server().conninfo());
     auto held = co_await pool.acquire();
     EXPECT_EQ(co_await pool.close(weft::now() + 20ms), 1u);
-    EXPECT_THROW(co_await pool.acquire(), weft::PoolClosed);
+    EXPECT_THROW((void)co_await pool.acquire(), weft::PoolClosed);
     held.release();
     EXPECT_EQ(co_await pool.close(weft::now() + 5s), 0u);
   }());
@@ -148,7 +148,7 @@ TEST(PgPool, AConnectErrorReachesTheAcquirer) {
   weft::run([]() -> weft::Task<void> {
     pg::Pool pool("host=127.0.0.1 port=" + std::to_string(server().port) +
                   " user=weft dbname=no_such_db");
-    EXPECT_THROW(co_await pool.acquire(), pg::ConnectionError);
+    EXPECT_THROW((void)co_await pool.acquire(), pg::ConnectionError);
     EXPECT_EQ(pool.size(), 0u);
   }());
 }
