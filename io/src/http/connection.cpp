@@ -703,6 +703,25 @@ Task<void> Connection::send_continue() {
   co_await flush();
 }
 
+Task<std::size_t> Connection::read_body_bytes(char* p, std::size_t n) {
+  // The client that asked waits for "100 Continue" before it sends the body.
+  if (expect_continue_ && !continue_sent_) co_await send_continue();
+  std::size_t got = 0;
+  try {
+    got = co_await read_some(p, n, deadline_in(opt_.read_timeout));
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    body_broken_ = true;  // a body cut short: the connection cannot carry another request
+    throw;
+  }
+  if (got == 0) {
+    body_broken_ = true;
+    throw std::runtime_error("http: the client closed the connection before the body's end");
+  }
+  co_return got;
+}
+
 Task<std::size_t> Connection::read_body(std::span<std::byte> dst) {
   if (body_done_ || dst.empty()) co_return 0;
   if (body_broken_) throw std::runtime_error("http: the request body could not be read");
@@ -716,22 +735,8 @@ Task<std::size_t> Connection::read_body(std::span<std::byte> dst) {
       body_done_ = remaining_ == 0;
       co_return n;
     }
-    if (expect_continue_ && !continue_sent_) co_await send_continue();
     const std::size_t want = std::min<std::uint64_t>(dst.size(), remaining_);
-    std::size_t n = 0;
-    try {
-      n = co_await read_some(reinterpret_cast<char*>(dst.data()), want,
-                             deadline_in(opt_.read_timeout));
-    } catch (const CancelledError&) {
-      throw;
-    } catch (...) {
-      body_broken_ = true;
-      throw;
-    }
-    if (n == 0) {
-      body_broken_ = true;
-      throw std::runtime_error("http: the client closed the connection before the body's end");
-    }
+    const std::size_t n = co_await read_body_bytes(reinterpret_cast<char*>(dst.data()), want);
     remaining_ -= n;
     body_done_ = remaining_ == 0;
     co_return n;
@@ -763,21 +768,7 @@ Task<std::size_t> Connection::read_body(std::span<std::byte> dst) {
     }
     // Everything buffered is consumed: read the next bytes into the room after the head.
     body_pos_ = end_ = head_end_;
-    if (expect_continue_ && !continue_sent_) co_await send_continue();
-    std::size_t n = 0;
-    try {
-      n = co_await read_some(buf_.data() + end_, buf_.size() - end_,
-                             deadline_in(opt_.read_timeout));
-    } catch (const CancelledError&) {
-      throw;
-    } catch (...) {
-      body_broken_ = true;
-      throw;
-    }
-    if (n == 0) {
-      body_broken_ = true;
-      throw std::runtime_error("http: the client closed the connection before the body's end");
-    }
+    const std::size_t n = co_await read_body_bytes(buf_.data() + end_, buf_.size() - end_);
     end_ += n;
   }
 }

@@ -68,6 +68,10 @@ class Connection {
   Task<void> fail(int status, std::string_view message);
   Task<void> close_gracefully();
   Task<std::size_t> read_some(char* p, std::size_t n, TimePoint deadline);
+  /// Reads body bytes (at least one) into [p, p + n) under read_timeout, sending 100
+  /// Continue first if the client waits for it; a failure or the client's end marks the body
+  /// broken.
+  Task<std::size_t> read_body_bytes(char* p, std::size_t n);
   Task<void> flush();
   Task<bool> drain_body();
   Task<void> send_continue();
