@@ -22,8 +22,8 @@
 // connection. A server drops it right after the exchange; a client waits for the server to
 // end the TCP connection first, as §7.1.1 asks, within the same timeout.
 //
-// Threads: one task may receive while others send; sends are serialized (a message's frame
-// is never interleaved with another's). receive() must not run in two tasks at once.
+// Threads: one task may receive while others send; sends are serialized, so the frames of
+// different messages never mix. Only one task at a time may be in receive().
 // Cancelling a receive() loses nothing: what it had read stays for the next call. Cancelling
 // a send may leave part of a frame written, so the connection is then dropped.
 #pragma once
