@@ -612,3 +612,56 @@ TEST(WebSocketPair, MisuseIsRefusedWithClearErrors) {
 }
 
 }  // namespace
+
+// ---- the heartbeat (Options::heartbeat), on the virtual clock ----------------------------
+
+weft::RuntimeOptions virtual_clock() {
+  return {.workers = 1, .clock = weft::ClockKind::Virtual};
+}
+
+TEST(WebSocketHeartbeat, APeerThatAnswersPingsStaysConnectedThroughManyIntervals) {
+  weft::run(
+      []() -> weft::Task<void> {
+        Pair p = co_await connect_pair({.heartbeat = 100ms});
+        // The client's receive() answers the server's pings with pongs.
+        auto client_side = weft::spawn([](ws::WebSocket& w) -> weft::Task<std::string> {
+          auto m = co_await w.receive();
+          co_return m ? m->data : "(none)";
+        }(p.client));
+        // Ten intervals of silence but for pings and pongs: still connected.
+        EXPECT_THROW((void)co_await weft::wait_for(p.server.receive(), 1s), weft::TimeoutError);
+        co_await p.server.send_text("still here");
+        EXPECT_EQ(co_await client_side, "still here");
+        co_await close_from_client(p);
+      }(),
+      virtual_clock());
+}
+
+TEST(WebSocketHeartbeat, APeerThatNeverAnswersIsDroppedHalfAnIntervalAfterThePing) {
+  weft::run(
+      []() -> weft::Task<void> {
+        // Nobody receives on the client side, so the server's ping is never answered.
+        Pair p = co_await connect_pair({.heartbeat = 100ms});
+        const weft::TimePoint start = weft::now();
+        try {
+          (void)co_await p.server.receive();
+          ADD_FAILURE() << "receive() returned";
+        } catch (const ws::ConnectionClosed& e) {
+          EXPECT_EQ(e.code(), 1006);
+          EXPECT_NE(std::string(e.what()).find("heartbeat ping within 50 ms"), std::string::npos)
+              << e.what();
+        }
+        EXPECT_GE(weft::now() - start, 150ms);  // a ping after 100 ms, then 50 ms of silence
+        // The client sees the ping, then the end of the connection.
+        EXPECT_THROW((void)co_await p.client.receive(), ws::ConnectionClosed);
+      }(),
+      virtual_clock());
+}
+
+TEST(WebSocketHeartbeat, ANegativeIntervalIsRefused) {
+  weft::run(
+      []() -> weft::Task<void> {
+        EXPECT_THROW((void)co_await connect_pair({.heartbeat = -1ms}), std::invalid_argument);
+      }(),
+      workers(1));
+}

@@ -19,6 +19,9 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -27,6 +30,7 @@
 #include <weft/io/net/unix.hpp>
 #include <weft/runtime/cancel.hpp>
 #include <weft/runtime/errors.hpp>
+#include <weft/runtime/time.hpp>
 #include <weft/sync/event.hpp>
 #include <weft/sync/mutex.hpp>
 
@@ -201,7 +205,12 @@ struct WebSocket::State {
         }
       }
       rpos = rend = 0;  // the assembler took every byte
-      std::size_t n = co_await stream.read(std::span(rbuf.data(), rbuf.size()));
+      std::size_t n = 0;
+      if (options.heartbeat.count() > 0) {
+        n = co_await read_with_heartbeat();
+      } else {
+        n = co_await stream.read(std::span(rbuf.data(), rbuf.size()));
+      }
       if (n == 0) {
         drop();
         throw ConnectionClosed(close_sent
@@ -211,6 +220,47 @@ struct WebSocket::State {
       }
       rend = n;
     }
+  }
+
+  // A read into rbuf under Options::heartbeat: a ping when the peer has been silent for the
+  // interval, the connection dropped when it stays silent for half of it after the ping. A
+  // read ended by its deadline has read nothing (a cancelled read loses no data), and any
+  // bytes from the peer, not only the pong, show it is there.
+  Task<std::size_t> read_with_heartbeat() {
+    const Duration interval = options.heartbeat;
+    if (heard == TimePoint{}) heard = weft::now();
+    for (;;) {
+      const TimePoint deadline = ping_at ? *ping_at + interval / 2 : heard + interval;
+      if (weft::now() >= deadline) {
+        if (ping_at) {
+          drop();
+          throw ConnectionClosed(what("no answer to the heartbeat ping within " +
+                                      std::to_string(as_ms(interval / 2)) + " ms"),
+                                 detail::kCloseAbnormal);
+        }
+        {
+          MutexGuard guard = co_await write_mutex.lock();
+          if (!close_sent) co_await write_locked(detail::Opcode::kPing, {});
+        }
+        ping_at = weft::now();
+        continue;
+      }
+      bool timed_out = false;
+      std::size_t n = 0;
+      try {
+        n = co_await timeout_at(deadline, stream.read(std::span(rbuf.data(), rbuf.size())));
+      } catch (const TimeoutError&) {
+        timed_out = true;
+      }
+      if (timed_out) continue;
+      heard = weft::now();
+      ping_at.reset();
+      co_return n;
+    }
+  }
+
+  static long long as_ms(Duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   }
 
   // What a receive() that finds the connection dropped returns.
@@ -229,6 +279,10 @@ struct WebSocket::State {
   std::vector<std::byte> rbuf;
   std::size_t rpos = 0, rend = 0;
   std::atomic<int> reader{kNoReader};
+  // The heartbeat's (the reader's too): when the peer was last heard from, and when the
+  // unanswered ping went out.
+  TimePoint heard{};
+  std::optional<TimePoint> ping_at;
 
   // Under write_mutex.
   Mutex write_mutex;
@@ -259,6 +313,9 @@ struct ReaderSlot {
 WebSocket::WebSocket(net::AnyStream stream, Role role, std::span<const std::byte> already_read,
                      std::string subprotocol, Options options)
     : s_(std::make_unique<State>(std::move(stream), role, std::move(subprotocol), options)) {
+  if (options.heartbeat.count() < 0 || options.close_timeout.count() < 0) {
+    throw std::invalid_argument("weft::http::ws::WebSocket: a negative heartbeat or close_timeout");
+  }
   if (already_read.size() > s_->rbuf.size()) s_->rbuf.resize(already_read.size());
   std::copy(already_read.begin(), already_read.end(), s_->rbuf.begin());
   s_->rend = already_read.size();

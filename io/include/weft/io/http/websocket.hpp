@@ -67,6 +67,12 @@ struct Options {
   /// How long close() waits for the peer's close frame (and a client for the server to end
   /// the connection after it) before dropping the connection.
   std::chrono::milliseconds close_timeout = std::chrono::seconds(10);
+  /// The keep-alive check (aiohttp's heartbeat): while a task is in receive() and nothing
+  /// has come from the peer for this long, a ping is sent; if nothing comes back (the pong
+  /// or any other frame) within half of it, the peer is taken for gone: the connection is
+  /// dropped and receive() throws ws::ConnectionClosed (1006). Zero: off. A connection on
+  /// which no task receives is not checked.
+  std::chrono::milliseconds heartbeat{0};
 };
 
 /// Base of the WebSocket errors: what happened and the close code that goes with it.
@@ -100,7 +106,7 @@ class WebSocket {
   /// `already_read` holds bytes read from the stream after the handshake (frames the peer
   /// sent right behind it); they are parsed before anything new is read. `subprotocol` is
   /// the one the handshake agreed on (empty if none). Throws std::invalid_argument if
-  /// `options.max_message` is 0.
+  /// `options.max_message` is 0 or a duration of `options` is negative.
   WebSocket(net::AnyStream stream, Role role, std::span<const std::byte> already_read = {},
             std::string subprotocol = {}, Options options = {});
   WebSocket(WebSocket&&) noexcept;
