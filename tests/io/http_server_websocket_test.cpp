@@ -145,3 +145,20 @@ TEST(HttpServerWebSocket, AHandlerThatThrowsClosesWith1011AndReachesOnError) {
   std::lock_guard lk(m);
   EXPECT_EQ(error_text, "the handler gave up");
 }
+
+TEST(HttpServerWebSocket, ShutdownSays1001AndLetsTheHandlerEndWithinTheGrace) {
+  TestServer server(ws_router());
+  weft::run([](TestServer& server, std::string url) -> Task<void> {
+    ws::WebSocket c = co_await ws::connect(url);
+    co_await c.send_text("before");
+    auto reply = co_await c.receive();
+    EXPECT_TRUE(reply && reply->data == "lobby:before");
+    server.stop_async(10s);
+    // The server's close frame ends the client's receive; the echo handler's receive()
+    // then returns nullopt and it returns: nothing is left for the grace to cancel.
+    EXPECT_EQ(co_await c.receive(), std::nullopt);
+    EXPECT_EQ(c.close_code(), 1001);
+    EXPECT_EQ(c.close_reason(), "the server is shutting down");
+  }(server, ws_url(server, "/ws/lobby")));
+  EXPECT_EQ(server.wait_stopped(), 0u);
+}

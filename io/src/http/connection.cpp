@@ -18,6 +18,7 @@
 
 #include <weft/runtime/cancel.hpp>
 #include <weft/runtime/errors.hpp>
+#include <weft/runtime/task_group.hpp>
 
 #include "date.hpp"
 #include "target.hpp"
@@ -416,6 +417,16 @@ Task<bool> Connection::serve_one() {
   co_return true;
 }
 
+namespace {
+
+/// Once `draining` is cancelled (the server shuts down), closes `socket` with 1001.
+Task<void> say_going_away(CancellationToken draining, ws::WebSocket& socket) {
+  co_await draining.cancelled();
+  co_await socket.close(1001, "the server is shutting down");
+}
+
+}  // namespace
+
 Task<int> Connection::upgrade(const Request& req, const RequestHead& head, Response& resp) {
   ws::detail::UpgradeAnswer answer =
       ws::detail::answer_upgrade(head, resp.ws_options_.subprotocols);
@@ -440,19 +451,28 @@ Task<int> Connection::upgrade(const Request& req, const RequestHead& head, Respo
                        resp.ws_options_.options);
   begin_ = end_ = 0;
   std::uint16_t code = 1000;
-  try {
-    co_await resp.ws_handler_(socket);
-  } catch (const CancelledError&) {
-    throw;  // the server's shutdown: the WebSocket drops the connection
-  } catch (const ws::Error&) {
-    // The client broke the protocol or went away: the connection is already dropped, and
-    // it is not the server's failure.
-  } catch (const std::system_error&) {
-    // The socket failed under a send: likewise the client's side.
-  } catch (...) {
-    report(req, std::current_exception());
-    code = 1011;  // internal error (RFC 6455 §7.4.1)
-  }
+  // The server's shutdown tells the client it is going away (1001) and lets the handler end
+  // as for any close (its receive() returns nullopt, its sends fail); only a handler still
+  // running when the grace ends is cancelled. The group keeps the teller from outliving the
+  // socket, on every path out.
+  co_await task_group([&](TaskGroup& tg) -> Task<void> {
+    tg.spawn(say_going_away(draining_, socket), "weft::http websocket shutdown");
+    try {
+      co_await resp.ws_handler_(socket);
+    } catch (const CancelledError&) {
+      throw;  // the grace is over: the WebSocket drops the connection
+    } catch (const ws::Error&) {
+      // The client broke the protocol or went away: the connection is already dropped, and
+      // it is not the server's failure.
+    } catch (const std::system_error&) {
+      // The socket failed under a send: likewise the client's side.
+    } catch (...) {
+      report(req, std::current_exception());
+      code = 1011;  // internal error (RFC 6455 §7.4.1)
+    }
+    // A teller that has begun its closing handshake finishes it; one still waiting goes.
+    if (!draining_.is_cancelled()) tg.cancel();
+  });
   co_await socket.close(code);
   co_return status::kSwitchingProtocols;
 }
