@@ -752,3 +752,58 @@ TEST_F(HttpClient, SendsDefaultHeadersUnlessTheRequestGivesItsOwn) {
 }
 
 }  // namespace
+
+// ---- a kept connection the server closed while it sat idle ------------------------------
+
+/// Serves `n` connections on `l`, one POST each: reads the head (the body is a few bytes in
+/// the same segment), answers 200 "served K" saying keep-alive, then closes the connection
+/// (as a server whose keep-alive timeout ran out) and sets `closed`.
+weft::Task<void> answer_once_then_close(weft::net::TcpListener& l, int n, weft::Event& closed) {
+  for (int k = 1; k <= n; ++k) {
+    auto [stream, peer] = co_await l.accept();
+    std::string got;
+    std::array<std::byte, 4096> buf{};
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      std::size_t r = co_await stream.read(buf);
+      if (r == 0) co_return;
+      got.append(reinterpret_cast<const char*>(buf.data()), r);
+    }
+    const std::string body = "served " + std::to_string(k);
+    co_await stream.write_all("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body);
+    stream.close();
+    closed.set();
+  }
+}
+
+TEST(HttpClientIdleCheck, APostAfterTheServerClosedTheIdleConnectionGoesOnANewOne) {
+  weft::run(
+      []() -> weft::Task<void> {
+        auto l = weft::net::TcpListener::bind(weft::net::SocketAddress::ip("127.0.0.1", 0));
+        const std::string url = "http://127.0.0.1:" + std::to_string(l.local_address().port());
+        weft::Event closed;
+        auto server = weft::spawn(answer_once_then_close(l, 2, closed));
+        std::exception_ptr failure;
+        try {
+          Client client;
+          ClientResponse first = co_await client.post(url + "/a", http::RequestBody("one"));
+          EXPECT_EQ(co_await first.text(), "served 1");
+          co_await closed.wait();    // the connection's FIN is in the client's socket now
+          co_await weft::sleep(2s);  // idle past the check's threshold (virtual clock)
+          // A POST is not retried on a failed reused connection: it reaches the server only
+          // if the stale connection was found out before the request went out.
+          ClientResponse second = co_await client.post(url + "/b", http::RequestBody("two"));
+          EXPECT_EQ(co_await second.text(), "served 2");
+          EXPECT_EQ(client.connections_made(), 2u);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        server.cancel();  // (on a failure: it still waits on the listener)
+        try {
+          co_await server;
+        } catch (const weft::CancelledError&) {
+        }
+        if (failure) std::rethrow_exception(failure);
+      }(),
+      {.workers = 1, .clock = weft::ClockKind::Virtual});
+}

@@ -14,8 +14,12 @@
 // body was read gives its connection back if the rest of the body is already buffered, and
 // closes it otherwise (reading an unknown amount from a destructor is not possible).
 //
-// A server may close an idle keep-alive connection at any moment, and the client learns it
-// only when it sends the next request. So a request on a reused connection that fails
+// A server may close an idle keep-alive connection at any moment (its keep-alive timeout).
+// A connection that sat idle for a second or more is checked before it is reused, by one
+// non-blocking read: a connection the server closed, or on which it sent something unasked
+// (a 408 before closing), is dropped and another taken, so a request of any method goes on
+// a live connection. The server may still close one just as a request goes out. So a
+// request on a reused connection that fails
 // before any byte of the response arrived is sent again on another connection, if it is
 // idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) and its body can be sent again; a
 // failure on a new connection is final. (Each stale connection found is closed, so the
