@@ -86,6 +86,16 @@ TEST(HttpServer, AnUnknownPathIs404AndAKnownOneWithTheWrongMethodIs405WithAllow)
   EXPECT_NE(out.find("Allow: GET, POST, HEAD\r\n"), std::string::npos) << out;
 }
 
+TEST(HttpServer, OptionsAsteriskIs200WithEveryMethodSomeRouteTakes) {
+  TestServer s(hello_router());
+  RawClient c(s.port());
+  c.send("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = c.read_response();
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("Allow: GET, HEAD, OPTIONS, POST\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Content-Length: 0\r\n"), std::string::npos) << out;
+}
+
 TEST(HttpServer, HeadGetsTheHeadersOfGetWithoutTheBody) {
   TestServer s(hello_router());
   RawClient c(s.port());

@@ -3,10 +3,12 @@
 // allocates nothing beyond the coroutine frames of the middleware and the handler.
 #include "weft/io/http/router.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "weft/io/http/error.hpp"
 #include "weft/io/http/status.hpp"
@@ -109,19 +111,45 @@ const Handler* Router::find_method(const std::vector<MethodHandler>& methods,
   return method == "HEAD" ? get : nullptr;
 }
 
+namespace {
+
+/// Adds `m` to the Allow list `allow`, which lists each method once, also when several
+/// patterns match.
+void add_method(std::string& allow, std::string_view m) {
+  std::string_view listed = allow;
+  while (!listed.empty()) {
+    std::size_t comma = listed.find(", ");
+    if (listed.substr(0, comma) == m) return;
+    if (comma == std::string_view::npos) break;
+    listed.remove_prefix(comma + 2);
+  }
+  if (!allow.empty()) allow += ", ";
+  allow += m;
+}
+
+/// Sorts the Allow list `allow` by name.
+void sort_methods(std::string& allow) {
+  std::vector<std::string_view> methods;
+  std::string_view rest = allow;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(", ");
+    methods.push_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 2);
+  }
+  std::sort(methods.begin(), methods.end());
+  std::string sorted;
+  for (std::string_view m : methods) {
+    if (!sorted.empty()) sorted += ", ";
+    sorted += m;
+  }
+  allow = std::move(sorted);
+}
+
+}  // namespace
+
 void Router::add_allowed(const std::vector<MethodHandler>& methods, std::string& allow) {
-  auto add = [&](std::string_view m) {
-    // Allow lists each method once, also when several patterns match.
-    std::string_view listed = allow;
-    while (!listed.empty()) {
-      std::size_t comma = listed.find(", ");
-      if (listed.substr(0, comma) == m) return;
-      if (comma == std::string_view::npos) break;
-      listed.remove_prefix(comma + 2);
-    }
-    if (!allow.empty()) allow += ", ";
-    allow += m;
-  };
+  auto add = [&](std::string_view m) { add_method(allow, m); };
   bool get = false, head = false;
   for (const MethodHandler& m : methods) {
     add(m.method);
@@ -159,6 +187,16 @@ bool Router::match(const Pattern& p, std::string_view path, Request& req) noexce
 const Handler* Router::resolve(Request& req) const {
   const std::string_view path = req.path();
   const std::string_view method = req.method_name();
+  if (path == "*") {
+    // OPTIONS * (the parser takes "*" for OPTIONS only) asks what the server as a whole
+    // supports (RFC 9110 §9.3.7): 200 with every method some route takes.
+    for (const auto& [route, methods] : exact_) add_allowed(methods, req.allow_);
+    for (const Pattern& p : patterns_) add_allowed(p.methods, req.allow_);
+    add_method(req.allow_, "OPTIONS");
+    sort_methods(req.allow_);  // the same answer whatever order the routes' map keeps
+    req.route_status_ = status::kOk;
+    return nullptr;
+  }
   bool path_matched = false;
   if (auto it = exact_.find(path); it != exact_.end()) {
     if (const Handler* h = find_method(it->second, method)) return h;
@@ -201,6 +239,11 @@ Task<Response> Router::run(Request& req, const Handler* handler, std::size_t ind
     }(*handler, req);
   }
   return [](Request& r) -> Task<Response> {
+    if (r.route_status_ == status::kOk) {  // OPTIONS *
+      Response resp(status::kOk);
+      resp.headers().set("Allow", r.allow_);
+      co_return resp;
+    }
     Response resp(r.route_status_, std::string(reason_phrase(r.route_status_)) + "\n");
     if (r.route_status_ == status::kMethodNotAllowed) resp.headers().set("Allow", r.allow_);
     co_return resp;
