@@ -84,3 +84,26 @@ TEST(HttpServerTransport, ServesWithOneReusePortListenerPerWorker) {
     EXPECT_EQ(curl(s.url("/hello") + " " + s.url("/hello")), "Hello, World!Hello, World!");
   }
 }
+
+TEST(HttpServerTransport, EachReusePortListenersConnectionsAreServedByItsOwnWorker) {
+  TestServer s(router(), {.reuse_port = true}, 2);
+  // 32 connections from distinct ports: the kernel's hash gives each listener some (all on
+  // one listener has odds of 2 in 2^32).
+  std::vector<std::unique_ptr<weft::test::RawClient>> clients;
+  for (int i = 0; i < 32; ++i) {
+    clients.push_back(std::make_unique<weft::test::RawClient>(s.port()));
+  }
+  // Two rounds: the first request of a connection is read without waiting; the second
+  // arrives on a connection that waits, as an event of the epoll it joined at accept.
+  for (int round = 0; round < 2; ++round) {
+    for (auto& c : clients) c->send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (auto& c : clients) EXPECT_NE(c->read_response().find("Hello, World!"), std::string::npos);
+  }
+  // Each listener gave its connections to its own worker's epoll, so both reactors
+  // delivered events; with both listeners on the worker where the accept loops ran, the
+  // other worker took no I/O at all and only stole tasks.
+  const auto m = s.runtime().metrics();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_GT(m[0].io_events, 0u);
+  EXPECT_GT(m[1].io_events, 0u);
+}

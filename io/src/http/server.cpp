@@ -45,10 +45,12 @@ void check_options(const ServerOptions& o) {
 }
 
 net::ServerOptions net_options(const std::shared_ptr<detail::ServerCore>& core,
-                               std::size_t listeners) {
+                               std::size_t listeners, std::size_t index = 0) {
   const ServerOptions& o = core->options;
   net::ServerOptions n;
   n.listen.reuse_port = o.reuse_port;
+  // One listener per worker, each served by its own worker's reactor.
+  if (o.reuse_port && listeners > 1) n.listen.worker = index;
   if (o.max_connections > 0) n.max_connections = (o.max_connections + listeners - 1) / listeners;
   n.wrap = o.wrap;
   n.on_error = o.on_connection_error;
@@ -95,7 +97,7 @@ Task<void> Server::listen(std::string_view host, std::uint16_t port) {
   core->listeners.push_back(std::move(first));
   for (std::size_t i = 1; i < n; ++i) {
     core->listeners.push_back(
-        co_await net::start_server(handler_of(core), host, bound, net_options(core, n)));
+        co_await net::start_server(handler_of(core), host, bound, net_options(core, n, i)));
   }
 }
 

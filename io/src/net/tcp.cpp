@@ -93,6 +93,10 @@ TcpListener TcpListener::bind(const SocketAddress& addr, ListenOptions options) 
   if (::listen(l.sock_.fd(), options.backlog) < 0) {
     throw socket_error(errno, "listen " + addr.to_string());
   }
+  if (options.worker) {
+    l.sock_.registration().register_on(*options.worker);
+    l.worker_ = options.worker;
+  }
   return l;
 }
 
@@ -108,7 +112,14 @@ Task<std::pair<TcpStream, SocketAddress>> TcpListener::accept() {
   // an idle worker steals new connection tasks during a burst of connects, and the less busy
   // worker then steals from the other for as long as they run
   // (bench/results/2026-12-06-io-constants.md).
-  if (register_accepted_) s.registration().register_here();
+  // A listener with a worker of its own gives its connections to that worker's epoll,
+  // wherever the accepting task runs (it may have been stolen, or have found connections
+  // waiting without being woken there).
+  if (worker_) {
+    s.registration().register_on(*worker_);
+  } else if (register_accepted_) {
+    s.registration().register_here();
+  }
   co_return std::pair<TcpStream, SocketAddress>(TcpStream(std::move(s)), peer);
 }
 

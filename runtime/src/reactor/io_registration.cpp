@@ -244,6 +244,20 @@ detail::IoSlot* IoRegistration::slot_for_wait() {
   if (fd_ < 0) throw UsageError("weft::IoRegistration::wait on an empty registration");
   detail::Worker* w = detail::current_worker();
   if (!w) throw UsageError("weft::IoRegistration::wait outside a weft worker");
+  return register_in(*w);
+}
+
+void IoRegistration::register_on(std::size_t worker) {
+  if (fd_ < 0) throw UsageError("weft::IoRegistration::register_on: an empty registration");
+  detail::Worker* here = detail::current_worker();
+  if (!here) throw UsageError("weft::IoRegistration::register_on outside a weft worker");
+  auto& workers = here->scheduler().workers();
+  (void)register_in(*workers[worker % workers.size()]);
+}
+
+detail::IoSlot* IoRegistration::register_in(detail::Worker& target) {
+  detail::Worker* w = &target;
+  detail::IoSlot* cur = nullptr;
   // One task registers; a task that comes at the same moment waits for it (one epoll_ctl),
   // so the fd joins exactly one epoll.
   for (;;) {

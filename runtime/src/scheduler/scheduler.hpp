@@ -137,9 +137,10 @@ class Worker {
   Scheduler& scheduler() noexcept { return sched_; }
   unsigned index() const noexcept { return index_; }
   int epoll_fd() const noexcept { return remote_.epfd; }
-  /// An fd joins our epoll (called on this worker's thread): from now on an empty queue
-  /// looks in the epoll before it searches (poll_own).
-  void note_registration() noexcept { has_io_ = true; }
+  /// An fd joins our epoll (any thread): from now on an empty queue looks in the epoll
+  /// before it searches (poll_own). Relaxed: a worker that misses it for a while still
+  /// takes the fd's events when it parks, in its own epoll_wait.
+  void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
 
  private:
   // The order of next_task: next_task.hpp; the watch constants: watch.hpp.
@@ -177,7 +178,7 @@ class Worker {
   Scheduler& sched_;
   const unsigned index_;
   Remote remote_;
-  bool has_io_ = false;    // an fd was registered here
+  std::atomic<bool> has_io_{false};  // an fd was registered here
   std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
   RunOrder order_;         // next_task's tick and LIFO streak
   bool searching_ = false;

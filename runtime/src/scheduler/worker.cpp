@@ -261,7 +261,7 @@ bool Worker::poll_own() noexcept {
   // syscall. Timers are left to park, which fires them before it sleeps. Events that woke
   // nobody (a write edge no task waits for) count too: looking again costs one epoll_wait,
   // a park much more (measured: bench/results/2026-12-06-scheduler-constants.md).
-  return has_io_ && poll_events(0) > 0;
+  return has_io_.load(std::memory_order_relaxed) && poll_events(0) > 0;
 }
 
 void Worker::drain() noexcept {

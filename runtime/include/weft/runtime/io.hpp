@@ -43,6 +43,7 @@ namespace weft {
 enum class Interest : std::uint8_t { kRead = 0, kWrite = 1 };
 
 namespace detail {
+class Worker;   // a runtime worker (runtime/src/scheduler/scheduler.hpp)
 struct IoSlot;  // the reactor's state of one registration (runtime/src/reactor/io_slot.hpp)
 }  // namespace detail
 
@@ -86,10 +87,16 @@ class IoRegistration {
   /// already; its waits are then served there wherever they run. From a worker thread.
   /// Throws UsageError elsewhere, std::system_error if epoll_ctl fails.
   void register_here() { (void)slot_for_wait(); }
+  /// Adds the fd to the epoll of worker `worker` (modulo their number) of the runtime
+  /// running the caller, unless it is in one already: its events wake its waiters there
+  /// (one SO_REUSEPORT listener per worker, each with its own reactor). From a worker
+  /// thread; throws as register_here.
+  void register_on(std::size_t worker);
 
  private:
   friend class WaitAwaiter;
-  detail::IoSlot* slot_for_wait();  // registers on first use (may throw)
+  detail::IoSlot* slot_for_wait();                 // registers on first use (may throw)
+  detail::IoSlot* register_in(detail::Worker& w);  // slot_for_wait's, on `w`'s epoll
   /// The slot once registered, else nullptr (also while another task registers it).
   detail::IoSlot* slot() const noexcept;
 

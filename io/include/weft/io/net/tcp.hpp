@@ -96,6 +96,12 @@ struct ListenOptions {
   /// by stealing their new tasks.
   bool reuse_port = false;
   bool v6_only = false;  ///< IPV6_V6ONLY for an IPv6 address
+  /// The worker whose reactor serves the listener and the connections it accepts (modulo
+  /// the runtime's workers), joined at bind, which must then run on a worker. One
+  /// reuse_port listener per worker, each on its own, makes every worker accept and serve
+  /// its own share of the connections (nginx's model). Unset: the worker where the
+  /// first accept waits.
+  std::optional<std::size_t> worker{};
 };
 
 /// A listening TCP (or Unix stream) socket.
@@ -107,7 +113,8 @@ class TcpListener {
   /// Accepts a connection and its peer's address. If the process is out of file
   /// descriptors (EMFILE, ENFILE) or memory, keeps waiting, backing off from 10 ms up to
   /// 1 s between tries (the pending connection stays in the backlog), and never spins.
-  /// With ListenOptions::reuse_port the stream is registered on this worker's epoll.
+  /// With ListenOptions::worker the stream is registered on that worker's epoll, else with
+  /// ListenOptions::reuse_port on this worker's.
   Task<std::pair<TcpStream, SocketAddress>> accept();
 
   SocketAddress local_address() const { return sock_.local_address(); }
@@ -117,7 +124,8 @@ class TcpListener {
 
  private:
   Socket sock_;
-  bool register_accepted_ = false;  // ListenOptions::reuse_port
+  bool register_accepted_ = false;     // ListenOptions::reuse_port
+  std::optional<std::size_t> worker_;  // ListenOptions::worker
 };
 
 }  // namespace weft::net
