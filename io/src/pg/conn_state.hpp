@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "statement_cache.hpp"
@@ -47,6 +48,12 @@ struct ConnState {
   std::function<void(const Notice&)> on_notice;
   /// Set when the connection was lost (the PGconn is closed then): later calls say so.
   bool lost = false;
+
+  // LISTEN/NOTIFY (notify.cpp).
+  /// The last error the server reported outside a query: libpq hands it to the notice
+  /// receiver (connect.cpp), and it is a terminated backend's FATAL just before the end of
+  /// the stream, which notifications() then reports as the ConnectionLost's cause.
+  std::optional<ErrorFields> idle_error;
 };
 
 }  // namespace weft::pg::detail

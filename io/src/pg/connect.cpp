@@ -148,13 +148,22 @@ std::string notice_field(const PGresult* r, int code) {
 /// running the query.
 void deliver_notice(void* arg, const PGresult* r) {
   auto* s = static_cast<detail::ConnState*>(arg);
-  if (!s->on_notice) return;
   Notice n;
   n.severity = notice_field(r, PG_DIAG_SEVERITY_NONLOCALIZED);
   n.sqlstate = notice_field(r, PG_DIAG_SQLSTATE);
   n.message = notice_field(r, PG_DIAG_MESSAGE_PRIMARY);
   n.detail = notice_field(r, PG_DIAG_MESSAGE_DETAIL);
   n.hint = notice_field(r, PG_DIAG_MESSAGE_HINT);
+  // libpq passes an error that came outside a query here too (a terminated backend's FATAL
+  // while idle): kept as the cause of the loss that follows (conn_state.hpp).
+  if (n.severity == "ERROR" || n.severity == "FATAL" || n.severity == "PANIC") {
+    s->idle_error = ErrorFields{.sqlstate = n.sqlstate,
+                                .message = n.message,
+                                .detail = n.detail,
+                                .hint = n.hint,
+                                .query = {}};
+  }
+  if (!s->on_notice) return;
   try {
     s->on_notice(n);
   } catch (...) {

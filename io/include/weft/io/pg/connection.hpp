@@ -43,6 +43,7 @@
 #include <utility>
 
 #include "weft/io/pg/errors.hpp"
+#include "weft/io/pg/notify.hpp"
 #include "weft/io/pg/result.hpp"
 #include "weft/io/pg/types.hpp"
 #include "weft/runtime/task.hpp"
@@ -159,6 +160,28 @@ class Connection {
   /// Runs one statement with encoded parameters; its result. The building block of the
   /// methods above. Throws as execute() does.
   Task<Result> query(std::string sql, Params params);
+
+  // LISTEN/NOTIFY (notify.hpp, notify.cpp).
+  /// LISTEN on `channel`: a case-sensitive name, sent quoted (any characters but NUL, at
+  /// most 63 bytes). In effect at once, or from the commit of the transaction block it runs
+  /// in. Throws std::invalid_argument for an empty name or one with a NUL,
+  /// std::length_error for a longer one, else as execute() does.
+  Task<void> listen(std::string channel);
+  /// UNLISTEN `channel`; what was received before is still yielded. Throws as listen().
+  Task<void> unlisten(std::string channel);
+  /// UNLISTEN * (every channel). Throws as execute() does.
+  Task<void> unlisten_all();
+  /// Sends a notification on `channel` (pg_notify): delivered to the listeners, this
+  /// session's too, at once, or at the commit of the transaction block it runs in. Throws
+  /// as listen() does, and pg::Error (SQLSTATE 22023) for a payload of 8000 bytes or more.
+  Task<void> notify(std::string channel, std::string payload);
+  /// notify() with an empty payload.
+  Task<void> notify(std::string channel);
+  /// Every notification this connection receives, in order; never ends by itself (see
+  /// notify.hpp: queries between two yields, cancellation). From next(): pg::ConnectionLost
+  /// once the connection is lost, UsageError on a closed connection or while another query
+  /// runs. Must not be resumed after the Connection is destroyed (moving it is fine).
+  AsyncGenerator<Notification> notifications();
 
   /// Closes the connection (at once; the server is told with a Terminate message if the
   /// socket takes it). Idempotent. Must not be called while a query runs.
