@@ -4,7 +4,8 @@ uvloop, on a throwaway PostgreSQL cluster this script starts.
 
     bench/pg/run_pg.py [--rounds 5] [--seconds 3] [--quick] [--build build/release]
         [--workload select1 --workload pk ...] [--client weft ...] [--via tcp|unix]
-        [--weft-workers 1 --weft-workers 2] [--out FILE]
+        [--bars weft-1w|weft-2w] [--out FILE]
+    bench/pg/run_pg.py --serve     # the cluster alone, for profiling a client by hand
 
 The server: initdb into a temporary directory (as the system user weft-pg when run as root,
 since PostgreSQL refuses root; made with useradd if missing, as tests/io/pg_server.cpp
@@ -49,6 +50,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -310,6 +312,7 @@ def run_client(ctx, client, workload, conns):
         raise PgBenchError(f"{' '.join(command)} failed (status {status}):\n{err[-2000:]}")
     result = parse(out, cpu)
     result["server_cpu_pct"] = 100 * server_cpu / wall
+    result["load1"] = os.getloadavg()[0]  # others' work on the machine, for the record
     return result
 
 
@@ -378,19 +381,19 @@ def check_bars(results, cells, weft):
         if workload == "pool":
             if apg:
                 r = ratio_median(mine, apg, "qps")
-                out.append(f"- pool {conns}: queries/s {r:.2f}x asyncpg's pool (bar >= "
+                out.append(f"- pool {conns}: queries/s {r:.3f}x asyncpg's pool (bar >= "
                            f"{BAR_POOL_VS_ASYNCPG:g}x): {verdict(r >= BAR_POOL_VS_ASYNCPG)}")
             continue
         if pgb:
             r = ratio_median(mine, pgb, "qps")
-            out.append(f"- {workload} {conns}: queries/s {r:.2f}x pgbench's (bar >= 1): "
+            out.append(f"- {workload} {conns}: queries/s {r:.3f}x pgbench's (bar >= 1): "
                        f"{verdict(r >= 1)}")
             r = ratio_median(mine, pgb, "cpu_us")
-            out.append(f"- {workload} {conns}: CPU/query {r:.2f}x pgbench's (bar <= 1): "
+            out.append(f"- {workload} {conns}: CPU/query {r:.3f}x pgbench's (bar <= 1): "
                        f"{verdict(r <= 1)}")
         if apg:
             r = ratio_median(mine, apg, "cpu_us")
-            out.append(f"- {workload} {conns}: CPU/query {r:.2f}x asyncpg's (bar <= "
+            out.append(f"- {workload} {conns}: CPU/query {r:.3f}x asyncpg's (bar <= "
                        f"{BAR_CPU_VS_ASYNCPG:g}): {verdict(r <= BAR_CPU_VS_ASYNCPG)}")
     return out
 
@@ -420,10 +423,29 @@ def parse_args():
     parser.add_argument("--bars", default="weft-1w", choices=WEFT,
                         help="the weft client the bars are checked for")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--serve", action="store_true",
+                        help="start the cluster, print its conninfo and keep it until "
+                             "SIGINT or SIGTERM (for profiling one client by hand)")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds = 1, 1.0
     return args
+
+
+def serve(cluster):
+    """Keeps the started cluster until SIGINT or SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"conninfo: {cluster.conninfo()}\ndsn: {cluster.dsn()}\npgbench: "
+          f"{' '.join(cluster.pgbench_conn())}\nscripts: {cluster.dir}\n"
+          f"(SIGINT or SIGTERM stops it)", flush=True)
+    for workload in ("select1", "pk"):
+        pgbench_script(workload, cluster.scale, cluster.dir)
+    try:
+        while cluster.process.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main():
@@ -443,6 +465,8 @@ def main():
         print(f"starting PostgreSQL and pgbench -i -s {args.scale} in {cluster.dir}",
               file=sys.stderr, flush=True)
         cluster.start()
+        if args.serve:
+            return serve(cluster)
         ctx = Context(cluster, args.seconds, args.scale, weft_bin, cluster.dir)
         for rnd in range(args.rounds):
             for workload, conns in cells:
@@ -462,9 +486,11 @@ def main():
     finally:
         cluster.stop()
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    loads = [r["load1"] for r in runs_json]
     doc = (f"# weft::pg against pgbench and asyncpg\n\nMedians of {args.rounds} interleaved "
            f"rounds of {args.seconds:g} s runs, via {args.via}, pgbench scale {args.scale} "
-           f"({stamp}; {machine_summary()}).\n\n"
+           f"({stamp}; {machine_summary()}; 1-minute load average {min(loads):.1f} to "
+           f"{max(loads):.1f} over the runs).\n\n"
            + make_report(results, cells, clients, args.bars))
     print(doc)
     out.write_text(doc)
