@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -161,13 +162,22 @@ weft::Task<void> pool_loop(Run& run, weft::pg::Pool& pool) {
   run.queries.fetch_add(n, std::memory_order_relaxed);
 }
 
-/// Starts the timer once all `tasks` loops are at the start line.
-weft::Task<void> starter(Run& run, long tasks) {
-  while (run.ready.load(std::memory_order_acquire) < tasks) {
+/// Starts the timer once all loops are at the start line, or at once if one of them ended
+/// before it (it failed: its handle rethrows when measure() awaits it).
+weft::Task<void> starter(Run& run, const std::vector<weft::JoinHandle<void>>& loops) {
+  auto any_ended = [&loops] {
+    for (const auto& h : loops) {
+      if (h.done()) return true;
+    }
+    return false;
+  };
+  const long tasks = static_cast<long>(loops.size());
+  while (run.ready.load(std::memory_order_acquire) < tasks && !any_ended()) {
     co_await weft::sleep(std::chrono::milliseconds(1));
   }
+  const double seconds = any_ended() ? 0.0 : run.args.seconds;
   run.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(run.args.seconds));
+                                    std::chrono::duration<double>(seconds));
   run.go.store(true, std::memory_order_release);
 }
 
@@ -181,10 +191,19 @@ struct Measured {
 weft::Task<Measured> measure(Run& run, long tasks, std::function<weft::Task<void>(long)> loop) {
   std::vector<weft::JoinHandle<void>> loops;
   for (long i = 0; i < tasks; ++i) loops.push_back(weft::spawn(loop(i)));
-  co_await starter(run, tasks);
+  co_await starter(run, loops);
   const auto started = Clock::now();
   const double cpu_started = cpu_seconds();
-  for (auto& h : loops) co_await h;
+  // Every loop is awaited, so a failure is reported once, as the first one's.
+  std::exception_ptr failed;
+  for (auto& h : loops) {
+    try {
+      co_await h;
+    } catch (...) {
+      if (!failed) failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
   Measured m;
   m.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   m.cpu = cpu_seconds() - cpu_started;
