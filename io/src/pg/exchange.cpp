@@ -40,8 +40,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-using namespace std::chrono_literals;
-
 // How long a cancelled query may take to end after the cancel request before the connection
 // is given up (closed): long enough for a loaded server, short enough that a lost server
 // does not hold the cancelled task.

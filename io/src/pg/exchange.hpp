@@ -24,7 +24,6 @@ struct ResultDeleter {
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 /// `m` without the newlines and spaces libpq ends its messages with.
-/// `m` without the newlines and spaces libpq ends its messages with.
 std::string trimmed(std::string m);
 
 /// The fields of an error the client found.
