@@ -42,6 +42,8 @@ struct ConnState {
   std::atomic<bool> busy{false};
   /// Prepared statements (statement_cache.hpp); the capacity comes from ConnectOptions.
   StatementCache statements{0};
+  /// The statement cache's key of the query running now (kept: no allocation per query).
+  std::string statement_key;
   /// Savepoints open now, for the names of nested transactions (transaction.cpp).
   int savepoints = 0;
   /// ConnectOptions::on_notice (libpq's notice receiver calls it with this state).

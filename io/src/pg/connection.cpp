@@ -2,6 +2,7 @@
 // statement cache.
 #include <libpq-fe.h>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -100,23 +101,40 @@ Task<Result> Connection::query(std::string sql, Params params) {
   ConnState* s = s_.get();
   QueryScope scope(s, "query");
   const std::size_t n = params.size();
-  std::vector<const char*> values(n);
-  std::vector<int> lengths(n), formats(n, 1);
+  // libpq's arrays of the parameters: on the frame for the usual few, else on the heap.
+  constexpr std::size_t kInline = 16;
+  std::array<const char*, kInline> values_inline;
+  std::array<int, kInline> lengths_inline, formats_inline;
+  std::vector<const char*> values_heap;
+  std::vector<int> lengths_heap, formats_heap;
+  const char** values = values_inline.data();
+  int* lengths = lengths_inline.data();
+  int* formats = formats_inline.data();
+  if (n > kInline) {
+    values_heap.resize(n);
+    lengths_heap.resize(n);
+    formats_heap.resize(n);
+    values = values_heap.data();
+    lengths = lengths_heap.data();
+    formats = formats_heap.data();
+  }
   for (std::size_t i = 0; i < n; ++i) {
     values[i] = params.nulls()[i] ? nullptr : params.values()[i].data();
     lengths[i] = static_cast<int>(params.values()[i].size());
+    formats[i] = 1;  // binary
   }
   if (!s->statements.caches(sql)) {
     const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
-    if (!PQsendQueryParams(s->conn, sql.c_str(), static_cast<int>(n), params.types().data(),
-                           values.data(), lengths.data(), formats.data(), /*resultFormat=*/1)) {
+    if (!PQsendQueryParams(s->conn, sql.c_str(), static_cast<int>(n), params.types().data(), values,
+                           lengths, formats, /*resultFormat=*/1)) {
       send_failed(*s, sql);
     }
     co_return co_await finish(*s, sql, read_seq);
   }
 
-  co_await close_evicted(*s);
-  const std::string key = detail::StatementCache::key(sql, params.types());
+  if (!s->statements.to_close().empty()) co_await close_evicted(*s);
+  detail::StatementCache::key_into(s->statement_key, sql, params.types());
+  const std::string& key = s->statement_key;
   // A second attempt only after a stale statement outside a transaction block (re-prepared,
   // as asyncpg does); in a block, the error has aborted the transaction anyway.
   for (int attempt = 0;; ++attempt) {
@@ -134,8 +152,8 @@ Task<Result> Connection::query(std::string sql, Params params) {
       s->statements.insert(key, *name);
     }
     const std::uint32_t read_seq = s->reg.ready_seq(Interest::kRead);
-    if (!PQsendQueryPrepared(s->conn, name->c_str(), static_cast<int>(n), values.data(),
-                             lengths.data(), formats.data(), /*resultFormat=*/1)) {
+    if (!PQsendQueryPrepared(s->conn, name->c_str(), static_cast<int>(n), values, lengths, formats,
+                             /*resultFormat=*/1)) {
       send_failed(*s, sql);
     }
     bool retry = false;
@@ -147,7 +165,7 @@ Task<Result> Connection::query(std::string sql, Params params) {
       if (attempt > 0 || PQtransactionStatus(s->conn) != PQTRANS_IDLE) throw;
       retry = true;
     }
-    if (retry) co_await close_evicted(*s);
+    if (retry && !s->statements.to_close().empty()) co_await close_evicted(*s);
   }
 }
 

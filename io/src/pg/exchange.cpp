@@ -199,8 +199,11 @@ Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq
   ResultPtr last, error;
   bool failed = false;
   try {
+    // The steps that usually have nothing to wait for (a query that fits the socket's
+    // buffer, a response read whole) are tried here first: a coroutine each costs a frame.
     bool consumed = false;
-    if (!co_await flush(s, consumed)) {
+    const int flushed = PQflush(s.conn);
+    if (flushed < 0 || (flushed > 0 && !co_await flush(s, consumed))) {
       failed = true;
     } else if (!co_await until_ready(s, consumed ? std::nullopt : std::optional(read_seq))) {
       failed = true;
@@ -214,7 +217,7 @@ Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq
       } else {
         last = std::move(r);
       }
-      if (!co_await until_ready(s, std::nullopt)) failed = true;
+      if (PQisBusy(s.conn) && !co_await until_ready(s, std::nullopt)) failed = true;
     }
   } catch (const CancelledError&) {
     cancelled = std::current_exception();

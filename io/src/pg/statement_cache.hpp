@@ -29,10 +29,16 @@ class StatementCache {
 
   /// The key of `sql` prepared for `types`.
   static std::string key(std::string_view sql, const std::vector<Oid>& types) {
-    std::string k(sql);
+    std::string k;
+    key_into(k, sql, types);
+    return k;
+  }
+  /// key(), written into `k` (a buffer kept between queries: no allocation once it is big
+  /// enough).
+  static void key_into(std::string& k, std::string_view sql, const std::vector<Oid>& types) {
+    k.assign(sql);
     k.push_back('\0');
     for (Oid t : types) k.append(reinterpret_cast<const char*>(&t), sizeof t);
-    return k;
   }
 
   /// The name of the statement prepared under `key`, marked most recently used; nullopt if
