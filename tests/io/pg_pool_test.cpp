@@ -90,6 +90,25 @@ TEST(PgPool, ATransactionLeftOpenIsRolledBackBeforeTheNextBorrower) {
   }());
 }
 
+TEST(PgPool, ChannelsABorrowerListenedOnAreDroppedBeforeTheNextOne) {
+  weft::run([]() -> weft::Task<void> {
+    pg::Pool pool(server().conninfo(), {.max_size = 1});
+    {
+      auto conn = co_await pool.acquire();
+      co_await conn->listen("pool_jobs");
+      EXPECT_TRUE(conn->listening());
+      co_await conn->notify("pool_jobs", "queued for the first borrower");
+      (void)co_await conn->fetchval<std::int32_t>("SELECT 1");  // the notification arrives
+    }  // returned listening, a notification queued
+    auto conn = co_await pool.acquire();
+    EXPECT_FALSE(conn->listening());
+    // Nothing queued and nothing new: a NOTIFY now reaches no listener on this session.
+    co_await conn->notify("pool_jobs", "after the reset");
+    auto gen = conn->notifications();
+    EXPECT_THROW((void)co_await weft::wait_for(gen.next(), 200ms), weft::TimeoutError);
+  }());
+}
+
 TEST(PgPool, ALostConnectionIsReplaced) {
   weft::run([]() -> weft::Task<void> {
     pg::Pool pool(server().conninfo(), {.max_size = 1});

@@ -44,6 +44,8 @@ struct ConnState {
   StatementCache statements{0};
   /// The statement cache's key of the query running now (kept: no allocation per query).
   std::string statement_key;
+  /// A LISTEN succeeded since the last UNLISTEN * (Connection::listening).
+  bool listening = false;
   /// Savepoints open now, for the names of nested transactions (transaction.cpp).
   int savepoints = 0;
   /// ConnectOptions::on_notice (libpq's notice receiver calls it with this state).

@@ -121,6 +121,7 @@ AsyncGenerator<Notification> notifications_of(ConnState* s) {
 Task<void> Connection::listen(std::string channel) {
   check_channel(channel, "listen");
   co_await run_command(s_.get(), std::move(channel), "LISTEN", "listen");
+  s_->listening = true;
 }
 
 Task<void> Connection::unlisten(std::string channel) {
@@ -132,6 +133,11 @@ Task<void> Connection::unlisten_all() {
   QueryScope scope(s_.get(), "unlisten_all");
   const std::string sql = "UNLISTEN *";
   co_await detail::run_simple(*s_, sql);
+  s_->listening = false;
+}
+
+bool Connection::listening() const noexcept {
+  return s_ && s_->listening;
 }
 
 Task<void> Connection::notify(std::string channel, std::string payload) {

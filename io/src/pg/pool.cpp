@@ -1,6 +1,8 @@
 // pg::Pool's hooks on weft::Pool<Connection> (see pool.hpp for what each decides).
 #include "weft/io/pg/pool.hpp"
 
+#include <libpq-fe.h>
+
 #include <utility>
 
 namespace weft::pg {
@@ -15,11 +17,19 @@ PoolHooks<Connection> hooks(std::string conninfo, const PoolOptions& o) {
         conninfo, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), connect_options);
   };
   h.check = [](Connection& c) -> Task<bool> { co_return c.is_alive(); };
-  h.reset = [](Connection& c) -> Task<void> { co_await c.execute("ROLLBACK"); };
+  // What a borrower may leave behind: an open transaction, and channels it listens on
+  // (asyncpg's reset runs UNLISTEN * too), with notifications queued for them.
+  h.reset = [](Connection& c) -> Task<void> {
+    if (c.transaction_status() != TransactionStatus::kIdle) co_await c.execute("ROLLBACK");
+    if (c.listening()) {
+      co_await c.unlisten_all();
+      while (PGnotify* n = PQnotifies(c.native())) PQfreemem(n);
+    }
+  };
   h.recycle = [](Connection& c) -> Recycle {
     switch (c.transaction_status()) {
       case TransactionStatus::kIdle:
-        return Recycle::Keep;
+        return c.listening() ? Recycle::Reset : Recycle::Keep;
       case TransactionStatus::kInTransaction:
       case TransactionStatus::kFailed:
         return Recycle::Reset;

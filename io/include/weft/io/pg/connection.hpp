@@ -182,6 +182,9 @@ class Connection {
   /// once the connection is lost, UsageError on a closed connection or while another query
   /// runs. Must not be resumed after the Connection is destroyed (moving it is fine).
   AsyncGenerator<Notification> notifications();
+  /// True from a listen() until unlisten_all() (a pg::Pool then clears the connection with
+  /// UNLISTEN * when it is returned, so the next borrower hears nothing it did not ask for).
+  bool listening() const noexcept;
 
   /// Closes the connection (at once; the server is told with a Terminate message if the
   /// socket takes it). Idempotent. Must not be called while a query runs.
