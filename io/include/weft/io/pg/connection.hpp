@@ -86,6 +86,7 @@ struct ConnectOptions {
 };
 
 class Transaction;  // transaction.hpp
+class Batch;        // pipeline.hpp
 
 /// The isolation level of a transaction (BEGIN ISOLATION LEVEL ...).
 enum class IsolationLevel {
@@ -185,6 +186,19 @@ class Connection {
   /// True from a listen() until unlisten_all() (a pg::Pool then clears the connection with
   /// UNLISTEN * when it is returned, so the next borrower hears nothing it did not ask for).
   bool listening() const noexcept;
+  // Pipeline mode: batches of queries in one round trip (pipeline.hpp, pipeline.cpp).
+  /// Runs every query of `batch` in one round trip and returns their results in order (see
+  /// pipeline.hpp). `batch` is read while the task runs: keep it alive until it ends. Throws
+  /// pg::BatchError (a pg::Error) for the first query the server refused (the later ones are
+  /// not run; outside a transaction block the earlier ones are rolled back), ConnectionLost,
+  /// UsageError on a closed or busy connection; a cancellation point that leaves the
+  /// connection usable. An empty batch returns at once.
+  Task<std::vector<Result>> run_batch(const Batch& batch);
+  /// Runs `sql` once per element of `rows`, a range of tuples of parameter values
+  /// (std::tuple, std::pair, std::array), as one batch (asyncpg's executemany); the total
+  /// number of rows affected. Throws as run_batch() does. Defined in pipeline.hpp.
+  template <class Rows>
+  Task<std::uint64_t> execute_many(std::string_view sql, const Rows& rows);
 
   /// Closes the connection (at once; the server is told with a Terminate message if the
   /// socket takes it). Idempotent. Must not be called while a query runs.
@@ -250,4 +264,5 @@ Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p)
 
 }  // namespace weft::pg
 
+#include "weft/io/pg/pipeline.hpp"     // Connection::execute_many
 #include "weft/io/pg/transaction.hpp"  // Connection::transaction
