@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -228,6 +229,55 @@ TEST(PgPipeline, WithTheStatementCacheOffQueriesAreSentUnnamed) {
     EXPECT_EQ(c.cached_statements(), 0u);
     EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT count(*) FROM pg_prepared_statements"), 0);
   }());
+}
+
+TEST(PgPipeline, MoreStatementsThanTheCacheHoldsRunAndTheEvictedAreDeallocated) {
+  weft::run([]() -> weft::Task<void> {
+    pg::ConnectOptions o;
+    o.statement_cache_size = 2;
+    pg::Connection c = co_await pg::connect(server().conninfo(), o);
+    pg::Batch b;
+    for (int round = 0; round < 3; ++round) {
+      for (int k = 0; k < 5; ++k) b.add("SELECT $1::int4 + " + std::to_string(k), round);
+    }
+    const std::vector<pg::Result> rs = co_await c.run_batch(b);
+    CO_ASSERT_EQ(rs.size(), 15u);
+    for (int round = 0; round < 3; ++round) {
+      for (int k = 0; k < 5; ++k) {
+        EXPECT_EQ(rs[static_cast<std::size_t>(round * 5 + k)][0].get<std::int32_t>(0), round + k);
+      }
+    }
+    EXPECT_EQ(c.cached_statements(), 2u);
+    // The next query deallocates the statements the cache let go first (the query itself is
+    // prepared and cached too, and takes the place of one; that one goes before the next).
+    EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT count(*) FROM pg_prepared_statements "
+                                                "WHERE statement LIKE 'SELECT $1::int4 + %'"),
+              2);
+  }());
+}
+
+TEST(PgPipeline, ACopyIsRefusedWhenAddedAndItsRowsAreDroppedIfItSlipsThrough) {
+  pg::Batch refused;
+  EXPECT_THROW(refused.add("  copy t FROM STDIN"), std::invalid_argument);
+  EXPECT_TRUE(refused.empty());
+  with_conn([](pg::Connection& c) -> weft::Task<void> {
+    // Not recognised as a COPY when added (the comment): the server sends its rows, which are
+    // read and dropped, and the batch fails on it.
+    pg::Batch out;
+    out.add("/* rows */ COPY (SELECT generate_series(1, 100000)) TO STDOUT");
+    out.add("SELECT 3");
+    try {
+      (void)co_await c.run_batch(out);
+      ADD_FAILURE() << "no error";
+    } catch (const pg::BatchError& e) {
+      EXPECT_EQ(e.index(), 0u);
+      EXPECT_NE(std::string(e.what()).find("COPY TO STDOUT is not supported in a batch"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_TRUE(pipeline_off(c));
+    EXPECT_EQ(co_await c.fetchval<std::int32_t>("SELECT 4"), 4);
+  });
 }
 
 TEST(PgPipeline, ATimeoutMidBatchRaisesTimeoutErrorAndLeavesTheConnectionUsable) {

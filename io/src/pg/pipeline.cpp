@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -58,9 +59,27 @@ std::string batch_what(const ErrorFields& f, std::size_t index, std::size_t size
          " after it were not run: " + rest;
 }
 
+/// True if `sql`'s first word is COPY (any case). A COPY FROM STDIN in a pipeline would take
+/// the queries after it as its data, and the server would end the session.
+bool starts_with_copy(std::string_view sql) {
+  const std::size_t i = sql.find_first_not_of(" \t\r\n(");
+  if (i == std::string_view::npos || sql.size() - i < 5) return false;
+  for (std::size_t k = 0; k < 4; ++k) {
+    if ((sql[i + k] | 0x20) != "copy"[k]) return false;
+  }
+  const char next = sql[i + 4];
+  return next == ' ' || next == '\t' || next == '\r' || next == '\n' || next == '(';
+}
+
 }  // namespace
 
 Batch& Batch::add_params(std::string_view sql, Params params) {
+  if (starts_with_copy(sql)) {
+    throw std::invalid_argument(
+        "weft::pg::Batch::add: COPY cannot run in a batch (its data would have to come between "
+        "the batch's queries): " +
+        std::string(sql));
+  }
   if (params.size() > kMaxParams) {
     throw std::length_error("weft::pg::Batch::add: " + std::to_string(params.size()) +
                             " parameters, more than the protocol's 65535 per query");
@@ -184,6 +203,7 @@ class BatchRun {
       }
       throw BatchError(fields_of(error_.get(), error_sql()), error_index_, b_.size());
     }
+    if (client_error_) throw BatchError(std::move(*client_error_), error_index_, b_.size());
     co_return std::move(results_);
   }
 
@@ -200,7 +220,8 @@ class BatchRun {
   };
 
   const std::string& error_sql() const {
-    return b_.sqls_[b_.queries_[error_ ? error_index_ : std::min(read_query_, b_.size() - 1)].sql];
+    const bool failed = error_ || client_error_;
+    return b_.sqls_[b_.queries_[failed ? error_index_ : std::min(read_query_, b_.size() - 1)].sql];
   }
 
   /// The statement to run query `i` with, prepared in the pipeline first if no statement of
@@ -276,7 +297,9 @@ class BatchRun {
   /// Takes every whole result libpq holds, in the order of the items sent. False if the
   /// stream of results does not match them (the connection is then given up).
   bool take_results() {
-    while (read_ < items_.size() && !PQisBusy(s_.conn)) {
+    while (read_ < items_.size()) {
+      if (copy_out_ && !drain_copy_out()) return !copy_out_failed_;
+      if (PQisBusy(s_.conn)) break;
       ResultPtr r(PQgetResult(s_.conn));
       const Item& it = items_[read_];
       if (it.kind == Kind::kSync) {
@@ -311,6 +334,21 @@ class BatchRun {
         case PGRES_BAD_RESPONSE:
           keep_error(std::move(r), it.query);
           break;
+        case PGRES_COPY_IN:
+          // One that Batch::add did not recognise (behind a comment). Ended with an error, the
+          // server fails it; unless it was the last query, the server then reads the next
+          // query as COPY data and ends the session (ConnectionLost).
+          if (PQputCopyEnd(s_.conn, "weft::pg: COPY is not supported in a batch") < 0) {
+            return false;
+          }
+          break;
+        case PGRES_COPY_OUT:
+          // Its rows are read and dropped; the batch then fails with a client error.
+          keep_client_error("COPY TO STDOUT is not supported in a batch", it.query);
+          copy_out_ = true;
+          break;
+        case PGRES_COPY_BOTH:  // replication: the stream cannot be ended from here
+          return false;
         default:
           item_ok_ = true;
           if (it.kind == Kind::kQuery) current_ = std::move(r);
@@ -320,8 +358,31 @@ class BatchRun {
     return true;
   }
 
+  /// Reads and drops a COPY TO STDOUT's rows; false while more are to come (or it failed:
+  /// copy_out_failed_).
+  bool drain_copy_out() {
+    for (;;) {
+      char* row = nullptr;
+      const int n = PQgetCopyData(s_.conn, &row, /*async=*/1);
+      if (n > 0) {
+        PQfreemem(row);
+        continue;
+      }
+      if (n == 0) return false;
+      copy_out_ = false;
+      copy_out_failed_ = n != -1;
+      return n == -1;
+    }
+  }
+
+  void keep_client_error(std::string message, std::size_t query) {
+    if (error_ || client_error_) return;
+    client_error_ = client_error(std::move(message), b_.sqls_[b_.queries_[query].sql]);
+    error_index_ = query;
+  }
+
   void keep_error(ResultPtr r, std::size_t query) {
-    if (error_) return;
+    if (error_ || client_error_) return;
     error_ = std::move(r);
     error_index_ = std::min(query, b_.size() - 1);
   }
@@ -414,17 +475,20 @@ class BatchRun {
 
   ConnState& s_;
   const Batch& b_;
-  std::vector<Item> items_;      // sent, in order
-  std::size_t next_ = 0;         // the next query to send
-  std::size_t read_ = 0;         // the item whose results come next
-  std::size_t read_query_ = 0;   // the query whose results come next
-  bool synced_ = false;          // the Sync is in libpq's buffer
-  bool sending_ = true;          // false once cancelled: no more queries
-  bool discard_ = false;         // drop results (cancelled)
-  bool item_ok_ = false;         // the current item had a successful result
-  bool backlog_ = false;         // the last PQflush left data in libpq's buffer
-  ResultPtr current_;            // the current query's last result
-  ResultPtr error_;              // the first error of the batch
+  std::vector<Item> items_;                  // sent, in order
+  std::size_t next_ = 0;                     // the next query to send
+  std::size_t read_ = 0;                     // the item whose results come next
+  std::size_t read_query_ = 0;               // the query whose results come next
+  bool synced_ = false;                      // the Sync is in libpq's buffer
+  bool sending_ = true;                      // false once cancelled: no more queries
+  bool discard_ = false;                     // drop results (cancelled)
+  bool item_ok_ = false;                     // the current item had a successful result
+  bool backlog_ = false;                     // the last PQflush left data in libpq's buffer
+  ResultPtr current_;                        // the current query's last result
+  ResultPtr error_;                          // the first error of the batch
+  std::optional<ErrorFields> client_error_;  // or the client's (a COPY TO STDOUT)
+  bool copy_out_ = false;                    // a COPY TO STDOUT's rows are being dropped
+  bool copy_out_failed_ = false;
   std::size_t error_index_ = 0;  // its query
   std::vector<Result> results_;
   std::vector<Prepared> prepared_;                              // Parse sent by this batch

@@ -63,7 +63,10 @@ class BatchRun;  // io/src/pg/pipeline.cpp
 class Batch {
  public:
   /// Appends `sql` with `args` bound to $1, $2 ... (any type of types.hpp); returns *this.
-  /// One statement per query (the extended protocol: no semicolon-separated lists).
+  /// One statement per query (the extended protocol: no semicolon-separated lists). Throws
+  /// std::invalid_argument for a COPY (its data cannot come between a batch's queries; one
+  /// hidden behind a comment fails the batch when it runs), std::length_error for more than
+  /// 65535 parameters.
   template <class... A>
   Batch& add(std::string_view sql, const A&... args) {
     return add_params(sql, Params(args...));
