@@ -116,6 +116,23 @@ TEST(PgPipeline, AHundredThousandQueriesWithLargeAnswersNeverDeadlock) {
   });
 }
 
+TEST(PgPipeline, AHugeAnswerWhileHugeQueriesAreStillBeingSentNeverDeadlocks) {
+  // The first answer (32 MiB) is more than the socket buffers hold, so the server blocks
+  // sending it and stops reading; the queries after it (24 MiB) are more than the buffers
+  // take, so we cannot send them all either. Unless the batch reads while it waits to send,
+  // both sides wait forever.
+  with_conn([](pg::Connection& c) -> weft::Task<void> {
+    const std::string mib(1 << 20, 'q');
+    pg::Batch b;
+    b.add("SELECT repeat('a', 32 * 1024 * 1024)");
+    for (int i = 0; i < 24; ++i) b.add("SELECT length($1::text)", mib);
+    const std::vector<pg::Result> rs = co_await c.run_batch(b);
+    CO_ASSERT_EQ(rs.size(), 25u);
+    EXPECT_EQ(rs[0][0].get<std::string>(0).size(), 32u << 20);
+    EXPECT_EQ(rs[24][0].get<std::int32_t>(0), 1 << 20);
+  });
+}
+
 TEST(PgPipeline, LargeQueriesAndLargeAnswersBothWaysNeverDeadlock) {
   with_conn([](pg::Connection& c) -> weft::Task<void> {
     const std::string big(16 * 1024, 'y');
