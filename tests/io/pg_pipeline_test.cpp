@@ -68,9 +68,15 @@ TEST(PgPipeline, ResultsComeBackInOrderAndTyped) {
     b.add("SELECT $1::int8 * 2 AS doubled, $2 AS label", std::int64_t{21}, "x");
     b.add("SELECT id, name FROM t ORDER BY id");
     b.add("UPDATE t SET name = $1 WHERE id > $2", "many", 0);
+    pg::Params built;  // parameters assembled at run time
+    built.add(7);
+    built.add(std::optional<std::string>());
+    b.add_params("SELECT $1::int4 AS n, $2::text AS nothing", built);
     const std::vector<pg::Result> rs = co_await c.run_batch(b);
     EXPECT_TRUE(pipeline_off(c));
-    CO_ASSERT_EQ(rs.size(), 5u);
+    CO_ASSERT_EQ(rs.size(), 6u);
+    EXPECT_EQ(rs[5][0].get<std::int32_t>("n"), 7);
+    EXPECT_TRUE(rs[5][0].is_null(1));
     EXPECT_EQ(rs[0].command_tag(), "INSERT 0 1");
     EXPECT_EQ(rs[1].affected_rows(), 1u);
     EXPECT_EQ(rs[2][0].get<std::int64_t>("doubled"), 42);
@@ -400,6 +406,13 @@ TEST(PgPipeline, BatchKeepsEachQuerysSql) {
   EXPECT_EQ(b.sql(1), "SELECT $1::int4");
   EXPECT_EQ(b.sql(2), "SELECT 'other'");
   EXPECT_THROW((void)b.sql(3), std::out_of_range);
+  // A query refused when added leaves the batch as it was.
+  pg::Params many;
+  for (int i = 0; i < 65536; ++i) many.add(i);
+  EXPECT_THROW(b.add_params("SELECT 'too many'", many), std::length_error);
+  EXPECT_THROW(b.add("COPY t TO STDOUT"), std::invalid_argument);
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b.sql(2), "SELECT 'other'");
   b.clear();
   EXPECT_TRUE(b.empty());
 }

@@ -73,19 +73,55 @@ bool starts_with_copy(std::string_view sql) {
 
 }  // namespace
 
-Batch& Batch::add_params(std::string_view sql, Params params) {
+Batch::Mark Batch::begin_query(std::string_view sql) {
   if (starts_with_copy(sql)) {
     throw std::invalid_argument(
         "weft::pg::Batch::add: COPY cannot run in a batch (its data would have to come between "
         "the batch's queries): " +
         std::string(sql));
   }
-  if (params.size() > kMaxParams) {
-    throw std::length_error("weft::pg::Batch::add: " + std::to_string(params.size()) +
+  const Mark m{sqls_.size(), types_.size(), data_.size()};
+  if (sqls_.empty() || sqls_.back() != sql) sqls_.emplace_back(sql);
+  return m;
+}
+
+void Batch::end_query(const Mark& m) {
+  const std::size_t n = types_.size() - m.params;
+  if (n > kMaxParams) {
+    throw std::length_error("weft::pg::Batch::add: " + std::to_string(n) +
                             " parameters, more than the protocol's 65535 per query");
   }
-  if (sqls_.empty() || sqls_.back() != sql) sqls_.emplace_back(sql);
-  queries_.push_back(Query{static_cast<std::uint32_t>(sqls_.size() - 1), std::move(params)});
+  queries_.push_back(
+      Query{static_cast<std::uint32_t>(sqls_.size() - 1), static_cast<std::uint32_t>(n), m.params});
+}
+
+void Batch::rollback(const Mark& m) noexcept {
+  sqls_.resize(m.sqls);
+  types_.resize(m.params);
+  offsets_.resize(m.params);
+  lengths_.resize(m.params);
+  data_.resize(m.data);
+}
+
+Batch& Batch::add_params(std::string_view sql, const Params& params) {
+  const Mark m = begin_query(sql);
+  try {
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (params.nulls()[i]) {
+        put_null(params.types()[i]);
+      } else {
+        const std::string& v = params.values()[i];
+        types_.push_back(params.types()[i]);
+        offsets_.push_back(data_.size());
+        lengths_.push_back(static_cast<int>(v.size()));
+        data_.append(v);
+      }
+    }
+    end_query(m);
+  } catch (...) {
+    rollback(m);
+    throw;
+  }
   return *this;
 }
 
@@ -100,6 +136,10 @@ const std::string& Batch::sql(std::size_t i) const {
 void Batch::clear() noexcept {
   sqls_.clear();
   queries_.clear();
+  types_.clear();
+  offsets_.clear();
+  lengths_.clear();
+  data_.clear();
 }
 
 BatchError::BatchError(ErrorFields f, std::size_t index, std::size_t size)
@@ -199,7 +239,7 @@ class BatchRun {
     if (error_) {
       if (stale_statement(error_.get())) {
         const Batch::Query& q = b_.queries_[error_index_];
-        s_.statements.invalidate(StatementCache::key(b_.sqls_[q.sql], q.params.types()));
+        s_.statements.invalidate(StatementCache::key(b_.sqls_[q.sql], types_of(q)));
       }
       throw BatchError(fields_of(error_.get(), error_sql()), error_index_, b_.size());
     }
@@ -224,13 +264,24 @@ class BatchRun {
     return b_.sqls_[b_.queries_[failed ? error_index_ : std::min(read_query_, b_.size() - 1)].sql];
   }
 
+  /// The parameter types of `q`, as the statement cache keys them.
+  std::vector<Oid> types_of(const Batch::Query& q) const {
+    const Oid* t = b_.types_.data() + q.first;
+    return std::vector<Oid>(t, t + q.nparams);
+  }
+
   /// The statement to run query `i` with, prepared in the pipeline first if no statement of
   /// its SQL and parameter types is prepared yet.
   const std::string& statement_for(std::size_t i) {
     const Batch::Query& q = b_.queries_[i];
-    if (have_last_ && q.sql == last_sql_ && q.params.types() == last_types_) return last_name_;
+    const Oid* types = q.nparams ? &b_.types_[q.first] : nullptr;
+    if (have_last_ && q.sql == last_sql_ &&
+        std::equal(types, types + q.nparams, last_types_.begin(), last_types_.end())) {
+      return last_name_;
+    }
     const std::string& sql = b_.sqls_[q.sql];
-    std::string key = StatementCache::key(sql, q.params.types());
+    std::vector<Oid> type_list = types_of(q);
+    std::string key = StatementCache::key(sql, type_list);
     std::string name;
     if (auto here = prepared_here_.find(key); here != prepared_here_.end()) {
       name = here->second;
@@ -238,8 +289,7 @@ class BatchRun {
       name = std::move(*cached);
     } else {
       name = s_.statements.next_name();
-      if (!PQsendPrepare(s_.conn, name.c_str(), sql.c_str(), static_cast<int>(q.params.size()),
-                         q.params.types().data())) {
+      if (!PQsendPrepare(s_.conn, name.c_str(), sql.c_str(), static_cast<int>(q.nparams), types)) {
         send_failed(s_, sql);
       }
       items_.push_back(Item{Kind::kPrepare, i, prepared_.size()});
@@ -248,7 +298,7 @@ class BatchRun {
     }
     have_last_ = true;
     last_sql_ = q.sql;
-    last_types_ = q.params.types();
+    last_types_ = std::move(type_list);
     last_name_ = std::move(name);
     return last_name_;
   }
@@ -259,27 +309,26 @@ class BatchRun {
     while (sending_ && next_ < b_.size() && bytes < kChunkBytes) {
       const Batch::Query& q = b_.queries_[next_];
       const std::string& sql = b_.sqls_[q.sql];
-      const std::size_t n = q.params.size();
+      const std::size_t n = q.nparams;
       values_.resize(n);
-      lengths_.resize(n);
-      formats_.assign(n, 1);
+      if (formats_.size() < n) formats_.resize(n, 1);
+      const int* lengths = n ? &b_.lengths_[q.first] : nullptr;
       for (std::size_t k = 0; k < n; ++k) {
-        const std::string& v = q.params.values()[k];
-        values_[k] = q.params.nulls()[k] ? nullptr : v.data();
-        lengths_[k] = static_cast<int>(v.size());
-        bytes += v.size() + 4;
+        const std::size_t at = b_.offsets_[q.first + k];
+        values_[k] = at == Batch::kNull ? nullptr : b_.data_.data() + at;
+        bytes += static_cast<std::size_t>(lengths[k]) + 4;
       }
       if (s_.statements.caches(sql)) {
         const std::string& name = statement_for(next_);
         if (!PQsendQueryPrepared(s_.conn, name.c_str(), static_cast<int>(n), values_.data(),
-                                 lengths_.data(), formats_.data(), /*resultFormat=*/1)) {
+                                 lengths, formats_.data(), /*resultFormat=*/1)) {
           send_failed(s_, sql);
         }
         bytes += name.size() + 48;
       } else {
-        if (!PQsendQueryParams(s_.conn, sql.c_str(), static_cast<int>(n), q.params.types().data(),
-                               values_.data(), lengths_.data(), formats_.data(),
-                               /*resultFormat=*/1)) {
+        if (!PQsendQueryParams(s_.conn, sql.c_str(), static_cast<int>(n),
+                               n ? &b_.types_[q.first] : nullptr, values_.data(), lengths,
+                               formats_.data(), /*resultFormat=*/1)) {
           send_failed(s_, sql);
         }
         bytes += sql.size() + 64 + 4 * n;
@@ -498,7 +547,7 @@ class BatchRun {
   std::vector<Oid> last_types_;
   std::string last_name_;
   std::vector<const char*> values_;  // one query's parameters for libpq, reused
-  std::vector<int> lengths_, formats_;
+  std::vector<int> formats_;         // all 1 (binary), as many as the widest query needs
 };
 
 Task<std::uint64_t> execute_batch(Connection& c, Batch batch) {

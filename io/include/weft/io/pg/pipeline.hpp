@@ -42,9 +42,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -59,20 +61,28 @@ class BatchRun;  // io/src/pg/pipeline.cpp
 }  // namespace detail
 
 /// The queries of one Connection::run_batch, each a statement with its parameters encoded
-/// (types.hpp). Not thread-safe; reusable (clear()).
+/// (types.hpp) into storage shared by the whole batch. Not thread-safe; reusable (clear()).
 class Batch {
  public:
   /// Appends `sql` with `args` bound to $1, $2 ... (any type of types.hpp); returns *this.
   /// One statement per query (the extended protocol: no semicolon-separated lists). Throws
   /// std::invalid_argument for a COPY (its data cannot come between a batch's queries; one
   /// hidden behind a comment fails the batch when it runs), std::length_error for more than
-  /// 65535 parameters.
+  /// 65535 parameters; the batch is then unchanged.
   template <class... A>
   Batch& add(std::string_view sql, const A&... args) {
-    return add_params(sql, Params(args...));
+    const Mark m = begin_query(sql);
+    try {
+      (put(args), ...);
+      end_query(m);
+    } catch (...) {
+      rollback(m);
+      throw;
+    }
+    return *this;
   }
-  /// Appends `sql` with parameters built at run time.
-  Batch& add_params(std::string_view sql, Params params);
+  /// Appends `sql` with parameters built at run time. Throws as add() does.
+  Batch& add_params(std::string_view sql, const Params& params);
 
   /// The number of queries.
   std::size_t size() const noexcept { return queries_.size(); }
@@ -87,12 +97,58 @@ class Batch {
  private:
   friend class detail::BatchRun;
   struct Query {
-    std::uint32_t sql;  // index into sqls_
-    Params params;
+    std::uint32_t sql;      // index into sqls_
+    std::uint32_t nparams;  // its parameters: [first, first + nparams) of types_ ...
+    std::size_t first;
   };
+  /// The sizes before a query is added, to take it back out.
+  struct Mark {
+    std::size_t sqls, params, data;
+  };
+  static constexpr std::size_t kNull = ~std::size_t{0};
+
+  Mark begin_query(std::string_view sql);
+  void end_query(const Mark& m);
+  void rollback(const Mark& m) noexcept;
+  void put_null(Oid type) {
+    types_.push_back(type);
+    offsets_.push_back(kNull);
+    lengths_.push_back(0);
+  }
+  /// Appends one parameter, as Params::add does.
+  template <class A>
+  void put(const A& v) {
+    using D = std::decay_t<A>;
+    if constexpr (std::is_same_v<D, std::nullopt_t>) {
+      put_null(0);
+    } else if constexpr (detail::IsOptional<D>::value) {
+      if (v) {
+        put(*v);
+      } else {
+        put_null(detail::ParamCodec<typename D::value_type>::type::oid);
+      }
+    } else {
+      static_assert(!std::is_unsigned_v<D> || std::is_same_v<D, bool>,
+                    "weft::pg: PostgreSQL has no unsigned integers; pass a signed type wide "
+                    "enough for the value");
+      using C = typename detail::ParamCodec<D>::type;
+      const std::size_t at = data_.size();
+      C::encode(v, data_);
+      types_.push_back(C::oid);
+      offsets_.push_back(at);
+      lengths_.push_back(static_cast<int>(data_.size() - at));
+    }
+  }
+
   /// The distinct SQL texts, consecutive repeats stored once (execute_many's one statement).
   std::vector<std::string> sqls_;
   std::vector<Query> queries_;
+  /// Every query's parameters in order: type, where its value starts in data_ (kNull for
+  /// NULL) and its length.
+  std::vector<Oid> types_;
+  std::vector<std::size_t> offsets_;
+  std::vector<int> lengths_;
+  std::string data_;
 };
 
 /// A query of a batch that the server refused; the later queries of the batch were not run
