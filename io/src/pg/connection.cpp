@@ -71,24 +71,6 @@ TransactionStatus Connection::transaction_status() const noexcept {
 
 namespace {
 
-/// Deallocates the statements the cache let go. Only outside a transaction block: a
-/// statement the session dropped already (DISCARD ALL) makes DEALLOCATE fail, which must not
-/// abort the caller's transaction; inside one they wait for a later query.
-Task<void> close_evicted(ConnState& s) {
-  std::vector<std::string>& names = s.statements.to_close();
-  if (names.empty() || PQtransactionStatus(s.conn) != PQTRANS_IDLE) co_return;
-  std::string sql;
-  for (const std::string& n : names) sql += "DEALLOCATE " + n + ";";
-  names.clear();
-  try {
-    co_await run_simple(s, sql);
-  } catch (const ConnectionLost&) {
-    throw;
-  } catch (const Error&) {
-    // already gone: nothing to free
-  }
-}
-
 /// True for the errors that say a cached statement is no longer valid on the server.
 bool stale_statement(const Error& e) {
   return e.sqlstate() == "26000" ||  // invalid_sql_statement_name: DEALLOCATE ALL, DISCARD
@@ -132,7 +114,7 @@ Task<Result> Connection::query(std::string sql, Params params) {
     co_return co_await finish(*s, sql, read_seq);
   }
 
-  if (!s->statements.to_close().empty()) co_await close_evicted(*s);
+  if (!s->statements.to_close().empty()) co_await detail::close_evicted(*s);
   detail::StatementCache::key_into(s->statement_key, sql, params.types());
   const std::string& key = s->statement_key;
   // A second attempt only after a stale statement outside a transaction block (re-prepared,
@@ -165,7 +147,7 @@ Task<Result> Connection::query(std::string sql, Params params) {
       if (attempt > 0 || PQtransactionStatus(s->conn) != PQTRANS_IDLE) throw;
       retry = true;
     }
-    if (retry && !s->statements.to_close().empty()) co_await close_evicted(*s);
+    if (retry && !s->statements.to_close().empty()) co_await detail::close_evicted(*s);
   }
 }
 

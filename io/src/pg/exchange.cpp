@@ -30,6 +30,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/cancel.hpp"
@@ -249,6 +250,24 @@ Task<Result> run_simple(ConnState& s, const std::string& sql) {
   const std::uint32_t read_seq = s.reg.ready_seq(Interest::kRead);
   if (!PQsendQuery(s.conn, sql.c_str())) send_failed(s, sql);
   co_return co_await finish(s, sql, read_seq);
+}
+
+/// Deallocates the statements the cache let go. Only outside a transaction block: a
+/// statement the session dropped already (DISCARD ALL) makes DEALLOCATE fail, which must not
+/// abort the caller's transaction; inside one they wait for a later query.
+Task<void> close_evicted(ConnState& s) {
+  std::vector<std::string>& names = s.statements.to_close();
+  if (names.empty() || PQtransactionStatus(s.conn) != PQTRANS_IDLE) co_return;
+  std::string sql;
+  for (const std::string& n : names) sql += "DEALLOCATE " + n + ";";
+  names.clear();
+  try {
+    co_await run_simple(s, sql);
+  } catch (const ConnectionLost&) {
+    throw;
+  } catch (const Error&) {
+    // already gone: nothing to free
+  }
 }
 
 }  // namespace weft::pg::detail

@@ -64,6 +64,11 @@ Task<Result> finish(ConnState& s, const std::string& sql, std::uint32_t read_seq
 /// Sends `sql` by the simple protocol and waits for its end; its last result.
 Task<Result> run_simple(ConnState& s, const std::string& sql);
 
+/// Deallocates the prepared statements the cache let go (before a query or a batch that
+/// uses the cache). Only outside a transaction block; an error saying they are gone already
+/// is dropped. Throws ConnectionLost, or the task's CancelledError.
+Task<void> close_evicted(ConnState& s);
+
 /// Marks the connection busy for one query; throws if it is closed, lost or busy.
 class QueryScope {
  public:

@@ -176,23 +176,6 @@ Task<void> writable_or_readable(IoRegistration& reg, std::uint32_t wseq, std::ui
   });
 }
 
-/// Deallocates the statements the cache let go, as Connection::query does before a query
-/// (connection.cpp): only outside a transaction block, an error meaning they were gone.
-Task<void> close_evicted(ConnState& s) {
-  std::vector<std::string>& names = s.statements.to_close();
-  if (names.empty() || PQtransactionStatus(s.conn) != PQTRANS_IDLE) co_return;
-  std::string sql;
-  for (const std::string& n : names) sql += "DEALLOCATE " + n + ";";
-  names.clear();
-  try {
-    co_await run_simple(s, sql);
-  } catch (const ConnectionLost&) {
-    throw;
-  } catch (const Error&) {
-    // already gone: nothing to free
-  }
-}
-
 /// True for the errors that say a cached statement is no longer valid on the server.
 bool stale_statement(const PGresult* r) {
   const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
