@@ -39,13 +39,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "weft/io/pg/errors.hpp"
 #include "weft/io/pg/notify.hpp"
 #include "weft/io/pg/result.hpp"
 #include "weft/io/pg/types.hpp"
+#include "weft/runtime/async_generator.hpp"
 #include "weft/runtime/task.hpp"
 
 struct pg_conn;  // libpq's PGconn
@@ -53,7 +56,8 @@ struct pg_conn;  // libpq's PGconn
 namespace weft::pg {
 
 namespace detail {
-struct ConnState;  // io/src/pg/conn_state.hpp
+struct ConnState;   // io/src/pg/conn_state.hpp
+struct CopyAccess;  // copy.hpp
 }  // namespace detail
 
 /// The state of the session's transaction, as libpq tracks it from the server's reports.
@@ -200,6 +204,52 @@ class Connection {
   template <class Rows>
   Task<std::uint64_t> execute_many(std::string_view sql, const Rows& rows);
 
+  // COPY FROM STDIN and COPY TO STDOUT (copy.hpp, copy.cpp).
+
+  /// Copies `records` into `table` by a binary COPY (asyncpg's copy_records_to_table); the
+  /// number of rows copied. `records` is an AsyncGenerator of tuple-like records or a range
+  /// of them (read in place if an lvalue, which must outlive the Task; moved in if an
+  /// rvalue); each record's elements are the columns' values, in `columns`' order (all the
+  /// table's columns, in order, if none are named), std::optional or std::nullopt for NULL.
+  /// `table`, `columns` and `schema` are quoted as identifiers. Throws pg::Error if the
+  /// server refuses the data (SQLSTATE 22P03 or 08P01 for a value of the wrong width,
+  /// 23505 for a duplicate key ...; nothing is inserted), what the record source throws (the COPY
+  /// is aborted, nothing inserted), ConnectionLost, UsageError on a closed or busy connection. A
+  /// cancellation point: a cancelled COPY inserts nothing and leaves the connection usable.
+  template <class Records>
+  Task<std::uint64_t> copy_records_to_table(std::string_view table, Records&& records);
+  template <class Records>
+  Task<std::uint64_t> copy_records_to_table(std::string_view table, Records&& records,
+                                            const std::vector<std::string>& columns);
+  template <class Records>
+  Task<std::uint64_t> copy_records_to_table(std::string_view table, Records&& records,
+                                            const std::vector<std::string>& columns,
+                                            std::string_view schema);
+  /// Runs `sql`, a COPY ... FROM STDIN of any format (text, csv, binary), sending `chunks`
+  /// as its data: an AsyncGenerator of std::string or a range of string-like pieces (read
+  /// in place if an lvalue); they need not end at row boundaries. The number of rows
+  /// copied. Throws as copy_records_to_table does, and UsageError if `sql` is not a COPY
+  /// FROM STDIN.
+  template <class Chunks>
+  Task<std::uint64_t> copy_in(std::string_view sql, Chunks&& chunks);
+  /// Runs `sql`, a COPY ... TO STDOUT of any format, as a stream of its data: chunks of
+  /// whole rows (as the server sends them: one row a message), each at most about
+  /// kCopyBatch bytes (or one row); the COPY is sent at the first next(). next() throws
+  /// pg::Error if the server fails the COPY, UsageError if `sql` is not a COPY TO STDOUT,
+  /// ConnectionLost; a cancellation point (the connection stays usable). Destroying the
+  /// generator before its end closes the connection (copy.hpp says why).
+  AsyncGenerator<std::string> copy_out(std::string_view sql);
+  /// The rows of `query` (a SELECT, TABLE t, VALUES ...) by a binary COPY TO STDOUT, each
+  /// decoded as a std::tuple<T...> (copy.hpp: how values are decoded). Throws as copy_out
+  /// does, and pg::TypeError for a row of another number of columns, a NULL into a type
+  /// that is not a std::optional, or a value of a type that T cannot hold.
+  template <class... T>
+  AsyncGenerator<std::tuple<T...>> copy_records_out(std::string_view query);
+
+ private:
+  friend struct detail::CopyAccess;
+
+ public:
   /// Closes the connection (at once; the server is told with a Terminate message if the
   /// socket takes it). Idempotent. Must not be called while a query runs.
   void close() noexcept;
@@ -265,4 +315,5 @@ Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p)
 }  // namespace weft::pg
 
 #include "weft/io/pg/pipeline.hpp"     // Connection::execute_many
+#include "weft/io/pg/copy.hpp"         // Connection's COPY methods
 #include "weft/io/pg/transaction.hpp"  // Connection::transaction
