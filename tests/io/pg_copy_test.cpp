@@ -184,6 +184,10 @@ TEST(PgCopy, CsvGoesInRawInPiecesAndComesOutAsText) {
     EXPECT_EQ(co_await c.copy_in("COPY items FROM STDIN (FORMAT csv)", pieces), 3u);
     EXPECT_EQ(co_await c.fetchval<std::string>("SELECT name FROM items WHERE id = 3"),
               "line\nbreak");
+    // A COPY after other statements, and statements after it.
+    std::vector<std::string> four{"4,d,3.5\n"};
+    (void)co_await c.copy_in("SELECT 1; COPY items FROM STDIN (FORMAT csv); SELECT 2", four);
+    EXPECT_EQ(co_await c.execute("DELETE FROM items WHERE id = 4"), 1u);
     std::string csv;
     auto out = c.copy_out("COPY (SELECT * FROM items ORDER BY id) TO STDOUT (FORMAT csv)");
     while (auto chunk = co_await out.next()) csv += *chunk;
@@ -351,6 +355,8 @@ TEST(PgCopy, AValueOfTheWrongTypeIsAServerErrorWithItsSqlstate) {
       EXPECT_EQ(e.sqlstate(), "42P01") << e.what();
     }
     EXPECT_THROW((void)co_await c.copy_in("SELECT 1", csv), weft::UsageError);
+    auto not_copy = c.copy_out("SELECT 1");
+    EXPECT_THROW((void)co_await not_copy.next(), weft::UsageError);
     EXPECT_THROW((void)co_await c.copy_in("COPY items TO STDOUT", csv), weft::UsageError);
     // Reading rows as types they are not.
     auto typed = c.copy_records_out<std::int32_t>("SELECT 1::int8");

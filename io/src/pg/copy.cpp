@@ -22,7 +22,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -158,7 +160,8 @@ Task<void> abandon_copy(ConnState& s, bool cancel, std::string reason) {
 Task<void> start_copy(ConnState& s, const std::string& sql, std::uint32_t seq, ExecStatusType want,
                       const char* what) {
   std::exception_ptr cancelled;
-  bool failed = false;
+  std::optional<Error> refused;
+  bool failed = false, started = false, other_copy = false;
   try {
     bool consumed = false;
     if (!co_await detail::flush(s, consumed)) {
@@ -166,34 +169,40 @@ Task<void> start_copy(ConnState& s, const std::string& sql, std::uint32_t seq, E
     } else if (!co_await detail::until_ready(s, consumed ? std::nullopt : std::optional(seq))) {
       failed = true;
     }
+    // Results before the COPY's (a string of several statements), until the COPY starts or
+    // the statements end.
+    while (!failed) {
+      ResultPtr r(PQgetResult(s.conn));
+      if (!r) break;
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == want) {
+        started = true;
+        break;
+      }
+      if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+        other_copy = true;
+        break;
+      }
+      if (!refused &&
+          (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE)) {
+        refused.emplace(detail::fields_of(r.get(), sql));
+      }
+      if (!co_await detail::until_ready(s, std::nullopt)) failed = true;
+    }
   } catch (const CancelledError&) {
     cancelled = std::current_exception();
   }
-  if (cancelled) {
+  if (cancelled || other_copy) {
     co_await shield(spawn(abandon_copy(s, true, "canceled by the client"), "weft::pg cancel"));
-    std::rethrow_exception(cancelled);
+    if (cancelled) std::rethrow_exception(cancelled);
   }
   if (failed) copy_lost(s, sql);
-  ResultPtr r(PQgetResult(s.conn));
-  const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_EMPTY_QUERY;
-  if (st == want) co_return;
-  const std::string wrong = std::string("weft::pg::Connection::") + what +
-                            ": the statement is not a COPY " +
-                            (want == PGRES_COPY_IN ? "FROM STDIN" : "TO STDOUT") + ": " + sql;
-  if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-    co_await shield(
-        spawn(abandon_copy(s, st == PGRES_COPY_OUT, "not the COPY expected"), "weft::pg cancel"));
-    throw UsageError(wrong);
-  }
-  std::optional<Error> refused;
-  if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
-    refused.emplace(detail::fields_of(r.get(), sql));
-  }
-  r.reset();
-  // The rest of the statement's results (a multi-statement string, the final null).
-  co_await detail::finish(s, sql, seq);
+  if (started) co_return;
+  if (!s.conn) detail::lost(s, sql, nullptr);  // abandon_copy gave up on it
+  if (PQstatus(s.conn) != CONNECTION_OK) detail::lost(s, sql, nullptr);
   if (refused) throw *refused;
-  throw UsageError(wrong);
+  throw UsageError(std::string("weft::pg::Connection::") + what + ": the statement is not a COPY " +
+                   (want == PGRES_COPY_IN ? "FROM STDIN" : "TO STDOUT") + ": " + sql);
 }
 
 }  // namespace
