@@ -264,6 +264,25 @@ TEST(PgCopy, ACancelledCopyInInsertsNothingAndLeavesTheConnectionUsable) {
   });
 }
 
+TEST(PgCopy, ACopyCancelledWhileItWaitsForALockLeavesTheConnectionUsable) {
+  with_conn([](pg::Connection& c) -> weft::Task<void> {
+    pg::Connection holder = co_await pg::connect(server().conninfo());
+    pg::Connection observer = co_await pg::connect(server().conninfo());
+    co_await c.execute("CREATE TABLE locked (id int8, name text, score float8)");
+    co_await holder.execute("BEGIN");
+    co_await holder.execute("LOCK TABLE locked IN ACCESS EXCLUSIVE MODE");
+    // The server takes the table's lock before it asks for data: the COPY never starts.
+    std::vector<Row3> rows{Row3(1, "a", 1)};
+    EXPECT_THROW((void)co_await weft::wait_for(c.copy_records_to_table("locked", rows), 200ms),
+                 weft::TimeoutError);
+    EXPECT_TRUE(c.is_open());
+    EXPECT_TRUE(co_await is_idle(observer, c.backend_pid()));
+    co_await holder.execute("ROLLBACK");
+    EXPECT_EQ(co_await c.copy_records_to_table("locked", rows), 1u);
+    co_await c.execute("DROP TABLE locked");
+  });
+}
+
 /// Rows of 100 bytes, then a stall of a minute on the server at row 2000 (the first ones
 /// fill the server's send buffer, so they are on their way before it).
 constexpr char kStallingCopy[] =
