@@ -61,19 +61,22 @@ Task<void> send_cancel(ConnState& s) {
   });
 }
 
-/// Waits for input: an edge after `seq`, or, with `cancel`, at most `resend` (then sends the
-/// cancel request again and doubles `resend`).
-Task<void> wait_input(ConnState& s, std::uint32_t seq, bool cancel,
+/// Waits for input: an edge after `seq`, or, with `cancel`, at most `resend`. False if
+/// that time ran out (`resend` is then doubled, up to kLastResend).
+Task<bool> wait_input(ConnState& s, std::uint32_t seq, bool cancel,
                       std::chrono::milliseconds& resend) {
   if (!cancel) {
     co_await s.reg.wait(Interest::kRead, seq);
-    co_return;
+    co_return true;
   }
+  bool came = true;
   try {
     co_await wait_for(s.reg.wait(Interest::kRead, seq), resend);
   } catch (const TimeoutError&) {
     resend = std::min(resend * 2, kLastResend);
+    came = false;
   }
+  co_return came;
 }
 
 /// Takes the connection from any COPY state (or a busy one) to idle, dropping every result
@@ -115,9 +118,8 @@ Task<void> drain_copy(ConnState& s, bool cancel, std::string reason) {
     }
     just_read = false;
     if (detail::input_pending(s)) continue;
-    const std::chrono::milliseconds before = resend;
-    co_await wait_input(s, seq, cancel, resend);
-    if (resend != before) co_await send_cancel(s);
+    // No answer yet: the request may have come before the backend ran the command.
+    if (!co_await wait_input(s, seq, cancel, resend)) co_await send_cancel(s);
   }
   if (PQstatus(s.conn) != CONNECTION_OK) throw std::runtime_error("connection failed");
 }
