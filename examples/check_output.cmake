@@ -1,5 +1,8 @@
 # Runs an example and checks its output:
-#   cmake -DEXE=<program> -DEXPECTED=<file> [-DSORTED=ON] -P check_output.cmake
+#   cmake -DEXE=<program> -DEXPECTED=<file> [-DSORTED=ON] [-DLAUNCHER=<program>]
+#         -P check_output.cmake
+# With LAUNCHER, the command is "LAUNCHER EXE" (pg_run_with_server runs EXE against a
+# database server of its own).
 # Fails if the program exits non-zero, or if its stdout differs from EXPECTED. With
 # SORTED=ON both are compared as sorted lists of lines, for runs whose line order is not
 # deterministic (several workers). The environment (WEFT_CLOCK, WEFT_WORKERS) is inherited.
@@ -11,7 +14,7 @@ foreach(var EXE EXPECTED)
   endif()
 endforeach()
 
-execute_process(COMMAND "${EXE}"
+execute_process(COMMAND ${LAUNCHER} "${EXE}"
                 OUTPUT_VARIABLE actual
                 ERROR_VARIABLE errors
                 RESULT_VARIABLE rc

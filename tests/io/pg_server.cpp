@@ -396,4 +396,17 @@ void run_sql(const std::string& sql) {
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(sql + ": " + err);
 }
 
+void start_server() {
+  try {
+    cluster().start();
+  } catch (...) {
+    cluster().stop();
+    throw;
+  }
+}
+
+void stop_server() noexcept {
+  cluster().stop();
+}
+
 }  // namespace weft_test::pg

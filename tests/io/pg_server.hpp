@@ -13,6 +13,9 @@
 // authentication. PostgreSQL refuses to run as root, so when the tests run as root (CI) the
 // cluster belongs to the system user "weft-pg", made with useradd if it is missing. The
 // binaries come from $WEFT_PG_BIN, else the newest /usr/lib/postgresql/N/bin.
+//
+// A program that is not a test binary (pg_run_with_server) starts and stops the server
+// itself with start_server() and stop_server().
 #pragma once
 
 #include <string>
@@ -44,5 +47,11 @@ const ServerInfo& server();
 /// Runs `sql` on the server with a blocking libpq connection of its own (set-up, checks
 /// from outside the runtime). Throws std::runtime_error with libpq's message.
 void run_sql(const std::string& sql);
+
+/// Starts the server outside GoogleTest (a program that is not a test binary). Throws
+/// std::runtime_error saying why it could not.
+void start_server();
+/// Stops the server start_server() started and deletes its directory.
+void stop_server() noexcept;
 
 }  // namespace weft_test::pg
