@@ -20,10 +20,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -250,51 +253,56 @@ void sweep_orphans() {
 class Cluster {
  public:
   void start() {
-    const fs::path bin = find_bin_dir();
-    const RunAs as = run_as();
+    bin_ = find_bin_dir();
+    as_ = run_as();
     sweep_orphans();
-    const fs::path tmpl = template_cluster(bin, as);
+    const fs::path tmpl = template_cluster(bin_, as_);
     dir_ = make_temp_dir("weft-pg-");
     std::ofstream(dir_ / "owner.pid") << ::getpid() << "\n";
     const fs::path data = dir_ / "data";
     fs::copy(tmpl, data, fs::copy_options::recursive);
     fs::permissions(data, fs::perms::owner_all);
-    chown_tree(dir_, as);
+    chown_tree(dir_, as_);
     info_.socket_dir = dir_.string();
     log_ = dir_ / "server.log";
     for (int attempt = 0;; ++attempt) {
       info_.port = free_port();
-      pid_ = spawn(as,
-                   {(bin / "postgres").string(), "-D", data.string(), "-c",
-                    "listen_addresses=127.0.0.1", "-c", "port=" + std::to_string(info_.port), "-c",
-                    "unix_socket_directories=" + dir_.string(), "-c", "fsync=off", "-c",
-                    "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
-                    "shared_buffers=16MB", "-c", "max_connections=60"},
-                   log_);
-      if (wait_ready()) break;
+      if (launch()) break;
       // Another process may have taken the port between free_port and the bind: try another.
       if (attempt == 2) fail("the server did not start:\n" + read_file(log_));
     }
     run_sql("CREATE ROLE weft_scram LOGIN PASSWORD 'scram-secret'");
   }
 
-  void stop() noexcept {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGINT);  // fast shutdown: ends the sessions, then exits
-      int status = 0;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      for (;;) {
-        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-        if (r == pid_ || (r < 0 && errno != EINTR)) break;
-        if (std::chrono::steady_clock::now() > deadline) {
-          ::kill(pid_, SIGKILL);
-          ::waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  /// Fast shutdown, then the same server again on the same port. The server gets SIGQUIT when the
+  /// thread that started it ends (PR_SET_PDEATHSIG follows the thread, not the process), and
+  /// restart() is called from short-lived threads (the blocking pool's): so the new server is
+  /// started by a keeper thread that lives until the next restart or stop().
+  void restart() {
+    if (pid_ <= 0) fail("restart: the server is not running");
+    shut_down();
+    end_keeper();
+    // The thread owns the promise: set_value may still touch it after get() returned here.
+    std::promise<bool> started;
+    std::future<bool> ok = started.get_future();
+    keeper_ = std::thread([this, started = std::move(started)]() mutable {
+      bool launched = false;
+      try {
+        launched = launch();
+      } catch (...) {
+        started.set_exception(std::current_exception());
+        return;
       }
-      pid_ = -1;
-    }
+      started.set_value(launched);
+      std::unique_lock lock(keeper_mutex_);
+      keeper_cv_.wait(lock, [this] { return keeper_done_; });
+    });
+    if (!ok.get()) fail("the server did not start again:\n" + read_file(log_));
+  }
+
+  void stop() noexcept {
+    shut_down();
+    end_keeper();
     if (!dir_.empty()) {
       std::error_code ec;
       fs::remove_all(dir_, ec);
@@ -306,6 +314,62 @@ class Cluster {
   bool running() const { return pid_ > 0; }
 
  private:
+  /// Starts postgres on info_.port; true once it accepts connections, false if it exited
+  /// (the port taken, say).
+  bool launch() {
+    std::vector<std::string> argv = {(bin_ / "postgres").string(),
+                                     "-D",
+                                     (dir_ / "data").string(),
+                                     "-c",
+                                     "listen_addresses=127.0.0.1",
+                                     "-c",
+                                     "port=" + std::to_string(info_.port),
+                                     "-c",
+                                     "unix_socket_directories=" + dir_.string(),
+                                     "-c",
+                                     "fsync=off",
+                                     "-c",
+                                     "synchronous_commit=off",
+                                     "-c",
+                                     "full_page_writes=off",
+                                     "-c",
+                                     "shared_buffers=16MB",
+                                     "-c",
+                                     "max_connections=60"};
+    pid_ = spawn(as_, argv, log_);
+    return wait_ready();
+  }
+
+  void end_keeper() noexcept {
+    if (!keeper_.joinable()) return;
+    {
+      std::lock_guard lock(keeper_mutex_);
+      keeper_done_ = true;
+    }
+    keeper_cv_.notify_all();
+    keeper_.join();
+    keeper_done_ = false;
+  }
+
+  /// Fast shutdown (SIGINT: ends the sessions, then exits), SIGKILL if it takes too long.
+  void shut_down() noexcept {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGINT);
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno != EINTR)) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+  }
+
   // True once the server accepts connections, false if it exited (a port taken, say).
   bool wait_ready() {
     const std::string ping = info_.conninfo() + " connect_timeout=2";
@@ -318,7 +382,7 @@ class Cluster {
       }
       if (PQping(ping.c_str()) == PQPING_OK) return true;
       if (std::chrono::steady_clock::now() > deadline) {
-        stop();
+        shut_down();
         fail("the server did not accept connections within 60 s:\n" + read_file(log_));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -326,9 +390,16 @@ class Cluster {
   }
 
   ServerInfo info_;
+  fs::path bin_;
+  RunAs as_;
   fs::path dir_;
   fs::path log_;
   pid_t pid_ = -1;
+  // The thread that started the server last restarted, and how it is told to end.
+  std::thread keeper_;
+  std::mutex keeper_mutex_;
+  std::condition_variable keeper_cv_;
+  bool keeper_done_ = false;
 };
 
 Cluster& cluster() {
@@ -394,6 +465,10 @@ void run_sql(const std::string& sql) {
   const std::string err = PQresultErrorMessage(r);
   PQclear(r);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(sql + ": " + err);
+}
+
+void restart_server() {
+  cluster().restart();
 }
 
 void start_server() {

@@ -48,6 +48,12 @@ const ServerInfo& server();
 /// from outside the runtime). Throws std::runtime_error with libpq's message.
 void run_sql(const std::string& sql);
 
+/// Restarts the server as `pg_ctl restart -m fast` does: the sessions are ended (each gets
+/// FATAL 57P01), the server exits and starts again on the same port, directory and data.
+/// Blocks until it accepts connections again; call it from a plain thread (to_thread), not a
+/// worker. Throws std::runtime_error with the server's log if it does not come back.
+void restart_server();
+
 /// Starts the server outside GoogleTest (a program that is not a test binary). Throws
 /// std::runtime_error saying why it could not.
 void start_server();

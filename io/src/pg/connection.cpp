@@ -31,9 +31,12 @@ bool Connection::is_alive() noexcept {
   if (!is_open() || s_->busy.load(std::memory_order_acquire)) return false;
   bool ok = PQstatus(s_->conn) == CONNECTION_OK;
   // Whatever the server sent while the connection sat idle: notices, notifications, or the
-  // error and end of stream of a backend that was terminated.
-  if (ok && input_pending(*s_))
+  // error and end of stream of a backend that was terminated. libpq finds the end of stream
+  // only on a read that returns nothing, after the read that took the FATAL report: so read
+  // while there is input (bounded, should the server be sending all along).
+  for (int reads = 0; ok && reads < 16 && input_pending(*s_); ++reads) {
     ok = PQconsumeInput(s_->conn) && PQstatus(s_->conn) == CONNECTION_OK;
+  }
   if (!ok) {
     s_->close();
     s_->lost = true;
