@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include "tls_test_certs.hpp"
+
 namespace fs = std::filesystem;
 
 namespace weft_test::pg {
@@ -262,6 +264,7 @@ class Cluster {
     const fs::path data = dir_ / "data";
     fs::copy(tmpl, data, fs::copy_options::recursive);
     fs::permissions(data, fs::perms::owner_all);
+    if (tls_) write_certificates();
     chown_tree(dir_, as_);
     info_.socket_dir = dir_.string();
     log_ = dir_ / "server.log";
@@ -310,6 +313,8 @@ class Cluster {
     }
   }
 
+  void use_tls() { tls_ = true; }
+
   const ServerInfo& info() const { return info_; }
   bool running() const { return pid_ > 0; }
 
@@ -336,6 +341,14 @@ class Cluster {
                                      "shared_buffers=16MB",
                                      "-c",
                                      "max_connections=60"};
+    if (tls_) {
+      for (const std::string& s :
+           {std::string("ssl=on"), "ssl_cert_file=" + (dir_ / "server.crt").string(),
+            "ssl_key_file=" + (dir_ / "server.key").string()}) {
+        argv.push_back("-c");
+        argv.push_back(s);
+      }
+    }
     pid_ = spawn(as_, argv, log_);
     return wait_ready();
   }
@@ -370,6 +383,21 @@ class Cluster {
     pid_ = -1;
   }
 
+  /// A CA and the server's certificate for 127.0.0.1 and localhost, into the directory.
+  void write_certificates() {
+    weft_test::TestCa ca("weft-pg test CA");
+    const weft_test::CertAndKey server = ca.issue("localhost", "DNS:localhost,IP:127.0.0.1");
+    std::ofstream(dir_ / "ca.crt") << ca.cert_pem();
+    std::ofstream(dir_ / "server.crt") << server.cert_pem;
+    {
+      std::ofstream key(dir_ / "server.key");
+      key << server.key_pem;
+    }
+    // PostgreSQL refuses a key file that others may read.
+    fs::permissions(dir_ / "server.key", fs::perms::owner_read | fs::perms::owner_write);
+    info_.ca_file = (dir_ / "ca.crt").string();
+  }
+
   // True once the server accepts connections, false if it exited (a port taken, say).
   bool wait_ready() {
     const std::string ping = info_.conninfo() + " connect_timeout=2";
@@ -395,6 +423,7 @@ class Cluster {
   fs::path dir_;
   fs::path log_;
   pid_t pid_ = -1;
+  bool tls_ = false;
   // The thread that started the server last restarted, and how it is told to end.
   std::thread keeper_;
   std::mutex keeper_mutex_;
@@ -465,6 +494,10 @@ void run_sql(const std::string& sql) {
   const std::string err = PQresultErrorMessage(r);
   PQclear(r);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(sql + ": " + err);
+}
+
+void use_tls() {
+  cluster().use_tls();
 }
 
 void restart_server() {

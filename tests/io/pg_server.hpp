@@ -14,8 +14,11 @@
 // cluster belongs to the system user "weft-pg", made with useradd if it is missing. The
 // binaries come from $WEFT_PG_BIN, else the newest /usr/lib/postgresql/N/bin.
 //
-// A program that is not a test binary (pg_run_with_server) starts and stops the server
-// itself with start_server() and stop_server().
+// TLS is off unless the test binary asks for it with use_tls() before its first test (a
+// namespace-scope initializer does): then the server gets a certificate for 127.0.0.1 and
+// localhost, signed by a CA made at start (ServerInfo::ca_file), and takes TLS and plain
+// connections alike. A program that is not a test binary (pg_run_with_server) starts and
+// stops the server itself with start_server() and stop_server().
 #pragma once
 
 #include <string>
@@ -31,6 +34,7 @@ struct ServerInfo {
   std::string dbname = "postgres";
   std::string scram_user = "weft_scram";
   std::string scram_password = "scram-secret";
+  std::string ca_file;  ///< the PEM file of the CA of the server's certificate (TLS only)
 
   /// A libpq conninfo string for the superuser over TCP (trust authentication).
   std::string conninfo() const;
@@ -47,6 +51,9 @@ const ServerInfo& server();
 /// Runs `sql` on the server with a blocking libpq connection of its own (set-up, checks
 /// from outside the runtime). Throws std::runtime_error with libpq's message.
 void run_sql(const std::string& sql);
+
+/// Makes the server of this process take TLS connections; call before it starts. Any thread.
+void use_tls();
 
 /// Restarts the server as `pg_ctl restart -m fast` does: the sessions are ended (each gets
 /// FATAL 57P01), the server exits and starts again on the same port, directory and data.

@@ -270,6 +270,11 @@ class Connection {
   /// blocking libpq call with it on a worker.
   pg_conn* native() const noexcept;
 
+  // TLS to the server (tls.cpp). libpq negotiates it as its sslmode says (prefer by
+  // default; require, verify-ca, verify-full with sslrootcert), during connect().
+  /// True if the connection is encrypted with TLS (libpq's PQsslInUse); false when closed.
+  bool uses_tls() const noexcept;
+
  private:
   friend Task<Connection> connect(std::string conninfo, ConnectOptions options);
   explicit Connection(std::unique_ptr<detail::ConnState> s) noexcept;
