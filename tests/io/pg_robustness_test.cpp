@@ -2,6 +2,8 @@
 // with a clean pg::ConnectionLost (never a hang), a pg::Pool replaces the connections that
 // broke and serves the next acquirers, and no transaction is reported committed that was
 // not, nor the other way round. pg_pool_test covers a backend terminated between queries.
+// A report the server sends while a session starts (a backend terminated then, a bad
+// setting of the role) goes to the notice hook, never to libpq's default of stderr.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -139,6 +141,29 @@ TEST(PgRobustness, ABackendTerminatedMidQueryOnAPooledConnectionIsReplaced) {
     auto conn = co_await pool.acquire();
     EXPECT_NE(conn->backend_pid(), pid);
     EXPECT_EQ(co_await conn->fetchval<std::string>("SELECT 'replaced'"), "replaced");
+  }());
+}
+
+TEST(PgRobustness, ANoticeDuringTheSessionStartupGoesToTheHook) {
+  // A setting of the role that fails at login is a WARNING (the login goes on), sent before
+  // the startup ends.
+  weft_test::pg::run_sql(
+      "SET client_min_messages = warning; CREATE ROLE weft_warned LOGIN; "
+      "ALTER ROLE weft_warned SET default_text_search_config = 'pg_catalog.no_such_config'");
+  weft::run([]() -> weft::Task<void> {
+    std::vector<pg::Notice> notices;
+    pg::ConnectOptions options;
+    options.on_notice = [&](const pg::Notice& n) { notices.push_back(n); };
+    pg::Connection c = co_await pg::connect("host=127.0.0.1 port=" + std::to_string(server().port) +
+                                                " user=weft_warned dbname=postgres",
+                                            options);
+    EXPECT_EQ(co_await c.fetchval<std::int32_t>("SELECT 1"), 1);
+    bool warned = false;
+    for (const pg::Notice& n : notices) {
+      warned = warned || (n.severity == "WARNING" &&
+                          n.message.find("default_text_search_config") != std::string::npos);
+    }
+    EXPECT_TRUE(warned) << notices.size() << " notices, none the startup's WARNING";
   }());
 }
 

@@ -194,6 +194,11 @@ Task<Connection> connect(std::string conninfo, ConnectOptions options) {
   s->conn = PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/0);
   if (!s->conn) throw std::bad_alloc();
   if (PQstatus(s->conn) == CONNECTION_BAD) throw ConnectionError(target, message_of(s->conn));
+  // libpq prints notices to stderr by default: they go to the hook, or nowhere. Set before
+  // the startup, which may bring some (a WARNING for a bad setting of the role, or the
+  // FATAL of a backend terminated as it starts, which libpq hands over as a notice).
+  s->on_notice = std::move(options.on_notice);
+  PQsetNoticeReceiver(s->conn, &deliver_notice, s.get());
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   while (st != PGRES_POLLING_OK) {
     if (st == PGRES_POLLING_FAILED) throw ConnectionError(target, message_of(s->conn));
@@ -205,9 +210,6 @@ Task<Connection> connect(std::string conninfo, ConnectOptions options) {
     st = PQconnectPoll(s->conn);
   }
   if (PQsetnonblocking(s->conn, 1) != 0) throw ConnectionError(target, message_of(s->conn));
-  // libpq prints notices to stderr by default: they go to the hook, or nowhere.
-  s->on_notice = std::move(options.on_notice);
-  PQsetNoticeReceiver(s->conn, &deliver_notice, s.get());
   s->cancel = PQgetCancel(s->conn);
   if (!s->cancel) throw std::bad_alloc();
   s->reg = IoRegistration(PQsocket(s->conn));

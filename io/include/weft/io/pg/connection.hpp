@@ -81,8 +81,9 @@ struct Notice {
 /// How connect() sets up a connection.
 struct ConnectOptions {
   /// Called with each notice the server sends, on the worker running the query that
-  /// received it, before the query's result returns; it must not block, and an exception it
-  /// throws is dropped. Empty: notices are dropped.
+  /// received it (or connect(), for those of the session's startup), before the query's
+  /// result returns; it must not block, and an exception it throws is dropped. Empty:
+  /// notices are dropped.
   std::function<void(const Notice&)> on_notice{};
   /// Prepared statements kept per connection (least recently used out; 0: none, every query
   /// is parsed and planned anew). Queries with parameters are prepared on first use.
