@@ -2,7 +2,7 @@
 """asyncpg on uvloop in run_pg.py's benchmark (bench/README.md, "PostgreSQL"): the same
 workloads and output as weft_pg_bench.
 
-    asyncpg_bench.py --dsn DSN --workload select1|pk|pool [--conns C] [--tasks T]
+    asyncpg_bench.py --dsn DSN --workload select1|pk|pool|copy [--conns C] [--tasks T]
         [--seconds S] [--scale N]
 
   select1: --conns tasks, each with its own connection, running `SELECT 1` in a loop;
@@ -98,6 +98,30 @@ async def pool_loop(run, pool):
     run.queries += n
 
 
+COPY_ROWS = 100000
+
+
+async def copy_loop(run, index):
+    """Empties a table of its own and copies COPY_ROWS records into it, in a loop."""
+    table = f"bench_copy_{index}"
+    rows = [(i, f"name {i}", i * 0.5) for i in range(COPY_ROWS)]
+    conn = await asyncpg.connect(run.args.dsn)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}; "
+                           f"CREATE UNLOGGED TABLE {table} (id int4, name text, v float8)")
+        await conn.copy_records_to_table(table, records=rows, columns=["id", "name", "v"])
+        await run.start_line()
+        n = 0
+        while time.monotonic() < run.deadline:
+            await conn.execute(f"TRUNCATE {table}")
+            await conn.copy_records_to_table(table, records=rows, columns=["id", "name", "v"])
+            n += COPY_ROWS
+        await conn.execute(f"DROP TABLE {table}")
+        run.queries += n
+    finally:
+        await conn.close()
+
+
 async def measure(run, loops):
     """Runs the `loops` coroutines; (seconds, CPU seconds) from the start line to the end."""
     tasks = [asyncio.ensure_future(loop) for loop in loops]
@@ -123,6 +147,11 @@ async def pk(args):
     return run, await measure(run, [pk_loop(run, i) for i in range(args.conns)])
 
 
+async def copy(args):
+    run = Run(args, args.conns)
+    return run, await measure(run, [copy_loop(run, i) for i in range(args.conns)])
+
+
 async def pool(args):
     run = Run(args, args.tasks)
     async with asyncpg.create_pool(args.dsn, min_size=args.conns, max_size=args.conns) as p:
@@ -131,7 +160,7 @@ async def pool(args):
 
 
 # A new workload: a coroutine function here (and its entry in run_pg.py).
-WORKLOADS = {"select1": select1, "pk": pk, "pool": pool}
+WORKLOADS = {"select1": select1, "pk": pk, "pool": pool, "copy": copy}
 
 
 def main():

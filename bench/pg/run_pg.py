@@ -19,7 +19,10 @@ Workloads (WORKLOADS below; a new one is one entry there, plus its code in each 
   - select1: `SELECT 1` round trips, one connection per client task, 1 and 16 connections;
   - pk: `SELECT abalance FROM pgbench_accounts WHERE aid = $1`, aid random in the table;
   - pool: 16 tasks looping acquire, `SELECT 1`, release over a pool of 16 (weft's pg::Pool,
-    asyncpg's create_pool, which runs a reset query on every release; pgbench has none).
+    asyncpg's create_pool, which runs a reset query on every release; pgbench has none);
+  - copy: one connection emptying an unlogged table and copying 100,000 records (int4,
+    text, float8) into it in a loop, weft's copy_records_to_table against asyncpg's
+    (binary COPY both); its "queries" are rows, its CPU per query is per row.
 Clients:
   - pgbench: /usr/lib/postgresql/15/bin/pgbench -n -M prepared -f SCRIPT -c C -j (1, or 2
     for several connections) -T SECONDS; queries/s is its tps (one query per transaction),
@@ -281,6 +284,8 @@ WORKLOADS = {
     "select1": {"conns": (1, 16), "clients": ("pgbench", "asyncpg") + WEFT},
     "pk": {"conns": (1, 16), "clients": ("pgbench", "asyncpg") + WEFT},
     "pool": {"conns": (16,), "clients": ("asyncpg",) + WEFT},
+    # Rows, not queries: each client copies 100,000 records per COPY in a loop.
+    "copy": {"conns": (1,), "clients": ("asyncpg",) + WEFT},
 }
 
 
@@ -383,6 +388,13 @@ def check_bars(results, cells, weft):
                 r = ratio_median(mine, apg, "qps")
                 out.append(f"- pool {conns}: queries/s {r:.3f}x asyncpg's pool (bar >= "
                            f"{BAR_POOL_VS_ASYNCPG:g}x): {verdict(r >= BAR_POOL_VS_ASYNCPG)}")
+            continue
+        if workload == "copy":
+            if apg:
+                r = ratio_median(mine, apg, "qps")
+                c = ratio_median(mine, apg, "cpu_us")
+                out.append(f"- copy {conns}: rows/s {r:.3f}x asyncpg's copy_records_to_table "
+                           f"(bar >= 1): {verdict(r >= 1)}; CPU/row {c:.3f}x asyncpg's")
             continue
         if pgb:
             r = ratio_median(mine, pgb, "qps")

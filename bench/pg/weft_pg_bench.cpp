@@ -4,7 +4,10 @@
 //   pk:      the same with `SELECT abalance FROM pgbench_accounts WHERE aid = $1` and a
 //            random aid in 1 .. 100,000 x --scale (a `pgbench -i -s SCALE` table);
 //   pool:    --tasks tasks (default 16) over one pg::Pool of --conns connections, each
-//            looping acquire, `SELECT 1`, release.
+//            looping acquire, `SELECT 1`, release;
+//   copy:    --conns tasks, each emptying a table of its own and copying 100,000 records
+//            (int4, text, float8) into it with copy_records_to_table, in a loop; the count
+//            is of rows.
 // Every task first runs one query untimed (connecting, preparing the statement, filling the
 // pool), then all run until --seconds have passed. Prints one JSON line:
 //   {"workload": W, "conns": C, "workers": N, "queries": Q, "seconds": S,
@@ -27,6 +30,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <weft/io/pg.hpp>
@@ -45,7 +49,7 @@ double cpu_seconds() {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: weft_pg_bench --conninfo STR --workload select1|pk|pool [--conns C] "
+               "usage: weft_pg_bench --conninfo STR --workload select1|pk|pool|copy [--conns C] "
                "[--tasks T] [--seconds S] [--scale N] [--workers W]\n");
   std::exit(2);
 }
@@ -162,6 +166,39 @@ weft::Task<void> pool_loop(Run& run, weft::pg::Pool& pool) {
   run.queries.fetch_add(n, std::memory_order_relaxed);
 }
 
+/// The copy workload's batch: kCopyRows records (an int4 id, a short text, a float8), made
+/// once per task, before the timer starts.
+constexpr std::int32_t kCopyRows = 100000;
+using CopyRecord = std::tuple<std::int32_t, std::string, double>;
+
+std::vector<CopyRecord> copy_records() {
+  std::vector<CopyRecord> rows;
+  rows.reserve(kCopyRows);
+  for (std::int32_t i = 0; i < kCopyRows; ++i) {
+    rows.emplace_back(i, "name " + std::to_string(i), i * 0.5);
+  }
+  return rows;
+}
+
+/// Empties the task's table, then copies the batch into it, until the deadline; counts rows.
+weft::Task<void> copy_loop(Run& run, long index) {
+  const std::string table = "bench_copy_" + std::to_string(index);
+  const std::vector<std::string> columns = {"id", "name", "v"};
+  const std::vector<CopyRecord> rows = copy_records();
+  weft::pg::Connection conn = co_await weft::pg::connect(run.args.conninfo);
+  co_await conn.execute("DROP TABLE IF EXISTS " + table + "; CREATE UNLOGGED TABLE " + table +
+                        " (id int4, name text, v float8)");
+  (void)co_await conn.copy_records_to_table(table, rows, columns);
+  co_await start_line(run);
+  long n = 0;
+  while (Clock::now() < run.deadline) {
+    co_await conn.execute("TRUNCATE " + table);
+    n += static_cast<long>(co_await conn.copy_records_to_table(table, rows, columns));
+  }
+  co_await conn.execute("DROP TABLE " + table);
+  run.queries.fetch_add(n, std::memory_order_relaxed);
+}
+
 /// Starts the timer once all loops are at the start line, or at once if one of them ended
 /// before it (it failed: its handle rethrows when measure() awaits it).
 weft::Task<void> starter(Run& run, const std::vector<weft::JoinHandle<void>>& loops) {
@@ -222,6 +259,10 @@ const std::map<std::string, Workload, std::less<>>& workloads() {
       {"pk",
        [](Run& run) {
          return measure(run, run.args.conns, [&run](long i) { return pk_loop(run, i); });
+       }},
+      {"copy",
+       [](Run& run) {
+         return measure(run, run.args.conns, [&run](long i) { return copy_loop(run, i); });
        }},
       {"pool",
        [](Run& run) -> weft::Task<Measured> {
