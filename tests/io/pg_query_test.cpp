@@ -15,34 +15,15 @@
 #include <weft/weft.hpp>
 
 #include "pg_server.hpp"
+#include "pg_test_util.hpp"
 
 using namespace std::chrono_literals;
 namespace pg = weft::pg;
 using weft_test::pg::server;
+using weft_test::pg::until_running;
+using weft_test::pg::with_conn;
 
 namespace {
-
-/// Runs `body` with a fresh connection, on a runtime.
-template <class F>
-auto with_conn(F body) {
-  return weft::run([](F body) -> weft::Task<void> {
-    pg::Connection c = co_await pg::connect(server().conninfo());
-    co_await body(c);
-  }(std::move(body)));
-}
-
-/// Returns once backend `pid` runs a query, as `observer` sees in pg_stat_activity.
-weft::Task<void> until_running(pg::Connection& observer, int pid) {
-  for (int i = 0; i < 2000; ++i) {
-    if (co_await observer.fetchval<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
-                                         "WHERE pid = $1 AND state = 'active')",
-                                         pid)) {
-      co_return;
-    }
-    co_await weft::sleep(5ms);
-  }
-  ADD_FAILURE() << "backend " << pid << " never ran the query";
-}
 
 /// `v` sent as $1 and read back as T.
 template <class T, class V>

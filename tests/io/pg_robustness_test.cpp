@@ -18,28 +18,17 @@
 #include <weft/weft.hpp>
 
 #include "pg_server.hpp"
+#include "pg_test_util.hpp"
 
 using namespace std::chrono_literals;
 namespace pg = weft::pg;
 using weft_test::pg::server;
+using weft_test::pg::until_running;
 
 namespace {
 
 // The bound on anything that could hang: a hang fails the test with TimeoutError.
 constexpr auto kBound = 30s;
-
-/// Returns once backend `pid` runs a query, as `observer` sees in pg_stat_activity.
-weft::Task<void> until_running(pg::Connection& observer, int pid) {
-  for (int i = 0; i < 2000; ++i) {
-    if (co_await observer.fetchval<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
-                                         "WHERE pid = $1 AND state = 'active')",
-                                         pid)) {
-      co_return;
-    }
-    co_await weft::sleep(5ms);
-  }
-  ADD_FAILURE() << "backend " << pid << " never ran the query";
-}
 
 /// Runs `sql` on `conn`; the pg::ConnectionLost it must raise (failing the test otherwise).
 weft::Task<std::optional<pg::ConnectionLost>> lost_by(pg::Connection& conn, std::string sql) {

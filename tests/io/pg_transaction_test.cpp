@@ -12,10 +12,12 @@
 #include <weft/weft.hpp>
 
 #include "pg_server.hpp"
+#include "pg_test_util.hpp"
 
 using namespace std::chrono_literals;
 namespace pg = weft::pg;
 using weft_test::pg::server;
+using weft_test::pg::until_running;
 
 namespace {
 
@@ -43,18 +45,6 @@ weft::Task<Fixture> setup(const std::string& table) {
 weft::Task<std::string> committed(pg::Connection& other, const std::string& table) {
   const std::string sql = "SELECT coalesce(string_agg(x::text, ',' ORDER BY x), '') FROM " + table;
   co_return co_await other.fetchval<std::string>(sql);
-}
-
-weft::Task<void> until_running(pg::Connection& observer, int pid) {
-  for (int i = 0; i < 2000; ++i) {
-    if (co_await observer.fetchval<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
-                                         "WHERE pid = $1 AND state = 'active')",
-                                         pid)) {
-      co_return;
-    }
-    co_await weft::sleep(5ms);
-  }
-  ADD_FAILURE() << "backend " << pid << " never ran the query";
 }
 
 TEST(PgTransaction, ABodyThatReturnsIsCommittedAndItsValueReturned) {

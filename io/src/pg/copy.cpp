@@ -309,7 +309,7 @@ Task<void> CopyIn::put(const char* data, std::size_t size) {
     }
     bool consumed = false;
     // Whether r is 1 (queued) or 0 (libpq's buffer full): send it all before going on, so
-    // that the records are encoded no faster than the socket takes them.
+    // that encoding waits for the socket and memory stays at one batch.
     if (!co_await flush(*s_, consumed)) copy_lost(*s_, sql_);
     if (r == 0) continue;
     data += n;

@@ -320,6 +320,6 @@ Task<T> Connection::fetchval_params(Connection* self, std::string sql, Params p)
 
 }  // namespace weft::pg
 
-#include "weft/io/pg/pipeline.hpp"     // Connection::execute_many
 #include "weft/io/pg/copy.hpp"         // Connection's COPY methods
+#include "weft/io/pg/pipeline.hpp"     // Connection::execute_many
 #include "weft/io/pg/transaction.hpp"  // Connection::transaction
