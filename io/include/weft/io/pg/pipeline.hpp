@@ -115,29 +115,14 @@ class Batch {
     offsets_.push_back(kNull);
     lengths_.push_back(0);
   }
-  /// Appends one parameter, as Params::add does.
+  /// Appends one parameter, encoded as Params::add encodes it.
   template <class A>
   void put(const A& v) {
-    using D = std::decay_t<A>;
-    if constexpr (std::is_same_v<D, std::nullopt_t>) {
-      put_null(0);
-    } else if constexpr (detail::IsOptional<D>::value) {
-      if (v) {
-        put(*v);
-      } else {
-        put_null(detail::ParamCodec<typename D::value_type>::type::oid);
-      }
-    } else {
-      static_assert(!std::is_unsigned_v<D> || std::is_same_v<D, bool>,
-                    "weft::pg: PostgreSQL has no unsigned integers; pass a signed type wide "
-                    "enough for the value");
-      using C = typename detail::ParamCodec<D>::type;
-      const std::size_t at = data_.size();
-      C::encode(v, data_);
-      types_.push_back(C::oid);
-      offsets_.push_back(at);
-      lengths_.push_back(static_cast<int>(data_.size() - at));
-    }
+    const std::size_t at = data_.size();
+    const detail::EncodedParam e = detail::encode_param(v, data_);
+    types_.push_back(e.type);
+    offsets_.push_back(e.null ? kNull : at);
+    lengths_.push_back(static_cast<int>(data_.size() - at));
   }
 
   /// The distinct SQL texts, consecutive repeats stored once (execute_many's one statement).

@@ -459,6 +459,37 @@ struct Codec<std::vector<T>> {
   }
 };
 
+namespace detail {
+
+/// What encode_param wrote: the parameter's type oid, and whether it is NULL.
+struct EncodedParam {
+  Oid type = 0;
+  bool null = false;
+};
+
+/// Appends `v`'s binary encoding to `out` (nothing for NULL): std::nullopt and an empty
+/// std::optional are NULL (of unknown type, and of the optional's type). The one encoding of
+/// a parameter, for Params and Batch alike.
+template <class A>
+EncodedParam encode_param(const A& v, std::string& out) {
+  using D = std::decay_t<A>;
+  if constexpr (std::is_same_v<D, std::nullopt_t>) {
+    return {0, true};
+  } else if constexpr (IsOptional<D>::value) {
+    if (v) return encode_param(*v, out);
+    return {ParamCodec<typename D::value_type>::type::oid, true};
+  } else {
+    static_assert(!std::is_unsigned_v<D> || std::is_same_v<D, bool>,
+                  "weft::pg: PostgreSQL has no unsigned integers; pass a signed type wide "
+                  "enough for the value");
+    using C = typename ParamCodec<D>::type;
+    C::encode(v, out);
+    return {C::oid, false};
+  }
+}
+
+}  // namespace detail
+
 /// The parameters of one query, encoded: `$1` is the first. Built by Connection's query
 /// methods from their arguments; usable directly for a list built at run time.
 class Params {
@@ -476,26 +507,11 @@ class Params {
   /// Appends a parameter: any type of the table in this file's opening comment.
   template <class A>
   void add(const A& v) {
-    using D = std::decay_t<A>;
-    if constexpr (std::is_same_v<D, std::nullopt_t>) {
-      push_null(0);
-    } else if constexpr (detail::IsOptional<D>::value) {
-      if (v) {
-        add(*v);
-      } else {
-        push_null(detail::ParamCodec<typename D::value_type>::type::oid);
-      }
-    } else {
-      static_assert(!std::is_unsigned_v<D> || std::is_same_v<D, bool>,
-                    "weft::pg: PostgreSQL has no unsigned integers; pass a signed type wide "
-                    "enough for the value");
-      using C = typename detail::ParamCodec<D>::type;
-      std::string out;
-      C::encode(v, out);
-      types_.push_back(C::oid);
-      values_.push_back(std::move(out));
-      nulls_.push_back(false);
-    }
+    std::string out;
+    const detail::EncodedParam e = detail::encode_param(v, out);
+    types_.push_back(e.type);
+    values_.push_back(std::move(out));
+    nulls_.push_back(e.null);
   }
 
   /// The number of parameters.
@@ -506,12 +522,6 @@ class Params {
   const std::vector<bool>& nulls() const noexcept { return nulls_; }
 
  private:
-  void push_null(Oid type) {
-    types_.push_back(type);
-    values_.emplace_back();
-    nulls_.push_back(true);
-  }
-
   std::vector<Oid> types_;
   std::vector<std::string> values_;
   std::vector<bool> nulls_;
