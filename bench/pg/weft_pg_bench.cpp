@@ -280,6 +280,19 @@ const std::map<std::string, Workload, std::less<>>& workloads() {
   return table;
 }
 
+/// Where the work ran (WEFT_PG_BENCH_METRICS=1): per worker polls, steals, parks and the
+/// epoll events it delivered, to stderr.
+void print_worker_metrics() {
+  const auto m = weft::current_runtime().metrics();
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    std::fprintf(stderr, "worker %zu: polls %llu steals %llu parks %llu io_events %llu\n", i,
+                 static_cast<unsigned long long>(m[i].polls),
+                 static_cast<unsigned long long>(m[i].steals),
+                 static_cast<unsigned long long>(m[i].parks),
+                 static_cast<unsigned long long>(m[i].io_events));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,7 +308,9 @@ int main(int argc, char** argv) {
     m = weft::run(
         [&]() -> weft::Task<Measured> {
           workers = weft::current_runtime().workers();
-          co_return co_await found->second(run);
+          Measured measured = co_await found->second(run);
+          if (std::getenv("WEFT_PG_BENCH_METRICS") != nullptr) print_worker_metrics();
+          co_return measured;
         }(),
         ro);
   } catch (const std::exception& e) {
