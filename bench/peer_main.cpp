@@ -275,7 +275,7 @@ Outcome run(const Bench& b, const Args& args) {
   const Measured m = median([&] { return b.weft(rt); });
   const Outcome out{m, peak_rss_kb()};
   if (args.metrics) {  // summed over every --iters run
-    const auto workers = rt.metrics();
+    const auto workers = rt.metrics().workers;
     for (std::size_t i = 0; i < workers.size(); ++i) {
       const weft::WorkerMetrics& w = workers[i];
       std::fprintf(

@@ -135,7 +135,7 @@ int main() {
   std::printf("weft demo on %zu workers\n", rt.workers());
   int rc = rt.block_on(demo());
   std::size_t w = 0;
-  for (const weft::WorkerMetrics& m : rt.metrics()) {
+  for (const weft::WorkerMetrics& m : rt.metrics().workers) {
     std::printf("   worker %zu: %llu polls, %llu steals, %llu parks, %llu timers fired\n", w++,
                 static_cast<unsigned long long>(m.polls), static_cast<unsigned long long>(m.steals),
                 static_cast<unsigned long long>(m.parks),

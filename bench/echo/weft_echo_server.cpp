@@ -303,7 +303,7 @@ sigset_t stop_signals() {
 }
 
 void print_metrics(const weft::Runtime& runtime) {
-  const auto workers = runtime.metrics();
+  const auto workers = runtime.metrics().workers;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const weft::WorkerMetrics& w = workers[i];
     std::fprintf(

@@ -88,7 +88,7 @@ weft::Task<void> serve(const Args& a) {
   co_await serving;
   if (std::getenv("WEFT_HTTP_SERVER_METRICS") != nullptr) {
     // Where the work ran: per worker polls, steals, parks and the epoll events it delivered.
-    const auto m = weft::current_runtime().metrics();
+    const auto m = weft::current_runtime().metrics().workers;
     for (std::size_t i = 0; i < m.size(); ++i) {
       std::fprintf(stderr, "worker %zu: polls %llu steals %llu parks %llu io_events %llu\n", i,
                    static_cast<unsigned long long>(m[i].polls),

@@ -283,7 +283,7 @@ const std::map<std::string, Workload, std::less<>>& workloads() {
 /// Where the work ran (WEFT_PG_BENCH_METRICS=1): per worker polls, steals, parks and the
 /// epoll events it delivered, to stderr.
 void print_worker_metrics() {
-  const auto m = weft::current_runtime().metrics();
+  const auto m = weft::current_runtime().metrics().workers;
   for (std::size_t i = 0; i < m.size(); ++i) {
     std::fprintf(stderr, "worker %zu: polls %llu steals %llu parks %llu io_events %llu\n", i,
                  static_cast<unsigned long long>(m[i].polls),

@@ -57,7 +57,7 @@ std::size_t Runtime::workers() const noexcept {
   return sched_->workers().size();
 }
 
-std::vector<WorkerMetrics> Runtime::metrics() const {
+RuntimeMetrics Runtime::metrics() const {
   return sched_->metrics();
 }
 
@@ -91,7 +91,7 @@ std::size_t RuntimeHandle::workers() const {
                        [](detail::Scheduler& s) { return s.workers().size(); });
 }
 
-std::vector<WorkerMetrics> RuntimeHandle::metrics() const {
+RuntimeMetrics RuntimeHandle::metrics() const {
   return query_runtime(*state_, "weft::RuntimeHandle::metrics",
                        [](detail::Scheduler& s) { return s.metrics(); });
 }

@@ -56,7 +56,7 @@ weft::Task<long> fan_out(int n, std::mutex& mu, std::set<std::thread::id>& threa
 void run_fan_out_on(std::size_t workers) {
   weft::Runtime rt({.workers = workers});
   EXPECT_EQ(rt.workers(), workers);
-  EXPECT_EQ(rt.metrics().size(), workers);
+  EXPECT_EQ(rt.metrics().workers.size(), workers);
   std::mutex mu;
   std::set<std::thread::id> threads;
   EXPECT_EQ(rt.block_on(fan_out(1000, mu, threads)), 999L * 1000 / 2);
@@ -499,7 +499,7 @@ TEST(Runtime, ShutdownCancelsSleepingRunningAndQueuedTasksAndWaitsForThem) {
   EXPECT_GE(o.cancelled, kSleepers + kLoopers);
   EXPECT_EQ(o.values, log.finished.load());       // a task that finished gave its value
   EXPECT_LE(log.saw_cancel.load(), o.cancelled);  // the others never started
-  EXPECT_EQ(rt.metrics().size(), 2u);
+  EXPECT_EQ(rt.metrics().workers.size(), 2u);
 }
 
 weft::Task<int> spawn_and_leave(ShutdownLog& log, std::latch& started,
@@ -615,7 +615,7 @@ weft::Task<void> wait_an_hour() {
 weft::Task<void> report_workers_and_count_tasks() {
   weft::RuntimeHandle rt = weft::current_runtime();
   EXPECT_EQ(rt.workers(), 2u);
-  EXPECT_EQ(rt.metrics().size(), 2u);
+  EXPECT_EQ(rt.metrics().workers.size(), 2u);
   EXPECT_EQ(rt.live_tasks(), 1u);  // main
   std::vector<weft::JoinHandle<void>> hs;
   for (int i = 0; i < 5; ++i) hs.push_back(weft::spawn(wait_an_hour()));
@@ -657,7 +657,7 @@ TEST(CurrentRuntime, EachRuntimeReportsItsOwnWorkers) {
   weft::Runtime a({.workers = 1});
   weft::Runtime b({.workers = 3});
   EXPECT_EQ(a.block_on(this_runtime()).workers(), 1u);
-  EXPECT_EQ(b.block_on(this_runtime()).metrics().size(), 3u);
+  EXPECT_EQ(b.block_on(this_runtime()).metrics().workers.size(), 3u);
 }
 
 TEST(CurrentRuntime, AHandleAnswersFromAPlainThreadAndAfterShutdownUntilTheRuntimeIsGone) {
@@ -666,13 +666,13 @@ TEST(CurrentRuntime, AHandleAnswersFromAPlainThreadAndAfterShutdownUntilTheRunti
     weft::Runtime rt({.workers = 2});
     h = rt.block_on(this_runtime());
     std::size_t from_thread = 0;
-    std::thread t([&] { from_thread = h->metrics().size(); });
+    std::thread t([&] { from_thread = h->metrics().workers.size(); });
     t.join();
     EXPECT_EQ(from_thread, 2u);
     rt.shutdown();
     EXPECT_TRUE(h->alive());
     EXPECT_EQ(h->live_tasks(), 0u);
-    EXPECT_EQ(h->metrics().size(), 2u);
+    EXPECT_EQ(h->metrics().workers.size(), 2u);
   }
   EXPECT_FALSE(h->alive());
   for (auto query : {+[](const weft::RuntimeHandle& h) { (void)h.metrics(); },
@@ -704,7 +704,7 @@ TEST(CurrentRuntime, QueriesRacingTheRuntimesDestructionAnswerOrThrowUsageError)
     std::thread reader([&] {
       for (;;) {
         try {
-          if (h.metrics().size() != 2) ++wrong_size;
+          if (h.metrics().workers.size() != 2) ++wrong_size;
           answered.store(true);
         } catch (const weft::UsageError&) {
           return;

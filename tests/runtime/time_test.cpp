@@ -321,8 +321,8 @@ TEST(Time, SleepCancelledFromAPlainThreadIsFreeOfDataRaces) {
   weft::JoinHandle<void> h = rt.spawn(sleep_after_flag(a));
   while (!a.about_to_sleep.load()) {
   }
-  std::uint64_t parks = rt.metrics()[0].parks;
-  for (int i = 0; i < 10'000'000 && rt.metrics()[0].parks == parks; ++i) {
+  std::uint64_t parks = rt.metrics().workers[0].parks;
+  for (int i = 0; i < 10'000'000 && rt.metrics().workers[0].parks == parks; ++i) {
     // Until the worker parks: the sleep is armed (bounded, in case it parked already).
   }
   h.cancel();

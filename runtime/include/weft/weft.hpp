@@ -9,6 +9,7 @@
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/gather.hpp"
 #include "weft/runtime/join_handle.hpp"
+#include "weft/runtime/prometheus.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/task_group.hpp"

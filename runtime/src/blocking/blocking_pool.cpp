@@ -34,6 +34,8 @@ void BlockingPool::submit(BlockingJob* job) {
   else
     head_ = job;
   tail_ = job;
+  ++queued_;
+  ++submitted_;
   reap_locked();
   if (idle_ > 0) {
     cv_.notify_one();
@@ -72,6 +74,7 @@ void BlockingPool::thread_main(std::list<std::thread>::iterator self) {
     BlockingJob* job = head_;
     head_ = job->next;
     if (!head_) tail_ = nullptr;
+    --queued_;
     lk.unlock();
     job->run(job);
     lk.lock();
@@ -103,6 +106,11 @@ void BlockingPool::shutdown() {
 std::size_t BlockingPool::threads() const {
   std::lock_guard lk(mu_);
   return alive_;
+}
+
+BlockingPool::Stats BlockingPool::stats() const {
+  std::lock_guard lk(mu_);
+  return {.threads = alive_, .idle = idle_, .queued = queued_, .submitted = submitted_};
 }
 
 }  // namespace weft::detail

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <mutex>
 #include <string>
@@ -31,6 +32,15 @@ class BlockingPool {
   void shutdown();
   /// Threads alive now.
   std::size_t threads() const;
+  /// What the pool holds now, and the jobs submitted since it was built (metrics). Any
+  /// thread.
+  struct Stats {
+    std::size_t threads = 0;  // alive
+    std::size_t idle = 0;     // of which waiting for a job
+    std::size_t queued = 0;   // jobs waiting for a thread
+    std::uint64_t submitted = 0;
+  };
+  Stats stats() const;
   /// The owner of the pool whose thread calls this; nullptr on any other thread.
   static Scheduler* current_owner() noexcept;
 
@@ -48,6 +58,8 @@ class BlockingPool {
   BlockingJob* tail_ = nullptr;
   std::size_t idle_ = 0;
   std::size_t alive_ = 0;
+  std::size_t queued_ = 0;
+  std::uint64_t submitted_ = 0;
   bool shutdown_ = false;
   std::list<std::thread> threads_;
   std::list<std::thread> retired_;

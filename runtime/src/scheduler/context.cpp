@@ -71,7 +71,10 @@ TaskHeader& require_task(const char* what) {
 }
 
 bool budget_spend() noexcept {
-  if (tls_budget <= 0) return false;
+  if (tls_budget <= 0) {
+    if (Worker* w = tls_worker) w->count_budget_yield();
+    return false;
+  }
   --tls_budget;
   return true;
 }

@@ -47,6 +47,7 @@ void Scheduler::submit_offload(BlockingJob* job) {
     arena_->initialize();
   });
   jobs_.fetch_add(1);
+  offload_jobs_.fetch_add(1, std::memory_order_relaxed);
   {
     // Jobs cross to the arena through this queue, each arena task runs the oldest one.
     std::lock_guard lk(offload_mu_);

@@ -13,6 +13,7 @@
 // (virtual_clock.cpp).
 // The guarantee: work made visible to other workers is never left with every worker asleep
 // (Idle: the waker's push-then-check against the parker's register-then-check).
+#include <algorithm>
 #include <optional>
 
 #include "scheduler/scheduler.hpp"
@@ -46,7 +47,10 @@ void Worker::park() noexcept {
   // Parking for longer than kWatchMs watches nobody (watch.cpp).
   const bool unwatched = announce_unwatched(timeout);
   if (!sched_.stopping()) {
-    remote_.parks.fetch_add(1, std::memory_order_relaxed);
+    add(remote_.parks, 1);
+    // Relaxed: metrics() reads the park in progress as a hint (metrics.hpp).
+    const std::int64_t since = clock_ns(CLOCK_MONOTONIC);
+    remote_.park_since_ns.store(since, std::memory_order_relaxed);
     remote_.parked.store(true, std::memory_order_relaxed);
     if (sched_.clock().is_virtual()) {
       poll_events_virtual(timeout);
@@ -54,6 +58,9 @@ void Worker::park() noexcept {
       poll_events(timeout);
     }
     remote_.parked.store(false);  // seq_cst: see announce_unwatched
+    remote_.park_since_ns.store(0, std::memory_order_relaxed);
+    add(remote_.parked_ns,
+        static_cast<std::uint64_t>(std::max<std::int64_t>(clock_ns(CLOCK_MONOTONIC) - since, 0)));
   }
   if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
   searching_ = idle.transition_from_parked(index_);

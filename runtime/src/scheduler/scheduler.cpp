@@ -7,6 +7,8 @@
 // register-then-check (Idle, any_work_visible): no runnable task is left with every worker
 // asleep. shutdown cancels every live task and waits for them and for jobs in flight before
 // it stops the workers; a spawn racing it is either refused or counted and cancelled.
+#include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -40,6 +42,10 @@ bool virtual_clock_from(const RuntimeOptions& o) {
 
 Scheduler::Scheduler(RuntimeOptions options)
     : options_(std::move(options)),
+      sample_every_(options_.metrics_sample_every == 0
+                        ? 0
+                        : std::bit_ceil(std::min(options_.metrics_sample_every, 1u << 31))),
+      started_ns_(clock_ns(CLOCK_MONOTONIC)),
       clock_(virtual_clock_from(options_)),
       idle_(static_cast<unsigned>(workers_from(options_))),
       pool_(options_.max_blocking_threads, options_.blocking_keep_alive,
@@ -63,11 +69,30 @@ Scheduler::~Scheduler() {
   handle_state_->close();
 }
 
-std::vector<WorkerMetrics> Scheduler::metrics() const {
-  std::vector<WorkerMetrics> out;
-  out.reserve(workers_.size());
-  for (auto& w : workers_) out.push_back(w->remote().metrics());
-  return out;
+RuntimeMetrics Scheduler::metrics() const {
+  RuntimeMetrics m;
+  const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
+  m.uptime_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(now - started_ns_, 0));
+  m.workers.reserve(workers_.size());
+  for (auto& w : workers_) {
+    const Worker::Remote& r = w->remote();
+    m.workers.push_back(r.metrics(now, started_ns_));
+    r.poll_duration.read_into(m.poll_duration);
+    r.scheduling_delay.read_into(m.scheduling_delay);
+  }
+  const TaskRegistry::Counts tasks = registry_.counts();
+  m.spawned_tasks = tasks.added;
+  m.completed_tasks = tasks.removed;
+  m.live_tasks = tasks.live;
+  m.injection_queue_depth = inject_.size_approx();
+  const BlockingPool::Stats pool = pool_.stats();
+  m.blocking_threads = pool.threads;
+  m.blocking_idle_threads = pool.idle;
+  m.blocking_queue_depth = pool.queued;
+  m.blocking_jobs = pool.submitted;
+  m.offload_jobs = offload_jobs_.load(std::memory_order_relaxed);
+  m.sample_every = sample_every_;
+  return m;
 }
 
 void Scheduler::submit_new(TaskHeader* t) {
@@ -100,7 +125,10 @@ void Scheduler::schedule(TaskHeader* t) noexcept {
   Worker* w = tls_worker;
   if (!w || &w->scheduler() != this) {
     inject(t);
-  } else if (tls_task) {
+    return;
+  }
+  w->note_wake(t);
+  if (tls_task) {
     w->push_lifo(t);  // woken by the running task: run it next
   } else {
     // I/O delivered or timers expired between polls: in the order they came. A helper is
@@ -115,6 +143,7 @@ void Scheduler::schedule(TaskHeader* t) noexcept {
 void Scheduler::schedule_yield(TaskHeader* t) noexcept {
   Worker* w = tls_worker;
   if (w && &w->scheduler() == this) {
+    w->note_wake(t);
     w->push_back(t);
     notify_parked();
   } else {

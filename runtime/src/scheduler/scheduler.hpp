@@ -29,6 +29,7 @@
 // kLongPollNs); then it parks in its own epoll_wait until its next timer.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -99,9 +100,22 @@ class Worker {
     /// The owner thread's CPU clock: stored once (relaxed) by start(), on the thread that
     /// builds the scheduler; read relaxed by searchers (look_at). kNoCpuClock until then.
     std::atomic<clockid_t> cpu_clock{kNoCpuClock};
-    /// Counters, read relaxed by any thread (metrics). Written by the owner (relaxed), but
-    /// timers_fired, which whoever fires the timers adds to (fetch_add).
+    /// Counters, read relaxed by any thread (metrics). Written by the owner (relaxed; add()
+    /// below), but timers_fired and io_events, which whoever fires the timers or takes the
+    /// events adds to (fetch_add).
     std::atomic<std::uint64_t> polls{0}, steals{0}, parks{0}, timers_fired{0}, io_events{0};
+    std::atomic<std::uint64_t> lifo_polls{0}, steal_attempts{0}, budget_yields{0}, parked_ns{0};
+    /// When the current park began (CLOCK_MONOTONIC ns), 0 while awake: written by the owner,
+    /// read by metrics() to count a park in progress. Relaxed, like the counters.
+    std::atomic<std::int64_t> park_since_ns{0};
+    /// The sampled histograms' buckets and sums (metrics.hpp), written by the owner only.
+    struct Histogram {
+      std::array<std::atomic<std::uint64_t>, DurationHistogram::kBuckets> buckets{};
+      std::atomic<std::uint64_t> sum_ns{0};
+      void record(std::int64_t ns) noexcept;
+      void read_into(DurationHistogram& out) const noexcept;
+    };
+    Histogram poll_duration, scheduling_delay;
 
     /// Writes the eventfd: the owner's epoll_wait returns. Any thread; meant for a worker
     /// taken off the sleepers (Scheduler::notify_parked, shutdown).
@@ -112,8 +126,9 @@ class Worker {
     bool has_local_work() const noexcept {
       return !queue.empty() || lifo.load(std::memory_order_relaxed) != nullptr;
     }
-    /// A snapshot of the counters. Any thread.
-    WorkerMetrics metrics() const noexcept;
+    /// A snapshot of the counters; `now_ns` and `started_ns` (CLOCK_MONOTONIC) give the
+    /// busy and parked time. Any thread.
+    WorkerMetrics metrics(std::int64_t now_ns, std::int64_t started_ns) const noexcept;
   };
 
   Worker(Scheduler& s, unsigned index, std::size_t workers);
@@ -141,6 +156,18 @@ class Worker {
   /// before it searches (poll_own). Relaxed: a worker that misses it for a while still
   /// takes the fd's events when it parks, in its own epoll_wait.
   void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
+  /// `t` became runnable on this worker (woken, or yielding). The first such wake-up after
+  /// each timed poll is timed: its task and time are kept until this worker polls it
+  /// (resume_sampled: the scheduling delay), or for at most kSampleExpiry polls, since a
+  /// stolen task is polled elsewhere. Wake-ups from other threads are not sampled. Owner
+  /// thread.
+  void note_wake(const TaskHeader* t) noexcept;
+  /// The running task's budget ran out at an await: it yields (metrics). Owner thread.
+  void count_budget_yield() noexcept { add(remote_.budget_yields, 1); }
+  /// Adds to a counter only this worker writes: no read-modify-write (metrics() reads it).
+  static void add(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
 
  private:
   // The order of next_task: next_task.hpp; the watch constants: watch.hpp.
@@ -156,6 +183,8 @@ class Worker {
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Remote& busy) noexcept;
   void run_task(TaskHeader* t) noexcept;
+  void resume(TaskHeader* t) noexcept;                      // runs one poll of `t`
+  void resume_sampled(TaskHeader* t, bool timed) noexcept;  // the same, for the metrics
   void maintenance() noexcept;
   void park() noexcept;
   /// How long to park (park.hpp): until the next timer of ours or of a busy worker if
@@ -180,7 +209,14 @@ class Worker {
   Remote remote_;
   std::atomic<bool> has_io_{false};  // an fd was registered here
   std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
-  RunOrder order_;         // next_task's tick and LIFO streak
+  // Sampling for the histograms (note_wake, run_task, resume_sampled).
+  static constexpr std::uint64_t kSampleExpiry = LocalQueue::kCapacity + 1;
+  std::uint64_t sample_mask_ = ~std::uint64_t{0};  // a poll count & it == 0: timed
+  bool sample_next_wake_ = false;                  // set by a timed poll
+  const TaskHeader* sampled_task_ = nullptr;       // the timed wake-up's task, until polled
+  std::int64_t sampled_at_ns_ = 0;
+  std::uint64_t sampled_poll_ = 0;  // our poll count when it was woken
+  RunOrder order_;                  // next_task's tick and LIFO streak
   bool searching_ = false;
   std::uint64_t rng_;
   std::vector<SeenPoll> seen_;  // per victim
@@ -221,8 +257,9 @@ class Scheduler {
   TaskRegistry& registry() noexcept { return registry_; }
   Idle& idle() noexcept { return idle_; }
   std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
-  /// A snapshot of every worker's counters (Runtime::metrics, RuntimeHandle::metrics).
-  std::vector<WorkerMetrics> metrics() const;
+  /// A snapshot of the runtime's metrics (Runtime::metrics, RuntimeHandle::metrics).
+  RuntimeMetrics metrics() const;
+  std::uint32_t sample_every() const noexcept { return sample_every_; }
   /// What RuntimeHandles share with this scheduler; closed by the destructor.
   const std::shared_ptr<HandleState>& handle_state() const noexcept { return handle_state_; }
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
@@ -236,6 +273,8 @@ class Scheduler {
   void cancel_all();
 
   RuntimeOptions options_;
+  const std::uint32_t sample_every_;  // options_.metrics_sample_every
+  const std::int64_t started_ns_;     // CLOCK_MONOTONIC when built (uptime, busy time)
   RuntimeClock clock_;
   TaskRegistry registry_;
   moodycamel::ConcurrentQueue<TaskHeader*> inject_;
@@ -244,6 +283,7 @@ class Scheduler {
   std::atomic<int> phase_{kRunning};
   std::atomic<bool> stop_{false};
   std::atomic<std::size_t> jobs_{0};
+  std::atomic<std::uint64_t> offload_jobs_{0};  // submitted (metrics); relaxed: a count only
   alignas(64) std::atomic<int> unwatched_sleepers_{0};
   BlockingPool pool_;
   std::shared_ptr<HandleState> handle_state_;
@@ -284,6 +324,15 @@ std::coroutine_handle<> take_resume_next() noexcept;
 inline void Worker::push_back(TaskHeader* t) noexcept {
   remote_.queue.push_back(
       t, [this](TaskHeader** ts, std::size_t n) { sched_.inject_batch(ts, n, token_.get()); });
+}
+
+inline void Worker::note_wake(const TaskHeader* t) noexcept {
+  if (!sample_next_wake_) [[likely]]
+    return;
+  sample_next_wake_ = false;
+  sampled_task_ = t;
+  sampled_at_ns_ = clock_ns(CLOCK_MONOTONIC);
+  sampled_poll_ = remote_.polls.load(std::memory_order_relaxed);
 }
 
 inline void Worker::end_search() noexcept {

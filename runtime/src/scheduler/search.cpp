@@ -35,6 +35,7 @@ TaskHeader* Worker::search() noexcept {
     const std::size_t vi = (start + i) % n;
     if (vi == index_) continue;
     hook(HookPoint::kSteal);
+    add(remote_.steal_attempts, 1);
     if (TaskHeader* t = ws[vi]->remote().queue.steal_into(remote_.queue)) {
       remote_.steals.fetch_add(1, std::memory_order_relaxed);
       return t;

@@ -104,15 +104,46 @@ std::size_t Worker::Remote::advance_timers(std::uint64_t now_tick) noexcept {
   return n;
 }
 
-WorkerMetrics Worker::Remote::metrics() const noexcept {
+WorkerMetrics Worker::Remote::metrics(std::int64_t now_ns, std::int64_t started_ns) const noexcept {
+  // Relaxed loads: each counter is a count of its own; a snapshot orders nothing.
+  constexpr auto r = std::memory_order_relaxed;
   WorkerMetrics m;
-  m.polls = polls.load(std::memory_order_relaxed);
-  m.steals = steals.load(std::memory_order_relaxed);
-  m.parks = parks.load(std::memory_order_relaxed);
-  m.timers_fired = timers_fired.load(std::memory_order_relaxed);
-  m.io_events = io_events.load(std::memory_order_relaxed);
+  m.polls = polls.load(r);
+  m.lifo_polls = lifo_polls.load(r);
+  m.steals = steals.load(r);
+  m.steal_attempts = steal_attempts.load(r);
+  m.budget_yields = budget_yields.load(r);
+  m.parks = parks.load(r);
+  m.timers_fired = timers_fired.load(r);
+  m.io_events = io_events.load(r);
   m.queue_depth = queue.size();
+  std::int64_t parked = static_cast<std::int64_t>(parked_ns.load(r));
+  if (const std::int64_t since = park_since_ns.load(r); since != 0 && now_ns > since) {
+    parked += now_ns - since;
+  }
+  const std::int64_t up = std::max<std::int64_t>(now_ns - started_ns, 0);
+  parked = std::min(parked, up);
+  m.parked_ns = static_cast<std::uint64_t>(parked);
+  m.busy_ns = static_cast<std::uint64_t>(up - parked);
+  const clockid_t clock = cpu_clock.load(r);
+  const std::int64_t cpu = clock == kNoCpuClock ? -1 : clock_ns(clock);
+  m.cpu_ns = cpu > 0 ? static_cast<std::uint64_t>(cpu) : 0;
   return m;
+}
+
+void Worker::Remote::Histogram::record(std::int64_t ns) noexcept {
+  const auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0));
+  add(buckets[DurationHistogram::bucket_of(v)], 1);
+  add(sum_ns, v);
+}
+
+void Worker::Remote::Histogram::read_into(DurationHistogram& out) const noexcept {
+  for (std::size_t i = 0; i < DurationHistogram::kBuckets; ++i) {
+    const std::uint64_t n = buckets[i].load(std::memory_order_relaxed);
+    out.buckets[i] += n;
+    out.count += n;
+  }
+  out.sum_ns += sum_ns.load(std::memory_order_relaxed);
 }
 
 void Worker::main() {
@@ -128,6 +159,8 @@ void Worker::main() {
     CPU_SET(index_ % (cpus ? cpus : 1), &set);
     ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
   }
+  // A mask of all ones never matches a poll count (they start at 1): sampling off.
+  sample_mask_ = sched_.sample_every() ? sched_.sample_every() - 1 : ~std::uint64_t{0};
   while (!sched_.stopping()) {
     if (TaskHeader* t = next_task()) {
       end_search();  // woken as a searcher, but found work at home
@@ -165,9 +198,19 @@ void Worker::run_task(TaskHeader* t) noexcept {
   tls_task = t;
   tls_budget = kBudget;
   remote_.poll_tick.store(order_.tick, std::memory_order_relaxed);
-  // Relaxed, and no read-modify-write: only this worker counts its polls; metrics() reads a
-  // snapshot.
-  remote_.polls.store(remote_.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const std::uint64_t polls = remote_.polls.load(std::memory_order_relaxed) + 1;
+  remote_.polls.store(polls, std::memory_order_relaxed);
+  // One poll in sample_every (a power of two) is timed, and the task of the sampled wake-up
+  // when it comes (note_wake): those take the cold path; the others pay two compares.
+  if ((polls & sample_mask_) == 0 || t == sampled_task_) [[unlikely]] {
+    resume_sampled(t, (polls & sample_mask_) == 0);
+  } else {
+    resume(t);
+  }
+  tls_task = nullptr;
+}
+
+inline void Worker::resume(TaskHeader* t) noexcept {
   // The resume point was published by the claim (acquire in try_claim) or by our own
   // schedule.
   if (Waiter* hook = t->run_hook()) [[unlikely]] {
@@ -175,7 +218,24 @@ void Worker::run_task(TaskHeader* t) noexcept {
   } else {
     t->resume_point().resume();
   }
-  tls_task = nullptr;
+}
+
+void Worker::resume_sampled(TaskHeader* t, bool timed) noexcept {
+  if (timed) {
+    sample_next_wake_ = true;  // one wake-up per timed poll (note_wake)
+    if (sampled_task_ != nullptr &&
+        remote_.polls.load(std::memory_order_relaxed) - sampled_poll_ > kSampleExpiry) {
+      sampled_task_ = nullptr;  // polled elsewhere (stolen), or too long ago to trust
+    }
+  }
+  const std::int64_t begin_ns = clock_ns(CLOCK_MONOTONIC);
+  if (sampled_task_ == t) {
+    remote_.scheduling_delay.record(begin_ns - sampled_at_ns_);
+    sampled_task_ = nullptr;
+  }
+  resume(t);
+  // `t` may be gone now.
+  if (timed) remote_.poll_duration.record(clock_ns(CLOCK_MONOTONIC) - begin_ns);
 }
 
 TaskHeader* Worker::next_task() noexcept {
@@ -191,7 +251,9 @@ TaskHeader* Worker::next_task() noexcept {
     // AcqRel: pairs with push_lifo's release store (or exchange), and orders us against a
     // searcher's exchange: one of us gets the task.
     TaskHeader* take_lifo() noexcept {
-      return w.remote_.lifo.exchange(nullptr, std::memory_order_acq_rel);
+      TaskHeader* t = w.remote_.lifo.exchange(nullptr, std::memory_order_acq_rel);
+      if (t) add(w.remote_.lifo_polls, 1);
+      return t;
     }
     void push_back(TaskHeader* t) noexcept { w.push_back(t); }
     TaskHeader* pop_local() noexcept { return w.remote_.queue.pop(); }

@@ -35,6 +35,7 @@ class TaskRegistry {
     if (s.head) s.head->reg_prev_ = t;
     s.head = t;
     ++s.count;
+    ++s.added;
     s.lock.unlock();
   }
 
@@ -47,6 +48,7 @@ class TaskRegistry {
       s.head = t->reg_next_;
     if (t->reg_next_) t->reg_next_->reg_prev_ = t->reg_prev_;
     bool emptied = --s.count == 0;
+    ++s.removed;
     s.lock.unlock();
     if (emptied && waiters_.load(std::memory_order_acquire) > 0) {
       std::lock_guard lk(mu_);
@@ -81,6 +83,24 @@ class TaskRegistry {
     return n;
   }
 
+  /// Tasks linked and unlinked since the registry was built, and linked now (metrics).
+  struct Counts {
+    std::uint64_t added = 0;
+    std::uint64_t removed = 0;
+    std::size_t live = 0;
+  };
+  Counts counts() const noexcept {
+    Counts c;
+    for (const Shard& s : shards_) {
+      s.lock.lock();
+      c.added += s.added;
+      c.removed += s.removed;
+      c.live += s.count;
+      s.lock.unlock();
+    }
+    return c;
+  }
+
   /// Waits up to `d` for the registry to become empty; true if it is.
   bool wait_empty_for(std::chrono::milliseconds d) {
     waiters_.fetch_add(1);
@@ -96,6 +116,8 @@ class TaskRegistry {
     mutable SpinLock lock;
     TaskHeader* head = nullptr;
     std::size_t count = 0;
+    std::uint64_t added = 0;  // since the registry was built
+    std::uint64_t removed = 0;
   };
 
   static std::uint64_t next_id() noexcept {

@@ -7,6 +7,7 @@
 #include "weft/io/http/fields.hpp"
 #include "weft/io/http/headers.hpp"
 #include "weft/io/http/method.hpp"
+#include "weft/io/http/metrics_route.hpp"
 #include "weft/io/http/request.hpp"
 #include "weft/io/http/response.hpp"
 #include "weft/io/http/router.hpp"

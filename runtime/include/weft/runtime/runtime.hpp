@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "weft/runtime/join_handle.hpp"
+#include "weft/runtime/metrics.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace weft {
@@ -42,16 +43,9 @@ struct RuntimeOptions {
   std::chrono::milliseconds blocking_keep_alive{10'000};  ///< idle pool threads retire after
   ClockKind clock = ClockKind::Default;
   UnobservedErrorHandler on_unobserved_error{};  ///< default: print to stderr
-};
-
-/// Per-worker counters (relaxed; a snapshot, not a transaction).
-struct WorkerMetrics {
-  std::uint64_t polls = 0;
-  std::uint64_t steals = 0;
-  std::uint64_t parks = 0;
-  std::uint64_t timers_fired = 0;
-  std::uint64_t io_events = 0;  ///< epoll events it delivered (its own or a busy worker's)
-  std::size_t queue_depth = 0;
+  /// One poll and one wake-up in this many (rounded up to a power of two) are timed for
+  /// metrics()' histograms; 0: none.
+  std::uint32_t metrics_sample_every = 256;
 };
 
 namespace detail {
@@ -110,8 +104,8 @@ class Runtime {
   std::size_t live_tasks() const noexcept;
   /// Number of worker threads.
   std::size_t workers() const noexcept;
-  /// A snapshot of every worker's counters.
-  std::vector<WorkerMetrics> metrics() const;
+  /// A snapshot of the runtime's counters, gauges and histograms (metrics.hpp). Any thread.
+  RuntimeMetrics metrics() const;
 
  private:
   void check_not_on_worker(const char* what) const;
@@ -136,9 +130,9 @@ class RuntimeHandle {
   std::size_t live_tasks() const;
   /// Number of worker threads. Throws UsageError once the runtime is gone.
   std::size_t workers() const;
-  /// A snapshot of every worker's counters, one entry per worker. Throws UsageError once
-  /// the runtime is gone.
-  std::vector<WorkerMetrics> metrics() const;
+  /// A snapshot of the runtime's metrics (metrics.hpp). Throws UsageError once the runtime
+  /// is gone.
+  RuntimeMetrics metrics() const;
   /// False once the runtime has been destroyed (its queries then throw UsageError).
   bool alive() const noexcept;
 
