@@ -104,6 +104,9 @@ constexpr Series<WorkerMetrics> kWorkerSeries[] = {
     {"weft_worker_io_events_total", "counter", Unit::kCount,
      "Epoll events the worker delivered (its own or a busy worker's).",
      [](const WorkerMetrics& w) -> std::uint64_t { return w.io_events; }},
+    {"weft_worker_stalls_total", "counter", Unit::kCount,
+     "Polls that held the worker longer than the stall threshold.",
+     [](const WorkerMetrics& w) -> std::uint64_t { return w.stalls; }},
     {"weft_worker_queue_depth", "gauge", Unit::kCount, "Tasks in the worker's local run queue.",
      [](const WorkerMetrics& w) -> std::uint64_t { return w.queue_depth; }},
 };

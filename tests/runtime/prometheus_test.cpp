@@ -471,7 +471,7 @@ TEST(PrometheusText, EveryWorkerFamilyHasOneSampleLabelledWithEachWorkersIndex) 
     EXPECT_EQ(f.samples[0].labels, (Labels{{"worker", "0"}})) << name;
     EXPECT_EQ(f.samples[1].labels, (Labels{{"worker", "1"}})) << name;
   }
-  EXPECT_EQ(worker_families, 12u);
+  EXPECT_EQ(worker_families, 13u);
   EXPECT_EQ(text_of(e, "weft_workers"), "2");
 }
 

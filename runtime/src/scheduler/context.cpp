@@ -36,6 +36,7 @@ TaskHeader* current_task() noexcept {
 
 void enter_task(TaskHeader* t) noexcept {
   tls_task = t;
+  if (Worker* w = tls_worker) w->note_running(t);
 }
 
 void resume_next(TaskHeader* t) noexcept {
@@ -50,6 +51,7 @@ std::coroutine_handle<> take_resume_next() noexcept {
     return std::noop_coroutine();
   }
   tls_task = t;
+  if (Worker* w = tls_worker) w->note_running(t);
   return t->resume_point();
 }
 

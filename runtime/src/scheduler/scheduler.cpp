@@ -55,11 +55,17 @@ Scheduler::Scheduler(RuntimeOptions options)
   if (options_.max_blocking_threads == 0) {
     throw std::invalid_argument("weft::Runtime: max_blocking_threads must be at least 1");
   }
+  if (options_.stall_threshold.count() < 0) {
+    throw std::invalid_argument("weft::Runtime: stall_threshold must not be negative");
+  }
   workers_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<unsigned>(i), n));
   }
   for (auto& w : workers_) w->start();
+  if (options_.stall_threshold.count() > 0) {
+    stall_ = std::make_unique<StallDetector>(*this, options_.stall_threshold, options_.on_stall);
+  }
 }
 
 Scheduler::~Scheduler() {
@@ -214,6 +220,7 @@ void Scheduler::shutdown() {
     phase_.store(kDraining);
   }
   while (jobs_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (stall_) stall_->stop();  // it looks at the workers: before they stop
   stop_.store(true, std::memory_order_release);
   for (unsigned i : idle_.unpark_all()) workers_[i]->remote().wake();
   for (auto& w : workers_) w->remote().wake();

@@ -50,6 +50,7 @@
 #include "scheduler/next_task.hpp"
 #include "scheduler/park.hpp"
 #include "scheduler/runtime_clock.hpp"
+#include "scheduler/stall_detector.hpp"
 #include "scheduler/watch.hpp"
 #include "task/completion.hpp"
 #include "task/registry.hpp"
@@ -105,6 +106,15 @@ class Worker {
     /// events adds to (fetch_add).
     std::atomic<std::uint64_t> polls{0}, steals{0}, parks{0}, timers_fired{0}, io_events{0};
     std::atomic<std::uint64_t> lifo_polls{0}, steal_attempts{0}, budget_yields{0}, parked_ns{0};
+    /// Polls the stall detector reported: written by its monitor thread alone.
+    std::atomic<std::uint64_t> stalls{0};
+    /// The task of the current (or last) poll, for the stall detector: stored relaxed by the
+    /// owner before its release store of `polls`; only ever compared, then looked up in the
+    /// registry (stall_detector.hpp), never dereferenced.
+    std::atomic<const TaskHeader*> running{nullptr};
+    /// The owner thread's id (gettid), stored (relaxed) when it starts: the stall detector
+    /// reads its state in /proc. 0 until then.
+    std::atomic<pid_t> tid{0};
     /// When the current park began (CLOCK_MONOTONIC ns), 0 while awake: written by the owner,
     /// read by metrics() to count a park in progress. Relaxed, like the counters.
     std::atomic<std::int64_t> park_since_ns{0};
@@ -156,6 +166,11 @@ class Worker {
   /// before it searches (poll_own). Relaxed: a worker that misses it for a while still
   /// takes the fd's events when it parks, in its own epoll_wait.
   void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
+  /// `t` runs now, within the current poll (join inlining, a joiner resumed by its child):
+  /// for the stall detector's report. Owner thread. Relaxed: see Remote::running.
+  void note_running(const TaskHeader* t) noexcept {
+    remote_.running.store(t, std::memory_order_relaxed);
+  }
   /// `t` became runnable on this worker (woken, or yielding). The first such wake-up after
   /// each timed poll is timed: its task and time are kept until this worker polls it
   /// (resume_sampled: the scheduling delay), or for at most kSampleExpiry polls, since a
@@ -286,6 +301,7 @@ class Scheduler {
   std::atomic<std::uint64_t> offload_jobs_{0};  // submitted (metrics); relaxed: a count only
   alignas(64) std::atomic<int> unwatched_sleepers_{0};
   BlockingPool pool_;
+  std::unique_ptr<StallDetector> stall_;  // none if options_.stall_threshold is 0
   std::shared_ptr<HandleState> handle_state_;
   std::once_flag arena_once_;
   std::unique_ptr<tbb::task_arena> arena_;

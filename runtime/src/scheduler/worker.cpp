@@ -116,6 +116,7 @@ WorkerMetrics Worker::Remote::metrics(std::int64_t now_ns, std::int64_t started_
   m.parks = parks.load(r);
   m.timers_fired = timers_fired.load(r);
   m.io_events = io_events.load(r);
+  m.stalls = stalls.load(r);
   m.queue_depth = queue.size();
   std::int64_t parked = static_cast<std::int64_t>(parked_ns.load(r));
   if (const std::int64_t since = park_since_ns.load(r); since != 0 && now_ns > since) {
@@ -148,6 +149,7 @@ void Worker::Remote::Histogram::read_into(DurationHistogram& out) const noexcept
 
 void Worker::main() {
   tls_worker = this;
+  remote_.tid.store(static_cast<pid_t>(::gettid()), std::memory_order_relaxed);
   tls_stack_floor = stack_pointer() - kStackBudget;
   std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
   if (name.size() > 15) name.resize(15);
@@ -198,8 +200,10 @@ void Worker::run_task(TaskHeader* t) noexcept {
   tls_task = t;
   tls_budget = kBudget;
   remote_.poll_tick.store(order_.tick, std::memory_order_relaxed);
+  // Relaxed, then release: the stall detector reads `polls` (acquire), then `running`.
+  remote_.running.store(t, std::memory_order_relaxed);
   const std::uint64_t polls = remote_.polls.load(std::memory_order_relaxed) + 1;
-  remote_.polls.store(polls, std::memory_order_relaxed);
+  remote_.polls.store(polls, std::memory_order_release);
   // One poll in sample_every (a power of two) is timed, and the task of the sampled wake-up
   // when it comes (note_wake): those take the cold path; the others pay two compares.
   if ((polls & sample_mask_) == 0 || t == sampled_task_) [[unlikely]] {

@@ -83,6 +83,26 @@ class TaskRegistry {
     return n;
   }
 
+  /// Calls `f(*t)` under its shard's lock if `t` is a live task (linked): its fields stay
+  /// valid meanwhile, however its poll goes. True if found. `t` is only compared, never
+  /// dereferenced otherwise, so it may be stale. O(live tasks): for the rare diagnostic.
+  template <class F>
+  bool with_live(const TaskHeader* t, F&& f) const {
+    if (!t) return false;
+    for (const Shard& s : shards_) {
+      s.lock.lock();
+      for (const TaskHeader* x = s.head; x; x = x->reg_next_) {
+        if (x == t) {
+          f(*x);
+          s.lock.unlock();
+          return true;
+        }
+      }
+      s.lock.unlock();
+    }
+    return false;
+  }
+
   /// Tasks linked and unlinked since the registry was built, and linked now (metrics).
   struct Counts {
     std::uint64_t added = 0;

@@ -59,6 +59,7 @@ struct WorkerMetrics {
   std::uint64_t cpu_ns = 0;          ///< its thread's CPU time, user and system
   std::uint64_t timers_fired = 0;    ///< timers it fired (its own or a busy worker's)
   std::uint64_t io_events = 0;       ///< epoll events it delivered (its own or a busy worker's)
+  std::uint64_t stalls = 0;          ///< polls the stall detector reported (stall.hpp)
   std::size_t queue_depth = 0;       ///< tasks in its local run queue now
 };
 

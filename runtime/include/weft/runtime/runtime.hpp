@@ -19,6 +19,7 @@
 
 #include "weft/runtime/join_handle.hpp"
 #include "weft/runtime/metrics.hpp"
+#include "weft/runtime/stall.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace weft {
@@ -46,6 +47,10 @@ struct RuntimeOptions {
   /// One poll and one wake-up in this many (rounded up to a power of two) are timed for
   /// metrics()' histograms; 0: none.
   std::uint32_t metrics_sample_every = 256;
+  /// A task that holds a worker for longer than this in one poll is reported while it runs
+  /// (stall.hpp), within about 1.25 times this; 0: no stall detector (no monitor thread).
+  std::chrono::milliseconds stall_threshold{100};
+  StallHandler on_stall{};  ///< default: print to_string(report) to stderr
 };
 
 namespace detail {
