@@ -1,0 +1,41 @@
+// run_step: one step of the closed loop. `concurrency` tasks each open a session of their
+// own and loop request → response with no pause, so exactly `concurrency` requests are in
+// flight at any time (a closed system: the load adapts to the target's speed, which is what
+// makes throughput against concurrency a scalability curve).
+//
+// Timeline of a step, on weft::now() (so the virtual clock works too): connect every
+// session (not measured), then `warmup`, then `measure`. A request counts when it completes
+// inside the measuring window; its latency goes to its task's histogram, and the histograms
+// are merged when every task has stopped. A task stops at its first completion after the
+// window. A failed request — one that throws or takes over 10 s — counts as an error
+// (also during warm-up, so none go unseen) and its task reconnects; a failed reconnect
+// counts too and is retried after a short pause, so a dead target cannot make the loop spin.
+#pragma once
+
+#include <cstdint>
+
+#include <weft/runtime/task.hpp>
+#include <weft/runtime/time.hpp>
+
+#include "latency_histogram.hpp"
+#include "target.hpp"
+
+namespace weft::profile {
+
+/// What one step measured.
+struct StepResult {
+  int concurrency = 0;
+  std::uint64_t requests = 0;  ///< completed inside the measuring window
+  std::uint64_t errors = 0;    ///< failed requests and reconnects, warm-up included
+  double seconds = 0;          ///< the measuring window's length
+  LatencyHistogram latency{};  ///< of the counted requests, in nanoseconds
+  /// Counted requests per second of the window.
+  double throughput() const noexcept { return seconds > 0 ? requests / seconds : 0; }
+};
+
+/// Runs one closed-loop step against `target` (which must outlive it). Throws what
+/// Target::connect throws if a session cannot be opened at the start; later errors are
+/// counted, not thrown. std::invalid_argument for concurrency < 1 or measure ≤ 0.
+Task<StepResult> run_step(Target& target, int concurrency, Duration warmup, Duration measure);
+
+}  // namespace weft::profile

@@ -1,0 +1,198 @@
+// weft-profile: drives a target at stepped concurrency (closed loop), prints a markdown
+// table of throughput and latency per step with the USL fit and the knee, and writes the
+// same as JSON. Only TCP echo targets so far:
+//
+//   weft-profile tcp --host H --port P [--payload 64] [--steps 1,2,4,8 | --max N]
+//                    [--warmup 0.5] [--seconds 2] [--json FILE] [--workers W]
+//
+// Exit status: 0 done, 1 the target could not be reached (or the JSON file not written),
+// 2 bad arguments.
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+#include "profile.hpp"
+#include "report.hpp"
+#include "tcp_echo_target.hpp"
+
+namespace {
+
+using weft::profile::Profile;
+using weft::profile::ProfileOptions;
+using weft::profile::StepResult;
+using weft::profile::TcpEchoTarget;
+
+constexpr const char* kUsage =
+    "usage: weft-profile tcp --host H --port P [--payload BYTES] [--steps 1,2,4,... | --max N]\n"
+    "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE] [--workers W]\n";
+constexpr int kDefaultMax = 64;
+constexpr int kLargestConcurrency = 100'000;
+constexpr std::size_t kLargestPayload = std::size_t{1} << 24;
+constexpr std::size_t kMostWorkers = 1024;
+constexpr double kShortestStep = 0.001;  // seconds
+constexpr double kLongestStep = 3600;    // seconds
+
+struct Options {
+  std::string host;
+  std::optional<std::uint16_t> port;
+  std::size_t payload = 64;
+  std::vector<int> steps;
+  std::optional<int> max;
+  double warmup = 0.5;
+  double seconds = 2.0;
+  std::string json;
+  std::size_t workers = 0;
+};
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "weft-profile: %s\n%s", what.c_str(), kUsage);
+  std::exit(2);
+}
+
+template <class T>
+std::optional<T> parse_integer(std::string_view text, T low, T high) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < low || value > high) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> parse_seconds(const std::string& text, double low) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(value >= low) || value > kLongestStep) return std::nullopt;
+  return value;
+}
+
+// "1,2,4,8": increasing concurrencies, each in [1, kLargestConcurrency].
+std::optional<std::vector<int>> parse_steps(std::string_view text) {
+  std::vector<int> steps;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const auto step = parse_integer<int>(text.substr(0, comma), 1, kLargestConcurrency);
+    if (!step || (!steps.empty() && *step <= steps.back())) return std::nullopt;
+    steps.push_back(*step);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  if (steps.empty()) return std::nullopt;
+  return steps;
+}
+
+std::vector<int> powers_of_two_up_to(int max) {
+  std::vector<int> steps;
+  for (int n = 1; n <= max && n > 0; n *= 2) steps.push_back(n);
+  return steps;
+}
+
+// Sets `field` to the parsed value; false if there is none.
+template <class Field, class T>
+bool set_value(Field& field, const std::optional<T>& parsed) {
+  if (parsed) field = *parsed;
+  return parsed.has_value();
+}
+
+// Applies one "--name value" pair; false if the name is unknown or the value bad.
+bool apply_option(Options& o, std::string_view name, const std::string& value) {
+  if (name == "--host") return set_value(o.host, std::optional(value));
+  if (name == "--json") return set_value(o.json, std::optional(value));
+  if (name == "--port") return set_value(o.port, parse_integer<std::uint16_t>(value, 1, 65535));
+  if (name == "--max") return set_value(o.max, parse_integer(value, 1, kLargestConcurrency));
+  if (name == "--payload")
+    return set_value(o.payload, parse_integer(value, std::size_t{1}, kLargestPayload));
+  if (name == "--workers")
+    return set_value(o.workers, parse_integer(value, std::size_t{1}, kMostWorkers));
+  if (name == "--steps") return set_value(o.steps, parse_steps(value));
+  if (name == "--warmup") return set_value(o.warmup, parse_seconds(value, 0.0));
+  if (name == "--seconds") return set_value(o.seconds, parse_seconds(value, kShortestStep));
+  return false;
+}
+
+Options parse_options(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) != "tcp")
+    usage_error("the first argument must be 'tcp'");
+  Options o;
+  for (int i = 2; i < argc; i += 2) {
+    if (i + 1 >= argc) usage_error(std::string("missing value after ") + argv[i]);
+    if (!apply_option(o, argv[i], argv[i + 1])) {
+      usage_error(std::string("bad option ") + argv[i] + " " + argv[i + 1]);
+    }
+  }
+  if (o.host.empty() || !o.port) usage_error("--host and --port are required");
+  if (o.max && !o.steps.empty()) usage_error("give --steps or --max, not both");
+  if (o.steps.empty()) o.steps = powers_of_two_up_to(o.max.value_or(kDefaultMax));
+  return o;
+}
+
+weft::Duration to_duration(double seconds) {
+  return std::chrono::duration_cast<weft::Duration>(std::chrono::duration<double>(seconds));
+}
+
+void print_progress(const StepResult& s) {
+  std::fprintf(stderr, "concurrency %d: %.0f req/s, p50 %.1f us, %llu errors\n", s.concurrency,
+               s.throughput(), static_cast<double>(s.latency.percentile(0.5)) / 1e3,
+               static_cast<unsigned long long>(s.errors));
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  return static_cast<bool>(out);
+}
+
+// The target can be reached: one session opened and closed before any step.
+weft::Task<bool> reachable(TcpEchoTarget& target, const Options& o) {
+  try {
+    std::unique_ptr<weft::profile::Session> session = co_await target.connect();
+    co_return true;
+  } catch (const weft::CancelledError&) {
+    throw;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "weft-profile: cannot connect to %s:%u: %s\n", o.host.c_str(),
+                 static_cast<unsigned>(*o.port), error.what());
+  }
+  co_return false;
+}
+
+weft::Task<int> profile_main(Options o) {
+  TcpEchoTarget target(o.host, *o.port, o.payload);
+  const bool ok = co_await reachable(target, o);
+  if (!ok) co_return 1;
+  ProfileOptions options{.concurrencies = o.steps,
+                         .warmup = to_duration(o.warmup),
+                         .measure = to_duration(o.seconds),
+                         .on_step = print_progress};
+  const Profile profile = co_await weft::profile::run_profile(target, std::move(options));
+  std::fputs(weft::profile::markdown_report(profile).c_str(), stdout);
+  if (!o.json.empty() && !write_file(o.json, weft::profile::json_report(profile))) {
+    std::fprintf(stderr, "weft-profile: cannot write %s\n", o.json.c_str());
+    co_return 1;
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    return weft::run(profile_main(options), {.workers = options.workers});
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "weft-profile: %s:%u: %s\n", options.host.c_str(),
+                 static_cast<unsigned>(*options.port), error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,122 @@
+// markdown_report and json_report; see report.hpp.
+#include "report.hpp"
+
+#include <cstdio>
+#include <string_view>
+
+namespace weft::profile {
+namespace {
+
+constexpr double kNanosecondsPerMicrosecond = 1e3;
+
+struct Quantile {
+  const char* name;
+  double q;
+};
+constexpr Quantile kQuantiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
+
+double micros(std::uint64_t ns) {
+  return static_cast<double>(ns) / kNanosecondsPerMicrosecond;
+}
+
+std::string format(const char* pattern, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), pattern, value);
+  return buffer;
+}
+
+std::string table_row(const StepResult& s) {
+  std::string row = "| " + std::to_string(s.concurrency) + " | " + format("%.0f", s.throughput());
+  for (const Quantile& q : kQuantiles)
+    row += " | " + format("%.1f", micros(s.latency.percentile(q.q)));
+  row += " | " + format("%.1f", micros(s.latency.max()));
+  return row + " | " + std::to_string(s.errors) + " |\n";
+}
+
+std::string usl_line(const Profile& p) {
+  if (!p.usl) return "USL fit: needs at least 3 steps\n";
+  const UslFit& f = *p.usl;
+  std::string line = "USL fit: lambda " + format("%.1f", f.lambda) + " req/s, sigma " +
+                     format("%.4g", f.sigma) + ", kappa " + format("%.4g", f.kappa) + ", R² " +
+                     format("%.4f", f.r2);
+  if (f.peak_concurrency) {
+    line += "; peak at N* = " + format("%.1f", *f.peak_concurrency) + " (" +
+            format("%.0f", f.throughput_at(*f.peak_concurrency)) + " req/s)";
+  } else {
+    line += "; no peak (kappa = 0)";
+  }
+  return line + "\n";
+}
+
+std::string knee_line(const Knee& k) {
+  if (!k.concurrency) return "Knee: none (" + k.reason + ")\n";
+  return "Knee: concurrency " + std::to_string(*k.concurrency) + " (" + k.reason +
+         (k.latency_rises ? "; p50 rises ≥ 1.5× after it" : "; p50 does NOT rise after it") + ")\n";
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char escape[8];
+      std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned>(c));
+      out += escape;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_step(const StepResult& s) {
+  std::string out =
+      "{\"concurrency\": " + std::to_string(s.concurrency) +
+      ", \"requests\": " + std::to_string(s.requests) +
+      ", \"errors\": " + std::to_string(s.errors) + ", \"seconds\": " + format("%.6g", s.seconds) +
+      ", \"throughput\": " + format("%.3f", s.throughput()) +
+      ", \"mean_us\": " + format("%.3f", s.latency.mean() / kNanosecondsPerMicrosecond);
+  for (const Quantile& q : kQuantiles) {
+    out += ", \"" + std::string(q.name) +
+           "_us\": " + format("%.3f", micros(s.latency.percentile(q.q)));
+  }
+  return out + ", \"max_us\": " + format("%.3f", micros(s.latency.max())) + "}";
+}
+
+std::string json_usl(const std::optional<UslFit>& fit) {
+  if (!fit) return "null";
+  const std::string peak =
+      fit->peak_concurrency ? format("%.6g", *fit->peak_concurrency) : std::string("null");
+  return "{\"lambda\": " + format("%.6g", fit->lambda) +
+         ", \"sigma\": " + format("%.6g", fit->sigma) +
+         ", \"kappa\": " + format("%.6g", fit->kappa) + ", \"r2\": " + format("%.6g", fit->r2) +
+         ", \"peak_concurrency\": " + peak + "}";
+}
+
+std::string json_knee(const Knee& k) {
+  const std::string concurrency = k.concurrency ? std::to_string(*k.concurrency) : "null";
+  return "{\"concurrency\": " + concurrency +
+         ", \"latency_rises\": " + (k.latency_rises ? "true" : "false") +
+         ", \"reason\": " + json_string(k.reason) + "}";
+}
+
+}  // namespace
+
+std::string markdown_report(const Profile& p) {
+  std::string out = "Target: " + p.target + "\n\n";
+  out += "| concurrency | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | errors |\n";
+  out += "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const StepResult& s : p.steps) out += table_row(s);
+  return out + "\n" + usl_line(p) + knee_line(p.knee);
+}
+
+std::string json_report(const Profile& p) {
+  std::string out = "{\n  \"target\": " + json_string(p.target) + ",\n  \"steps\": [";
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    out += (i == 0 ? "\n    " : ",\n    ") + json_step(p.steps[i]);
+  }
+  out += "\n  ],\n  \"usl\": " + json_usl(p.usl) + ",\n  \"knee\": " + json_knee(p.knee);
+  return out + "\n}\n";
+}
+
+}  // namespace weft::profile
