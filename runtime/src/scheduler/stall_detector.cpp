@@ -38,8 +38,8 @@ void print_to_stderr(const StallReport& r) {
 
 /// Whether thread `tid` of this process sleeps (in a system call) rather than runs or waits
 /// to run: its state in /proc/self/task/TID/stat. Where /proc cannot tell, the thread's CPU
-/// time since the watch began decides: less than a tenth of the wall time is sleeping (a
-/// loaded machine may leave a computing thread half its time without a CPU, not 90%).
+/// time since the watch began decides: a sleeping thread gets next to none, and a computing
+/// one on a busy machine still gets a share, so the line is drawn at a tenth.
 bool sleeping(pid_t tid, const StallWatch& watch, std::int64_t now_ns, std::int64_t cpu_now_ns) {
   if (tid > 0) {
     const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
