@@ -144,9 +144,11 @@ TEST(RuntimeMetrics, ReportsTheBlockingPool) {
     });
     auto second = weft::spawn([]() -> weft::Task<void> { co_await weft::to_thread([] {}); });
     // The spawned tasks run when this one yields: the one thread takes the first job and
-    // holds it, the second job waits in the queue.
+    // holds it, the second job waits in the queue. Snapshots are taken only once the first
+    // job runs (taken off the queue), so an earlier one cannot count it as queued.
+    for (int i = 0; i < 100'000 && !started.try_wait(); ++i) co_await weft::yield_now();
     RuntimeMetrics m = rt.metrics();
-    for (int i = 0; i < 100'000 && (!started.try_wait() || m.blocking_queue_depth == 0); ++i) {
+    for (int i = 0; i < 100'000 && m.blocking_queue_depth == 0; ++i) {
       co_await weft::yield_now();
       m = rt.metrics();
     }
