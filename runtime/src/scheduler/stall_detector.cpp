@@ -100,20 +100,27 @@ void StallDetector::look_at_all(std::vector<StallWatch>& watches) {
     const bool in_poll = r.poll_tick.load(std::memory_order_relaxed) != kNoPoll;
     const clockid_t clock = r.cpu_clock.load(std::memory_order_relaxed);
     const std::int64_t cpu = clock == Worker::Remote::kNoCpuClock ? -1 : clock_ns(clock);
-    if (watches[i].look(polls, in_poll, now, cpu, threshold_ns_)) {
-      report(static_cast<unsigned>(i), watches[i], now, cpu);
-    }
+    StallWatch& w = watches[i];
+    if (!w.look(polls, in_poll, now, cpu, threshold_ns_)) continue;
+    // A poll that has neither used half the threshold of CPU nor sleeps in a system call
+    // waited for a CPU most of the time: the machine's doing, looked at again next time.
+    const bool blocked = sleeping(r.tid.load(std::memory_order_relaxed), w, now, cpu);
+    const bool computed =
+        cpu >= 0 && w.cpu_since_ns >= 0 && 2 * (cpu - w.cpu_since_ns) >= threshold_ns_;
+    if (!blocked && !computed && cpu >= 0 && w.cpu_since_ns >= 0) continue;
+    w.reported = true;
+    report(static_cast<unsigned>(i), w, now, blocked);
   }
 }
 
 void StallDetector::report(unsigned worker, const StallWatch& watch, std::int64_t now_ns,
-                           std::int64_t cpu_now_ns) {
+                           bool blocked) {
   Worker::Remote& r = sched_.workers()[worker]->remote();
   Worker::add(r.stalls, 1);  // the monitor is the one writer
   StallReport rep;
   rep.worker = worker;
   rep.held = std::chrono::nanoseconds(now_ns - watch.since_ns);
-  rep.blocked = sleeping(r.tid.load(std::memory_order_relaxed), watch, now_ns, cpu_now_ns);
+  rep.blocked = blocked;
   // Relaxed: only a key for the registry, never dereferenced outside its lock.
   const TaskHeader* running = r.running.load(std::memory_order_relaxed);
   sched_.registry().with_live(running, [&rep](const TaskHeader& t) {

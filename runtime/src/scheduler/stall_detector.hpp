@@ -12,7 +12,9 @@
 // pointer alone, since the poll may end and the task be freed at any moment — and reads its
 // id, name and spawn site there; if the poll count has moved by then, the poll ended and the
 // report names no task. The worker's thread CPU clock tells a task that computes from one
-// blocked in a system call. The hot path pays one relaxed store per poll.
+// blocked in a system call; a thread that is neither — runnable, but left without a CPU
+// by a busy machine — is not the task's doing and is reported only once it has also used
+// half the threshold of CPU time. The hot path pays one relaxed store per poll.
 // The guarantee: a poll is reported at most threshold + interval = 1.25 x threshold after it
 // began, if the monitor thread gets a CPU on time.
 #pragma once
@@ -41,7 +43,8 @@ struct StallWatch {
 
   /// One look at `now_ns`: true if the poll `polls` (`in_poll`: the worker is in a poll,
   /// not searching or parked) has now lasted `threshold_ns` since the first look that saw
-  /// it and was not reported yet.
+  /// it and was not reported yet. The caller decides whether it is a stall (StallDetector:
+  /// not a thread the kernel merely left without a CPU) and then sets `reported`.
   bool look(std::uint64_t polls_now, bool in_poll, std::int64_t now_ns, std::int64_t cpu_ns,
             std::int64_t threshold_ns) noexcept {
     if (!in_poll || !watching || polls_now != polls) {
@@ -52,9 +55,7 @@ struct StallWatch {
       cpu_since_ns = cpu_ns;
       return false;
     }
-    if (reported || now_ns - since_ns < threshold_ns) return false;
-    reported = true;
-    return true;
+    return !reported && now_ns - since_ns >= threshold_ns;
   }
 };
 
@@ -71,8 +72,7 @@ class StallDetector {
  private:
   void main();
   void look_at_all(std::vector<StallWatch>& watches);
-  void report(unsigned worker, const StallWatch& watch, std::int64_t now_ns,
-              std::int64_t cpu_now_ns);
+  void report(unsigned worker, const StallWatch& watch, std::int64_t now_ns, bool blocked);
 
   Scheduler& sched_;
   const std::int64_t threshold_ns_;
