@@ -3,8 +3,14 @@
 // broke and serves the next acquirers, and no transaction is reported committed that was
 // not, nor the other way round. pg_pool_test covers a backend terminated between queries.
 // A report the server sends while a session starts (a backend terminated then, a bad
-// setting of the role) goes to the notice hook, never to libpq's default of stderr.
+// setting of the role) goes to the notice hook, never to libpq's default of stderr. A
+// socket libpq closed on a lost connection is forgotten, not deregistered by number.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +23,7 @@
 #include <weft/io/pg.hpp>
 #include <weft/weft.hpp>
 
+#include "pg/conn_state.hpp"
 #include "pg_server.hpp"
 #include "pg_test_util.hpp"
 
@@ -262,6 +269,65 @@ TEST(PgRobustness, BackendsTerminatedDuringTransactionsLoseNothingCommitted) {
     auto conn = co_await pool.acquire();
     EXPECT_EQ(co_await conn->fetchval<std::int32_t>("SELECT $1", 5), 5);
   }());
+}
+
+TEST(PgRobustness, ASocketLibpqClosedIsNotDeregisteredByItsNumber) {
+  // libpq closes its socket when it finds the server gone; the number is then free for
+  // any fd another thread opens, and a DEL by number on closing the connection would take
+  // that fd out of the worker's epoll, so its waits would never end. Here the number is
+  // taken by a socket on the same worker's epoll at once, the worst case.
+  weft::pg::detail::ConnState s;
+  s.conn = PQconnectdb(server().conninfo().c_str());
+  ASSERT_EQ(PQstatus(s.conn), CONNECTION_OK) << PQerrorMessage(s.conn);
+  ASSERT_EQ(PQsetnonblocking(s.conn, 1), 0);
+  const int old_fd = PQsocket(s.conn);
+  weft::RuntimeOptions one_worker;
+  one_worker.workers = 1;
+  weft::run(
+      [](weft::pg::detail::ConnState& s, int old_fd) -> weft::Task<void> {
+        s.reg = weft::IoRegistration(old_fd);
+        s.reg.register_here();
+        {
+          pg::Connection killer = co_await pg::connect(server().conninfo());
+          EXPECT_TRUE(co_await killer.fetchval<bool>("SELECT pg_terminate_backend($1)",
+                                                     PQbackendPID(s.conn)));
+        }
+        // Reads the backend's FATAL, then the end of the stream, where libpq closes.
+        for (int i = 0; i < 100 && PQsocket(s.conn) >= 0; ++i) {
+          const std::uint32_t seq = s.reg.ready_seq(weft::Interest::kRead);
+          if (!PQconsumeInput(s.conn)) break;
+          // libpq stops at the data it read: the end of the stream may have come with it.
+          pollfd p{PQsocket(s.conn), POLLIN, 0};
+          if (::poll(&p, 1, 0) > 0) continue;
+          co_await weft::wait_for(s.reg.wait(weft::Interest::kRead, seq), kBound);
+        }
+        EXPECT_EQ(PQsocket(s.conn), -1) << "libpq kept its socket";
+
+        int pair[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+        if (pair[0] != old_fd) {  // the lowest free number is usually the one libpq freed
+          EXPECT_EQ(::dup3(pair[0], old_fd, O_CLOEXEC), old_fd);
+          ::close(pair[0]);
+        }
+        {
+          weft::IoRegistration other(old_fd);
+          other.register_here();
+          s.close();
+          const std::uint32_t seq = other.ready_seq(weft::Interest::kRead);
+          EXPECT_EQ(::write(pair[1], "x", 1), 1);
+          bool woken = false;
+          try {
+            co_await weft::wait_for(other.wait(weft::Interest::kRead, seq), 5s);
+            woken = true;
+          } catch (const weft::TimeoutError&) {
+          }
+          EXPECT_TRUE(woken) << "closing the lost connection deregistered fd " << old_fd
+                             << ", which was no longer its";
+        }
+        ::close(old_fd);
+        ::close(pair[1]);
+      }(s, old_fd),
+      one_worker);
 }
 
 }  // namespace

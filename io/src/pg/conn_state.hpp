@@ -21,9 +21,15 @@ struct ConnState {
   ~ConnState() { close(); }
 
   /// Deregisters the socket, then lets libpq close it (in that order: a registration must go
-  /// before its fd, runtime/io.hpp).
+  /// before its fd, runtime/io.hpp). libpq closes the socket itself when it finds the
+  /// connection broken (PQsocket is -1 then): its number may be another connection's by
+  /// now, on any thread, so the registration is only forgotten.
   void close() noexcept {
-    reg.reset();
+    if (conn && PQsocket(conn) == reg.fd()) {
+      reg.reset();
+    } else {
+      reg.reset_closed();
+    }
     if (cancel) PQfreeCancel(cancel);
     cancel = nullptr;
     if (conn) PQfinish(conn);

@@ -195,6 +195,14 @@ IoRegistration& IoRegistration::operator=(IoRegistration&& o) noexcept {
 }
 
 void IoRegistration::reset() noexcept {
+  release(true);
+}
+
+void IoRegistration::reset_closed() noexcept {
+  release(false);
+}
+
+void IoRegistration::release(bool fd_open) noexcept {
   // Acquire: pairs with the publishing store in slot_for_wait (reset must not race a wait,
   // but may run on another thread than the one that registered).
   if (detail::IoSlot* s = slot_.exchange(nullptr, std::memory_order_acquire)) {
@@ -206,10 +214,11 @@ void IoRegistration::reset() noexcept {
       epfd = std::exchange(s->epfd, -1);
       s->fd = -1;
     }
-    // The fd is still open (the owner closes it after us), so no other object can have
+    // While the fd is open (the owner closes it after us), no other object can have
     // registered the same number: the DEL can only remove ours. A worker's epoll closed
-    // meanwhile (runtime gone) gives EBADF, which is fine.
-    if (epfd >= 0) ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd_, nullptr);
+    // meanwhile (runtime gone) gives EBADF, which is fine. Once the fd is closed, the
+    // kernel has removed it from the epoll and the number is anyone's: no DEL.
+    if (fd_open && epfd >= 0) ::epoll_ctl(epfd, EPOLL_CTL_DEL, fd_, nullptr);
     detail::release_io_slot(s);
   }
   fd_ = -1;

@@ -23,7 +23,8 @@
 // an event names its slot by index and generation; so an event that an epoll_wait on any
 // thread returned for a registration destroyed meanwhile finds the generation changed and
 // is dropped, never touching freed memory. Destroy (or reset()) the registration before
-// closing the fd. Destroying one that a task waits on aborts with a message.
+// closing the fd; if the fd's owner closed it first (libpq does on a lost connection), use
+// reset_closed(). Destroying one that a task waits on aborts with a message.
 //
 // ## Cancellation
 // wait() is a cancellation point (DESIGN invariants 1-4): the canceller claims the node,
@@ -65,6 +66,11 @@ class IoRegistration {
   /// Removes the fd from its epoll and forgets it; call before closing the fd. Aborts with a
   /// message if a task still waits on it. Any thread.
   void reset() noexcept;
+  /// Forgets an fd that its owner has closed already (a library that closes its socket on
+  /// an error, as libpq does when the server goes away), without epoll_ctl: closing took the
+  /// fd out of its epoll, and the number may name another object's fd by now, whose
+  /// registration a DEL would remove. Aborts as reset() if a task still waits. Any thread.
+  void reset_closed() noexcept;
 
   /// The fd given at construction (-1 when empty).
   int fd() const noexcept { return fd_; }
@@ -95,6 +101,7 @@ class IoRegistration {
 
  private:
   friend class WaitAwaiter;
+  void release(bool fd_open) noexcept;             // reset's and reset_closed's
   detail::IoSlot* slot_for_wait();                 // registers on first use (may throw)
   detail::IoSlot* register_in(detail::Worker& w);  // slot_for_wait's, on `w`'s epoll
   /// The slot once registered, else nullptr (also while another task registers it).
