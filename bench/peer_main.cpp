@@ -4,7 +4,7 @@
 // can run both and compare them line by line:
 //
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N [--iters K]
-//                   [--metrics]
+//                   [--metrics] [--sample-every N] [--stall-ms N]
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -188,7 +189,7 @@ long peak_rss_kb() {
 
 constexpr const char* kUsage =
     "usage: weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N "
-    "[--iters K] [--metrics]\n"
+    "[--iters K] [--metrics] [--sample-every N] [--stall-ms N]\n"
     "       weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list\n";
 
 int usage_error(const std::string& message) {
@@ -203,6 +204,10 @@ struct Args {
   std::size_t iters = 1;
   bool list = false;
   bool metrics = false;  // print each worker's counters to stderr after the runs
+  // RuntimeOptions::metrics_sample_every and stall_threshold (0: off), for the A/B of
+  // what the metrics and the stall detector cost.
+  std::optional<std::uint32_t> sample_every;
+  std::optional<std::uint32_t> stall_ms;
 };
 
 /// Parses the command line into `args`; returns an exit status, or -1 to go on.
@@ -221,6 +226,15 @@ int parse_args(int argc, char** argv, Args& args) {
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (arg == "--sample-every" || arg == "--stall-ms") {
+      if (!inline_value && i + 1 < argc) inline_value = argv[++i];
+      if (!inline_value) return usage_error("missing value for " + arg);
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(inline_value->c_str(), &end, 10);
+      if (inline_value->empty() || *end != '\0' || inline_value->front() == '-' || n > UINT32_MAX) {
+        return usage_error("invalid " + arg + " value: " + *inline_value);
+      }
+      (arg == "--sample-every" ? args.sample_every : args.stall_ms) = static_cast<std::uint32_t>(n);
     } else if (arg == "--bench" || arg == "--workers" || arg == "--impl" || arg == "--iters") {
       if (!inline_value && i + 1 < argc) inline_value = argv[++i];
       if (!inline_value) return usage_error("missing value for " + arg);
@@ -271,6 +285,8 @@ Outcome run(const Bench& b, const Args& args) {
   }
   weft::RuntimeOptions options;
   options.workers = args.workers;
+  if (args.sample_every) options.metrics_sample_every = *args.sample_every;
+  if (args.stall_ms) options.stall_threshold = std::chrono::milliseconds(*args.stall_ms);
   weft::Runtime rt(options);
   const Measured m = median([&] { return b.weft(rt); });
   const Outcome out{m, peak_rss_kb()};

@@ -180,6 +180,18 @@ TEST(RuntimeMetrics, SamplesEveryPollAndWakeUpWhenAsked) {
   EXPECT_GT(m.poll_duration.quantile_ns(0.99), 0u);
 }
 
+TEST(RuntimeMetrics, SamplesTheWakeUpsOfTimersBetweenPolls) {
+  // A sleeping task's poll wakes nobody: the timer that wakes it later, between polls, is
+  // the sampled wake-up.
+  weft::Runtime rt({.workers = 1, .metrics_sample_every = 1});
+  constexpr int kSleeps = 20;
+  rt.block_on([]() -> weft::Task<void> {
+    for (int i = 0; i < kSleeps; ++i) co_await weft::sleep(std::chrono::milliseconds(1));
+  }());
+  const RuntimeMetrics m = rt.metrics();
+  EXPECT_GE(m.scheduling_delay.count, std::uint64_t{kSleeps});
+}
+
 TEST(RuntimeMetrics, SamplesNothingWhenSamplingIsOff) {
   weft::Runtime rt({.workers = 1, .metrics_sample_every = 0});
   rt.block_on([]() -> weft::Task<void> {

@@ -31,12 +31,11 @@ Worker* current_worker() noexcept {
 }
 
 TaskHeader* current_task() noexcept {
-  return tls_task;
+  return tls_task.load(std::memory_order_relaxed);
 }
 
 void enter_task(TaskHeader* t) noexcept {
-  tls_task = t;
-  if (Worker* w = tls_worker) w->note_running(t);
+  tls_task.store(t, std::memory_order_relaxed);
 }
 
 void resume_next(TaskHeader* t) noexcept {
@@ -50,13 +49,12 @@ std::coroutine_handle<> take_resume_next() noexcept {
     schedule_yield(t);
     return std::noop_coroutine();
   }
-  tls_task = t;
-  if (Worker* w = tls_worker) w->note_running(t);
+  tls_task.store(t, std::memory_order_relaxed);
   return t->resume_point();
 }
 
 std::coroutine_handle<> resume_from_queue(std::coroutine_handle<> next) noexcept {
-  TaskHeader* t = tls_task;
+  TaskHeader* t = tls_task.load(std::memory_order_relaxed);
   if (!t || next.address() == std::noop_coroutine().address()) return next;
   t->set_resume_point(next);
   schedule_yield(t);
@@ -64,12 +62,13 @@ std::coroutine_handle<> resume_from_queue(std::coroutine_handle<> next) noexcept
 }
 
 TaskHeader& require_task(const char* what) {
-  if (!tls_task) {
+  TaskHeader* t = tls_task.load(std::memory_order_relaxed);
+  if (!t) {
     throw UsageError(std::string(what) +
                      " awaited outside a weft task (no runtime is running "
                      "on this thread)");
   }
-  return *tls_task;
+  return *t;
 }
 
 bool budget_spend() noexcept {

@@ -86,6 +86,14 @@ class LocalQueue {
   }
   bool empty() const noexcept { return size() == 0; }
 
+  /// Owner only: how many tasks it has pushed here (a free-running count, the tail index).
+  std::uint32_t pushed() const noexcept { return tail_.load(std::memory_order_relaxed); }
+  /// Owner only: the task it pushed as number `i` of pushed(), unless that slot was reused
+  /// since. Only to compare with: the task may have been popped, stolen or ended meanwhile.
+  const TaskHeader* pushed_at(std::uint32_t i) const noexcept {
+    return buffer_[i & kMask].load(std::memory_order_relaxed);
+  }
+
  private:
   struct Pair {
     std::uint32_t steal, real;

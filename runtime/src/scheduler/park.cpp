@@ -22,6 +22,7 @@ namespace weft::detail {
 
 void Worker::park() noexcept {
   hook(HookPoint::kPark);
+  const BatchSample sample(*this);  // what the timers and the I/O wake, if armed
   if (remote_.advance_timers(sched_.clock().now_tick()) > 0 && remote_.has_local_work()) {
     return;
   }

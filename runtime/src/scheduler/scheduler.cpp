@@ -133,8 +133,7 @@ void Scheduler::schedule(TaskHeader* t) noexcept {
     inject(t);
     return;
   }
-  w->note_wake(t);
-  if (tls_task) {
+  if (tls_task.load(std::memory_order_relaxed)) {
     w->push_lifo(t);  // woken by the running task: run it next
   } else {
     // I/O delivered or timers expired between polls: in the order they came. A helper is
@@ -149,7 +148,6 @@ void Scheduler::schedule(TaskHeader* t) noexcept {
 void Scheduler::schedule_yield(TaskHeader* t) noexcept {
   Worker* w = tls_worker;
   if (w && &w->scheduler() == this) {
-    w->note_wake(t);
     w->push_back(t);
     notify_parked();
   } else {

@@ -108,10 +108,11 @@ class Worker {
     std::atomic<std::uint64_t> lifo_polls{0}, steal_attempts{0}, budget_yields{0}, parked_ns{0};
     /// Polls the stall detector reported: written by its monitor thread alone.
     std::atomic<std::uint64_t> stalls{0};
-    /// The task of the current (or last) poll, for the stall detector: stored relaxed by the
-    /// owner before its release store of `polls`; only ever compared, then looked up in the
-    /// registry (stall_detector.hpp), never dereferenced.
-    std::atomic<const TaskHeader*> running{nullptr};
+    /// The owner thread's tls_task, the task of its current (or last) poll, for the stall
+    /// detector: published (release) when the thread starts, null before. The task is
+    /// stored relaxed by the owner before its release store of `polls`; the detector only
+    /// compares it and looks it up in the registry (stall_detector.hpp), never dereferences.
+    std::atomic<const std::atomic<TaskHeader*>*> running{nullptr};
     /// The owner thread's id (gettid), stored (relaxed) when it starts: the stall detector
     /// reads its state in /proc. 0 until then.
     std::atomic<pid_t> tid{0};
@@ -166,17 +167,6 @@ class Worker {
   /// before it searches (poll_own). Relaxed: a worker that misses it for a while still
   /// takes the fd's events when it parks, in its own epoll_wait.
   void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
-  /// `t` runs now, within the current poll (join inlining, a joiner resumed by its child):
-  /// for the stall detector's report. Owner thread. Relaxed: see Remote::running.
-  void note_running(const TaskHeader* t) noexcept {
-    remote_.running.store(t, std::memory_order_relaxed);
-  }
-  /// `t` became runnable on this worker (woken, or yielding). The first such wake-up after
-  /// each timed poll is timed: its task and time are kept until this worker polls it
-  /// (resume_sampled: the scheduling delay), or for at most kSampleExpiry polls, since a
-  /// stolen task is polled elsewhere. Wake-ups from other threads are not sampled. Owner
-  /// thread.
-  void note_wake(const TaskHeader* t) noexcept;
   /// The running task's budget ran out at an await: it yields (metrics). Owner thread.
   void count_budget_yield() noexcept { add(remote_.budget_yields, 1); }
   /// Adds to a counter only this worker writes: no read-modify-write (metrics() reads it).
@@ -198,8 +188,32 @@ class Worker {
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Remote& busy) noexcept;
   void run_task(TaskHeader* t) noexcept;
-  void resume(TaskHeader* t) noexcept;                      // runs one poll of `t`
-  void resume_sampled(TaskHeader* t, bool timed) noexcept;  // the same, for the metrics
+  void resume(TaskHeader* t) noexcept;          // runs one poll of `t`
+  void resume_sampled(TaskHeader* t) noexcept;  // the same, sampled
+  /// `t`, runnable here since `at_ns`, is the sampled wake-up: polled here between poll
+  /// `first_poll` and kSampleExpiry polls later, its scheduling delay is recorded
+  /// (resume_sampled).
+  void note_sampled_wake(const TaskHeader* t, std::int64_t at_ns,
+                         std::uint64_t first_poll) noexcept;
+  /// The same for the task pushed as number `index` of our queue (LocalQueue::pushed), in
+  /// poll `poll` or after it.
+  void note_sampled_queued(std::uint32_t index, std::int64_t at_ns, std::uint64_t poll) noexcept;
+  void next_sample(std::uint64_t poll) noexcept;  // sets sample_at_ after poll `poll`
+  /// Between polls (I/O events, timers): while armed by a timed poll that woke nobody, the
+  /// first task a batch queues here is the sampled wake-up (note_sampled_wake).
+  class BatchSample {
+   public:
+    explicit BatchSample(Worker& w) noexcept
+        : w_(w), armed_(w.sample_between_), before_(armed_ ? w.remote_.queue.pushed() : 0) {}
+    ~BatchSample();
+    BatchSample(const BatchSample&) = delete;
+    BatchSample& operator=(const BatchSample&) = delete;
+
+   private:
+    Worker& w_;
+    const bool armed_;
+    const std::uint32_t before_;
+  };
   void maintenance() noexcept;
   void park() noexcept;
   /// How long to park (park.hpp): until the next timer of ours or of a busy worker if
@@ -224,13 +238,18 @@ class Worker {
   Remote remote_;
   std::atomic<bool> has_io_{false};  // an fd was registered here
   std::uint32_t dry_ = 0;  // times the queue ran dry (every kSearchFirst-th searches first)
-  // Sampling for the histograms (note_wake, run_task, resume_sampled).
+  // Sampling for the histograms (run_task, resume_sampled, BatchSample). A poll costs one
+  // compare with sample_at_: the timed polls and, while a sampled wake-up waits, the polls
+  // from the first that may be its (after the tasks queued ahead of it) until it is found
+  // take the cold path. Waking a task costs nothing: the sampled wake-up is found
+  // afterwards, in what the timed poll (or a batch between polls) queued.
   static constexpr std::uint64_t kSampleExpiry = LocalQueue::kCapacity + 1;
   std::uint64_t sample_mask_ = ~std::uint64_t{0};  // a poll count & it == 0: timed
-  bool sample_next_wake_ = false;                  // set by a timed poll
-  const TaskHeader* sampled_task_ = nullptr;       // the timed wake-up's task, until polled
+  std::uint64_t sample_at_ = 0;                    // the next poll count to take the cold path
+  bool sample_between_ = false;                    // armed: see BatchSample
+  const TaskHeader* sampled_task_ = nullptr;       // the sampled wake-up's task, until polled
   std::int64_t sampled_at_ns_ = 0;
-  std::uint64_t sampled_poll_ = 0;  // our poll count when it was woken
+  std::uint64_t sampled_poll_ = 0;  // the first of our polls that may be its
   RunOrder order_;                  // next_task's tick and LIFO streak
   bool searching_ = false;
   std::uint64_t rng_;
@@ -321,7 +340,9 @@ Worker* current_worker() noexcept;
 // compiler addresses them directly from the thread pointer as it does a file's own
 // thread-local variables; constinit, so no access goes through a TLS wrapper call.
 inline constinit thread_local Worker* tls_worker = nullptr;
-inline constinit thread_local TaskHeader* tls_task = nullptr;
+// tls_task is atomic only for the stall detector, which reads a worker's from its own thread
+// (Remote::running); relaxed accesses, plain moves on x86, are all it needs.
+inline constinit thread_local std::atomic<TaskHeader*> tls_task{nullptr};
 inline constinit thread_local int tls_budget = 0;
 
 /// A clock in nanoseconds, or -1 if it cannot be read (a thread's CPU clock after the thread
@@ -340,15 +361,6 @@ std::coroutine_handle<> take_resume_next() noexcept;
 inline void Worker::push_back(TaskHeader* t) noexcept {
   remote_.queue.push_back(
       t, [this](TaskHeader** ts, std::size_t n) { sched_.inject_batch(ts, n, token_.get()); });
-}
-
-inline void Worker::note_wake(const TaskHeader* t) noexcept {
-  if (!sample_next_wake_) [[likely]]
-    return;
-  sample_next_wake_ = false;
-  sampled_task_ = t;
-  sampled_at_ns_ = clock_ns(CLOCK_MONOTONIC);
-  sampled_poll_ = remote_.polls.load(std::memory_order_relaxed);
 }
 
 inline void Worker::end_search() noexcept {

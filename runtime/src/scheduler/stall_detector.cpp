@@ -122,7 +122,9 @@ void StallDetector::report(unsigned worker, const StallWatch& watch, std::int64_
   rep.held = std::chrono::nanoseconds(now_ns - watch.since_ns);
   rep.blocked = blocked;
   // Relaxed: only a key for the registry, never dereferenced outside its lock.
-  const TaskHeader* running = r.running.load(std::memory_order_relaxed);
+  // Acquire: pairs with the worker's publication of its tls_task (Worker::main).
+  const std::atomic<TaskHeader*>* slot = r.running.load(std::memory_order_acquire);
+  const TaskHeader* running = slot ? slot->load(std::memory_order_relaxed) : nullptr;
   sched_.registry().with_live(running, [&rep](const TaskHeader& t) {
     rep.task_id = t.id();
     rep.task_name = std::string(t.name());

@@ -150,6 +150,7 @@ void Worker::Remote::Histogram::read_into(DurationHistogram& out) const noexcept
 void Worker::main() {
   tls_worker = this;
   remote_.tid.store(static_cast<pid_t>(::gettid()), std::memory_order_relaxed);
+  remote_.running.store(&tls_task, std::memory_order_release);
   tls_stack_floor = stack_pointer() - kStackBudget;
   std::string name = sched_.options().thread_name + "-" + std::to_string(index_);
   if (name.size() > 15) name.resize(15);
@@ -161,8 +162,9 @@ void Worker::main() {
     CPU_SET(index_ % (cpus ? cpus : 1), &set);
     ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
   }
-  // A mask of all ones never matches a poll count (they start at 1): sampling off.
+  // Poll counts start at 1, so 0 never comes: sampling off.
   sample_mask_ = sched_.sample_every() ? sched_.sample_every() - 1 : ~std::uint64_t{0};
+  sample_at_ = sched_.sample_every();
   while (!sched_.stopping()) {
     if (TaskHeader* t = next_task()) {
       end_search();  // woken as a searcher, but found work at home
@@ -188,30 +190,30 @@ void Worker::main() {
     if (!own_first && poll_own()) continue;
     park();
   }
+  remote_.running.store(nullptr, std::memory_order_relaxed);  // this thread's TLS ends
   tls_stack_floor = nullptr;
   tls_worker = nullptr;
 }
 
 void Worker::run_task(TaskHeader* t) noexcept {
-  if (TaskHeader::is_start_entry(t)) {
+  if (TaskHeader::is_start_entry(t)) [[unlikely]] {
     t = TaskHeader::from_entry(t);
     if (!t->claim_start()) return;  // a joiner ran it already (join inlining)
   }
-  tls_task = t;
+  // Relaxed, then release: the stall detector reads `polls` (acquire), then the task.
+  tls_task.store(t, std::memory_order_relaxed);
   tls_budget = kBudget;
   remote_.poll_tick.store(order_.tick, std::memory_order_relaxed);
-  // Relaxed, then release: the stall detector reads `polls` (acquire), then `running`.
-  remote_.running.store(t, std::memory_order_relaxed);
   const std::uint64_t polls = remote_.polls.load(std::memory_order_relaxed) + 1;
   remote_.polls.store(polls, std::memory_order_release);
-  // One poll in sample_every (a power of two) is timed, and the task of the sampled wake-up
-  // when it comes (note_wake): those take the cold path; the others pay two compares.
-  if ((polls & sample_mask_) == 0 || t == sampled_task_) [[unlikely]] {
-    resume_sampled(t, (polls & sample_mask_) == 0);
+  // One poll in sample_every (a power of two) is timed; it and the polls while a sampled
+  // wake-up waits take the cold path (see sample_at_).
+  if (polls == sample_at_) [[unlikely]] {
+    resume_sampled(t);
   } else {
     resume(t);
   }
-  tls_task = nullptr;
+  tls_task.store(nullptr, std::memory_order_relaxed);
 }
 
 inline void Worker::resume(TaskHeader* t) noexcept {
@@ -224,22 +226,76 @@ inline void Worker::resume(TaskHeader* t) noexcept {
   }
 }
 
-void Worker::resume_sampled(TaskHeader* t, bool timed) noexcept {
-  if (timed) {
-    sample_next_wake_ = true;  // one wake-up per timed poll (note_wake)
-    if (sampled_task_ != nullptr &&
-        remote_.polls.load(std::memory_order_relaxed) - sampled_poll_ > kSampleExpiry) {
-      sampled_task_ = nullptr;  // polled elsewhere (stolen), or too long ago to trust
-    }
-  }
-  const std::int64_t begin_ns = clock_ns(CLOCK_MONOTONIC);
+void Worker::resume_sampled(TaskHeader* t) noexcept {
+  const std::uint64_t poll = remote_.polls.load(std::memory_order_relaxed);
+  std::int64_t begin_ns = 0;
   if (sampled_task_ == t) {
+    begin_ns = clock_ns(CLOCK_MONOTONIC);
     remote_.scheduling_delay.record(begin_ns - sampled_at_ns_);
     sampled_task_ = nullptr;
+  } else if (sampled_task_ != nullptr && poll - sampled_poll_ > kSampleExpiry) {
+    sampled_task_ = nullptr;  // polled elsewhere (stolen), or too long ago to trust
   }
-  resume(t);
-  // `t` may be gone now.
-  if (timed) remote_.poll_duration.record(clock_ns(CLOCK_MONOTONIC) - begin_ns);
+  if ((poll & sample_mask_) != 0) {
+    resume(t);
+  } else {
+    if (begin_ns == 0) begin_ns = clock_ns(CLOCK_MONOTONIC);
+    const TaskHeader* lifo_before = remote_.lifo.load(std::memory_order_relaxed);
+    const std::uint32_t pushed_before = remote_.queue.pushed();
+    resume(t);
+    // `t` may be gone now.
+    const std::int64_t end_ns = clock_ns(CLOCK_MONOTONIC);
+    remote_.poll_duration.record(end_ns - begin_ns);
+    // The task this poll woke (or that yielded) is the sampled wake-up, runnable since the
+    // poll ended: the LIFO slot's new task, else the first it queued. None: the next batch
+    // between polls gives one (BatchSample).
+    if (sampled_task_ == nullptr) {
+      const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
+      if (lifo != nullptr && lifo != lifo_before) {
+        note_sampled_wake(lifo, end_ns, poll + 1);
+      } else if (remote_.queue.pushed() != pushed_before) {
+        note_sampled_queued(pushed_before, end_ns, poll);
+      } else {
+        sample_between_ = true;
+      }
+    }
+  }
+  next_sample(poll);
+}
+
+void Worker::note_sampled_wake(const TaskHeader* t, std::int64_t at_ns,
+                               std::uint64_t first_poll) noexcept {
+  sample_between_ = false;
+  sampled_task_ = t;
+  sampled_at_ns_ = at_ns;
+  sampled_poll_ = first_poll;
+}
+
+void Worker::note_sampled_queued(std::uint32_t index, std::int64_t at_ns,
+                                 std::uint64_t poll) noexcept {
+  // The tasks ahead of it in the queue (and the LIFO slot's) run first: it is looked for
+  // from the poll after them on. Moved on to the injection queue by an overflow: no sample.
+  const std::uint32_t since = remote_.queue.pushed() - index;
+  const std::uint32_t size = remote_.queue.size();
+  if (since > size) return;
+  const std::uint64_t ahead =
+      (size - since) + (remote_.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
+  note_sampled_wake(remote_.queue.pushed_at(index), at_ns, poll + ahead + 1);
+}
+
+void Worker::next_sample(std::uint64_t poll) noexcept {
+  // While a sampled wake-up waits: from the first poll that may be its, every poll looks
+  // for it; else the next timed poll.
+  const std::uint64_t timed = (poll | sample_mask_) + 1;
+  sample_at_ =
+      sampled_task_ == nullptr ? timed : std::min(std::max(sampled_poll_, poll + 1), timed);
+}
+
+Worker::BatchSample::~BatchSample() {
+  if (!armed_ || w_.remote_.queue.pushed() == before_) return;
+  const std::uint64_t poll = w_.remote_.polls.load(std::memory_order_relaxed);
+  w_.note_sampled_queued(before_, clock_ns(CLOCK_MONOTONIC), poll);
+  if (w_.sampled_task_ != nullptr) w_.next_sample(poll);
 }
 
 TaskHeader* Worker::next_task() noexcept {
@@ -292,6 +348,7 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
 }
 
 void Worker::maintenance() noexcept {
+  const BatchSample sample(*this);
   remote_.advance_timers(sched_.clock().now_tick());
   // Take only as many I/O events as the local queue has room for (half of it, at least a
   // few): the tasks they wake would otherwise overflow to the injection queue, which is
@@ -327,7 +384,9 @@ bool Worker::poll_own() noexcept {
   // syscall. Timers are left to park, which fires them before it sleeps. Events that woke
   // nobody (a write edge no task waits for) count too: looking again costs one epoll_wait,
   // a park much more (measured: bench/results/2026-12-06-scheduler-constants.md).
-  return has_io_.load(std::memory_order_relaxed) && poll_events(0) > 0;
+  if (!has_io_.load(std::memory_order_relaxed)) return false;
+  const BatchSample sample(*this);
+  return poll_events(0) > 0;
 }
 
 void Worker::drain() noexcept {

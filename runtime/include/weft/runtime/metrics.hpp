@@ -6,7 +6,8 @@
 // so taking a snapshot costs the workers nothing and a snapshot is not a transaction (two
 // counters read a moment apart). The two histograms are sampled: one poll (and one wake-up) in
 // RuntimeOptions::metrics_sample_every is timed, so that reading the clock stays off the
-// common path.
+// common path. The sampled wake-up is one that poll made (or the first of the next batch of
+// I/O events and timers if it made none); wake-ups from other threads are not sampled.
 #pragma once
 
 #include <array>
@@ -78,7 +79,8 @@ struct RuntimeMetrics {
   std::uint64_t offload_jobs = 0;         ///< offload (oneTBB arena) jobs submitted
   /// How long one poll of a task ran (sampled, see metrics_sample_every).
   DurationHistogram poll_duration;
-  /// From a task becoming runnable (woken, or yielding) to its poll (sampled).
+  /// From a task becoming runnable (woken, or yielding) to its poll (sampled). Woken by a
+  /// poll, it counts as runnable from that poll's end.
   DurationHistogram scheduling_delay;
   std::uint32_t sample_every = 0;  ///< one poll and one wake-up in this many is timed
 };
