@@ -134,24 +134,21 @@ TEST(RuntimeMetrics, CountsTheLifoSlotsPolls) {
 
 TEST(RuntimeMetrics, ReportsTheBlockingPool) {
   weft::Runtime rt({.workers = 1, .max_blocking_threads = 1});
-  std::latch started(1), release(1);
+  weft::Event started;
+  std::latch release(1);
   rt.block_on([&]() -> weft::Task<void> {
     auto first = weft::spawn([&]() -> weft::Task<void> {
       co_await weft::to_thread([&] {
-        started.count_down();
+        started.set();
         release.wait();
       });
     });
     auto second = weft::spawn([]() -> weft::Task<void> { co_await weft::to_thread([] {}); });
-    // The spawned tasks run when this one yields: the one thread takes the first job and
-    // holds it, the second job waits in the queue. Snapshots are taken only once the first
-    // job runs (taken off the queue), so an earlier one cannot count it as queued.
-    for (int i = 0; i < 100'000 && !started.try_wait(); ++i) co_await weft::yield_now();
-    RuntimeMetrics m = rt.metrics();
-    for (int i = 0; i < 100'000 && m.blocking_queue_depth == 0; ++i) {
-      co_await weft::yield_now();
-      m = rt.metrics();
-    }
+    // Once the first job runs, the one thread holds it; a yield puts this task behind the
+    // second one, which has then submitted its job: it waits in the queue.
+    co_await started.wait();
+    co_await weft::yield_now();
+    const RuntimeMetrics m = rt.metrics();
     EXPECT_EQ(m.blocking_threads, 1u);
     EXPECT_EQ(m.blocking_idle_threads, 0u);
     EXPECT_EQ(m.blocking_queue_depth, 1u);
