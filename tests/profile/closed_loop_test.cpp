@@ -15,6 +15,7 @@
 #include <weft/weft.hpp>
 
 #include "closed_loop.hpp"
+#include "limited_server.hpp"
 #include "profile.hpp"
 #include "report.hpp"
 #include "tcp_echo_target.hpp"
@@ -23,34 +24,12 @@ using namespace std::chrono_literals;
 using weft::net::BufferedStream;
 using weft::profile::Profile;
 using weft::profile::TcpEchoTarget;
+using weft_test::profile::kPayload;
+using weft_test::profile::kPermits;
+using weft_test::profile::limited_echo;
+using weft_test::profile::virtual_clock;
 
 namespace {
-
-constexpr std::size_t kPayload = 16;
-constexpr std::ptrdiff_t kPermits = 8;
-constexpr auto kServiceTime = 1ms;
-
-weft::RuntimeOptions virtual_clock() {
-  return {.workers = 2, .clock = weft::ClockKind::Virtual};
-}
-
-// Echoes fixed-size requests, each after holding a permit for the service time.
-weft::Task<void> limited_echo(BufferedStream s, weft::Semaphore& permits) {
-  while (true) {
-    std::string request;
-    try {
-      request = co_await s.read_exact(kPayload);
-    } catch (const weft::net::IncompleteRead&) {
-      co_return;  // the client closed its session
-    }
-    {
-      weft::SemaphoreGuard permit = co_await permits.acquire();
-      co_await weft::sleep(kServiceTime);
-    }
-    co_await s.write(request);
-    co_await s.flush();
-  }
-}
 
 // Profiles a Semaphore(8) server at 1..32 with short steps, then shuts the server down.
 weft::Task<Profile> profile_limited_server() {

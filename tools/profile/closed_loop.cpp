@@ -7,18 +7,12 @@
 #include <utility>
 #include <vector>
 
-#include <weft/runtime/cancel.hpp>
-#include <weft/runtime/errors.hpp>
 #include <weft/runtime/gather.hpp>
+
+#include "requests.hpp"
 
 namespace weft::profile {
 namespace {
-
-// The pause after a failed reconnect: long enough not to spin on a dead target.
-constexpr auto kReconnectPause = std::chrono::milliseconds(10);
-// A request that takes longer has failed: a target that stops answering must not hang the
-// step. Far above any latency worth profiling.
-constexpr auto kRequestTimeout = std::chrono::seconds(10);
 
 struct Window {
   TimePoint start;  // end of warm-up
@@ -30,37 +24,6 @@ struct TaskResult {
   std::uint64_t requests = 0;
   std::uint64_t errors = 0;
 };
-
-std::uint64_t nanoseconds(Duration d) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-}
-
-// One request on `session`; false (and `session` reset) if it failed.
-Task<bool> try_request(std::unique_ptr<Session>& session) {
-  try {
-    co_await wait_for(session->request(), kRequestTimeout);
-    co_return true;
-  } catch (const CancelledError&) {
-    throw;
-  } catch (const std::exception&) {
-    session.reset();
-  }
-  co_return false;
-}
-
-// A new session in place of a failed one; false (after a pause) if connecting failed.
-Task<bool> try_reconnect(Target& target, std::unique_ptr<Session>& session) {
-  try {
-    session = co_await target.connect();
-    co_return true;
-  } catch (const CancelledError&) {
-    throw;
-  } catch (const std::exception&) {
-  }
-  co_await sleep(kReconnectPause);
-  co_return false;
-}
 
 // The loop of one task: request after request on its own session until the window ends.
 Task<TaskResult> drive_session(Target& target, std::unique_ptr<Session> session, Window window) {
@@ -82,12 +45,6 @@ Task<TaskResult> drive_session(Target& target, std::unique_ptr<Session> session,
     }
   }
   co_return result;
-}
-
-Task<std::vector<std::unique_ptr<Session>>> connect_all(Target& target, int count) {
-  std::vector<Task<std::unique_ptr<Session>>> connects;
-  for (int i = 0; i < count; ++i) connects.push_back(target.connect());
-  co_return co_await gather(std::move(connects));
 }
 
 }  // namespace

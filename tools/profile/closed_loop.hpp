@@ -28,7 +28,14 @@ struct StepResult {
   std::uint64_t requests = 0;  ///< completed inside the measuring window
   std::uint64_t errors = 0;    ///< failed requests and reconnects, warm-up included
   double seconds = 0;          ///< the measuring window's length
-  LatencyHistogram latency{};  ///< of the counted requests, in nanoseconds
+  /// Of the counted requests, in nanoseconds; in the open loop, of those due inside the
+  /// window, whenever they completed.
+  LatencyHistogram latency{};
+  /// Open loop (open_loop.hpp): the requests due per second; 0 for a closed-loop step,
+  /// whose `concurrency` is its load (an open-loop step's is its number of sessions).
+  double offered_rate = 0;
+  /// Open loop: requests due in the window that had not completed by the step's end.
+  std::uint64_t late = 0;
   /// Counted requests per second of the window.
   double throughput() const noexcept { return seconds > 0 ? requests / seconds : 0; }
 };

@@ -1,8 +1,10 @@
-// weft-profile: drives a target at stepped concurrency (closed loop), prints a markdown
-// table of throughput and latency per step with the USL fit and the knee, and writes the
-// same as JSON. Only TCP echo targets so far:
+// weft-profile: drives a target at stepped concurrency (closed loop) or at stepped request
+// rates (open loop, --rates), prints a markdown table of throughput and latency per step
+// with the USL fit and the knee (closed) or the highest rate sustained (open), and writes
+// the same as JSON. Only TCP echo targets so far:
 //
 //   weft-profile tcp --host H --port P [--payload 64] [--steps 1,2,4,8 | --max N]
+//                    [--rates 1000,2000,... [--connections 64]]
 //                    [--warmup 0.5] [--seconds 2] [--json FILE] [--workers W]
 //
 // Exit status: 0 done, 1 the target could not be reached (or the JSON file not written),
@@ -34,6 +36,7 @@ using weft::profile::TcpEchoTarget;
 
 constexpr const char* kUsage =
     "usage: weft-profile tcp --host H --port P [--payload BYTES] [--steps 1,2,4,... | --max N]\n"
+    "                        [--rates R1,R2,... [--connections N]]\n"
     "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE] [--workers W]\n";
 constexpr int kDefaultMax = 64;
 constexpr int kLargestConcurrency = 100'000;
@@ -41,6 +44,8 @@ constexpr std::size_t kLargestPayload = std::size_t{1} << 24;
 constexpr std::size_t kMostWorkers = 1024;
 constexpr double kShortestStep = 0.001;  // seconds
 constexpr double kLongestStep = 3600;    // seconds
+constexpr double kHighestRate = 1e9;     // requests per second
+constexpr int kDefaultConnections = 64;
 
 struct Options {
   std::string host;
@@ -48,6 +53,8 @@ struct Options {
   std::size_t payload = 64;
   std::vector<int> steps;
   std::optional<int> max;
+  std::vector<double> rates;
+  std::optional<int> connections;
   double warmup = 0.5;
   double seconds = 2.0;
   std::string json;
@@ -90,6 +97,25 @@ std::optional<std::vector<int>> parse_steps(std::string_view text) {
   return steps;
 }
 
+// "1000,2000.5": increasing request rates, each in (0, kHighestRate].
+std::optional<std::vector<double>> parse_rates(std::string_view text) {
+  std::vector<double> rates;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string item(text.substr(0, comma));
+    char* end = nullptr;
+    const double rate = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(rate > 0) || rate > kHighestRate ||
+        (!rates.empty() && rate <= rates.back())) {
+      return std::nullopt;
+    }
+    rates.push_back(rate);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  if (rates.empty()) return std::nullopt;
+  return rates;
+}
+
 std::vector<int> powers_of_two_up_to(int max) {
   std::vector<int> steps;
   for (int n = 1; n <= max && n > 0; n *= 2) steps.push_back(n);
@@ -114,6 +140,9 @@ bool apply_option(Options& o, std::string_view name, const std::string& value) {
   if (name == "--workers")
     return set_value(o.workers, parse_integer(value, std::size_t{1}, kMostWorkers));
   if (name == "--steps") return set_value(o.steps, parse_steps(value));
+  if (name == "--rates") return set_value(o.rates, parse_rates(value));
+  if (name == "--connections")
+    return set_value(o.connections, parse_integer(value, 1, kLargestConcurrency));
   if (name == "--warmup") return set_value(o.warmup, parse_seconds(value, 0.0));
   if (name == "--seconds") return set_value(o.seconds, parse_seconds(value, kShortestStep));
   return false;
@@ -131,6 +160,9 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.host.empty() || !o.port) usage_error("--host and --port are required");
   if (o.max && !o.steps.empty()) usage_error("give --steps or --max, not both");
+  if (!o.rates.empty() && (o.max || !o.steps.empty()))
+    usage_error("give --rates (open loop) or --steps/--max (closed loop), not both");
+  if (o.connections && o.rates.empty()) usage_error("--connections goes with --rates");
   if (o.steps.empty()) o.steps = powers_of_two_up_to(o.max.value_or(kDefaultMax));
   return o;
 }
@@ -140,9 +172,16 @@ weft::Duration to_duration(double seconds) {
 }
 
 void print_progress(const StepResult& s) {
-  std::fprintf(stderr, "concurrency %d: %.0f req/s, p50 %.1f us, %llu errors\n", s.concurrency,
-               s.throughput(), static_cast<double>(s.latency.percentile(0.5)) / 1e3,
-               static_cast<unsigned long long>(s.errors));
+  const double p50_us = static_cast<double>(s.latency.percentile(0.5)) / 1e3;
+  const auto errors = static_cast<unsigned long long>(s.errors);
+  if (s.offered_rate > 0) {
+    std::fprintf(stderr, "rate %.0f: %.0f req/s, p50 %.1f us, %llu late, %llu errors\n",
+                 s.offered_rate, s.throughput(), p50_us, static_cast<unsigned long long>(s.late),
+                 errors);
+  } else {
+    std::fprintf(stderr, "concurrency %d: %.0f req/s, p50 %.1f us, %llu errors\n", s.concurrency,
+                 s.throughput(), p50_us, errors);
+  }
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -171,6 +210,8 @@ weft::Task<int> profile_main(Options o) {
   const bool ok = co_await reachable(target, o);
   if (!ok) co_return 1;
   ProfileOptions options{.concurrencies = o.steps,
+                         .rates = o.rates,
+                         .connections = o.connections.value_or(kDefaultConnections),
                          .warmup = to_duration(o.warmup),
                          .measure = to_duration(o.seconds),
                          .on_step = print_progress};

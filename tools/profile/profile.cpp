@@ -16,9 +16,30 @@ void check_concurrencies(const std::vector<int>& concurrencies) {
   }
 }
 
+void check_rates(const std::vector<double>& rates, int connections) {
+  for (std::size_t i = 0; i < rates.size(); ++i) {
+    if (!(rates[i] > 0) || (i > 0 && rates[i] <= rates[i - 1])) {
+      throw std::invalid_argument("run_profile: rates must be increasing and > 0");
+    }
+  }
+  if (connections < 1) throw std::invalid_argument("run_profile: connections must be >= 1");
+}
+
+bool served_whole(const StepResult& s) {
+  return s.late == 0 && s.errors == 0 && s.throughput() >= Profile::kSustained * s.offered_rate;
+}
+
 }  // namespace
 
 void analyse(Profile& profile) {
+  if (profile.open_loop()) {
+    profile.sustained_rate.reset();
+    for (const StepResult& s : profile.steps) {
+      if (!served_whole(s)) break;
+      profile.sustained_rate = s.offered_rate;
+    }
+    return;
+  }
   std::vector<UslPoint> points;
   std::vector<KneeStep> knee_steps;
   for (const StepResult& s : profile.steps) {
@@ -34,8 +55,19 @@ void analyse(Profile& profile) {
 }
 
 Task<Profile> run_profile(Target& target, ProfileOptions options) {
-  check_concurrencies(options.concurrencies);
   Profile profile{.target = target.describe()};
+  if (!options.rates.empty()) {
+    check_rates(options.rates, options.connections);
+    for (const double rate : options.rates) {
+      StepResult step = co_await run_rate_step(target, rate, options.connections, options.warmup,
+                                               options.measure);
+      if (options.on_step) options.on_step(step);
+      profile.steps.push_back(std::move(step));
+    }
+    analyse(profile);
+    co_return profile;
+  }
+  check_concurrencies(options.concurrencies);
   for (const int concurrency : options.concurrencies) {
     StepResult step = co_await run_step(target, concurrency, options.warmup, options.measure);
     if (options.on_step) options.on_step(step);

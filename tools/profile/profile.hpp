@@ -1,5 +1,6 @@
 // run_profile: the closed loop at each concurrency of a list, then the USL fit and the knee
-// over the steps: everything weft-profile reports, as data (report.hpp formats it).
+// over the steps; or the open loop at each request rate of a list, then the highest rate
+// the target sustained: everything weft-profile reports, as data (report.hpp formats it).
 #pragma once
 
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include "closed_loop.hpp"
 #include "knee.hpp"
+#include "open_loop.hpp"
 #include "target.hpp"
 #include "usl.hpp"
 
@@ -20,8 +22,12 @@ namespace weft::profile {
 /// What run_profile measures and how long.
 struct ProfileOptions {
   std::vector<int> concurrencies{1, 2, 4, 8, 16, 32, 64};  ///< increasing, each ≥ 1
-  Duration warmup = std::chrono::milliseconds(500);        ///< per step, not counted
-  Duration measure = std::chrono::seconds(2);              ///< per step, counted
+  /// Not empty: the open loop at these request rates (increasing, each > 0) instead of
+  /// the closed loop at `concurrencies`, with `connections` sessions.
+  std::vector<double> rates{};
+  int connections = 64;
+  Duration warmup = std::chrono::milliseconds(500);  ///< per step, not counted
+  Duration measure = std::chrono::seconds(2);        ///< per step, counted
   /// Called after each step (progress output); may be empty.
   std::function<void(const StepResult&)> on_step{};
 };
@@ -30,13 +36,19 @@ struct ProfileOptions {
 struct Profile {
   std::string target{};             ///< Target::describe()
   std::vector<StepResult> steps{};  ///< in the order of ProfileOptions::concurrencies
-  std::optional<UslFit> usl{};      ///< empty with fewer than 3 steps
-  Knee knee{};                      ///< see knee.hpp
+  std::optional<UslFit> usl{};      ///< closed loop; empty with fewer than 3 steps
+  Knee knee{};                      ///< closed loop; see knee.hpp
+  /// Open loop: the highest offered rate served whole — at least kSustained of it
+  /// achieved, nothing late, no errors — with the steps before it served whole too;
+  /// empty if the first step was not.
+  std::optional<double> sustained_rate{};
+  static constexpr double kSustained = 0.95;
+  bool open_loop() const noexcept { return !steps.empty() && steps.front().offered_rate > 0; }
 };
 
-/// Runs one step per concurrency, in order, then fits and finds the knee. Throws what
+/// Runs one step per concurrency (or rate), in order, then analyses them. Throws what
 /// run_step throws (a target that refuses connections), std::invalid_argument for an
-/// empty or unsorted list of concurrencies.
+/// empty or unsorted list of concurrencies or rates, or connections < 1.
 Task<Profile> run_profile(Target& target, ProfileOptions options);
 
 /// The fit and the knee of already measured steps (run_profile's last part).

@@ -26,11 +26,25 @@ std::string format(const char* pattern, double value) {
 }
 
 std::string table_row(const StepResult& s) {
-  std::string row = "| " + std::to_string(s.concurrency) + " | " + format("%.0f", s.throughput());
+  std::string row =
+      "| " + (s.offered_rate > 0 ? format("%.0f", s.offered_rate) : std::to_string(s.concurrency)) +
+      " | " + format("%.0f", s.throughput());
   for (const Quantile& q : kQuantiles)
     row += " | " + format("%.1f", micros(s.latency.percentile(q.q)));
   row += " | " + format("%.1f", micros(s.latency.max()));
+  if (s.offered_rate > 0) row += " | " + std::to_string(s.late);
   return row + " | " + std::to_string(s.errors) + " |\n";
+}
+
+std::string sustained_line(const Profile& p) {
+  if (!p.sustained_rate) {
+    return "Sustained: none (the lowest rate was not served whole: late requests, errors or "
+           "under " +
+           format("%.0f", Profile::kSustained * 100) + "% achieved)\n";
+  }
+  return "Sustained: " + format("%.0f", *p.sustained_rate) + " req/s (the highest rate served " +
+         "whole, from the lowest up: " + format("%.0f", Profile::kSustained * 100) +
+         "% achieved, nothing late, no errors)\n";
 }
 
 std::string usl_line(const Profile& p) {
@@ -73,7 +87,9 @@ std::string json_step(const StepResult& s) {
   std::string out =
       "{\"concurrency\": " + std::to_string(s.concurrency) +
       ", \"requests\": " + std::to_string(s.requests) +
-      ", \"errors\": " + std::to_string(s.errors) + ", \"seconds\": " + format("%.6g", s.seconds) +
+      ", \"errors\": " + std::to_string(s.errors) +
+      ", \"offered_rate\": " + format("%.6g", s.offered_rate) +
+      ", \"late\": " + std::to_string(s.late) + ", \"seconds\": " + format("%.6g", s.seconds) +
       ", \"throughput\": " + format("%.3f", s.throughput()) +
       ", \"mean_us\": " + format("%.3f", s.latency.mean() / kNanosecondsPerMicrosecond);
   for (const Quantile& q : kQuantiles) {
@@ -104,6 +120,15 @@ std::string json_knee(const Knee& k) {
 
 std::string markdown_report(const Profile& p) {
   std::string out = "Target: " + p.target + "\n\n";
+  if (p.open_loop()) {
+    out +=
+        "| offered req/s | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | late | "
+        "errors |\n";
+    out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const StepResult& s : p.steps) out += table_row(s);
+    return out + "\nLatency counts from when each request was due (open loop, " +
+           std::to_string(p.steps.front().concurrency) + " connections).\n" + sustained_line(p);
+  }
   out += "| concurrency | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | errors |\n";
   out += "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const StepResult& s : p.steps) out += table_row(s);
@@ -116,6 +141,8 @@ std::string json_report(const Profile& p) {
     out += (i == 0 ? "\n    " : ",\n    ") + json_step(p.steps[i]);
   }
   out += "\n  ],\n  \"usl\": " + json_usl(p.usl) + ",\n  \"knee\": " + json_knee(p.knee);
+  out += ",\n  \"sustained_rate\": " +
+         (p.sustained_rate ? format("%.6g", *p.sustained_rate) : std::string("null"));
   return out + "\n}\n";
 }
 
