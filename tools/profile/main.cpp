@@ -5,8 +5,10 @@
 //
 //   weft-profile tcp --host H --port P [--payload 64] [--steps 1,2,4,8 | --max N]
 //                    [--rates 1000,2000,... [--connections 64]]
-//                    [--warmup 0.5] [--seconds 2] [--json FILE] [--workers W]
+//                    [--warmup 0.5] [--seconds 2] [--json FILE] [--plot PREFIX] [--workers W]
 //
+// --plot PREFIX writes PREFIX.png (drawn by gnuplot, which must be installed) and the
+// gnuplot script that draws it, PREFIX.gp, with the data inline.
 // Exit status: 0 done, 1 the target could not be reached (or the JSON file not written),
 // 2 bad arguments.
 #include <charconv>
@@ -17,12 +19,14 @@
 #include <exception>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "plot.hpp"
 #include "profile.hpp"
 #include "report.hpp"
 #include "tcp_echo_target.hpp"
@@ -37,7 +41,8 @@ using weft::profile::TcpEchoTarget;
 constexpr const char* kUsage =
     "usage: weft-profile tcp --host H --port P [--payload BYTES] [--steps 1,2,4,... | --max N]\n"
     "                        [--rates R1,R2,... [--connections N]]\n"
-    "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE] [--workers W]\n";
+    "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE]\n"
+    "                        [--plot PREFIX] [--workers W]\n";
 constexpr int kDefaultMax = 64;
 constexpr int kLargestConcurrency = 100'000;
 constexpr std::size_t kLargestPayload = std::size_t{1} << 24;
@@ -58,6 +63,7 @@ struct Options {
   double warmup = 0.5;
   double seconds = 2.0;
   std::string json;
+  std::string plot;
   std::size_t workers = 0;
 };
 
@@ -133,6 +139,7 @@ bool set_value(Field& field, const std::optional<T>& parsed) {
 bool apply_option(Options& o, std::string_view name, const std::string& value) {
   if (name == "--host") return set_value(o.host, std::optional(value));
   if (name == "--json") return set_value(o.json, std::optional(value));
+  if (name == "--plot") return set_value(o.plot, std::optional(value));
   if (name == "--port") return set_value(o.port, parse_integer<std::uint16_t>(value, 1, 65535));
   if (name == "--max") return set_value(o.max, parse_integer(value, 1, kLargestConcurrency));
   if (name == "--payload")
@@ -220,6 +227,20 @@ weft::Task<int> profile_main(Options o) {
   if (!o.json.empty() && !write_file(o.json, weft::profile::json_report(profile))) {
     std::fprintf(stderr, "weft-profile: cannot write %s\n", o.json.c_str());
     co_return 1;
+  }
+  if (!o.plot.empty()) {
+    std::string error;
+    try {
+      co_await weft::profile::write_plot(profile, o.plot + ".gp", o.plot + ".png");
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "weft-profile: %s\n", error.c_str());
+      co_return 1;
+    }
+    std::fprintf(stderr, "weft-profile: wrote %s.png (and %s.gp)\n", o.plot.c_str(),
+                 o.plot.c_str());
   }
   co_return 0;
 }
