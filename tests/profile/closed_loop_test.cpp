@@ -24,26 +24,19 @@ using namespace std::chrono_literals;
 using weft::net::BufferedStream;
 using weft::profile::Profile;
 using weft::profile::TcpEchoTarget;
+using weft_test::profile::against_limited_server;
 using weft_test::profile::kPayload;
 using weft_test::profile::kPermits;
-using weft_test::profile::limited_echo;
 using weft_test::profile::virtual_clock;
 
 namespace {
 
 // Profiles a Semaphore(8) server at 1..32 with short steps, then shuts the server down.
 weft::Task<Profile> profile_limited_server() {
-  weft::Semaphore permits(kPermits);
-  weft::net::Server server = co_await weft::net::start_server(
-      [&permits](BufferedStream s) { return limited_echo(std::move(s), permits); }, "127.0.0.1", 0);
-  weft::JoinHandle<void> serving = weft::spawn(server.serve_forever());
-  TcpEchoTarget target("127.0.0.1", server.local_address().port(), kPayload);
-  weft::profile::ProfileOptions options{
-      .concurrencies = {1, 2, 4, 8, 16, 32}, .warmup = 100ms, .measure = 300ms};
-  Profile profile = co_await weft::profile::run_profile(target, std::move(options));
-  co_await server.shutdown(1s);
-  co_await serving;
-  co_return profile;
+  return against_limited_server([](TcpEchoTarget& target) {
+    return weft::profile::run_profile(
+        target, {.concurrencies = {1, 2, 4, 8, 16, 32}, .warmup = 100ms, .measure = 300ms});
+  });
 }
 
 // Reads requests and never answers them.

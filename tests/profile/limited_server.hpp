@@ -10,6 +10,8 @@
 
 #include <weft/weft.hpp>
 
+#include "tcp_echo_target.hpp"
+
 namespace weft_test::profile {
 
 inline constexpr std::size_t kPayload = 16;
@@ -36,6 +38,22 @@ inline weft::Task<void> limited_echo(weft::net::BufferedStream s, weft::Semaphor
     co_await s.write(request);
     co_await s.flush();
   }
+}
+
+// Runs `body(target)` (a Task) against the limited server, then shuts the server down.
+template <class Body>
+auto against_limited_server(Body body)
+    -> decltype(body(std::declval<weft::profile::TcpEchoTarget&>())) {
+  weft::Semaphore permits(kPermits);
+  weft::net::Server server = co_await weft::net::start_server(
+      [&permits](weft::net::BufferedStream s) { return limited_echo(std::move(s), permits); },
+      "127.0.0.1", 0);
+  weft::JoinHandle<void> serving = weft::spawn(server.serve_forever());
+  weft::profile::TcpEchoTarget target("127.0.0.1", server.local_address().port(), kPayload);
+  auto result = co_await body(target);
+  co_await server.shutdown(std::chrono::seconds(1));
+  co_await serving;
+  co_return result;
 }
 
 }  // namespace weft_test::profile

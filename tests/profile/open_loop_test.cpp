@@ -21,32 +21,16 @@
 #include "tcp_echo_target.hpp"
 
 using namespace std::chrono_literals;
-using weft::net::BufferedStream;
 using weft::profile::Profile;
 using weft::profile::StepResult;
 using weft::profile::TcpEchoTarget;
+using weft_test::profile::against_limited_server;
 using weft_test::profile::kPayload;
-using weft_test::profile::kPermits;
-using weft_test::profile::limited_echo;
 using weft_test::profile::virtual_clock;
 
 namespace {
 
 constexpr auto kMeasure = 300ms;
-
-// Runs `body(target)` (a Task) against the limited server, then shuts the server down.
-template <class Body>
-auto against_limited_server(Body body) -> decltype(body(std::declval<TcpEchoTarget&>())) {
-  weft::Semaphore permits(kPermits);
-  weft::net::Server server = co_await weft::net::start_server(
-      [&permits](BufferedStream s) { return limited_echo(std::move(s), permits); }, "127.0.0.1", 0);
-  weft::JoinHandle<void> serving = weft::spawn(server.serve_forever());
-  TcpEchoTarget target("127.0.0.1", server.local_address().port(), kPayload);
-  auto result = co_await body(target);
-  co_await server.shutdown(1s);
-  co_await serving;
-  co_return result;
-}
 
 // One open-loop step at `rate` with `connections` sessions against the limited server.
 weft::Task<StepResult> rate_step(double rate, int connections) {

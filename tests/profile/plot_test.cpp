@@ -23,7 +23,8 @@ namespace {
 Profile closed_profile() {
   Profile p{.target = "tcp-echo 127.0.0.1:1 payload 16"};
   for (const int n : {1, 2, 4, 8, 16, 32}) {
-    StepResult s{.concurrency = n, .requests = static_cast<std::uint64_t>(1000 * std::min(n, 8)),
+    StepResult s{.concurrency = n,
+                 .requests = static_cast<std::uint64_t>(1000 * std::min(n, 8)),
                  .seconds = 1};
     for (int i = 0; i < 100; ++i) s.latency.record(1'000'000ull * std::max(1, n / 8));
     p.steps.push_back(std::move(s));

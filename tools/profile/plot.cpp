@@ -30,7 +30,9 @@ std::string quoted(std::string_view s) {
   return out + "'";
 }
 
-double micros(std::uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+double micros(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1e3;
+}
 
 // One inline data block: x, throughput, offered rate, p50, p90, p99, p99.9 (µs) per step;
 // a step without latencies (nothing completed) is left out of the latency panel by a
@@ -82,9 +84,8 @@ std::string gnuplot_script(const Profile& p, const std::string& png_path) {
   if (open) {
     plots.push_back("x title 'offered' with lines dashtype 2 lc rgb 'gray'");
     if (p.sustained_rate) {
-      s += "set arrow from " + number(*p.sustained_rate) +
-           ", graph 0 to " + number(*p.sustained_rate) +
-           ", graph 1 nohead dashtype 3 lc rgb 'red'\n";
+      s += "set arrow from " + number(*p.sustained_rate) + ", graph 0 to " +
+           number(*p.sustained_rate) + ", graph 1 nohead dashtype 3 lc rgb 'red'\n";
       s += "set label 'sustained " + number(*p.sustained_rate) + "/s' at " +
            number(*p.sustained_rate) + ", graph 0.95 right offset -1,0 tc rgb 'red'\n";
     }
