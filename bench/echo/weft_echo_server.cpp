@@ -5,6 +5,7 @@
 //
 //   weft-echo-server [--host 127.0.0.1] [--port 0] [--workers N] [--pin CPU,CPU,...]
 //                    [--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics]
+//                    [--metrics-port P]
 //
 // --workers: the runtime's workers (default: weft's default, $WEFT_WORKERS or the CPUs).
 // --buffer: each connection's read buffer (default 64 KiB, the reference's read chunk).
@@ -16,6 +17,8 @@
 //
 // --metrics: at exit, print each worker's counters (polls, steals, parks, epoll events it
 // delivered) on stderr, one "METRICS worker=..." line each.
+// --metrics-port: serve the runtime's metrics in Prometheus text on
+// http://HOST:P/metrics (weft::http, add_metrics_route), for weft-profile --metrics-url.
 //
 // --pin: the process is restricted to the listed CPUs (sched_setaffinity before the runtime
 // starts, so every thread it makes inherits the set). RuntimeOptions::pin_workers pins
@@ -62,6 +65,7 @@
 #include <thread>
 #include <vector>
 
+#include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
 #include "posix_helpers.hpp"
@@ -86,12 +90,13 @@ struct Options {
   bool reuse_port = false;
   bool shared_buffer = false;
   bool metrics = false;
+  std::uint16_t metrics_port = 0;  // 0: none
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr,
                "%s: %s\nusage: %s [--host IPV4] [--port P] [--workers N] [--pin CPU,CPU,...] "
-               "[--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics]\n",
+               "[--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics] [--metrics-port P]\n",
                kProgram.data(), what.c_str(), kProgram.data());
   std::exit(2);
 }
@@ -107,6 +112,10 @@ bool apply_option(Options& options, std::string_view name, std::string_view valu
   if (!echo::parse_u64(value, number)) return false;
   if (name == "--port" && number <= 65535) {
     options.port = static_cast<std::uint16_t>(number);
+    return true;
+  }
+  if (name == "--metrics-port" && number >= 1 && number <= 65535) {
+    options.metrics_port = static_cast<std::uint16_t>(number);
     return true;
   }
   if (name == "--workers" && number >= 1 && number <= 1024) {
@@ -267,9 +276,19 @@ weft::Task<void> settle_and_accept(std::vector<TcpListener>& listeners, Settling
   co_await accept_loop(listeners[index], group, options);
 }
 
+// GET /metrics on the metrics port, until cancelled with the rest of the server.
+weft::Task<void> serve_metrics(const Options& options) {
+  weft::http::Router router;
+  weft::http::add_metrics_route(router);
+  weft::http::Server server(std::move(router));
+  co_await server.listen(options.host, options.metrics_port);
+  co_await server.serve_forever();
+}
+
 weft::Task<void> serve(std::vector<TcpListener>& listeners, const Options& options) {
   Settling settling(listeners.size());
   co_await weft::task_group([&](weft::TaskGroup& group) -> weft::Task<void> {
+    if (options.metrics_port != 0) group.spawn(serve_metrics(options));
     if (!options.reuse_port) {
       print_listening(options.host, listeners.front().local_address().port());
       group.spawn(accept_loop(listeners.front(), group, options));

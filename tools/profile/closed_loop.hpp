@@ -13,12 +13,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include <weft/runtime/task.hpp>
 #include <weft/runtime/time.hpp>
 
 #include "latency_histogram.hpp"
 #include "target.hpp"
+#include "target_load.hpp"
 
 namespace weft::profile {
 
@@ -36,6 +38,9 @@ struct StepResult {
   double offered_rate = 0;
   /// Open loop: requests due in the window that had not completed by the step's end.
   std::uint64_t late = 0;
+  /// The target's runtime during the step (its /metrics before and after, warm-up
+  /// included), when run_profile was given a way to read them.
+  std::optional<TargetLoad> target{};
   /// Counted requests per second of the window.
   double throughput() const noexcept { return seconds > 0 ? requests / seconds : 0; }
 };

@@ -6,7 +6,11 @@
 //   weft-profile tcp --host H --port P [--payload 64] [--steps 1,2,4,8 | --max N]
 //                    [--rates 1000,2000,... [--connections 64]]
 //                    [--warmup 0.5] [--seconds 2] [--json FILE] [--plot PREFIX] [--workers W]
+//                    [--metrics-url http://HOST:PORT/metrics]
 //
+// --metrics-url: the target is a weft program serving its runtime's metrics there
+// (http::add_metrics_route); they are read before and after each step, and the table
+// gains the target's CPU share and scheduling delay, the report the resource they point at.
 // --plot PREFIX writes PREFIX.png (drawn by gnuplot, which must be installed) and the
 // gnuplot script that draws it, PREFIX.gp, with the data inline.
 // Exit status: 0 done, 1 the target could not be reached (or the JSON file not written),
@@ -24,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
 #include "plot.hpp"
@@ -42,7 +47,7 @@ constexpr const char* kUsage =
     "usage: weft-profile tcp --host H --port P [--payload BYTES] [--steps 1,2,4,... | --max N]\n"
     "                        [--rates R1,R2,... [--connections N]]\n"
     "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE]\n"
-    "                        [--plot PREFIX] [--workers W]\n";
+    "                        [--plot PREFIX] [--workers W] [--metrics-url URL]\n";
 constexpr int kDefaultMax = 64;
 constexpr int kLargestConcurrency = 100'000;
 constexpr std::size_t kLargestPayload = std::size_t{1} << 24;
@@ -64,6 +69,7 @@ struct Options {
   double seconds = 2.0;
   std::string json;
   std::string plot;
+  std::string metrics_url;
   std::size_t workers = 0;
 };
 
@@ -140,6 +146,7 @@ bool apply_option(Options& o, std::string_view name, const std::string& value) {
   if (name == "--host") return set_value(o.host, std::optional(value));
   if (name == "--json") return set_value(o.json, std::optional(value));
   if (name == "--plot") return set_value(o.plot, std::optional(value));
+  if (name == "--metrics-url") return set_value(o.metrics_url, std::optional(value));
   if (name == "--port") return set_value(o.port, parse_integer<std::uint16_t>(value, 1, 65535));
   if (name == "--max") return set_value(o.max, parse_integer(value, 1, kLargestConcurrency));
   if (name == "--payload")
@@ -212,16 +219,44 @@ weft::Task<bool> reachable(TcpEchoTarget& target, const Options& o) {
   co_return false;
 }
 
+// The target's /metrics page; throws what the client throws, or for a status other than 200.
+weft::Task<std::string> read_metrics(weft::http::Client& client, std::string url) {
+  weft::http::ClientResponse r = co_await client.get(url);
+  if (r.status() != 200) {
+    throw std::runtime_error("GET " + url + ": status " + std::to_string(r.status()));
+  }
+  co_return co_await r.text();
+}
+
 weft::Task<int> profile_main(Options o) {
   TcpEchoTarget target(o.host, *o.port, o.payload);
   const bool ok = co_await reachable(target, o);
   if (!ok) co_return 1;
+  weft::http::Client client;
+  if (!o.metrics_url.empty()) {
+    std::string error;
+    try {
+      weft::profile::parse_runtime_sample(co_await read_metrics(client, o.metrics_url));
+    } catch (const weft::CancelledError&) {
+      throw;
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "weft-profile: --metrics-url %s: %s\n", o.metrics_url.c_str(),
+                   error.c_str());
+      co_return 1;
+    }
+  }
   ProfileOptions options{.concurrencies = o.steps,
                          .rates = o.rates,
                          .connections = o.connections.value_or(kDefaultConnections),
                          .warmup = to_duration(o.warmup),
                          .measure = to_duration(o.seconds),
                          .on_step = print_progress};
+  if (!o.metrics_url.empty()) {
+    options.read_metrics = [&client, url = o.metrics_url] { return read_metrics(client, url); };
+  }
   const Profile profile = co_await weft::profile::run_profile(target, std::move(options));
   std::fputs(weft::profile::markdown_report(profile).c_str(), stdout);
   if (!o.json.empty() && !write_file(o.json, weft::profile::json_report(profile))) {

@@ -29,6 +29,28 @@ bool served_whole(const StepResult& s) {
   return s.late == 0 && s.errors == 0 && s.throughput() >= Profile::kSustained * s.offered_rate;
 }
 
+// The step whose load names the saturated resource: the first past the knee (closed loop)
+// or the first not served whole (open loop), else the last.
+const StepResult* saturation_step(const Profile& p) {
+  if (p.steps.empty()) return nullptr;
+  if (p.open_loop()) {
+    for (const StepResult& s : p.steps) {
+      if (!served_whole(s)) return &s;
+    }
+  } else if (p.knee.concurrency) {
+    for (const StepResult& s : p.steps) {
+      if (s.concurrency > *p.knee.concurrency) return &s;
+    }
+  }
+  return &p.steps.back();
+}
+
+void name_saturated(Profile& p) {
+  p.saturated.reset();
+  const StepResult* s = saturation_step(p);
+  if (s && s->target) p.saturated = saturated_resource(*s->target);
+}
+
 }  // namespace
 
 void analyse(Profile& profile) {
@@ -38,6 +60,7 @@ void analyse(Profile& profile) {
       if (!served_whole(s)) break;
       profile.sustained_rate = s.offered_rate;
     }
+    name_saturated(profile);
     return;
   }
   std::vector<UslPoint> points;
@@ -52,24 +75,31 @@ void analyse(Profile& profile) {
   }
   if (points.size() >= 3) profile.usl = fit_usl(points);
   profile.knee = find_knee(knee_steps);
+  name_saturated(profile);
 }
 
 Task<Profile> run_profile(Target& target, ProfileOptions options) {
   Profile profile{.target = target.describe()};
-  if (!options.rates.empty()) {
+  const bool open = !options.rates.empty();
+  if (open) {
     check_rates(options.rates, options.connections);
-    for (const double rate : options.rates) {
-      StepResult step = co_await run_rate_step(target, rate, options.connections, options.warmup,
-                                               options.measure);
-      if (options.on_step) options.on_step(step);
-      profile.steps.push_back(std::move(step));
-    }
-    analyse(profile);
-    co_return profile;
+  } else {
+    check_concurrencies(options.concurrencies);
   }
-  check_concurrencies(options.concurrencies);
-  for (const int concurrency : options.concurrencies) {
-    StepResult step = co_await run_step(target, concurrency, options.warmup, options.measure);
+  const std::size_t steps = open ? options.rates.size() : options.concurrencies.size();
+  for (std::size_t i = 0; i < steps; ++i) {
+    std::optional<RuntimeSample> before;
+    if (options.read_metrics) before = parse_runtime_sample(co_await options.read_metrics());
+    StepResult step;
+    if (open) {
+      step = co_await run_rate_step(target, options.rates[i], options.connections, options.warmup,
+                                    options.measure);
+    } else {
+      step = co_await run_step(target, options.concurrencies[i], options.warmup, options.measure);
+    }
+    if (before) {
+      step.target = load_between(*before, parse_runtime_sample(co_await options.read_metrics()));
+    }
     if (options.on_step) options.on_step(step);
     profile.steps.push_back(std::move(step));
   }

@@ -30,6 +30,10 @@ struct ProfileOptions {
   Duration measure = std::chrono::seconds(2);        ///< per step, counted
   /// Called after each step (progress output); may be empty.
   std::function<void(const StepResult&)> on_step{};
+  /// Reads the target's /metrics (weft's Prometheus text); may be empty. Set, it is read
+  /// before and after each step, and the step's `target` load and the profile's
+  /// `saturated` resource come from it.
+  std::function<Task<std::string>()> read_metrics{};
 };
 
 /// The steps and what they show.
@@ -43,6 +47,10 @@ struct Profile {
   /// empty if the first step was not.
   std::optional<double> sustained_rate{};
   static constexpr double kSustained = 0.95;
+  /// The resource the target's metrics point at (target_load.hpp's saturated_resource), at
+  /// the step after the knee (closed loop) or the first not served whole (open loop), else
+  /// the last step; empty without metrics.
+  std::optional<std::string> saturated{};
   bool open_loop() const noexcept { return !steps.empty() && steps.front().offered_rate > 0; }
 };
 

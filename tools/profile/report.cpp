@@ -25,7 +25,22 @@ std::string format(const char* pattern, double value) {
   return buffer;
 }
 
-std::string table_row(const StepResult& s) {
+bool has_target(const Profile& p) {
+  for (const StepResult& s : p.steps) {
+    if (s.target) return true;
+  }
+  return false;
+}
+
+// The target's columns: its workers' mean CPU share and its scheduling delay's p99.
+std::string target_cells(const StepResult& s) {
+  if (!s.target) return " | – | –";
+  const TargetLoad& t = *s.target;
+  return " | " + format("%.0f%%", 100 * t.cpu) + " | " +
+         (t.scheduling_delay_p99 ? format("%.1f", *t.scheduling_delay_p99 * 1e6) : "–");
+}
+
+std::string table_row(const StepResult& s, bool target) {
   std::string row =
       "| " + (s.offered_rate > 0 ? format("%.0f", s.offered_rate) : std::to_string(s.concurrency)) +
       " | " + format("%.0f", s.throughput());
@@ -33,7 +48,9 @@ std::string table_row(const StepResult& s) {
     row += " | " + format("%.1f", micros(s.latency.percentile(q.q)));
   row += " | " + format("%.1f", micros(s.latency.max()));
   if (s.offered_rate > 0) row += " | " + std::to_string(s.late);
-  return row + " | " + std::to_string(s.errors) + " |\n";
+  row += " | " + std::to_string(s.errors);
+  if (target) row += target_cells(s);
+  return row + " |\n";
 }
 
 std::string sustained_line(const Profile& p) {
@@ -96,7 +113,17 @@ std::string json_step(const StepResult& s) {
     out += ", \"" + std::string(q.name) +
            "_us\": " + format("%.3f", micros(s.latency.percentile(q.q)));
   }
-  return out + ", \"max_us\": " + format("%.3f", micros(s.latency.max())) + "}";
+  out += ", \"max_us\": " + format("%.3f", micros(s.latency.max()));
+  if (!s.target) return out + ", \"target\": null}";
+  const TargetLoad& t = *s.target;
+  return out + ", \"target\": {\"workers\": " + std::to_string(t.workers) +
+         ", \"cpu\": " + format("%.4f", t.cpu) + ", \"max_cpu\": " + format("%.4f", t.max_cpu) +
+         ", \"busy\": " + format("%.4f", t.busy) +
+         ", \"polls_per_second\": " + format("%.1f", t.polls_per_second) +
+         ", \"steals_per_second\": " + format("%.1f", t.steals_per_second) +
+         ", \"parks_per_second\": " + format("%.1f", t.parks_per_second) +
+         ", \"scheduling_delay_p99_us\": " +
+         (t.scheduling_delay_p99 ? format("%.3f", *t.scheduling_delay_p99 * 1e6) : "null") + "}}";
 }
 
 std::string json_usl(const std::optional<UslFit>& fit) {
@@ -116,23 +143,33 @@ std::string json_knee(const Knee& k) {
          ", \"reason\": " + json_string(k.reason) + "}";
 }
 
+std::string saturated_line(const Profile& p) {
+  return p.saturated ? "Saturated: " + *p.saturated + "\n" : std::string();
+}
+
 }  // namespace
 
 std::string markdown_report(const Profile& p) {
   std::string out = "Target: " + p.target + "\n\n";
+  const bool target = has_target(p);
+  const std::string target_head = target ? " target CPU | target sched p99 µs |" : "";
+  const std::string target_rule = target ? "---:|---:|" : "";
   if (p.open_loop()) {
     out +=
         "| offered req/s | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | late | "
-        "errors |\n";
-    out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const StepResult& s : p.steps) out += table_row(s);
+        "errors |" +
+        target_head + "\n";
+    out += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + target_rule + "\n";
+    for (const StepResult& s : p.steps) out += table_row(s, target);
     return out + "\nLatency counts from when each request was due (open loop, " +
-           std::to_string(p.steps.front().concurrency) + " connections).\n" + sustained_line(p);
+           std::to_string(p.steps.front().concurrency) + " connections).\n" + sustained_line(p) +
+           saturated_line(p);
   }
-  out += "| concurrency | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | errors |\n";
-  out += "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  for (const StepResult& s : p.steps) out += table_row(s);
-  return out + "\n" + usl_line(p) + knee_line(p.knee);
+  out += "| concurrency | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | errors |" +
+         target_head + "\n";
+  out += "|---:|---:|---:|---:|---:|---:|---:|---:|" + target_rule + "\n";
+  for (const StepResult& s : p.steps) out += table_row(s, target);
+  return out + "\n" + usl_line(p) + knee_line(p.knee) + saturated_line(p);
 }
 
 std::string json_report(const Profile& p) {
@@ -143,6 +180,7 @@ std::string json_report(const Profile& p) {
   out += "\n  ],\n  \"usl\": " + json_usl(p.usl) + ",\n  \"knee\": " + json_knee(p.knee);
   out += ",\n  \"sustained_rate\": " +
          (p.sustained_rate ? format("%.6g", *p.sustained_rate) : std::string("null"));
+  out += ",\n  \"saturated\": " + (p.saturated ? json_string(*p.saturated) : "null");
   return out + "\n}\n";
 }
 
