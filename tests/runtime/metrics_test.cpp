@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <latch>
 #include <numeric>
+#include <vector>
 
 #include <weft/weft.hpp>
 
@@ -187,6 +188,22 @@ TEST(RuntimeMetrics, SamplesTheWakeUpsOfTimersBetweenPolls) {
   }());
   const RuntimeMetrics m = rt.metrics();
   EXPECT_GE(m.scheduling_delay.count, std::uint64_t{kSleeps});
+}
+
+TEST(RuntimeMetrics, SamplesTheFirstPollOfASpawnedTask) {
+  // A spawn queues the task's start entry (its address tagged): the sampled wake-up must
+  // be the task that entry starts, or its first poll is never matched.
+  weft::Runtime rt({.workers = 1, .metrics_sample_every = 1});
+  constexpr int kSpawns = 50;
+  rt.block_on([]() -> weft::Task<void> {
+    std::vector<weft::JoinHandle<void>> children;
+    for (int i = 0; i < kSpawns; ++i) {
+      children.push_back(weft::spawn([]() -> weft::Task<void> { co_return; }()));
+      co_await weft::yield_now();  // the child, queued first, runs before this task again
+    }
+    for (auto& child : children) co_await child;
+  }());
+  EXPECT_GE(rt.metrics().scheduling_delay.count, std::uint64_t{kSpawns});
 }
 
 TEST(RuntimeMetrics, SamplesNothingWhenSamplingIsOff) {

@@ -265,8 +265,11 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
 
 void Worker::note_sampled_wake(const TaskHeader* t, std::int64_t at_ns,
                                std::uint64_t first_poll) noexcept {
+  // A spawned task is queued as its start entry (a tagged pointer); run_task compares with
+  // the task it starts.
+  auto* entry = const_cast<TaskHeader*>(t);
   sample_between_ = false;
-  sampled_task_ = t;
+  sampled_task_ = TaskHeader::is_start_entry(entry) ? TaskHeader::from_entry(entry) : t;
   sampled_at_ns_ = at_ns;
   sampled_poll_ = first_poll;
 }
