@@ -300,10 +300,15 @@ TEST(Time, SleepingTaskCancelledFromAnotherWorkerWakesAtOnceWithCancelledError) 
 }
 
 struct ArmedSleep {
+  weft::Runtime* rt = nullptr;
+  std::uint64_t parks_before = 0;  // the worker's parks before the sleep was armed
   std::atomic<bool> about_to_sleep{false};
 };
 
 weft::Task<void> sleep_after_flag(ArmedSleep& a) {
+  // Read on the worker, before this task suspends: the worker's next park is after the
+  // sleep is armed.
+  a.parks_before = a.rt->metrics().workers[0].parks;
   a.about_to_sleep.store(true);
   co_await weft::sleep(1h);
 }
@@ -318,12 +323,12 @@ weft::Task<void> sleep_after_flag(ArmedSleep& a) {
 TEST(Time, SleepCancelledFromAPlainThreadIsFreeOfDataRaces) {
   weft::Runtime rt({.workers = 1, .clock = weft::ClockKind::Real});
   ArmedSleep a;
+  a.rt = &rt;
   weft::JoinHandle<void> h = rt.spawn(sleep_after_flag(a));
   while (!a.about_to_sleep.load()) {
   }
-  std::uint64_t parks = rt.metrics().workers[0].parks;
-  for (int i = 0; i < 10'000'000 && rt.metrics().workers[0].parks == parks; ++i) {
-    // Until the worker parks: the sleep is armed (bounded, in case it parked already).
+  for (int i = 0; i < 10'000'000 && rt.metrics().workers[0].parks == a.parks_before; ++i) {
+    // Until the worker parks with the sleep armed (bounded: a park it makes is counted).
   }
   h.cancel();
   auto join = [](weft::JoinHandle<void>& h) -> weft::Task<void> { co_await h; };
