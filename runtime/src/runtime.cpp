@@ -61,6 +61,10 @@ RuntimeMetrics Runtime::metrics() const {
   return sched_->metrics();
 }
 
+TaskDump Runtime::dump_tasks() const {
+  return sched_->dump_tasks();
+}
+
 namespace {
 
 // Runs `query` on the handle's scheduler while it is guaranteed alive (handle_state.hpp).
@@ -94,6 +98,11 @@ std::size_t RuntimeHandle::workers() const {
 RuntimeMetrics RuntimeHandle::metrics() const {
   return query_runtime(*state_, "weft::RuntimeHandle::metrics",
                        [](detail::Scheduler& s) { return s.metrics(); });
+}
+
+TaskDump RuntimeHandle::dump_tasks() const {
+  return query_runtime(*state_, "weft::RuntimeHandle::dump_tasks",
+                       [](detail::Scheduler& s) { return s.dump_tasks(); });
 }
 
 bool RuntimeHandle::alive() const noexcept {

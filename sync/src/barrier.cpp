@@ -82,7 +82,8 @@ bool Barrier::WaitAwaiter::trip(detail::WakeList& woken) noexcept {
   for (detail::SyncWaiter* w = head; w;) {
     detail::SyncWaiter* next = w->wake_next;
     detail::TaskHeader* t = w->task;
-    if (t->begin_wait(w, t->resume_point(), /*forwarding=*/false) ==
+    detail::WaitSite site{"barrier wait", static_cast<WaitAwaiter*>(w)->where_};
+    if (t->begin_wait(w, t->resume_point(), /*forwarding=*/false, site) ==
         detail::WaitResult::kCancelled) {
       w->cancelled = true;  // cancelled since our claim: it leaves with CancelledError
       woken.push(w);
@@ -95,8 +96,9 @@ bool Barrier::WaitAwaiter::trip(detail::WakeList& woken) noexcept {
   return false;
 }
 
-bool Barrier::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool Barrier::WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::Barrier::wait");
+  where_ = where;
   init(t, &b_->lock_, &b_->waiters_);
   on_cancel = &WaitAwaiter::cancel_wait;
   detail::WakeList woken;  // destroyed after the lock guard: wakes after unlocking
@@ -107,7 +109,7 @@ bool Barrier::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
       return false;
     }
     if (b_->count_ + 1 < b_->parties_ || !trip(woken)) {
-      if (!publish(h)) {
+      if (!publish(h, {"barrier wait", where})) {
         cancelled = true;
         return false;
       }

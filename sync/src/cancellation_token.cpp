@@ -281,7 +281,8 @@ bool CancellationToken::CancelledAwaiter::await_ready() noexcept {
   return detail::budget_spend();  // spent: await_suspend yields
 }
 
-bool CancellationToken::CancelledAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool CancellationToken::CancelledAwaiter::await_suspend(std::coroutine_handle<> h,
+                                                        std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::CancellationToken::cancelled");
   if (ready_) {  // out of budget: let the others run first
     t->set_resume_point(h);
@@ -292,7 +293,7 @@ bool CancellationToken::CancelledAwaiter::await_suspend(std::coroutine_handle<> 
   init(t, &n->lock, &n->waiters);
   std::lock_guard lk(n->lock);
   if (n->cancelled.load(std::memory_order_acquire)) return false;
-  if (!publish(h)) {
+  if (!publish(h, {"cancellation token", where})) {
     this->cancelled = true;
     return false;
   }

@@ -2,6 +2,7 @@
 #include "weft/sync/condition.hpp"
 
 #include <mutex>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -13,18 +14,19 @@ namespace weft {
 
 namespace {
 
-/// Calls `aw.await_suspend(h)` as a co_await would and returns the coroutine to resume next
-/// (noop when the task stays suspended), whatever form the awaiter's await_suspend takes.
+/// Calls `aw.await_suspend(h, where)` as a `co_await` at `where` would and returns the
+/// coroutine to resume next (noop when the task stays suspended), whatever form the
+/// awaiter's await_suspend takes.
 template <class Aw>
-std::coroutine_handle<> suspend_on(Aw& aw, std::coroutine_handle<> h) {
-  using R = decltype(aw.await_suspend(h));
+std::coroutine_handle<> suspend_on(Aw& aw, std::coroutine_handle<> h, std::source_location where) {
+  using R = decltype(aw.await_suspend(h, where));
   if constexpr (std::is_void_v<R>) {
-    aw.await_suspend(h);
+    aw.await_suspend(h, where);
     return std::noop_coroutine();
   } else if constexpr (std::is_same_v<R, bool>) {
-    return aw.await_suspend(h) ? std::noop_coroutine() : h;
+    return aw.await_suspend(h, where) ? std::noop_coroutine() : h;
   } else {
-    return aw.await_suspend(h);
+    return aw.await_suspend(h, where);
   }
 }
 
@@ -61,7 +63,7 @@ void Condition::notify_up_to(std::size_t n, const char* what) {
   woken.wake_all();  // each task's run hook re-acquires the mutex before it resumes
 }
 
-bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::Condition::wait");
   if (!t->can_open_scope()) {
     throw std::length_error(
@@ -78,10 +80,11 @@ bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   // re-acquires the mutex before the coroutine sees the cancellation.
   init(t, &c_->lock_, &c_->waiters_);
   on_run = &WaitAwaiter::relock;
+  where_ = where;  // for relock()
   {
     std::lock_guard lk(c_->lock_);
     t->set_run_hook(this);  // published to the claimer by begin_wait's release
-    if (!publish(h)) {
+    if (!publish(h, {"condition wait", where})) {
       t->clear_run_hook();
       cancelled = true;  // never released: await_resume gives the mutex back to the guard
       return false;
@@ -107,7 +110,8 @@ void Condition::WaitAwaiter::relock(detail::Waiter* w) noexcept {
     h.resume();
     return;
   }
-  suspend_on(aw, h).resume();  // h once locked; noop while the lock waits
+  // The lock's wait reports the condition's co_await (kind "mutex lock").
+  suspend_on(aw, h, self->where_).resume();  // h once locked; noop while the lock waits
 }
 
 void Condition::WaitAwaiter::await_resume() {

@@ -32,7 +32,7 @@ bool Event::WaitAwaiter::await_ready() noexcept {
   return detail::budget_spend();  // spent: await_suspend yields
 }
 
-bool Event::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool Event::WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::Event::wait");
   if (ready_) {  // out of budget: let the others run first
     t->set_resume_point(h);
@@ -42,7 +42,7 @@ bool Event::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   init(t, &e_->lock_, &e_->waiters_);
   std::lock_guard lk(e_->lock_);
   if (e_->set_.load(std::memory_order_acquire)) return false;
-  if (!publish(h)) {
+  if (!publish(h, {"event wait", where})) {
     cancelled = true;
     return false;
   }

@@ -107,7 +107,7 @@ bool Latch::WaitAwaiter::await_ready() noexcept {
   return detail::budget_spend();  // spent: await_suspend yields
 }
 
-bool Latch::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool Latch::WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::Latch::wait");
   if (ready_) {  // out of budget: let the others run first
     t->set_resume_point(h);
@@ -117,7 +117,7 @@ bool Latch::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   init(t, &l_->lock_, &l_->waiters_);
   std::lock_guard lk(l_->lock_);
   if (l_->try_wait()) return false;
-  if (!publish(h)) {
+  if (!publish(h, {"latch wait", where})) {
     cancelled = true;
     return false;
   }

@@ -82,9 +82,9 @@ bool Mutex::LockAwaiter::await_ready() noexcept {
   return acquired_;
 }
 
-Task<void> Mutex::LockAwaiter::yield_then_lock(Mutex* m) {
+Task<void> Mutex::LockAwaiter::yield_then_lock(Mutex* m, std::source_location where) {
   co_await yield_now();
-  (void)(co_await m->lock()).release();  // the outer awaiter adopts it
+  (void)(co_await LockAwaiter(*m, where)).release();  // the outer awaiter adopts it
 }
 
 bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noexcept {
@@ -112,7 +112,8 @@ bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noe
     }
   }
   task->set_run_hook(this);
-  if (again ? publish_front(h) : publish(h)) return true;
+  const detail::WaitSite site{"mutex lock", where_};
+  if (again ? publish_front(h, site) : publish(h, site)) return true;
   task->clear_run_hook();
   cancelled = true;  // kWaiters may be set with nobody linked: the next unlock just goes slow
   return false;
@@ -131,12 +132,15 @@ void Mutex::LockAwaiter::on_woken(detail::Waiter* w) noexcept {
   h.resume();
 }
 
-std::coroutine_handle<> Mutex::LockAwaiter::await_suspend(std::coroutine_handle<> h) {
+std::coroutine_handle<> Mutex::LockAwaiter::await_suspend(std::coroutine_handle<> h,
+                                                          std::source_location where) {
   detail::TaskHeader* t = &detail::require_task("weft::Mutex::lock");
+  if (!fixed_where_) where_ = where;
   if (out_of_budget_) {
     // Runs in this task as an awaited Task would: yields, locks, then resumes `h`; its
-    // outcome (locked, or CancelledError) is taken in await_resume.
-    relock_ = yield_then_lock(m_);
+    // outcome (locked, or CancelledError) is taken in await_resume. Its lock's wait reports
+    // this co_await's location.
+    relock_ = yield_then_lock(m_, where_);
     auto inner = std::move(relock_).operator co_await();
     (void)inner.await_ready();
     return inner.await_suspend(h);

@@ -76,7 +76,8 @@ bool Semaphore::AcquireAwaiter::await_ready() noexcept {
   return detail::budget_spend();  // spent: await_suspend yields, holding the permit
 }
 
-bool Semaphore::AcquireAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool Semaphore::AcquireAwaiter::await_suspend(std::coroutine_handle<> h,
+                                              std::source_location where) {
   detail::TaskHeader* t = detail::current_task();
   if (!t) {
     if (acquired_) s_->release_permit(/*checked=*/false);
@@ -91,7 +92,7 @@ bool Semaphore::AcquireAwaiter::await_suspend(std::coroutine_handle<> h) {
   init(t, &s_->lock_, &s_->waiters_);
   std::lock_guard lk(s_->lock_);
   if (s_->take_free()) return false;  // value_ grows only under lk: no release is missed
-  if (!publish(h)) {
+  if (!publish(h, {"semaphore acquire", where})) {
     cancelled = true;
     return false;
   }

@@ -10,6 +10,7 @@
 #include <coroutine>
 #include <memory>
 #include <mutex>
+#include <source_location>
 #include <system_error>
 
 #include <weft/runtime/budget.hpp>
@@ -278,11 +279,12 @@ class Ring::FollowAwaiter {
  public:
   FollowAwaiter(Ring& ring, UringOp& op) noexcept : ring_(ring), op_(op) {}
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) noexcept {
     TaskHeader* t = op_.task;
     op_.on_forward = [](weft::detail::Waiter*) noexcept {};  // wait for the completion
     // Held: nobody claims it before it is linked, and it forwards (never kCancelled).
-    t->begin_wait(&op_, h, /*forwarding=*/true, /*hold=*/true);
+    t->begin_wait(&op_, h, /*forwarding=*/true, {"file io", where}, /*hold=*/true);
     {
       std::lock_guard lk(ring_.mu_);
       if (op_.done || !ring_.leader_) {

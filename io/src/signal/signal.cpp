@@ -21,6 +21,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -174,12 +175,13 @@ class WaiterAwaiter : weft::detail::SyncWaiter {
 
   bool await_ready() const noexcept { return false; }
 
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) {
     weft::detail::TaskHeader* t = &weft::detail::require_task("weft::signal::Listener::recv");
     init(t, &ch_.lock, &ch_.waiters);
     std::lock_guard lk(ch_.lock);
     if (ch_.delivered != seen_ || !ch_.polling) return false;  // news, or the role is free
-    if (!publish(h)) {
+    if (!publish(h, {"signal", where})) {
       cancelled = true;
       return false;
     }

@@ -10,7 +10,7 @@ GatherAwaiter::GatherAwaiter(TaskHeader* const* children, std::size_t n, bool fa
   };
 }
 
-bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool GatherAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   task_ = &require_task("weft::gather");
   for (std::size_t i = 0; i < n_; ++i) {
     if (children_[i]->observer_state() == TaskHeader::ObserverState::kAttached) {
@@ -18,7 +18,8 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h) {
     }
   }
   remaining_.store(n_ + 1, std::memory_order_relaxed);  // +1: ours, while we attach
-  if (task_->begin_wait(this, h, /*forwarding=*/true) == WaitResult::kSuspendedMustForward) {
+  if (task_->begin_wait(this, h, /*forwarding=*/true, {"gather", where}) ==
+      WaitResult::kSuspendedMustForward) {
     cancel_children(~std::size_t{0});
     task_->end_forward();
   }

@@ -95,7 +95,7 @@ TaskGroup::JoinAwaiter::JoinAwaiter(TaskGroup& g) noexcept : group_(g) {
   };
 }
 
-bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   detail::TaskHeader& task = group_.parent_;
   detail::WaitResult r;
   {
@@ -105,7 +105,7 @@ bool TaskGroup::JoinAwaiter::await_suspend(std::coroutine_handle<> h) {
       return false;
     }
     group_.joining_ = true;
-    r = task.begin_wait(this, h, /*forwarding=*/true);
+    r = task.begin_wait(this, h, /*forwarding=*/true, {"task group join", where});
   }
   if (r == detail::WaitResult::kSuspendedMustForward) {
     group_.cancel_children_once();

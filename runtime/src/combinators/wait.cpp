@@ -55,7 +55,7 @@ bool WaitAwaiter::await_ready() const noexcept {
   return counts_meet(done, failed);
 }
 
-bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   task_ = &require_task("weft::wait");
   for (std::size_t i = 0; i < n_; ++i) {
     if (children_[i]->observer_state() == TaskHeader::ObserverState::kAttached) {
@@ -63,7 +63,8 @@ bool WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
     }
   }
   holds_.store(2, std::memory_order_relaxed);  // our registration, and the trigger
-  if (task_->begin_wait(this, h, /*forwarding=*/false, /*hold=*/true) == WaitResult::kCancelled) {
+  if (task_->begin_wait(this, h, /*forwarding=*/false, {"wait", where}, /*hold=*/true) ==
+      WaitResult::kCancelled) {
     cancelled_ = true;
     return false;
   }
@@ -209,7 +210,7 @@ bool CompletionQueue::Next::await_ready() noexcept {
   return true;
 }
 
-bool CompletionQueue::Next::await_suspend(std::coroutine_handle<> h) {
+bool CompletionQueue::Next::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   task = &require_task("weft::as_completed");
   on_cancel = [](Waiter* w) noexcept {
     auto* self = static_cast<Next*>(w);
@@ -225,7 +226,8 @@ bool CompletionQueue::Next::await_suspend(std::coroutine_handle<> h) {
     index = q.ready_[q.taken_++];
     return false;
   }
-  if (task->begin_wait(this, h, /*forwarding=*/false) == WaitResult::kCancelled) {
+  if (task->begin_wait(this, h, /*forwarding=*/false, {"as_completed", where}) ==
+      WaitResult::kCancelled) {
     cancelled = true;
     return false;
   }

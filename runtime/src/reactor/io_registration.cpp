@@ -319,14 +319,16 @@ bool IoRegistration::WaitAwaiter::await_ready() const noexcept {
   return s && s->seq[static_cast<int>(interest_)].load(std::memory_order_acquire) != seq_;
 }
 
-bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h,
+                                                std::source_location where) {
   task_ = &detail::require_task("weft::IoRegistration::wait");
   slot_ = reg_->slot_for_wait();  // may throw: nothing is published then
   on_cancel = &WaitAwaiter::cancel_wait;
   const int dir = static_cast<int>(interest_);
   std::lock_guard lk(slot_->lock);
   if (slot_->seq[dir].load(std::memory_order_relaxed) != seq_) return false;  // an edge came
-  if (task_->begin_wait(this, h, /*forwarding=*/false) == detail::WaitResult::kCancelled) {
+  const detail::WaitSite site{interest_ == Interest::kRead ? "io readable" : "io writable", where};
+  if (task_->begin_wait(this, h, /*forwarding=*/false, site) == detail::WaitResult::kCancelled) {
     cancelled_ = true;
     return false;
   }

@@ -23,7 +23,7 @@ namespace weft::detail {
 void Worker::park() noexcept {
   hook(HookPoint::kPark);
   const BatchSample sample(*this);  // what the timers and the I/O wake, if armed
-  if (remote_.advance_timers(sched_.clock().now_tick()) > 0 && remote_.has_local_work()) {
+  if (remote_.advance_timers(sched_.clock().read_tick()) > 0 && remote_.has_local_work()) {
     return;
   }
   Idle& idle = sched_.idle();
@@ -65,7 +65,7 @@ void Worker::park() noexcept {
   }
   if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
   searching_ = idle.transition_from_parked(index_);
-  std::uint64_t now = sched_.clock().now_tick();
+  std::uint64_t now = sched_.clock().read_tick();
   remote_.advance_timers(now);
   // Timers of workers that are busy (not parked) are ours to fire too: a worker stuck in
   // one long poll must not hold back its wheel. The wheels are lock-protected.

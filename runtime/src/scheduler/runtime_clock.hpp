@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "time/timer_wheel.hpp"
+#include "weft/runtime/detail/task_header.hpp"
 #include "weft/runtime/time.hpp"
 
 namespace weft::detail {
@@ -22,6 +23,14 @@ class RuntimeClock {
   }
   /// Ticks (ms) since the epoch, rounded down: what is due now.
   std::uint64_t now_tick() const noexcept { return floor_tick(now()); }
+  /// now_tick(), noted in the coarse tick that waits are stamped with.
+  std::uint64_t read_tick() noexcept {
+    const std::uint64_t t = now_tick();
+    coarse_.note(t);
+    return t;
+  }
+  /// The last tick a worker read (read_tick): what a task's wait is stamped with.
+  const CoarseTick& coarse() const noexcept { return coarse_; }
   std::uint64_t floor_tick(TimePoint tp) const noexcept {
     if (tp <= epoch_) return 0;
     return static_cast<std::uint64_t>(
@@ -49,6 +58,7 @@ class RuntimeClock {
   const bool virtual_;
   const TimePoint epoch_;
   std::atomic<std::int64_t> virtual_ns_{0};
+  CoarseTick coarse_;
 };
 
 }  // namespace weft::detail

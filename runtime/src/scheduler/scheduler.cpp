@@ -66,6 +66,9 @@ Scheduler::Scheduler(RuntimeOptions options)
   if (options_.stall_threshold.count() > 0) {
     stall_ = std::make_unique<StallDetector>(*this, options_.stall_threshold, options_.on_stall);
   }
+  if (options_.dump_tasks_on_sigusr1) {
+    dump_signal_ = std::make_unique<DumpSignalRegistration>(*this, options_.on_task_dump);
+  }
 }
 
 Scheduler::~Scheduler() {
@@ -104,7 +107,7 @@ RuntimeMetrics Scheduler::metrics() const {
 void Scheduler::submit_new(TaskHeader* t) {
   Worker* w = tls_worker;
   bool on_own_worker = w && &w->scheduler() == this;
-  t->set_scheduler(this);
+  t->set_scheduler(this, &clock_.coarse());
   // The shard lock orders add() before our phase load, and shutdown's phase store before
   // its live() count (which takes the same locks): one of the two sees the other.
   registry_.add(t,
@@ -209,6 +212,7 @@ void Scheduler::shutdown() {
   std::lock_guard lk(shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  dump_signal_.reset();  // waits for a dump in progress
   phase_.store(kDraining);
   for (;;) {
     cancel_all();

@@ -53,9 +53,11 @@
 #include "scheduler/stall_detector.hpp"
 #include "scheduler/watch.hpp"
 #include "task/completion.hpp"
+#include "task/dump_signal.hpp"
 #include "task/registry.hpp"
 #include "time/timer_wheel.hpp"
 #include "weft/runtime/runtime.hpp"
+#include "weft/runtime/task_dump.hpp"
 #include "weft/runtime/time.hpp"
 
 namespace weft::detail {
@@ -293,6 +295,8 @@ class Scheduler {
   std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
   /// A snapshot of the runtime's metrics (Runtime::metrics, RuntimeHandle::metrics).
   RuntimeMetrics metrics() const;
+  /// Every live task and what it does (task_dump.cpp). Any thread.
+  TaskDump dump_tasks();
   std::uint32_t sample_every() const noexcept { return sample_every_; }
   /// What RuntimeHandles share with this scheduler; closed by the destructor.
   const std::shared_ptr<HandleState>& handle_state() const noexcept { return handle_state_; }
@@ -320,7 +324,8 @@ class Scheduler {
   std::atomic<std::uint64_t> offload_jobs_{0};  // submitted (metrics); relaxed: a count only
   alignas(64) std::atomic<int> unwatched_sleepers_{0};
   BlockingPool pool_;
-  std::unique_ptr<StallDetector> stall_;  // none if options_.stall_threshold is 0
+  std::unique_ptr<StallDetector> stall_;                 // none if options_.stall_threshold is 0
+  std::unique_ptr<DumpSignalRegistration> dump_signal_;  // dump_tasks_on_sigusr1
   std::shared_ptr<HandleState> handle_state_;
   std::once_flag arena_once_;
   std::unique_ptr<tbb::task_arena> arena_;

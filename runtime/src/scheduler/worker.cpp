@@ -352,7 +352,7 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
 
 void Worker::maintenance() noexcept {
   const BatchSample sample(*this);
-  remote_.advance_timers(sched_.clock().now_tick());
+  remote_.advance_timers(sched_.clock().read_tick());
   // Take only as many I/O events as the local queue has room for (half of it, at least a
   // few): the tasks they wake would otherwise overflow to the injection queue, which is
   // served more slowly than the local queue, and the connections behind them would wait

@@ -5,13 +5,13 @@
 
 namespace weft::detail {
 
-bool SleepAwaiter::await_suspend(std::coroutine_handle<> h) {
+bool SleepAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location where) {
   task_ = &require_task("weft::sleep");
   if (deadline_ > now()) {
     on_cancel = &SleepAwaiter::cancel_wait;
     entry_.fire = &SleepAwaiter::fire_wait;
     entry_.context = this;
-    switch (arm_wait_timer(entry_, deadline_tick(deadline_), task_, this, h)) {
+    switch (arm_wait_timer(entry_, deadline_tick(deadline_), task_, this, {"sleep", where}, h)) {
       case ArmResult::kSuspended:
         return true;
       case ArmResult::kCancelled:

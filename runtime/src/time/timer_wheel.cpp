@@ -176,13 +176,13 @@ std::optional<std::uint64_t> TimerWheel::next_deadline() noexcept {
 // ---------------------------------------------------------------------------------------
 
 ArmResult arm_wait_timer(TimerEntry& e, std::uint64_t deadline, TaskHeader* t, Waiter* w,
-                         std::coroutine_handle<> h) noexcept {
+                         const WaitSite& site, std::coroutine_handle<> h) noexcept {
   TimerWheel& wheel = current_worker()->wheel();
   e.deadline = deadline;
   e.wheel = &wheel;  // before begin_wait publishes: a cancelling claimer reads it
   std::lock_guard lk(wheel.lock());
   if (deadline <= wheel.elapsed_locked()) return ArmResult::kExpired;
-  if (t->begin_wait(w, h, /*forwarding=*/false) == WaitResult::kCancelled) {
+  if (t->begin_wait(w, h, /*forwarding=*/false, site) == WaitResult::kCancelled) {
     return ArmResult::kCancelled;
   }
   wheel.link_locked(e);

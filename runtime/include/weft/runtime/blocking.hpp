@@ -45,10 +45,12 @@ class [[nodiscard]] OffThreadAwaiter : detail::Waiter, detail::BlockingJob {
 
   bool await_ready() const noexcept { return false; }
 
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) {
     task_ = &detail::require_task(cpu_ ? "weft::offload" : "weft::to_thread");
     if (task_->cancel_pending()) return false;  // never start f
-    if (task_->begin_wait(this, h, /*forwarding=*/true) ==
+    const detail::WaitSite site{cpu_ ? "offload" : "to_thread", where};
+    if (task_->begin_wait(this, h, /*forwarding=*/true, site) ==
         detail::WaitResult::kSuspendedMustForward) {
       task_->end_forward();
     }

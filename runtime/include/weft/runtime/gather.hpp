@@ -72,7 +72,8 @@ class GatherAwaiter : Waiter {
   GatherAwaiter& operator=(const GatherAwaiter&) = delete;
 
   bool await_ready() const noexcept { return n_ == 0; }
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
   /// Index of the first child that failed, if any (gather only).

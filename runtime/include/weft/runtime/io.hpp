@@ -121,7 +121,8 @@ class [[nodiscard]] IoRegistration::WaitAwaiter : detail::Waiter {
       : reg_(&reg), seq_(seq), interest_(interest) {}
 
   bool await_ready() const noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:

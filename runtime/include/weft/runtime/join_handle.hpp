@@ -257,7 +257,8 @@ class [[nodiscard]] JoinAwaiter : detail::Waiter, detail::Completion {
     return obs == detail::TaskHeader::ObserverState::kCompleted && detail::budget_spend();
   }
 
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+  std::coroutine_handle<> await_suspend(
+      std::coroutine_handle<> h, std::source_location where = std::source_location::current()) {
     task_ = &detail::require_task("co_await JoinHandle");
     if (child_->completed()) return yield(h);  // finished, but our budget is spent
     // The budget bounds how long a fork-join tree runs inline before the worker looks at
@@ -266,7 +267,8 @@ class [[nodiscard]] JoinAwaiter : detail::Waiter, detail::Completion {
                detail::budget_spend() && child_->claim_inline();
     const bool run_child = inlined_;
     const std::coroutine_handle<> child_root = child_->root();
-    detail::WaitResult r = task_->begin_wait(this, h, /*forwarding=*/true);
+    detail::WaitResult r =
+        task_->begin_wait(this, h, /*forwarding=*/true, {"join", where, child_->id()});
     if (r == detail::WaitResult::kSuspendedMustForward) {
       child_->request_cancel(0);
       task_->end_forward();

@@ -21,6 +21,7 @@
 #include "weft/runtime/metrics.hpp"
 #include "weft/runtime/stall.hpp"
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/task_dump.hpp"
 
 namespace weft {
 
@@ -51,6 +52,12 @@ struct RuntimeOptions {
   /// (stall.hpp), within about 1.25 times this; 0: no stall detector (no monitor thread).
   std::chrono::milliseconds stall_threshold{100};
   StallHandler on_stall{};  ///< default: print to_string(report) to stderr
+  /// On SIGUSR1 the runtime dumps its tasks to on_task_dump (task_dump.hpp), from the
+  /// runtime's start to the start of its shutdown; weft installs the signal's handler while
+  /// a runtime asks for it and restores the one it replaced after. Off by default: SIGUSR1
+  /// may be the program's own.
+  bool dump_tasks_on_sigusr1 = false;
+  TaskDumpHandler on_task_dump{};  ///< default: print TaskDump::text() to stderr
 };
 
 namespace detail {
@@ -111,6 +118,9 @@ class Runtime {
   std::size_t workers() const noexcept;
   /// A snapshot of the runtime's counters, gauges and histograms (metrics.hpp). Any thread.
   RuntimeMetrics metrics() const;
+  /// Every live task: running, runnable or waiting, on what, where and for how long
+  /// (task_dump.hpp). Any thread, a task too.
+  TaskDump dump_tasks() const;
 
  private:
   void check_not_on_worker(const char* what) const;
@@ -138,6 +148,8 @@ class RuntimeHandle {
   /// A snapshot of the runtime's metrics (metrics.hpp). Throws UsageError once the runtime
   /// is gone.
   RuntimeMetrics metrics() const;
+  /// Every live task (task_dump.hpp). Throws UsageError once the runtime is gone.
+  TaskDump dump_tasks() const;
   /// False once the runtime has been destroyed (its queries then throw UsageError).
   bool alive() const noexcept;
 

@@ -101,7 +101,8 @@ class TaskGroup {
    public:
     explicit JoinAwaiter(TaskGroup& g) noexcept;
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h);
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current());
     void await_resume();
 
    private:

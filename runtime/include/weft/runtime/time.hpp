@@ -48,7 +48,8 @@ class [[nodiscard]] SleepAwaiter : Waiter {
   SleepAwaiter& operator=(SleepAwaiter&&) = delete;
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:

@@ -49,7 +49,8 @@ class WaitAwaiter : Waiter {
   WaitAwaiter& operator=(const WaitAwaiter&) = delete;
 
   bool await_ready() const noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:
@@ -111,7 +112,8 @@ class CompletionQueue {
     std::size_t index = kNoIndex;
     bool cancelled = false;
     bool await_ready() noexcept;
-    bool await_suspend(std::coroutine_handle<> h);
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current());
     std::size_t await_resume();
   };
   Next next() noexcept { return Next(*this); }

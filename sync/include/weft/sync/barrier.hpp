@@ -26,6 +26,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 
@@ -90,7 +91,8 @@ class [[nodiscard]] Barrier::WaitAwaiter : detail::SyncWaiter {
   WaitAwaiter& operator=(WaitAwaiter&&) = delete;
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   std::ptrdiff_t await_resume();
 
  private:
@@ -101,6 +103,7 @@ class [[nodiscard]] Barrier::WaitAwaiter : detail::SyncWaiter {
   bool trip(detail::WakeList& woken) noexcept;
 
   Barrier* b_;
+  std::source_location where_;  // the co_await, for a wait that trip() publishes again
   std::ptrdiff_t index_ = 0;
   bool broken_ = false;
 };

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -261,7 +262,8 @@ class [[nodiscard]] BroadcastReceiver<T>::RecvAwaiter : detail::SyncWaiter {
 
   bool await_ready() const noexcept { return false; }
 
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) {
     detail::TaskHeader* t = &detail::require_task("weft::BroadcastReceiver::recv");
     State* st = rx_->st_;
     init(t, &st->lock, &st->waiters);
@@ -269,7 +271,7 @@ class [[nodiscard]] BroadcastReceiver<T>::RecvAwaiter : detail::SyncWaiter {
     {
       std::lock_guard lk(st->lock);
       if (!rx_->ready_locked()) {
-        if (!publish(h)) {
+        if (!publish(h, {"broadcast recv", where})) {
           cancelled = true;
           return false;
         }

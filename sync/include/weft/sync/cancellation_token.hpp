@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -141,7 +142,8 @@ class [[nodiscard]] CancellationToken::CancelledAwaiter : detail::SyncWaiter {
   CancelledAwaiter& operator=(CancelledAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:

@@ -28,6 +28,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <optional>
+#include <source_location>
 #include <utility>
 
 #include "weft/runtime/task.hpp"
@@ -94,7 +95,8 @@ class [[nodiscard]] Condition::WaitAwaiter : detail::SyncWaiter {
   WaitAwaiter& operator=(WaitAwaiter&&) = delete;
 
   bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:
@@ -104,6 +106,7 @@ class [[nodiscard]] Condition::WaitAwaiter : detail::SyncWaiter {
   Mutex* m_;  // the condition's mutex: the re-acquisition needs no more of the condition
   MutexGuard* g_;
   std::optional<Mutex::LockAwaiter> lock_;  // the re-acquisition, driven by relock()
+  std::source_location where_;              // the co_await, which the re-acquisition reports
   unsigned shield_floor_ = 0;               // restored when the re-acquisition is done
   bool relocking_ = false;
 };

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <source_location>
 
 #include "weft/sync/detail/waiter_list.hpp"
 
@@ -49,7 +50,8 @@ class [[nodiscard]] Event::WaitAwaiter : detail::SyncWaiter {
   WaitAwaiter& operator=(WaitAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:

@@ -23,6 +23,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <source_location>
 
 #include "weft/sync/detail/waiter_list.hpp"
 
@@ -82,7 +83,8 @@ class [[nodiscard]] Latch::WaitAwaiter : detail::SyncWaiter {
   WaitAwaiter& operator=(WaitAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   void await_resume();
 
  private:

@@ -39,6 +39,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <mutex>
+#include <source_location>
 
 #include "weft/runtime/task.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
@@ -143,27 +144,35 @@ class Mutex {
 class [[nodiscard]] Mutex::LockAwaiter : detail::SyncWaiter {
  public:
   explicit LockAwaiter(Mutex& m) noexcept : m_(&m) {}
-  LockAwaiter(LockAwaiter&& o) noexcept : detail::SyncWaiter(), m_(o.m_) {}
+  LockAwaiter(LockAwaiter&& o) noexcept
+      : detail::SyncWaiter(), m_(o.m_), where_(o.where_), fixed_where_(o.fixed_where_) {}
   LockAwaiter& operator=(LockAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h);
+  std::coroutine_handle<> await_suspend(
+      std::coroutine_handle<> h, std::source_location where = std::source_location::current());
   MutexGuard await_resume();
 
  private:
   friend class Mutex;
-  static Task<void> yield_then_lock(Mutex* m);
+  /// yield_then_lock's awaiter: its wait reports `where` (the user's co_await), not its own.
+  LockAwaiter(Mutex& m, std::source_location where) noexcept
+      : m_(&m), where_(where), fixed_where_(true) {}
+  static Task<void> yield_then_lock(Mutex* m, std::source_location where);
   static void on_woken(detail::Waiter* w) noexcept;
   /// Under m_->lock_: takes the mutex if it is free, else links this node (at the front if
-  /// `again`) and publishes the wait. False: not published (locked, or cancelled).
+  /// `again`) and publishes the wait (at where_). False: not published (locked, or
+  /// cancelled).
   bool lock_or_wait(std::coroutine_handle<> h, bool again) noexcept;
 
   Mutex* m_;
-  std::int64_t since_ns_ = 0;  // when this waiter first waited (steady clock)
+  std::source_location where_;  // the co_await, for the wait and for on_woken's re-waits
+  std::int64_t since_ns_ = 0;   // when this waiter first waited (steady clock)
   bool acquired_ = false;
   bool handed_ = false;  // starvation mode: unlock handed the mutex to this waiter
   bool out_of_budget_ = false;
-  Task<void> relock_;  // out of budget: yields, then locks (see await_ready)
+  bool fixed_where_ = false;  // where_ was given at construction (yield_then_lock)
+  Task<void> relock_;         // out of budget: yields, then locks (see await_ready)
 };
 
 inline Mutex::LockAwaiter Mutex::lock() noexcept {

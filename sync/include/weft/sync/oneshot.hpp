@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <new>
 #include <optional>
+#include <source_location>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -280,7 +281,8 @@ class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
     return detail::budget_spend();  // spent: await_suspend yields
   }
 
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) {
     detail::TaskHeader* t = &detail::require_task("weft::OneshotReceiver::recv");
     task_ = t;
     if (ready_) {  // out of budget: let the others run first
@@ -299,7 +301,8 @@ class [[nodiscard]] OneshotReceiver<T>::RecvAwaiter : detail::Waiter {
     } while (!st_->state.compare_exchange_weak(s, s | State::kRxWaiting, std::memory_order_release,
                                                std::memory_order_relaxed));
     // Publish.
-    if (t->begin_wait(this, h, /*forwarding=*/false) == detail::WaitResult::kSuspended) {
+    if (t->begin_wait(this, h, /*forwarding=*/false, {"oneshot recv", where}) ==
+        detail::WaitResult::kSuspended) {
       return true;  // do not touch the frame
     }
     // A cancellation was pending: nothing was published; take the announcement back.

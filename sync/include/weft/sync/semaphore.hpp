@@ -12,6 +12,7 @@
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
+#include <source_location>
 
 #include "weft/sync/detail/waiter_list.hpp"
 
@@ -109,7 +110,8 @@ class [[nodiscard]] Semaphore::AcquireAwaiter : detail::SyncWaiter {
   AcquireAwaiter& operator=(AcquireAwaiter&&) = delete;
 
   bool await_ready() noexcept;
-  bool await_suspend(std::coroutine_handle<> h);
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current());
   SemaphoreGuard await_resume();
 
  private:

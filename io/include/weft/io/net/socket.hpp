@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <source_location>
 #include <span>
 #include <string>
 #include <system_error>
@@ -170,12 +171,13 @@ class [[nodiscard]] Socket::ReadyAwaiter {
     wait_.emplace(s_->reg_, interest_, *since);
     return wait_->await_ready();  // an edge came since the try
   }
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h,
+                     std::source_location where = std::source_location::current()) {
     if (!wait_) {
       consume_budget().await_suspend(h);
       return true;
     }
-    return wait_->await_suspend(h);  // may throw (registration): nothing waits then
+    return wait_->await_suspend(h, where);  // may throw (registration): nothing waits then
   }
   void await_resume() {
     if (!wait_) return;

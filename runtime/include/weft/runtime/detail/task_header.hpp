@@ -80,6 +80,13 @@
 // fills it before the spawn is published; it is dropped when the task completes, so the
 // values do not wait for the last JoinHandle.
 //
+// ## The last wait (for the task dump)
+// begin_wait records what the wait is (WaitSite: kind, the co_await's location, the awaited
+// task of a join) and when it began, from the runtime's coarse tick, in relaxed atomics that
+// only the task writes: a few plain moves, no clock read. The dump reads them from another
+// thread together with the wait word; they describe the last wait, which is the current one
+// while WAITING is set.
+//
 // ## Fixed at spawn
 // The scheduler, group, root, name, spawn site and id are set before the spawn is published
 // (the run queue's hand-off orders them for every later reader) and never change; the
@@ -121,6 +128,27 @@ struct Waiter {
   void (*on_run)(Waiter*) noexcept = nullptr;
 };
 
+/// What a wait is, for the task dump: the kind of awaitable ("queue get", "sleep", "join"),
+/// where the task awaits it (the `co_await` expression: each awaiter's await_suspend takes
+/// a defaulted `std::source_location`, which the compilers fill in with the location of the
+/// co_await that calls it), and for a join the id of the task awaited (0 otherwise).
+struct WaitSite {
+  const char* kind;  ///< a string literal
+  std::source_location where;
+  std::uint64_t awaited_task = 0;
+};
+
+/// The runtime's clock in ticks (ms) as its workers last read it, which they do anyway in
+/// each maintenance pass and around each park: a task that begins a wait stamps the wait
+/// with one load instead of a clock read (the task dump's "waiting for", coarse by design).
+struct CoarseTick {
+  std::atomic<std::uint64_t> tick{0};
+  /// Any thread; stores only a changed value, so readers' copies stay valid between ticks.
+  void note(std::uint64_t now) noexcept {
+    if (tick.load(std::memory_order_relaxed) != now) tick.store(now, std::memory_order_relaxed);
+  }
+};
+
 /// Observer of a task's completion (at most one per task: a join, gather or wait).
 struct Completion {
   void (*notify)(Completion*, TaskHeader*) noexcept;
@@ -143,6 +171,7 @@ enum class WaitResult {
 /// What a spawned task carries: the wait word and the rest of the state its wakers,
 /// cancellers, joiners and scheduler share (see the opening comment for who may touch what).
 class TaskHeader {
+  static inline const CoarseTick kNoTick{};
   // The wait word's layout (see the opening comment).
   static constexpr std::uint64_t kWaiting = 1;
   static constexpr std::uint64_t kForwarding = 2;
@@ -169,13 +198,15 @@ class TaskHeader {
   bool cancel_pending() const noexcept { return effective(state_.load(std::memory_order_acquire)); }
 
   /// Called by the task itself, in await_suspend, before the waiter becomes visible to any
-  /// other thread. `forwarding` waits are not ended by cancellation.
+  /// other thread. `forwarding` waits are not ended by cancellation. `site` says what the
+  /// wait is, for the task dump.
   /// With `hold`, the wait is published held (nobody can claim it) so the task may go on
   /// registering it with its sources; end_hold() then lets go.
-  WaitResult begin_wait(Waiter* w, std::coroutine_handle<> h, bool forwarding,
+  WaitResult begin_wait(Waiter* w, std::coroutine_handle<> h, bool forwarding, const WaitSite& site,
                         bool hold = false) noexcept {
     waiter_ = w;
     resume_ = h;
+    note_wait(site);
     hook(HookPoint::kPublish);
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     for (;;) {
@@ -240,6 +271,22 @@ class TaskHeader {
   bool is_waiting() const noexcept {
     return (state_.load(std::memory_order_acquire) & kWaiting) != 0;
   }
+
+  /// The task's last wait as begin_wait recorded it, for the task dump. Any thread: each
+  /// field is read on its own (relaxed), so a task that has begun another wait meanwhile may
+  /// show one wait's kind with the next one's place; every value is a valid one.
+  struct LastWait {
+    const char* kind = nullptr;
+    std::source_location where;
+    std::uint64_t awaited_task = 0;
+    std::uint64_t since_tick = 0;
+  };
+  LastWait last_wait() const noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    return {wait_kind_.load(r), wait_where_.load(r), wait_task_.load(r), wait_since_.load(r)};
+  }
+  /// Whether the task has had its first run (a start entry still queued: not). Any thread.
+  bool started() const noexcept { return start_.load(std::memory_order_relaxed) != kNotStarted; }
 
   // ---- waits: the waker's side (any thread) ----
 
@@ -455,8 +502,12 @@ class TaskHeader {
   std::source_location where() const noexcept { return where_; }
   /// The task group told of the task's completion, or null.
   void set_group(GroupLink* group) noexcept { group_ = group; }
-  /// The scheduler that runs the task; set by its spawn before the task is queued.
-  void set_scheduler(Scheduler* s) noexcept { sched_ = s; }
+  /// The scheduler that runs the task and its coarse clock; set by its spawn before the task
+  /// is queued.
+  void set_scheduler(Scheduler* s, const CoarseTick* clock) noexcept {
+    sched_ = s;
+    coarse_ = clock;
+  }
   Scheduler* scheduler() const noexcept { return sched_; }
   /// The process-wide unique id the live-task registry gave the task at its spawn.
   std::uint64_t id() const noexcept { return id_; }
@@ -486,6 +537,15 @@ class TaskHeader {
 
   enum : std::uint8_t { kNotStarted, kStarted, kInlined };
 
+  // Relaxed stores (plain moves): the dump reads each field on its own.
+  void note_wait(const WaitSite& site) noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    wait_kind_.store(site.kind, r);
+    wait_where_.store(site.where, r);
+    wait_task_.store(site.awaited_task, r);
+    wait_since_.store(coarse_->tick.load(r), r);
+  }
+
   static constexpr std::uint64_t cancel_bit(unsigned depth) {
     return std::uint64_t{1} << (kCancelShift + depth);
   }
@@ -508,12 +568,20 @@ class TaskHeader {
   std::coroutine_handle<> resume_;
   Waiter* run_hook_ = nullptr;  // task-local: a waiter whose on_run runs instead of resume_
 
+  // ---- the last wait, written by the task at begin_wait, read by the task dump ----
+  std::atomic<const char*> wait_kind_{nullptr};
+  std::atomic<std::source_location> wait_where_{};
+  std::atomic<std::uint64_t> wait_task_{0};
+  std::atomic<std::uint64_t> wait_since_{0};
+
   // ---- task-local ----
   std::uint64_t delivered_ = 0;
   ContextMap* context_ = nullptr;  // TaskLocal values (one reference), null if none
 
   // ---- fixed at spawn ----
   Scheduler* sched_ = nullptr;
+  // Never null: a task that is not spawned yet reads this one, which stays at 0.
+  const CoarseTick* coarse_ = &kNoTick;
   GroupLink* group_ = nullptr;
   std::coroutine_handle<> root_;
   std::exception_ptr error_;

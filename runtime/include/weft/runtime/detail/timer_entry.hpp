@@ -38,7 +38,7 @@ enum class ArmResult { kSuspended, kExpired, kCancelled };
 /// the task's wait (TaskHeader::begin_wait). kExpired: the deadline has passed; kCancelled: a
 /// cancellation is pending. Neither suspends. Must be called on a worker.
 ArmResult arm_wait_timer(TimerEntry& e, std::uint64_t deadline, TaskHeader* t, Waiter* w,
-                         std::coroutine_handle<> h) noexcept;
+                         const WaitSite& site, std::coroutine_handle<> h) noexcept;
 
 /// Arms `e` without a wait (timeout scopes). False if the deadline has already passed.
 bool arm_timer(TimerEntry& e, std::uint64_t deadline) noexcept;

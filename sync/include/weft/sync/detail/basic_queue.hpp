@@ -30,6 +30,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -306,7 +307,8 @@ class BasicQueue {
     PutAwaiter& operator=(PutAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for(Store::kPut);
       WakeList woken;
       {
@@ -320,7 +322,7 @@ class BasicQueue {
           case kWouldWait:
             this->init(t, &q_->lock_, &q_->putters_);
             this->value = &v_;
-            return queue::publish(*this, h);
+            return queue::publish(*this, h, {"queue put", where});
         }
       }
       woken.wake_all();
@@ -342,7 +344,8 @@ class BasicQueue {
     GetAwaiter& operator=(GetAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for(Store::kGet);
       WakeList woken;
       {
@@ -355,7 +358,7 @@ class BasicQueue {
             return false;
           case kWouldWait:
             this->init(t, &q_->lock_, &q_->getters_);
-            return queue::publish(*this, h);
+            return queue::publish(*this, h, {"queue get", where});
         }
       }
       woken.wake_all();
@@ -376,12 +379,13 @@ class BasicQueue {
     JoinAwaiter& operator=(JoinAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for(Store::kJoin);
       std::lock_guard lk(q_->lock_);
       if (q_->unfinished_ == 0) return false;
       this->init(t, &q_->lock_, &q_->joiners_);
-      return queue::publish(*this, h);
+      return queue::publish(*this, h, {"queue join", where});
     }
     void await_resume() { queue::throw_if_cancelled(*this); }
 

@@ -64,6 +64,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -178,7 +179,7 @@ class FifoQueue {
     PutNode node;
     node.init_blocking(&signal, &tail_lock_, &putters_);
     node.value = &v;
-    const Outcome o = put(v, node, nullptr, {});
+    const Outcome o = put(v, node, nullptr, {}, /*site=*/{});
     if (o == kShutDown) throw QueueShutDown();
     if (o == kLinked) signal.wait();
     node.finish();
@@ -188,7 +189,7 @@ class FifoQueue {
     BlockingSignal signal;
     GetNode node;
     node.init_blocking(&signal, &head_lock_, &getters_);
-    const Outcome o = get(node, nullptr, {});
+    const Outcome o = get(node, nullptr, {}, /*site=*/{});
     if (o == kShutDown) throw QueueShutDown();
     if (o == kLinked) signal.wait();
     return node.finish();
@@ -302,11 +303,12 @@ class FifoQueue {
     capacity_ = cap;
   }
 
-  /// A put of `v`, with `node` (a task's, with its handle, or a blocking one) to wait in:
-  /// kDone, kShutDown, kLinked or kRefused. May throw (allocation): nothing put.
-  Outcome put(T& v, PutNode& node, TaskHeader* task, std::coroutine_handle<> h) {
+  /// A put of `v`, with `node` (a task's, with its handle and wait site, or a blocking one)
+  /// to wait in: kDone, kShutDown, kLinked or kRefused. May throw (allocation): nothing put.
+  Outcome put(T& v, PutNode& node, TaskHeader* task, std::coroutine_handle<> h,
+              const WaitSite& site) {
     return complete_or_wait(tail_lock_, putters_, putters_waiting_, getters_waiting_, node, task, h,
-                            [&](bool both_locked) { return try_push(v, both_locked); });
+                            site, [&](bool both_locked) { return try_push(v, both_locked); });
   }
 
   // ---- the consumer side (under head_lock_) ----
@@ -326,9 +328,10 @@ class FifoQueue {
   }
 
   /// A get into node.item, with `node` to wait in (see put()).
-  Outcome get(GetNode& node, TaskHeader* task, std::coroutine_handle<> h) noexcept {
+  Outcome get(GetNode& node, TaskHeader* task, std::coroutine_handle<> h,
+              const WaitSite& site) noexcept {
     return complete_or_wait(head_lock_, getters_, getters_waiting_, putters_waiting_, node, task, h,
-                            [&](bool) { return try_pop(node.item); });
+                            site, [&](bool) { return try_pop(node.item); });
   }
 
   /// Under head_lock_: once shut down and drained, every linked getter fails.
@@ -391,7 +394,8 @@ class FifoQueue {
   [[gnu::always_inline]] Outcome complete_or_wait(SpinLock& own_lock, WaiterList& own,
                                                   bool& own_waiting, const bool& other_waiting,
                                                   SyncWaiter& node, TaskHeader* task,
-                                                  std::coroutine_handle<> h, Op op) {
+                                                  std::coroutine_handle<> h, const WaitSite& site,
+                                                  Op op) {
     bool serve = false;
     {
       std::lock_guard lk(own_lock);
@@ -420,7 +424,7 @@ class FifoQueue {
         if (shut_down_) {
           o = kShutDown;  // no new waits: shutdown and serve_locked failed the linked ones
         } else {
-          o = link(node, own, task, h);
+          o = link(node, own, task, h, site);
           own_waiting = true;
         }
       }
@@ -450,15 +454,16 @@ class FifoQueue {
     woken.wake_all();
   }
 
-  /// Links a task's node (publishing its wait: kRefused if a cancellation is pending, which
-  /// sets node.cancelled and leaves it unlinked) or a blocking node. kLinked otherwise.
+  /// Links a task's node (publishing its wait at `site`: kRefused if a cancellation is
+  /// pending, which sets node.cancelled and leaves it unlinked) or a blocking node. kLinked
+  /// otherwise.
   static Outcome link(SyncWaiter& node, WaiterList& list, TaskHeader* task,
-                      std::coroutine_handle<> h) noexcept {
+                      std::coroutine_handle<> h, const WaitSite& site) noexcept {
     if (!task) {
       list.push_back(&node);
       return kLinked;
     }
-    return queue::publish(node, h) ? kLinked : kRefused;
+    return queue::publish(node, h, site) ? kLinked : kRefused;
   }
 
   // Each lock on a line of its own (tasks on other cores poll it while they wait:
@@ -495,11 +500,13 @@ class FifoQueue {
     PutAwaiter& operator=(PutAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for("weft::Queue::put");
       this->init(t, &q_->tail_lock_, &q_->putters_);
       this->value = &v_;
-      switch (q_->put(v_, *this, t, h)) {  // may throw (allocation): nothing put
+      // May throw (allocation): nothing put.
+      switch (q_->put(v_, *this, t, h, {"queue put", where})) {
         case kLinked:
           return true;  // do not touch the frame
         case kShutDown:
@@ -529,10 +536,11 @@ class FifoQueue {
     GetAwaiter& operator=(GetAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for("weft::Queue::get");
       this->init(t, &q_->head_lock_, &q_->getters_);
-      switch (q_->get(*this, t, h)) {
+      switch (q_->get(*this, t, h, {"queue get", where})) {
         case kLinked:
           return true;  // do not touch the frame
         case kShutDown:
@@ -561,12 +569,14 @@ class FifoQueue {
     JoinAwaiter& operator=(JoinAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = queue::task_for("weft::Queue::join");
       this->init(t, &q_->tail_lock_, &q_->joiners_);
       std::lock_guard lk(q_->tail_lock_);
       if (q_->done_ == q_->tail_.load(std::memory_order_relaxed)) return false;
-      return link(*this, q_->joiners_, t, h) == kLinked;  // under the lock: the frame is ours
+      // Under the lock: the frame is ours.
+      return link(*this, q_->joiners_, t, h, {"queue join", where}) == kLinked;
     }
     void await_resume() { queue::throw_if_cancelled(*this); }
 

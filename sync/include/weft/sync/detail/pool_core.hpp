@@ -50,6 +50,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <source_location>
 #include <string>
 #include <utility>
 
@@ -618,7 +619,8 @@ class PoolCore {
     TakeAwaiter& operator=(TakeAwaiter&&) = delete;
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h,
+                       std::source_location where = std::source_location::current()) {
       TaskHeader* t = &require_task("weft::Pool::acquire");
       DeadEntries<T> dead;  // idle objects past their lifetime, destroyed after the unlock
       TimePoint now = c_->options_.max_lifetime != Duration::max() ? weft::now() : TimePoint{};
@@ -630,7 +632,8 @@ class PoolCore {
         }
         if (!c_->take_locked(*this, from_idle_, dead, now)) {
           this->init(t, &c_->lock_, &c_->waiters_);
-          if (this->publish(h)) return true;  // published: the frame is not touched again
+          // Published: the frame is not touched again.
+          if (this->publish(h, {"pool acquire", where})) return true;
           this->cancelled = true;
           return false;
         }

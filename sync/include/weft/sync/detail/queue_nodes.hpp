@@ -37,10 +37,11 @@ inline void throw_if_cancelled(SyncWaiter& node) {
   }
 }
 
-/// Publishes a task's wait on `node` (call under the lock of the node's list) and links it.
-/// False: a cancellation is pending; the node is not linked and is marked cancelled.
-inline bool publish(SyncWaiter& node, std::coroutine_handle<> h) noexcept {
-  if (node.publish(h)) return true;
+/// Publishes a task's wait on `node` (call under the lock of the node's list) and links it;
+/// `site` says what the wait is (SyncWaiter::publish). False: a cancellation is pending; the
+/// node is not linked and is marked cancelled.
+inline bool publish(SyncWaiter& node, std::coroutine_handle<> h, const WaitSite& site) noexcept {
+  if (node.publish(h, site)) return true;
   node.cancelled = true;
   return false;
 }

@@ -91,11 +91,12 @@ struct SyncWaiter : Waiter {
     owner_list = wl;
   }
 
-  /// Suspends the task on this node: call with *owner_lock held, after init(). False: a
-  /// cancellation is pending (the node is not linked; the caller unlocks and throws).
-  bool publish(std::coroutine_handle<> h) noexcept;
+  /// Suspends the task on this node: call with *owner_lock held, after init(). `site` says
+  /// what the wait is, for the task dump (TaskHeader::begin_wait). False: a cancellation is
+  /// pending (the node is not linked; the caller unlocks and throws).
+  bool publish(std::coroutine_handle<> h, const WaitSite& site) noexcept;
   /// publish(), but first in line (a waiter that waits again after losing a race).
-  bool publish_front(std::coroutine_handle<> h) noexcept;
+  bool publish_front(std::coroutine_handle<> h, const WaitSite& site) noexcept;
 
  private:
   static void cancel_wait(Waiter* w) noexcept;
@@ -190,14 +191,18 @@ class WakeList {
   SyncWaiter* tail_ = nullptr;
 };
 
-inline bool SyncWaiter::publish(std::coroutine_handle<> h) noexcept {
-  if (task->begin_wait(this, h, /*forwarding=*/false) == WaitResult::kCancelled) return false;
+inline bool SyncWaiter::publish(std::coroutine_handle<> h, const WaitSite& site) noexcept {
+  if (task->begin_wait(this, h, /*forwarding=*/false, site) == WaitResult::kCancelled) {
+    return false;
+  }
   owner_list->push_back(this);
   return true;
 }
 
-inline bool SyncWaiter::publish_front(std::coroutine_handle<> h) noexcept {
-  if (task->begin_wait(this, h, /*forwarding=*/false) == WaitResult::kCancelled) return false;
+inline bool SyncWaiter::publish_front(std::coroutine_handle<> h, const WaitSite& site) noexcept {
+  if (task->begin_wait(this, h, /*forwarding=*/false, site) == WaitResult::kCancelled) {
+    return false;
+  }
   owner_list->push_front(this);
   return true;
 }
