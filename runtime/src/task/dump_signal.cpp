@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
@@ -37,7 +38,7 @@ class DumpSignal {
         throw std::system_error(errno, std::generic_category(), "weft: task dump pipe");
       }
       ::fcntl(pipe_[1], F_SETFL, O_NONBLOCK);
-      write_fd_ = pipe_[1];
+      write_fd_.store(pipe_[1], std::memory_order_relaxed);
       std::thread([this] { loop(); }).detach();
     }
     if (entries_.empty()) install();
@@ -62,7 +63,7 @@ class DumpSignal {
     const int saved = errno;
     const char c = 1;
     // Non-blocking: a full pipe already has a dump coming.
-    [[maybe_unused]] const ssize_t n = ::write(write_fd_, &c, 1);
+    [[maybe_unused]] const ssize_t n = ::write(write_fd_.load(std::memory_order_relaxed), &c, 1);
     errno = saved;
   }
 
@@ -95,8 +96,9 @@ class DumpSignal {
     }
   }
 
-  // Read by the signal handler: set once, before the handler is first installed.
-  static inline int write_fd_ = -1;
+  // Read by the signal handler, on whichever thread the kernel picks: set once, before the
+  // handler is first installed. A lock-free atomic, which a handler may read.
+  static inline std::atomic<int> write_fd_{-1};
   std::mutex mu_;
   std::vector<Entry> entries_;
   int pipe_[2] = {-1, -1};
