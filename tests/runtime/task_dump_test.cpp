@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "python_json.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -185,19 +186,6 @@ TEST(TaskDump, AWaitCountsItsTimeOnTheRuntimesClock) {
   h.cancel();
 }
 
-/// True if python3 reads `json` as JSON and finds `check` (a Python expression over `d`) true.
-bool python_accepts(const std::string& json, const std::string& check) {
-  const std::string path = ::testing::TempDir() + "task_dump_test.json";
-  const std::string script = ::testing::TempDir() + "task_dump_test.py";
-  std::ofstream(path) << json;
-  std::ofstream(script) << "import json, sys\nd = json.load(open(sys.argv[1]))\n"
-                        << "sys.exit(0 if (" << check << ") else 1)\n";
-  const int rc = std::system(("python3 " + script + " " + path).c_str());
-  std::remove(path.c_str());
-  std::remove(script.c_str());
-  return rc == 0;
-}
-
 TEST(TaskDump, TheJsonIsValidAndSaysWhatTheTextSays) {
   weft::Runtime rt({.workers = 1});
   weft::Queue<int> q;
@@ -205,7 +193,7 @@ TEST(TaskDump, TheJsonIsValidAndSaysWhatTheTextSays) {
   const weft::TaskDump d =
       dump_when(rt, [](const weft::TaskDump& d) { return waiting(d, "con\"sum\ner"); });
   const std::string json = d.json();
-  EXPECT_TRUE(python_accepts(
+  EXPECT_TRUE(weft_test::python_accepts_json(
       json,
       "d['workers'] == 1 and len(d['tasks']) == 1 and d['tasks'][0]['name'] == 'con\"sum\\ner' "
       "and d['tasks'][0]['state'] == 'waiting' and d['tasks'][0]['wait']['kind'] == 'queue get' "

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "python_json.hpp"
 #include "trace/chrome_trace.hpp"
 #include "trace/trace_ring.hpp"
 
@@ -78,27 +79,22 @@ TEST(TraceRingStress, ACopyTakenWhileTheWriterWritesHasNoTornEvent) {
   (void)seen;
 }
 
-/// True if python3 reads `json` and finds `check` (an expression over `d`, the object) true.
+/// The trace's events as `E`, and pairs_ok(b, e): every `b` on a (worker, category) closed
+/// by an `e` after it, nested.
+constexpr const char* kTracePrelude =
+    "E = d['traceEvents']\n"
+    "def pairs_ok(ph_b, ph_e):\n"
+    "    open_ = {}\n"
+    "    for e in E:\n"
+    "        k = (e['tid'], e['cat'])\n"
+    "        if e['ph'] == ph_b: open_.setdefault(k, []).append(e)\n"
+    "        elif e['ph'] == ph_e:\n"
+    "            if not open_.get(k): return False\n"
+    "            open_[k].pop()\n"
+    "    return all(not v for v in open_.values())\n";
+
 bool python_accepts(const std::string& json, const std::string& check) {
-  const std::string path = ::testing::TempDir() + "trace_ring_test.json";
-  const std::string script = ::testing::TempDir() + "trace_ring_test.py";
-  std::ofstream(path) << json;
-  std::ofstream(script) << "import json, sys\nd = json.load(open(sys.argv[1]))\n"
-                        << "E = d['traceEvents']\n"
-                        << "def pairs_ok(ph_b, ph_e):\n"
-                        << "    open_ = {}\n"
-                        << "    for e in E:\n"
-                        << "        k = (e['tid'], e['cat'])\n"
-                        << "        if e['ph'] == ph_b: open_.setdefault(k, []).append(e)\n"
-                        << "        elif e['ph'] == ph_e:\n"
-                        << "            if not open_.get(k): return False\n"
-                        << "            open_[k].pop()\n"
-                        << "    return all(not v for v in open_.values())\n"
-                        << "sys.exit(0 if (" << check << ") else 1)\n";
-  const int rc = std::system(("python3 " + script + " " + path).c_str());
-  std::remove(path.c_str());
-  std::remove(script.c_str());
-  return rc == 0;
+  return weft_test::python_accepts_json(json, check, kTracePrelude);
 }
 
 TEST(ChromeTrace, PollsAndParksAreMatchedPairsAndAWakeIsAnArrowToTheNextPoll) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "json_string.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace weft {
@@ -59,6 +60,8 @@ TaskDump Scheduler::dump_tasks() {
 }
 
 }  // namespace detail
+
+using detail::append_json_string;
 
 namespace {
 
@@ -128,24 +131,6 @@ void append_line(std::string& out, const LiveTask& t, int depth) {
       break;
   }
   out += '\n';
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 void append_json_place(std::string& out, const std::source_location& where) {

@@ -8,27 +8,11 @@
 #include <unordered_map>
 #include <utility>
 
+#include "json_string.hpp"
+
 namespace weft::detail {
 
 namespace {
-
-void append_escaped(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 /// A trace's JSON events, written one at a time.
 class Writer {
@@ -40,7 +24,7 @@ class Writer {
     out_ += first_ ? "\n" : ",\n";
     first_ = false;
     out_ += "{\"name\":";
-    append_escaped(out_, name);
+    append_json_string(out_, name);
     out_ += ",\"cat\":\"";
     out_ += cat;
     out_ += "\",\"ph\":\"";
