@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,8 +16,10 @@ namespace weft_test {
 /// finds the expression `check` true. False for JSON it cannot parse.
 inline bool python_accepts_json(const std::string& json, const std::string& check,
                                 const std::string& prelude = "") {
-  const std::string path = ::testing::TempDir() + "python_json_check.json";
-  const std::string script = ::testing::TempDir() + "python_json_check.py";
+  // Named by process: ctest runs each test in a process of its own, several at once.
+  const std::string stem = ::testing::TempDir() + "python_json_check." + std::to_string(::getpid());
+  const std::string path = stem + ".json";
+  const std::string script = stem + ".py";
   std::ofstream(path) << json;
   std::ofstream(script) << "import json, sys\nd = json.load(open(sys.argv[1]))\n"
                         << prelude << "sys.exit(0 if (" << check << ") else 1)\n";
