@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <unordered_map>
 
 #include "json_string.hpp"
 #include "scheduler/scheduler.hpp"
@@ -160,17 +159,15 @@ std::string TaskDump::text() const {
   out.reserve(out.size() + tasks.size() * 120);
   // The awaited task of each join, by index: the chains' edges. A task is a root unless a
   // live task awaits it.
-  std::unordered_map<std::uint64_t, std::size_t> index;
-  index.reserve(tasks.size());
-  for (std::size_t i = 0; i < tasks.size(); ++i) index.emplace(tasks[i].id, i);
   std::vector<std::size_t> child(tasks.size(), SIZE_MAX);
   std::vector<bool> awaited(tasks.size(), false);
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     if (tasks[i].state != LiveTask::State::kWaiting || tasks[i].awaited_task == 0) continue;
-    const auto it = index.find(tasks[i].awaited_task);
-    if (it == index.end() || it->second == i) continue;
-    child[i] = it->second;
-    awaited[it->second] = true;
+    const LiveTask* awaited_task = find(tasks[i].awaited_task);  // `tasks` is sorted by id
+    if (awaited_task == nullptr || awaited_task == &tasks[i]) continue;
+    const auto j = static_cast<std::size_t>(awaited_task - tasks.data());
+    child[i] = j;
+    awaited[j] = true;
   }
   std::vector<bool> printed(tasks.size(), false);
   auto print_chain = [&](std::size_t i) {
