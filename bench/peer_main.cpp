@@ -4,7 +4,7 @@
 // can run both and compare them line by line:
 //
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N [--iters K]
-//                   [--metrics] [--sample-every N] [--stall-ms N]
+//                   [--metrics] [--sample-every N] [--stall-ms N] [--trace]
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
@@ -19,7 +19,8 @@
 // workload. An unknown bench, or one the chosen implementation lacks, exits with status 2;
 // a workload whose result is wrong exits with status 1. With --metrics (weft only), each
 // worker's counters (polls, steals, parks, timers, epoll events; summed over the K runs)
-// go to stderr as `METRICS worker=i ...` lines: where the time went, beside the time.
+// go to stderr as `METRICS worker=i ...` lines: where the time went, beside the time. With
+// --trace (weft only) the runtime traces every run (what tracing on costs).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -189,7 +190,7 @@ long peak_rss_kb() {
 
 constexpr const char* kUsage =
     "usage: weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N "
-    "[--iters K] [--metrics] [--sample-every N] [--stall-ms N]\n"
+    "[--iters K] [--metrics] [--sample-every N] [--stall-ms N] [--trace]\n"
     "       weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list\n";
 
 int usage_error(const std::string& message) {
@@ -208,6 +209,7 @@ struct Args {
   // what the metrics and the stall detector cost.
   std::optional<std::uint32_t> sample_every;
   std::optional<std::uint32_t> stall_ms;
+  bool trace = false;  // weft only: the runs are traced (Runtime::start_tracing), for its cost
 };
 
 /// Parses the command line into `args`; returns an exit status, or -1 to go on.
@@ -221,6 +223,8 @@ int parse_args(int argc, char** argv, Args& args) {
     }
     if (arg == "--list") {
       args.list = true;
+    } else if (arg == "--trace") {
+      args.trace = true;
     } else if (arg == "--metrics") {
       args.metrics = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -288,6 +292,7 @@ Outcome run(const Bench& b, const Args& args) {
   if (args.sample_every) options.metrics_sample_every = *args.sample_every;
   if (args.stall_ms) options.stall_threshold = std::chrono::milliseconds(*args.stall_ms);
   weft::Runtime rt(options);
+  if (args.trace) rt.start_tracing();
   const Measured m = median([&] { return b.weft(rt); });
   const Outcome out{m, peak_rss_kb()};
   if (args.metrics) {  // summed over every --iters run

@@ -5,7 +5,7 @@
 //
 //   weft-echo-server [--host 127.0.0.1] [--port 0] [--workers N] [--pin CPU,CPU,...]
 //                    [--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics]
-//                    [--metrics-port P]
+//                    [--metrics-port P] [--trace]
 //
 // --workers: the runtime's workers (default: weft's default, $WEFT_WORKERS or the CPUs).
 // --buffer: each connection's read buffer (default 64 KiB, the reference's read chunk).
@@ -19,6 +19,8 @@
 // delivered) on stderr, one "METRICS worker=..." line each.
 // --metrics-port: serve the runtime's metrics in Prometheus text on
 // http://HOST:P/metrics (weft::http, add_metrics_route), for weft-profile --metrics-url.
+// --trace: the runtime traces from the start (Runtime::start_tracing), for what tracing
+// costs a server; the trace itself is not written.
 //
 // --pin: the process is restricted to the listed CPUs (sched_setaffinity before the runtime
 // starts, so every thread it makes inherits the set). RuntimeOptions::pin_workers pins
@@ -91,12 +93,14 @@ struct Options {
   bool shared_buffer = false;
   bool metrics = false;
   std::uint16_t metrics_port = 0;  // 0: none
+  bool trace = false;
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::fprintf(stderr,
                "%s: %s\nusage: %s [--host IPV4] [--port P] [--workers N] [--pin CPU,CPU,...] "
-               "[--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics] [--metrics-port P]\n",
+               "[--buffer BYTES] [--reuse-port] [--shared-buffer] [--metrics] [--metrics-port P] "
+               "[--trace]\n",
                kProgram.data(), what.c_str(), kProgram.data());
   std::exit(2);
 }
@@ -143,6 +147,10 @@ Options parse_options(int argc, char** argv) {
     }
     if (name == "--metrics") {
       options.metrics = true;
+      continue;
+    }
+    if (name == "--trace") {
+      options.trace = true;
       continue;
     }
     if (i + 1 >= argc) usage_error("missing value after " + name);
@@ -339,6 +347,7 @@ int run_server(const Options& options) {
     runtime_options.pin_workers = restrict_to_cpus(options.pin, options.workers);
   }
   weft::Runtime runtime(std::move(runtime_options));
+  if (options.trace) runtime.start_tracing();
   std::vector<TcpListener> listeners = open_listeners(options, runtime.workers());
   weft::JoinHandle<void> server = runtime.spawn(serve(listeners, options), "serve");
 

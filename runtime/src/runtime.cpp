@@ -65,6 +65,18 @@ TaskDump Runtime::dump_tasks() const {
   return sched_->dump_tasks();
 }
 
+void Runtime::start_tracing() {
+  sched_->start_tracing();
+}
+
+void Runtime::stop_tracing() {
+  sched_->stop_tracing();
+}
+
+std::string Runtime::trace_json() const {
+  return sched_->trace_json();
+}
+
 namespace {
 
 // Runs `query` on the handle's scheduler while it is guaranteed alive (handle_state.hpp).
@@ -103,6 +115,21 @@ RuntimeMetrics RuntimeHandle::metrics() const {
 TaskDump RuntimeHandle::dump_tasks() const {
   return query_runtime(*state_, "weft::RuntimeHandle::dump_tasks",
                        [](detail::Scheduler& s) { return s.dump_tasks(); });
+}
+
+void RuntimeHandle::start_tracing() const {
+  query_runtime(*state_, "weft::RuntimeHandle::start_tracing",
+                [](detail::Scheduler& s) { s.start_tracing(); });
+}
+
+void RuntimeHandle::stop_tracing() const {
+  query_runtime(*state_, "weft::RuntimeHandle::stop_tracing",
+                [](detail::Scheduler& s) { s.stop_tracing(); });
+}
+
+std::string RuntimeHandle::trace_json() const {
+  return query_runtime(*state_, "weft::RuntimeHandle::trace_json",
+                       [](detail::Scheduler& s) { return s.trace_json(); });
 }
 
 bool RuntimeHandle::alive() const noexcept {

@@ -23,9 +23,9 @@ namespace weft::detail {
 void Worker::park() noexcept {
   hook(HookPoint::kPark);
   const BatchSample sample(*this);  // what the timers and the I/O wake, if armed
-  if (remote_.advance_timers(sched_.clock().read_tick()) > 0 && remote_.has_local_work()) {
-    return;
-  }
+  const std::size_t fired = remote_.advance_timers(sched_.clock().read_tick());
+  if (fired > 0 && trace_ != nullptr) trace(TraceKind::kTimers, fired);
+  if (fired > 0 && remote_.has_local_work()) return;
   Idle& idle = sched_.idle();
   Idle::Parked parked = idle.transition_to_parked(index_, searching_);
   searching_ = false;
@@ -53,20 +53,24 @@ void Worker::park() noexcept {
     const std::int64_t since = clock_ns(CLOCK_MONOTONIC);
     remote_.park_since_ns.store(since, std::memory_order_relaxed);
     remote_.parked.store(true, std::memory_order_relaxed);
+    if (trace_ != nullptr) trace(TraceKind::kParkBegin, 0);
     if (sched_.clock().is_virtual()) {
       poll_events_virtual(timeout);
     } else {
       poll_events(timeout);
     }
     remote_.parked.store(false);  // seq_cst: see announce_unwatched
+    if (trace_ != nullptr) trace(TraceKind::kParkEnd, 0);
     remote_.park_since_ns.store(0, std::memory_order_relaxed);
     add(remote_.parked_ns,
         static_cast<std::uint64_t>(std::max<std::int64_t>(clock_ns(CLOCK_MONOTONIC) - since, 0)));
   }
   if (unwatched) sched_.unwatched_sleepers().fetch_sub(1);
   searching_ = idle.transition_from_parked(index_);
+  refresh_trace();  // tracing may have started or stopped while we slept
   std::uint64_t now = sched_.clock().read_tick();
-  remote_.advance_timers(now);
+  const std::size_t fired_after = remote_.advance_timers(now);
+  if (fired_after > 0 && trace_ != nullptr) trace(TraceKind::kTimers, fired_after);
   // Timers of workers that are busy (not parked) are ours to fire too: a worker stuck in
   // one long poll must not hold back its wheel. The wheels are lock-protected.
   for (auto& w : sched_.workers()) {

@@ -34,7 +34,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,6 +58,9 @@
 #include "task/dump_signal.hpp"
 #include "task/registry.hpp"
 #include "time/timer_wheel.hpp"
+#include "trace/trace_clock.hpp"
+#include "trace/trace_names.hpp"
+#include "trace/trace_ring.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/task_dump.hpp"
 #include "weft/runtime/time.hpp"
@@ -129,6 +134,10 @@ class Worker {
       void read_into(DurationHistogram& out) const noexcept;
     };
     Histogram poll_duration, scheduling_delay;
+    /// The rings this worker traces into while tracing is on, else null: stored (release)
+    /// by Scheduler::start_tracing and stop_tracing, loaded (acquire) by the owner at each
+    /// maintenance pass and park (Worker::refresh_trace). They outlive the worker.
+    std::atomic<TraceBuffers*> trace{nullptr};
 
     /// Writes the eventfd: the owner's epoll_wait returns. Any thread; meant for a worker
     /// taken off the sleepers (Scheduler::notify_parked, shutdown).
@@ -169,6 +178,10 @@ class Worker {
   /// before it searches (poll_own). Relaxed: a worker that misses it for a while still
   /// takes the fd's events when it parks, in its own epoll_wait.
   void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
+  /// Tracing (docs/design.md §8): picks up the rings Scheduler::start_tracing published, or
+  /// drops them after stop_tracing; while it has them every poll takes the cold path. Owner
+  /// thread, between polls or (start_tracing from a task) to start tracing.
+  void refresh_trace() noexcept;
   /// The running task's budget ran out at an await: it yields (metrics). Owner thread.
   void count_budget_yield() noexcept { add(remote_.budget_yields, 1); }
   /// Adds to a counter only this worker writes: no read-modify-write (metrics() reads it).
@@ -201,12 +214,40 @@ class Worker {
   /// poll `poll` or after it.
   void note_sampled_queued(std::uint32_t index, std::int64_t at_ns, std::uint64_t poll) noexcept;
   void next_sample(std::uint64_t poll) noexcept;  // sets sample_at_ after poll `poll`
+
+  void trace(TraceKind kind, std::uint64_t task, std::uint64_t other = 0,
+             std::uint32_t aux = 0) noexcept {
+    trace_at(trace_stamp(trace_tsc_), kind, task, other, aux);
+  }
+  /// An event stamped `ns` (0: at the next stamped event, trace_ring.hpp).
+  void trace_at(std::int64_t ns, TraceKind kind, std::uint64_t task, std::uint64_t other = 0,
+                std::uint32_t aux = 0) noexcept {
+    TraceEvent e;
+    e.ns = ns;
+    e.task = task;
+    e.other = other;
+    e.aux = aux;
+    e.kind = kind;
+    trace_->events.push(e);
+  }
+  /// Records `t`'s first poll (run_task noted it in trace_first_), with its spawn site and
+  /// name.
+  void trace_start(const TaskHeader* t) noexcept;
+  /// Records the tasks made runnable here since the LIFO slot held `lifo_before` and the
+  /// local queue had pushed `pushed_before`: wakes by task `waker` (0: between polls), or
+  /// spawns (start entries), as the tasks' addresses.
+  void trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
+                   std::uint64_t waker) noexcept;
   /// Between polls (I/O events, timers): while armed by a timed poll that woke nobody, the
   /// first task a batch queues here is the sampled wake-up (note_sampled_wake).
   class BatchSample {
    public:
     explicit BatchSample(Worker& w) noexcept
-        : w_(w), armed_(w.sample_between_), before_(armed_ ? w.remote_.queue.pushed() : 0) {}
+        : w_(w),
+          armed_(w.sample_between_),
+          traced_(w.trace_ != nullptr),
+          before_(armed_ || traced_ ? w.remote_.queue.pushed() : 0),
+          lifo_before_(traced_ ? w.remote_.lifo.load(std::memory_order_relaxed) : nullptr) {}
     ~BatchSample();
     BatchSample(const BatchSample&) = delete;
     BatchSample& operator=(const BatchSample&) = delete;
@@ -214,7 +255,9 @@ class Worker {
    private:
     Worker& w_;
     const bool armed_;
+    const bool traced_;  // also records the batch's wake-ups (trace_wakes)
     const std::uint32_t before_;
+    const TaskHeader* const lifo_before_;
   };
   void maintenance() noexcept;
   void park() noexcept;
@@ -251,8 +294,11 @@ class Worker {
   bool sample_between_ = false;                    // armed: see BatchSample
   const TaskHeader* sampled_task_ = nullptr;       // the sampled wake-up's task, until polled
   std::int64_t sampled_at_ns_ = 0;
-  std::uint64_t sampled_poll_ = 0;  // the first of our polls that may be its
-  RunOrder order_;                  // next_task's tick and LIFO streak
+  std::uint64_t sampled_poll_ = 0;           // the first of our polls that may be its
+  RunOrder order_;                           // next_task's tick and LIFO streak
+  TraceBuffers* trace_ = nullptr;            // the rings while tracing (refresh_trace), else null
+  bool trace_tsc_ = false;                   // its stamps are the TSC (trace_clock.hpp)
+  const TaskHeader* trace_first_ = nullptr;  // the task whose first poll comes now
   bool searching_ = false;
   std::uint64_t rng_;
   std::vector<SeenPoll> seen_;  // per victim
@@ -298,6 +344,14 @@ class Scheduler {
   /// Every live task and what it does (task_dump.cpp). Any thread.
   TaskDump dump_tasks();
   std::uint32_t sample_every() const noexcept { return sample_every_; }
+  /// Tracing (tracing.cpp): every worker records into its ring from its next maintenance
+  /// pass or park on, until stop_tracing; trace_json writes what the rings hold of the
+  /// latest start. Any thread.
+  void start_tracing();
+  void stop_tracing();
+  std::string trace_json();
+  /// The stamps of the rings are the TSC: fixed before the first ring is published.
+  bool trace_tsc() const noexcept { return trace_tsc_; }
   /// What RuntimeHandles share with this scheduler; closed by the destructor.
   const std::shared_ptr<HandleState>& handle_state() const noexcept { return handle_state_; }
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
@@ -335,6 +389,14 @@ class Scheduler {
   std::mutex virtual_mu_;  // one worker at a time moves the virtual clock
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
+  // Tracing, guarded by trace_mu_: one ring per worker, made by the first start and kept
+  // until the scheduler goes (a worker may still write until its next maintenance pass);
+  // the clock's first reading and the stamps that bound the latest trace.
+  std::mutex trace_mu_;
+  std::vector<std::unique_ptr<TraceBuffers>> trace_rings_;
+  bool trace_tsc_ = false;  // written before the rings are published, then fixed
+  std::optional<TraceClock> trace_clock_;
+  std::int64_t trace_from_ = 0, trace_until_ = 0;  // stamps; until 0: still tracing
 };
 
 /// The worker running on this thread (nullptr elsewhere).

@@ -36,8 +36,10 @@ TaskHeader* Worker::search() noexcept {
     if (vi == index_) continue;
     hook(HookPoint::kSteal);
     add(remote_.steal_attempts, 1);
+    const std::uint32_t size_before = trace_ != nullptr ? remote_.queue.size() : 0;
     if (TaskHeader* t = ws[vi]->remote().queue.steal_into(remote_.queue)) {
       remote_.steals.fetch_add(1, std::memory_order_relaxed);
+      if (trace_ != nullptr) trace(TraceKind::kSteal, remote_.queue.size() - size_before + 1, vi);
       return t;
     }
   }
@@ -63,6 +65,7 @@ TaskHeader* Worker::search() noexcept {
     if (v.lifo.load(std::memory_order_relaxed)) {
       if (TaskHeader* t = v.lifo.exchange(nullptr, std::memory_order_acq_rel)) {
         remote_.steals.fetch_add(1, std::memory_order_relaxed);
+        if (trace_ != nullptr) trace(TraceKind::kSteal, 1, vi);
         return t;
       }
     }

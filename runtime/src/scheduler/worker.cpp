@@ -165,12 +165,15 @@ void Worker::main() {
   // Poll counts start at 1, so 0 never comes: sampling off.
   sample_mask_ = sched_.sample_every() ? sched_.sample_every() - 1 : ~std::uint64_t{0};
   sample_at_ = sched_.sample_every();
+  refresh_trace();
   while (!sched_.stopping()) {
     if (TaskHeader* t = next_task()) {
       end_search();  // woken as a searcher, but found work at home
       run_task(t);
       continue;
     }
+    if (trace_ != nullptr) [[unlikely]]
+      trace(TraceKind::kIdle, 0);
     // Out of tasks: our own epoll first (Go's findRunnable polls the network before it
     // steals), except every kSearchFirst-th time. What is ready there belongs to
     // connections whose events come here; served here, they stay on this core, and the
@@ -199,6 +202,9 @@ void Worker::run_task(TaskHeader* t) noexcept {
   if (TaskHeader::is_start_entry(t)) [[unlikely]] {
     t = TaskHeader::from_entry(t);
     if (!t->claim_start()) return;  // a joiner ran it already (join inlining)
+    // Noted, not written here: a call would cost this fast path saved registers.
+    if (trace_ != nullptr) [[unlikely]]
+      trace_first_ = t;
   }
   // Relaxed, then release: the stall detector reads `polls` (acquire), then the task.
   tls_task.store(t, std::memory_order_relaxed);
@@ -236,31 +242,92 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
   } else if (sampled_task_ != nullptr && poll - sampled_poll_ > kSampleExpiry) {
     sampled_task_ = nullptr;  // polled elsewhere (stolen), or too long ago to trust
   }
-  if ((poll & sample_mask_) != 0) {
+  const bool timed = (poll & sample_mask_) == 0;
+  if (!timed && trace_ == nullptr) {
     resume(t);
   } else {
-    if (begin_ns == 0) begin_ns = clock_ns(CLOCK_MONOTONIC);
+    if (timed && begin_ns == 0) begin_ns = clock_ns(CLOCK_MONOTONIC);
     const TaskHeader* lifo_before = remote_.lifo.load(std::memory_order_relaxed);
     const std::uint32_t pushed_before = remote_.queue.pushed();
+    // The ring may go at this poll's end (refresh_trace runs between polls only), and `t`
+    // may be gone: what the end needs is read now.
+    TraceBuffers* const traced = trace_;
+    const std::uint64_t id = t->id();
+    if (traced != nullptr) {
+      if (trace_first_ == t) trace_start(t);
+      trace_first_ = nullptr;
+      trace(TraceKind::kPollBegin, id, reinterpret_cast<std::uintptr_t>(t));
+    }
     resume(t);
     // `t` may be gone now.
-    const std::int64_t end_ns = clock_ns(CLOCK_MONOTONIC);
-    remote_.poll_duration.record(end_ns - begin_ns);
-    // The task this poll woke (or that yielded) is the sampled wake-up, runnable since the
-    // poll ended: the LIFO slot's new task, else the first it queued. None: the next batch
-    // between polls gives one (BatchSample).
-    if (sampled_task_ == nullptr) {
-      const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
-      if (lifo != nullptr && lifo != lifo_before) {
-        note_sampled_wake(lifo, end_ns, poll + 1);
-      } else if (remote_.queue.pushed() != pushed_before) {
-        note_sampled_queued(pushed_before, end_ns, poll);
-      } else {
-        sample_between_ = true;
+    // No end event: the worker's next stamped one (the next poll's begin, running out of
+    // tasks, a timer pass) ends the poll, so a traced poll reads the clock once and writes
+    // its begin and its wake-ups (tracing.cpp).
+    if (traced != nullptr) trace_wakes(lifo_before, pushed_before, id);
+    if (timed) {
+      const std::int64_t end_ns = clock_ns(CLOCK_MONOTONIC);
+      remote_.poll_duration.record(end_ns - begin_ns);
+      // The task this poll woke (or that yielded) is the sampled wake-up, runnable since the
+      // poll ended: the LIFO slot's new task, else the first it queued. None: the next batch
+      // between polls gives one (BatchSample).
+      if (sampled_task_ == nullptr) {
+        const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
+        if (lifo != nullptr && lifo != lifo_before) {
+          note_sampled_wake(lifo, end_ns, poll + 1);
+        } else if (remote_.queue.pushed() != pushed_before) {
+          note_sampled_queued(pushed_before, end_ns, poll);
+        } else {
+          sample_between_ = true;
+        }
       }
     }
   }
   next_sample(poll);
+}
+
+void Worker::trace_start(const TaskHeader* t) noexcept {
+  const std::source_location where = t->where();
+  trace_at(0, TraceKind::kTaskStart, t->id(), reinterpret_cast<std::uintptr_t>(where.file_name()),
+           where.line());
+  if (!t->name().empty()) trace_->names.push(t->id(), t->name());
+}
+
+void Worker::trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
+                         std::uint64_t waker) noexcept {
+  // Addresses only: a task queued here may be stolen, run and freed by now. A start entry
+  // (a tagged pointer) is a spawn.
+  auto record = [&](const TaskHeader* entry) {
+    auto* e = const_cast<TaskHeader*>(entry);
+    if (TaskHeader::is_start_entry(e)) {
+      trace_at(0, TraceKind::kSpawn, reinterpret_cast<std::uintptr_t>(TaskHeader::from_entry(e)),
+               waker);
+    } else {
+      trace_at(0, TraceKind::kWake, reinterpret_cast<std::uintptr_t>(e), waker);
+    }
+  };
+  const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
+  if (lifo != nullptr && lifo != lifo_before) record(lifo);
+  // Only the owner pushes, so the last kCapacity pushes are still in their slots (popped,
+  // stolen or moved on by an overflow maybe, which is all the same to a wake-up). A task the
+  // LIFO slot held before was moved to the queue, not woken.
+  const std::uint32_t pushed = remote_.queue.pushed();
+  std::uint32_t from = pushed_before;
+  if (pushed - from > LocalQueue::kCapacity) from = pushed - LocalQueue::kCapacity;
+  for (std::uint32_t i = from; i != pushed; ++i) {
+    const TaskHeader* e = remote_.queue.pushed_at(i);
+    if (e != lifo_before) record(e);
+  }
+}
+
+void Worker::refresh_trace() noexcept {
+  // Acquire: pairs with start_tracing's release store, after which the ring and trace_tsc()
+  // are ready.
+  TraceBuffers* ring = remote_.trace.load(std::memory_order_acquire);
+  if (ring == trace_) return;
+  trace_ = ring;
+  if (ring == nullptr) return;  // next_sample returns to the timed polls by itself
+  trace_tsc_ = sched_.trace_tsc();
+  sample_at_ = remote_.polls.load(std::memory_order_relaxed) + 1;
 }
 
 void Worker::note_sampled_wake(const TaskHeader* t, std::int64_t at_ns,
@@ -290,11 +357,16 @@ void Worker::next_sample(std::uint64_t poll) noexcept {
   // While a sampled wake-up waits: from the first poll that may be its, every poll looks
   // for it; else the next timed poll.
   const std::uint64_t timed = (poll | sample_mask_) + 1;
-  sample_at_ =
-      sampled_task_ == nullptr ? timed : std::min(std::max(sampled_poll_, poll + 1), timed);
+  if (trace_ != nullptr) {
+    sample_at_ = poll + 1;  // tracing: every poll
+  } else {
+    sample_at_ =
+        sampled_task_ == nullptr ? timed : std::min(std::max(sampled_poll_, poll + 1), timed);
+  }
 }
 
 Worker::BatchSample::~BatchSample() {
+  if (traced_ && w_.trace_ != nullptr) w_.trace_wakes(lifo_before_, before_, 0);
   if (!armed_ || w_.remote_.queue.pushed() == before_) return;
   const std::uint64_t poll = w_.remote_.polls.load(std::memory_order_relaxed);
   w_.note_sampled_queued(before_, clock_ns(CLOCK_MONOTONIC), poll);
@@ -351,8 +423,10 @@ TaskHeader* Worker::pop_inject_batch() noexcept {
 }
 
 void Worker::maintenance() noexcept {
+  refresh_trace();
   const BatchSample sample(*this);
-  remote_.advance_timers(sched_.clock().read_tick());
+  const std::size_t fired = remote_.advance_timers(sched_.clock().read_tick());
+  if (fired != 0 && trace_ != nullptr) trace(TraceKind::kTimers, fired);
   // Take only as many I/O events as the local queue has room for (half of it, at least a
   // few): the tasks they wake would otherwise overflow to the injection queue, which is
   // served more slowly than the local queue, and the connections behind them would wait
@@ -378,6 +452,9 @@ int Worker::poll_events(int timeout_ms, int max_events) noexcept {
       dispatch_io_event(events[i].data.u64, events[i].events);
       ++delivered;
     }
+  }
+  if (delivered != 0 && trace_ != nullptr) {
+    trace(TraceKind::kIoEvents, static_cast<std::uint64_t>(delivered));
   }
   return delivered;
 }

@@ -176,6 +176,9 @@ std::string chrome_trace_json(const std::vector<WorkerTrace>& workers,
           wr.end();
           break;
         }
+        case TraceKind::kTaskStart:
+        case TraceKind::kIdle:
+          break;  // the task's name comes from task_name
       }
     }
   }

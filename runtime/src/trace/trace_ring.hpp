@@ -21,10 +21,12 @@
 
 namespace weft::detail {
 
-/// What happened. `task` and `other` mean, per kind:
+/// What happened. `task`, `other` and `aux` mean, per kind (a worker's ring holds task
+/// addresses where it cannot know the id: the exporter maps them to the ids of the polls
+/// that follow, tracing.cpp):
 enum class TraceKind : std::uint8_t {
-  kPollBegin,  ///< task: the task polled
-  kPollEnd,    ///< task: the task polled
+  kPollBegin,  ///< task: the task polled; other: its address
+  kPollEnd,    ///< task: the task polled (not in a worker's ring: tracing.cpp adds them)
   kWake,       ///< task: the task made runnable; other: the task that woke it, 0 if none
   kSpawn,      ///< task: the new task; other: the spawner, 0 if none (outside a task)
   kSteal,      ///< task: tasks taken; other: the victim worker
@@ -32,12 +34,19 @@ enum class TraceKind : std::uint8_t {
   kParkEnd,    ///< it woke
   kIoEvents,   ///< task: I/O events taken in one epoll_wait
   kTimers,     ///< task: timers fired in one pass
+  kTaskStart,  ///< task: the task, at its first poll; other: its spawn site's file name (a
+               ///< const char* of static storage), aux: the line
+  kIdle,       ///< the worker ran out of tasks (its stamp ends the poll before)
 };
 
 struct TraceEvent {
-  std::int64_t ns = 0;  ///< CLOCK_MONOTONIC
+  /// CLOCK_MONOTONIC. In a worker's ring a trace_stamp, or 0 for "at the worker's next
+  /// stamped event": what a poll's end writes (its end, the tasks it woke), so that a
+  /// traced poll reads the clock once (tracing.cpp resolves them).
+  std::int64_t ns = 0;
   std::uint64_t task = 0;
   std::uint64_t other = 0;
+  std::uint32_t aux = 0;
   TraceKind kind = TraceKind::kPollBegin;
 };
 
@@ -60,6 +69,7 @@ class TraceRing {
     s.ns.store(e.ns, std::memory_order_release);
     s.task.store(e.task, std::memory_order_release);
     s.other.store(e.other, std::memory_order_release);
+    s.aux.store(e.aux, std::memory_order_release);
     s.kind.store(static_cast<std::uint8_t>(e.kind), std::memory_order_release);
     s.seq.store(2 * (pos + 1), std::memory_order_release);
     next_ = pos + 1;
@@ -85,6 +95,7 @@ class TraceRing {
       e.ns = s.ns.load(std::memory_order_acquire);
       e.task = s.task.load(std::memory_order_acquire);
       e.other = s.other.load(std::memory_order_acquire);
+      e.aux = s.aux.load(std::memory_order_acquire);
       e.kind = static_cast<TraceKind>(s.kind.load(std::memory_order_acquire));
       if (s.seq.load(std::memory_order_relaxed) != want) continue;  // overwritten meanwhile
       out.push_back(e);
@@ -98,6 +109,7 @@ class TraceRing {
     std::atomic<std::int64_t> ns{0};
     std::atomic<std::uint64_t> task{0};
     std::atomic<std::uint64_t> other{0};
+    std::atomic<std::uint32_t> aux{0};
     std::atomic<std::uint8_t> kind{0};
   };
 

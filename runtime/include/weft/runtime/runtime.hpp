@@ -58,6 +58,9 @@ struct RuntimeOptions {
   /// may be the program's own.
   bool dump_tasks_on_sigusr1 = false;
   TaskDumpHandler on_task_dump{};  ///< default: print TaskDump::text() to stderr
+  /// Each worker's trace ring (start_tracing) keeps the latest this many events (40 bytes
+  /// each), made when tracing first starts.
+  std::size_t trace_events_per_worker = 1 << 16;
 };
 
 namespace detail {
@@ -121,6 +124,18 @@ class Runtime {
   /// Every live task: running, runnable or waiting, on what, where and for how long
   /// (task_dump.hpp). Any thread, a task too.
   TaskDump dump_tasks() const;
+  /// Starts a trace: from their next pass between polls on, the workers record every poll,
+  /// wake-up, spawn, steal, park, I/O batch and timer pass, each worker the latest
+  /// `RuntimeOptions::trace_events_per_worker` events, without a lock or an allocation. A
+  /// start while tracing begins a new trace. Any thread, a task too.
+  void start_tracing();
+  /// Ends the trace; it stays readable (trace_json) until the next start. Any thread.
+  void stop_tracing();
+  /// The latest trace, so far or up to its stop, as Chrome trace event JSON, which Perfetto
+  /// (ui.perfetto.dev) and chrome://tracing open: a track per worker with its polls and
+  /// parks, a track per task with its polls, arrows from each wake-up and spawn to the poll
+  /// it led to. Any thread, a task too.
+  std::string trace_json() const;
 
  private:
   void check_not_on_worker(const char* what) const;
@@ -132,12 +147,12 @@ class Runtime {
 /// True when called on a worker thread of any weft runtime.
 bool in_runtime() noexcept;
 
-/// A copyable, read-only view of a runtime (Tokio's Handle): what `Runtime::metrics()` and
-/// friends report, for code that runs inside `weft::run` and has no Runtime object. Get one
-/// with current_runtime(). Its queries may be called from any thread, also after it was
-/// passed out of the runtime. The handle does not keep the runtime alive: once the Runtime
-/// is destroyed (for `weft::run`, when run returns), every query throws UsageError instead
-/// of touching freed memory, and a query already running finishes before the workers go.
+/// A copyable view of a runtime (Tokio's Handle): what `Runtime::metrics()` and friends
+/// report, and its tracing, for code that runs inside `weft::run` and has no Runtime object. Get
+/// one with current_runtime(). Its queries may be called from any thread, also after it was passed
+/// out of the runtime. The handle does not keep the runtime alive: once the Runtime is destroyed
+/// (for `weft::run`, when run returns), every query throws UsageError instead of touching freed
+/// memory, and a query already running finishes before the workers go.
 class RuntimeHandle {
  public:
   /// Number of tasks spawned and not yet finished. Throws UsageError once the runtime is
@@ -150,6 +165,10 @@ class RuntimeHandle {
   RuntimeMetrics metrics() const;
   /// Every live task (task_dump.hpp). Throws UsageError once the runtime is gone.
   TaskDump dump_tasks() const;
+  /// Tracing, as Runtime's. Throw UsageError once the runtime is gone.
+  void start_tracing() const;
+  void stop_tracing() const;
+  std::string trace_json() const;
   /// False once the runtime has been destroyed (its queries then throw UsageError).
   bool alive() const noexcept;
 
