@@ -206,6 +206,26 @@ TEST(RuntimeMetrics, SamplesTheFirstPollOfASpawnedTask) {
   EXPECT_GE(rt.metrics().scheduling_delay.count, std::uint64_t{kSpawns});
 }
 
+TEST(RuntimeMetrics, AWakeUpQueuedBehindOthersIsSampledWhenItsTurnComes) {
+  // Ten tasks yield in turn on one worker: each yield queues the task behind the nine
+  // others, so its first possible poll lies ten polls ahead, and every poll between is
+  // timed (sample_every 1). Those polls must not take the waiting sample for expired.
+  weft::Runtime rt({.workers = 1, .metrics_sample_every = 1});
+  constexpr int kTasks = 10;
+  constexpr int kYields = 200;
+  rt.block_on([]() -> weft::Task<void> {
+    std::vector<weft::JoinHandle<void>> tasks;
+    for (int i = 0; i < kTasks; ++i) {
+      tasks.push_back(weft::spawn([]() -> weft::Task<void> {
+        for (int j = 0; j < kYields; ++j) co_await weft::yield_now();
+      }()));
+    }
+    for (auto& t : tasks) co_await t;
+  }());
+  // One sample at a time, each found a queue's length (ten polls) later.
+  EXPECT_GE(rt.metrics().scheduling_delay.count, std::uint64_t{kTasks * kYields / 20});
+}
+
 TEST(RuntimeMetrics, SamplesNothingWhenSamplingIsOff) {
   weft::Runtime rt({.workers = 1, .metrics_sample_every = 0});
   rt.block_on([]() -> weft::Task<void> {

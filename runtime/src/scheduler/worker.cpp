@@ -239,8 +239,11 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
     begin_ns = clock_ns(CLOCK_MONOTONIC);
     remote_.scheduling_delay.record(begin_ns - sampled_at_ns_);
     sampled_task_ = nullptr;
-  } else if (sampled_task_ != nullptr && poll - sampled_poll_ > kSampleExpiry) {
-    sampled_task_ = nullptr;  // polled elsewhere (stolen), or too long ago to trust
+  } else if (sampled_task_ != nullptr && poll > sampled_poll_ &&
+             poll - sampled_poll_ > kSampleExpiry) {
+    // Polled elsewhere (stolen), or too long ago to trust. Not before its first possible
+    // poll: a timed or traced poll may come while the tasks queued ahead of it still run.
+    sampled_task_ = nullptr;
   }
   const bool timed = (poll & sample_mask_) == 0;
   if (!timed && trace_ == nullptr) {
