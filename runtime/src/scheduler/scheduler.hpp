@@ -265,6 +265,8 @@ class Worker {
   /// `with_timers` (not on the virtual clock), and briefly if `job_holds_clock`.
   int park_timeout(bool with_timers, bool job_holds_clock) noexcept;
   bool advance_virtual_clock() noexcept;
+  /// Real time the virtual clock gives loopback I/O in flight before it jumps.
+  static constexpr long kIoGraceNs = 200'000;
   static constexpr int kMaxEvents = 64;             // epoll events taken by one poll
   static constexpr std::uint32_t kSearchFirst = 8;  // see Worker::main
   /// Takes up to `max_events` events of our epoll; returns how many were I/O (not wake-ups).

@@ -10,7 +10,9 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <ctime>
 #include <mutex>
+#include <vector>
 
 #include "scheduler/scheduler.hpp"
 
@@ -40,6 +42,20 @@ bool Worker::advance_virtual_clock() noexcept {
   // like the others, leaving its eventfd unread: a wake-up meant for us (notify_parked may
   // pick us while we are registered as a sleeper) must still end our park.
   for (auto& w : sched_.workers()) poll_other(w->remote());
+  // What a task wrote to a loopback socket is not always in the peer's socket when write()
+  // returns: on a loaded machine the kernel leaves the delivery to ksoftirqd. Before time
+  // jumps, give it kIoGrace of real time to arrive, when any worker has fds registered (a
+  // request on loopback would otherwise meet its timeout, not its answer).
+  if (idle.unparked() == 0 && !sched_.any_work_visible()) {
+    std::vector<pollfd> fds;
+    for (auto& w : sched_.workers()) {
+      if (w->has_io_.load(std::memory_order_relaxed)) fds.push_back({w->remote().epfd, POLLIN, 0});
+    }
+    const timespec grace{0, kIoGraceNs};
+    if (!fds.empty() && ::ppoll(fds.data(), fds.size(), &grace, nullptr) > 0) {
+      for (auto& w : sched_.workers()) poll_other(w->remote());
+    }
+  }
   for (;;) {
     if (idle.unparked() != 0 || sched_.jobs_in_flight() != 0 || sched_.any_work_visible()) {
       return remote_.has_local_work();
