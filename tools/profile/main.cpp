@@ -1,12 +1,18 @@
 // weft-profile: drives a target at stepped concurrency (closed loop) or at stepped request
 // rates (open loop, --rates), prints a markdown table of throughput and latency per step
 // with the USL fit and the knee (closed) or the highest rate sustained (open), and writes
-// the same as JSON. Only TCP echo targets so far:
+// the same as JSON. Targets: a TCP echo server, or an HTTP server (one keep-alive
+// connection per concurrent client, a request done when its whole body has arrived, a
+// status other than 2xx an error):
 //
-//   weft-profile tcp --host H --port P [--payload 64] [--steps 1,2,4,8 | --max N]
-//                    [--rates 1000,2000,... [--connections 64]]
-//                    [--warmup 0.5] [--seconds 2] [--json FILE] [--plot PREFIX] [--workers W]
-//                    [--metrics-url http://HOST:PORT/metrics]
+//   weft-profile tcp --host H --port P [--payload 64] [STEPS] [OPTIONS]
+//   weft-profile http --url http://HOST:PORT/PATH [--method GET] [--body TEXT] [STEPS] [OPTIONS]
+//     STEPS:   [--steps 1,2,4,8 | --max N] or [--rates 1000,2000,... [--connections 64]]
+//     OPTIONS: [--warmup 0.5] [--seconds 2] [--json FILE] [--plot PREFIX] [--workers W]
+//              [--metrics-url http://HOST:PORT/metrics]
+//
+// A program profiles a coroutine of its own through the library instead
+// (coroutine_target.hpp).
 //
 // --metrics-url: the target is a weft program serving its runtime's metrics there
 // (http::add_metrics_route); they are read before and after each step, and the table
@@ -31,6 +37,7 @@
 #include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
+#include "http_target.hpp"
 #include "plot.hpp"
 #include "profile.hpp"
 #include "report.hpp"
@@ -38,16 +45,18 @@
 
 namespace {
 
+using weft::profile::HttpTarget;
 using weft::profile::Profile;
 using weft::profile::ProfileOptions;
 using weft::profile::StepResult;
 using weft::profile::TcpEchoTarget;
 
 constexpr const char* kUsage =
-    "usage: weft-profile tcp --host H --port P [--payload BYTES] [--steps 1,2,4,... | --max N]\n"
-    "                        [--rates R1,R2,... [--connections N]]\n"
-    "                        [--warmup SECONDS] [--seconds SECONDS] [--json FILE]\n"
-    "                        [--plot PREFIX] [--workers W] [--metrics-url URL]\n";
+    "usage: weft-profile tcp --host H --port P [--payload BYTES] [STEPS] [OPTIONS]\n"
+    "       weft-profile http --url URL [--method METHOD] [--body TEXT] [STEPS] [OPTIONS]\n"
+    "  STEPS:   [--steps 1,2,4,... | --max N] or [--rates R1,R2,... [--connections N]]\n"
+    "  OPTIONS: [--warmup SECONDS] [--seconds SECONDS] [--json FILE]\n"
+    "           [--plot PREFIX] [--workers W] [--metrics-url URL]\n";
 constexpr int kDefaultMax = 64;
 constexpr int kLargestConcurrency = 100'000;
 constexpr std::size_t kLargestPayload = std::size_t{1} << 24;
@@ -58,6 +67,10 @@ constexpr double kHighestRate = 1e9;     // requests per second
 constexpr int kDefaultConnections = 64;
 
 struct Options {
+  bool http = false;  // the target: http (url, method, body), else tcp (host, port, payload)
+  std::string url;
+  std::optional<weft::http::Method> method;
+  std::string body;
   std::string host;
   std::optional<std::uint16_t> port;
   std::size_t payload = 64;
@@ -144,6 +157,14 @@ bool set_value(Field& field, const std::optional<T>& parsed) {
 // Applies one "--name value" pair; false if the name is unknown or the value bad.
 bool apply_option(Options& o, std::string_view name, const std::string& value) {
   if (name == "--host") return set_value(o.host, std::optional(value));
+  if (name == "--url") return set_value(o.url, std::optional(value));
+  if (name == "--body") return set_value(o.body, std::optional(value));
+  if (name == "--method") {
+    const weft::http::Method m = weft::http::method_from_name(value);
+    if (m == weft::http::Method::kOther) return false;
+    o.method = m;
+    return true;
+  }
   if (name == "--json") return set_value(o.json, std::optional(value));
   if (name == "--plot") return set_value(o.plot, std::optional(value));
   if (name == "--metrics-url") return set_value(o.metrics_url, std::optional(value));
@@ -163,16 +184,24 @@ bool apply_option(Options& o, std::string_view name, const std::string& value) {
 }
 
 Options parse_options(int argc, char** argv) {
-  if (argc < 2 || std::string_view(argv[1]) != "tcp")
-    usage_error("the first argument must be 'tcp'");
+  const std::string_view kind = argc >= 2 ? std::string_view(argv[1]) : std::string_view();
+  if (kind != "tcp" && kind != "http") usage_error("the first argument must be 'tcp' or 'http'");
   Options o;
+  o.http = kind == "http";
   for (int i = 2; i < argc; i += 2) {
     if (i + 1 >= argc) usage_error(std::string("missing value after ") + argv[i]);
     if (!apply_option(o, argv[i], argv[i + 1])) {
       usage_error(std::string("bad option ") + argv[i] + " " + argv[i + 1]);
     }
   }
-  if (o.host.empty() || !o.port) usage_error("--host and --port are required");
+  if (o.http) {
+    if (o.url.empty()) usage_error("http: --url is required");
+    if (!o.host.empty() || o.port) usage_error("http: the URL names the host and port");
+  } else {
+    if (o.host.empty() || !o.port) usage_error("tcp: --host and --port are required");
+    if (!o.url.empty() || o.method || !o.body.empty())
+      usage_error("tcp: --url, --method and --body go with http");
+  }
   if (o.max && !o.steps.empty()) usage_error("give --steps or --max, not both");
   if (!o.rates.empty() && (o.max || !o.steps.empty()))
     usage_error("give --rates (open loop) or --steps/--max (closed loop), not both");
@@ -206,17 +235,28 @@ bool write_file(const std::string& path, const std::string& text) {
 }
 
 // The target can be reached: one session opened and closed before any step.
-weft::Task<bool> reachable(TcpEchoTarget& target, const Options& o) {
+weft::Task<bool> reachable(weft::profile::Target& target) {
   try {
     std::unique_ptr<weft::profile::Session> session = co_await target.connect();
     co_return true;
   } catch (const weft::CancelledError&) {
     throw;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "weft-profile: cannot connect to %s:%u: %s\n", o.host.c_str(),
-                 static_cast<unsigned>(*o.port), error.what());
+    std::fprintf(stderr, "weft-profile: cannot reach %s: %s\n", target.describe().c_str(),
+                 error.what());
   }
   co_return false;
+}
+
+// The target the options name; nullptr (after a message) for a bad URL.
+std::unique_ptr<weft::profile::Target> make_target(const Options& o) {
+  if (!o.http) return std::make_unique<TcpEchoTarget>(o.host, *o.port, o.payload);
+  try {
+    return std::make_unique<HttpTarget>(o.url, o.method.value_or(weft::http::Method::kGet), o.body);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "weft-profile: --url: %s\n", e.what());
+  }
+  return nullptr;
 }
 
 // The target's /metrics page; throws what the client throws, or for a status other than 200.
@@ -229,8 +269,10 @@ weft::Task<std::string> read_metrics(weft::http::Client& client, std::string url
 }
 
 weft::Task<int> profile_main(Options o) {
-  TcpEchoTarget target(o.host, *o.port, o.payload);
-  const bool ok = co_await reachable(target, o);
+  std::unique_ptr<weft::profile::Target> target_ptr = make_target(o);
+  if (!target_ptr) co_return 2;
+  weft::profile::Target& target = *target_ptr;
+  const bool ok = co_await reachable(target);
   if (!ok) co_return 1;
   weft::http::Client client;
   if (!o.metrics_url.empty()) {
