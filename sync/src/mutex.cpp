@@ -19,6 +19,13 @@ std::int64_t steady_ns() noexcept {
 
 }  // namespace
 
+void Mutex::track_waits() {
+  detail::WaitCounters* c = tracking_.make();
+  lock_.lock();
+  waiters_.count_waits(c);
+  lock_.unlock();
+}
+
 Mutex::~Mutex() {
   lock_.lock();
   std::size_t n = waiters_.size();

@@ -20,6 +20,13 @@ Semaphore::Semaphore(std::ptrdiff_t value, std::ptrdiff_t bound, const char* wha
   }
 }
 
+void Semaphore::track_waits() {
+  detail::WaitCounters* c = tracking_.make();
+  lock_.lock();
+  waiters_.count_waits(c);
+  lock_.unlock();
+}
+
 Semaphore::~Semaphore() {
   lock_.lock();
   std::size_t n = waiters_.size();

@@ -43,6 +43,7 @@
 
 #include "weft/runtime/task.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
+#include "weft/sync/wait_stats.hpp"
 
 namespace weft {
 
@@ -108,6 +109,12 @@ class Mutex {
   void unlock();
   /// True while the mutex is held. Any thread; a snapshot.
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) & kLocked; }
+  /// Counts the waits for it from now on (wait_stats.hpp; each wait then costs two clock
+  /// reads, an acquisition that does not wait nothing). Any thread.
+  void track_waits();
+  /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
+  /// thread; a snapshot.
+  WaitStats wait_stats() const noexcept { return tracking_.snapshot(); }
 
  private:
   friend class MutexGuard;
@@ -138,6 +145,7 @@ class Mutex {
   // it (spin_lock.hpp).
   alignas(64) detail::SpinLock lock_;
   alignas(64) detail::WaiterList waiters_;  // guarded by lock_
+  detail::WaitTracking tracking_;
 };
 
 /// The awaiter of Mutex::lock(). Movable until it is awaited (wait_for moves it).

@@ -34,6 +34,7 @@
 #include "weft/sync/detail/pool_core.hpp"
 #include "weft/sync/pool_errors.hpp"
 #include "weft/sync/pool_options.hpp"
+#include "weft/sync/wait_stats.hpp"
 
 namespace weft {
 
@@ -158,6 +159,11 @@ class Pool {
   std::size_t in_use() const noexcept { return core_->in_use(); }
   /// Tasks waiting in acquire() for an object. Any thread.
   std::size_t waiting() const noexcept { return core_->waiting(); }
+  /// Counts the waits of acquire() from now on (wait_stats.hpp: each wait then costs two
+  /// clock reads). Any thread.
+  void track_waits() { core_->track_waits(); }
+  /// The acquire() waits counted since track_waits(). Any thread; a snapshot.
+  WaitStats wait_stats() const noexcept { return core_->wait_stats(); }
   /// True once close() was called or the pool is being destroyed. Any thread.
   bool closed() const noexcept { return core_->closed(); }
   /// The options the pool was made with.

@@ -15,6 +15,7 @@
 #include <source_location>
 
 #include "weft/sync/detail/waiter_list.hpp"
+#include "weft/sync/wait_stats.hpp"
 
 namespace weft {
 
@@ -72,6 +73,12 @@ class Semaphore {
   bool locked() const noexcept { return value() == 0; }
   /// The number of free permits. Any thread; a snapshot.
   std::ptrdiff_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+  /// Counts the waits for it from now on (wait_stats.hpp; each wait then costs two clock
+  /// reads, an acquisition that does not wait nothing). Any thread.
+  void track_waits();
+  /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
+  /// thread; a snapshot.
+  WaitStats wait_stats() const noexcept { return tracking_.snapshot(); }
 
  protected:
   /// `bound` < 0: unbounded.
@@ -90,6 +97,7 @@ class Semaphore {
   // it (spin_lock.hpp).
   alignas(64) detail::SpinLock lock_;
   alignas(64) detail::WaiterList waiters_;  // guarded by lock_
+  detail::WaitTracking tracking_;
 };
 
 /// A Semaphore that refuses to grow above its initial value (asyncio.BoundedSemaphore):

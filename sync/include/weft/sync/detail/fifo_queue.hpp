@@ -238,6 +238,17 @@ class FifoQueue {
   bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
   std::size_t maxsize() const noexcept { return maxsize_; }
 
+  /// Counts the getters' and the putters' waits from now on (wait_stats.hpp).
+  void track_waits() {
+    WaitCounters* g = get_tracking_.make();
+    WaitCounters* p = put_tracking_.make();
+    BothLocks both(*this);
+    getters_.count_waits(g);
+    putters_.count_waits(p);
+  }
+  WaitStats get_wait_stats() const noexcept { return get_tracking_.snapshot(); }
+  WaitStats put_wait_stats() const noexcept { return put_tracking_.snapshot(); }
+
  private:
   static constexpr std::size_t kFirstCapacity = 16;
 
@@ -488,7 +499,8 @@ class FifoQueue {
   bool shut_down_ = false;
   std::atomic<unsigned> serving_{0};  // calls between begin_serving and serve_waiters' end
   const std::size_t maxsize_;
-  const std::size_t bound_;  // maxsize_, or SIZE_MAX when unbounded
+  WaitTracking get_tracking_, put_tracking_;  // track_waits
+  const std::size_t bound_;                   // maxsize_, or SIZE_MAX when unbounded
 
  public:
   /// The awaiter of put(); Queue derives its own PutAwaiter from it. Movable until it is

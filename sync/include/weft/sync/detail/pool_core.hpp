@@ -232,6 +232,12 @@ class PoolCore {
     std::lock_guard lk(lock_);
     return waiters_.size();
   }
+  void track_waits() {
+    WaitCounters* c = tracking_.make();
+    std::lock_guard lk(lock_);
+    waiters_.count_waits(c);
+  }
+  WaitStats wait_stats() const noexcept { return tracking_.snapshot(); }
   // Relaxed: a hint outside the lock (see closed_); decisions re-read it under lock_.
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
 
@@ -602,6 +608,7 @@ class PoolCore {
   alignas(64) std::size_t size_ = 0;          // guarded by lock_
   IdleList<T> idle_;                          // guarded by lock_
   WaiterList waiters_;                        // guarded by lock_
+  WaitTracking tracking_;                     // track_waits
   TimePoint sleep_until_ = TimePoint::max();  // guarded by lock_: maintenance's wake-up
   JoinHandle<void> maintenance_;              // guarded by lock_
   // Written under lock_ (relaxed: the lock orders it for readers under lock_). Read outside

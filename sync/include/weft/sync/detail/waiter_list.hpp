@@ -20,13 +20,16 @@
 // so claiming it always succeeds, and waking it notifies the thread instead of scheduling.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <cstdint>
 #include <mutex>
 
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
 #include "weft/runtime/detail/task_header.hpp"
+#include "weft/sync/wait_stats.hpp"
 
 namespace weft::detail {
 
@@ -61,8 +64,9 @@ struct SyncWaiter : Waiter {
   BlockingSignal* signal = nullptr;  // the blocked thread's signal (blocking nodes)
   SpinLock* owner_lock = nullptr;    // the primitive's lock and the list the node is in
   WaiterList* owner_list = nullptr;
-  bool linked = false;     // guarded by *owner_lock
-  bool cancelled = false;  // set by on_cancel, read by the task after it resumes
+  bool linked = false;             // guarded by *owner_lock
+  bool cancelled = false;          // set by on_cancel, read by the task after it resumes
+  std::int64_t wait_began_ns = 0;  // when it was linked, if its list counts (WaitCounters)
 
   /// Prepares a task's node for the list `wl` guarded by `l`.
   void init(TaskHeader* t, SpinLock* l, WaiterList* wl) noexcept {
@@ -103,12 +107,20 @@ struct SyncWaiter : Waiter {
 };
 
 /// An intrusive doubly linked FIFO of SyncWaiters. Not thread-safe: guarded by the owner's
-/// lock.
+/// lock. With counters (count_waits), each node linked begins a wait and each node unlinked
+/// ends one: claimed by a waker (claim_front), or cancelled (remove, which only cancellations
+/// call, and claim_front's nodes whose claim a cancellation won).
 class WaiterList {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
 
+  /// Counts the waits of this list from now on into `c` (which must outlive the list's use).
+  /// Call under the owner's lock.
+  void count_waits(WaitCounters* c) noexcept { counters_ = c; }
+
   void push_back(SyncWaiter* w) noexcept {
+    if (counters_) [[unlikely]]
+      began(w);
     w->prev = tail_;
     w->next = nullptr;
     if (tail_) {
@@ -121,6 +133,8 @@ class WaiterList {
   }
 
   void push_front(SyncWaiter* w) noexcept {
+    if (counters_) [[unlikely]]
+      began(w);
     w->prev = nullptr;
     w->next = head_;
     if (head_) {
@@ -132,21 +146,23 @@ class WaiterList {
     w->linked = true;
   }
 
-  /// Unlinks `w` if it is still linked (a waker may have unlinked it already).
+  /// Unlinks `w`, cancelled, if it is still linked (a waker may have unlinked it already).
   void remove(SyncWaiter* w) noexcept {
     if (!w->linked) return;
-    (w->prev ? w->prev->next : head_) = w->next;
-    (w->next ? w->next->prev : tail_) = w->prev;
-    w->prev = w->next = nullptr;
-    w->linked = false;
+    unlink(w);
+    if (counters_) [[unlikely]]
+      ended(w, /*cancelled=*/true);
   }
 
   /// Unlinks and claims the first node whose claim succeeds; nodes whose claim a
   /// cancellation won are unlinked and skipped. nullptr when no claimable node is left.
   SyncWaiter* claim_front() noexcept {
     while (SyncWaiter* w = head_) {
-      remove(w);
-      if (w->claim()) return w;
+      unlink(w);
+      const bool claimed = w->claim();
+      if (counters_) [[unlikely]]
+        ended(w, /*cancelled=*/!claimed);
+      if (claimed) return w;
     }
     return nullptr;
   }
@@ -159,8 +175,28 @@ class WaiterList {
   }
 
  private:
+  void unlink(SyncWaiter* w) noexcept {
+    (w->prev ? w->prev->next : head_) = w->next;
+    (w->next ? w->next->prev : tail_) = w->prev;
+    w->prev = w->next = nullptr;
+    w->linked = false;
+  }
+  static std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void began(SyncWaiter* w) noexcept {
+    counters_->began();
+    w->wait_began_ns = now_ns();
+  }
+  void ended(SyncWaiter* w, bool cancelled) noexcept {
+    counters_->ended(now_ns() - w->wait_began_ns, cancelled);
+  }
+
   SyncWaiter* head_ = nullptr;
   SyncWaiter* tail_ = nullptr;
+  WaitCounters* counters_ = nullptr;  // guarded by the owner's lock; null: not counted
 };
 
 /// A waker's private list of claimed nodes, resumed after the primitive's lock is released.

@@ -1,0 +1,106 @@
+// What the waits on one sync primitive come to: how many tasks had to wait, how many wait
+// now and at most, for how long — the queue in front of a semaphore, a mutex or a queue that
+// a server's requests stand in when it stops scaling (docs/guide.md, "Finding your
+// concurrency limit"). Opt-in per primitive (`track_waits()`): only waits are counted, so an
+// acquisition that does not wait costs nothing either way, and a tracked wait costs two
+// clock reads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace weft {
+
+/// A snapshot of one primitive's (or one side of a queue's) waits since tracking began.
+struct WaitStats {
+  bool tracked = false;           ///< track_waits() was called; all zero otherwise
+  std::uint64_t waits = 0;        ///< waits begun: a task or thread that found it unavailable
+  std::uint64_t ended = 0;        ///< waits over, woken or cancelled
+  std::uint64_t cancelled = 0;    ///< of those, ended by a cancellation (a timeout too)
+  std::uint64_t waiting = 0;      ///< waiting now (waits − ended)
+  std::uint64_t max_waiting = 0;  ///< the most waiting at once
+  std::chrono::nanoseconds wait_time{0};  ///< the ended waits' time, summed
+  std::chrono::nanoseconds max_wait{0};   ///< the longest ended wait
+  /// The ended waits' mean time; zero if none ended.
+  std::chrono::nanoseconds mean_wait() const noexcept {
+    return ended ? wait_time / static_cast<std::int64_t>(ended) : std::chrono::nanoseconds(0);
+  }
+};
+
+namespace detail {
+
+/// One list's counters: written under the primitive's lock that guards the list (relaxed
+/// loads and stores, no read-modify-write: one writer at a time), read relaxed by any
+/// thread, so a snapshot is not a transaction.
+class WaitCounters {
+ public:
+  void began() noexcept {
+    bump(waits_, 1);
+    const std::uint64_t now = waiting_.load(std::memory_order_relaxed) + 1;
+    waiting_.store(now, std::memory_order_relaxed);
+    if (now > max_waiting_.load(std::memory_order_relaxed)) {
+      max_waiting_.store(now, std::memory_order_relaxed);
+    }
+  }
+  void ended(std::int64_t ns, bool cancelled) noexcept {
+    bump(ended_, 1);
+    if (cancelled) bump(cancelled_, 1);
+    const std::uint64_t w = waiting_.load(std::memory_order_relaxed);
+    waiting_.store(w ? w - 1 : 0, std::memory_order_relaxed);
+    const auto d = static_cast<std::uint64_t>(ns > 0 ? ns : 0);
+    bump(wait_ns_, d);
+    if (d > max_wait_ns_.load(std::memory_order_relaxed)) {
+      max_wait_ns_.store(d, std::memory_order_relaxed);
+    }
+  }
+  WaitStats snapshot() const noexcept {
+    WaitStats s;
+    s.tracked = true;
+    s.waits = waits_.load(std::memory_order_relaxed);
+    s.ended = ended_.load(std::memory_order_relaxed);
+    s.cancelled = cancelled_.load(std::memory_order_relaxed);
+    s.waiting = waiting_.load(std::memory_order_relaxed);
+    s.max_waiting = max_waiting_.load(std::memory_order_relaxed);
+    s.wait_time = std::chrono::nanoseconds(wait_ns_.load(std::memory_order_relaxed));
+    s.max_wait = std::chrono::nanoseconds(max_wait_ns_.load(std::memory_order_relaxed));
+    return s;
+  }
+
+ private:
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::atomic<std::uint64_t> waits_{0}, ended_{0}, cancelled_{0}, waiting_{0}, max_waiting_{0};
+  std::atomic<std::uint64_t> wait_ns_{0}, max_wait_ns_{0};
+};
+
+/// A primitive's counters, made by its first track_waits() and kept until it is destroyed.
+class WaitTracking {
+ public:
+  WaitTracking() = default;
+  WaitTracking(const WaitTracking&) = delete;
+  WaitTracking& operator=(const WaitTracking&) = delete;
+  ~WaitTracking() { delete counters_.load(std::memory_order_relaxed); }
+
+  /// The counters, made on the first call. Any thread.
+  WaitCounters* make() {
+    WaitCounters* c = counters_.load(std::memory_order_acquire);
+    if (c) return c;
+    auto* fresh = new WaitCounters;
+    if (counters_.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) return fresh;
+    delete fresh;  // another thread's call made them first
+    return c;
+  }
+  /// What they hold now; all zero (`tracked` false) before make(). Any thread.
+  WaitStats snapshot() const noexcept {
+    const WaitCounters* c = counters_.load(std::memory_order_acquire);
+    return c ? c->snapshot() : WaitStats{};
+  }
+
+ private:
+  std::atomic<WaitCounters*> counters_{nullptr};
+};
+
+}  // namespace detail
+}  // namespace weft
