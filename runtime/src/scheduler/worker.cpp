@@ -252,8 +252,9 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
     if (timed && begin_ns == 0) begin_ns = clock_ns(CLOCK_MONOTONIC);
     const TaskHeader* lifo_before = remote_.lifo.load(std::memory_order_relaxed);
     const std::uint32_t pushed_before = remote_.queue.pushed();
-    // The ring may go at this poll's end (refresh_trace runs between polls only), and `t`
-    // may be gone: what the end needs is read now.
+    // Whether this poll is traced is decided now: refresh_trace runs between polls, or in
+    // this poll when its task starts tracing, which must not make half a poll. And `t` may
+    // be gone at the end: what the end needs is read now.
     TraceBuffers* const traced = trace_;
     const std::uint64_t id = t->id();
     if (traced != nullptr) {
