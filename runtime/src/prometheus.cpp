@@ -151,12 +151,35 @@ class Writer {
     append(name, "{", label, "=\"", label_value, "\"} ", value, "\n");
   }
 
+  /// `name{name="...",kind="..."} value` for an exposed primitive, its labels escaped.
+  void named_sample(std::string_view name, const NamedWaitStats& n, std::string_view value) {
+    append(name, "{name=\"");
+    escaped(n.name);
+    append("\",kind=\"");
+    escaped(n.kind);
+    append("\"} ", value, "\n");
+  }
+
   std::string take() && { return std::move(out_); }
 
  private:
   template <class... S>
   void append(const S&... parts) {
     (out_.append(std::string_view(parts)), ...);
+  }
+  /// A label value as the format escapes it: backslash, double quote and newline.
+  void escaped(std::string_view v) {
+    for (char c : v) {
+      if (c == '\\') {
+        out_ += "\\\\";
+      } else if (c == '"') {
+        out_ += "\\\"";
+      } else if (c == '\n') {
+        out_ += "\\n";
+      } else {
+        out_ += c;
+      }
+    }
   }
 
   std::string out_;
@@ -177,6 +200,37 @@ void write_histogram(Writer& w, std::string_view name, std::string_view help,
   w.sample(std::string(name) + "_sum", Number(seconds(h.sum_ns)).text());
   w.sample(std::string(name) + "_count", Number(cumulative).text());
 }
+
+/// One family of the exposed primitives' series (labels name and kind).
+struct WaitSeries {
+  std::string_view name;
+  std::string_view type;
+  Unit unit;
+  std::string_view help;
+  std::uint64_t (*value)(const WaitStats&);
+};
+
+constexpr WaitSeries kWaitSeries[] = {
+    {"weft_sync_waits_total", "counter", Unit::kCount,
+     "Waits begun on an exposed primitive (weft::metrics::expose): it was not available.",
+     [](const WaitStats& s) -> std::uint64_t { return s.waits; }},
+    {"weft_sync_waits_cancelled_total", "counter", Unit::kCount,
+     "Waits on an exposed primitive that a cancellation or a timeout ended.",
+     [](const WaitStats& s) -> std::uint64_t { return s.cancelled; }},
+    {"weft_sync_waiting", "gauge", Unit::kCount, "Tasks and threads waiting on it now.",
+     [](const WaitStats& s) -> std::uint64_t { return s.waiting; }},
+    {"weft_sync_waiting_max", "gauge", Unit::kCount, "The most that waited on it at once.",
+     [](const WaitStats& s) -> std::uint64_t { return s.max_waiting; }},
+    {"weft_sync_wait_seconds_total", "counter", Unit::kNanoseconds,
+     "The ended waits' time, summed (its rate is the mean number waiting).",
+     [](const WaitStats& s) -> std::uint64_t {
+       return static_cast<std::uint64_t>(s.wait_time.count());
+     }},
+    {"weft_sync_wait_max_seconds", "gauge", Unit::kNanoseconds, "The longest ended wait.",
+     [](const WaitStats& s) -> std::uint64_t {
+       return static_cast<std::uint64_t>(s.max_wait.count());
+     }},
+};
 
 }  // namespace
 
@@ -199,6 +253,14 @@ std::string prometheus_text(const RuntimeMetrics& m) {
   write_histogram(w, "weft_scheduling_delay_seconds",
                   "From a task becoming runnable (woken, or yielding) to its poll (sampled).",
                   m.scheduling_delay);
+  if (!m.waits.empty()) {
+    for (const WaitSeries& s : kWaitSeries) {
+      w.family(s.name, s.type, s.help);
+      for (const NamedWaitStats& n : m.waits) {
+        w.named_sample(s.name, n, Number(s.value(n.stats), s.unit).text());
+      }
+    }
+  }
   return std::move(w).take();
 }
 

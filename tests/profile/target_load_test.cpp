@@ -8,10 +8,13 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <weft/runtime/prometheus.hpp>
 #include <weft/weft.hpp>
 
+#include "coroutine_target.hpp"
 #include "limited_server.hpp"
 #include "profile.hpp"
 #include "report.hpp"
@@ -31,8 +34,10 @@ constexpr std::uint64_t kSecond = 1'000'000'000;
 
 // A runtime's metrics `seconds` into its life with two workers that have computed `cpu0`
 // and `cpu1` of that time so far, and `delayed` scheduling delays of 2-4 ms sampled.
-RuntimeSample sample_at(double seconds, double cpu0, double cpu1, std::uint64_t delayed = 0) {
+RuntimeSample sample_at(double seconds, double cpu0, double cpu1, std::uint64_t delayed = 0,
+                        std::vector<weft::metrics::NamedWaitStats> waits = {}) {
   weft::RuntimeMetrics m;
+  m.waits = std::move(waits);
   m.uptime_ns = static_cast<std::uint64_t>(seconds * kSecond);
   for (const double cpu : {cpu0, cpu1}) {
     weft::WorkerMetrics w;
@@ -89,6 +94,49 @@ TEST(TargetLoad, NamesTheRunQueuesWhenTasksWaitOnIdleCpus) {
       << weft::profile::saturated_resource(l);
 }
 
+// A primitive `seconds` into the runtime's life after `waits` waits of `each` seconds.
+weft::metrics::NamedWaitStats waited(std::string name, std::string kind, std::uint64_t waits,
+                                     double each) {
+  weft::WaitStats s{.tracked = true, .waits = waits, .ended = waits};
+  s.wait_time = std::chrono::nanoseconds(static_cast<std::int64_t>(each * waits * kSecond));
+  return {std::move(name), std::move(kind), s};
+}
+
+TEST(TargetLoad, ReadsExposedPrimitivesWithEscapedNamesBack) {
+  const RuntimeSample s =
+      sample_at(1, 0.1, 0.1, 0, {waited("db \"main\"\\1", "semaphore", 4, 0.5)});
+  ASSERT_EQ(s.waits.size(), 1u);
+  EXPECT_EQ(s.waits[0].name, "db \"main\"\\1");
+  EXPECT_EQ(s.waits[0].kind, "semaphore");
+  EXPECT_EQ(s.waits[0].waits, 4u);
+  EXPECT_DOUBLE_EQ(s.waits[0].wait_seconds, 2);
+}
+
+TEST(TargetLoad, NamesAnExposedSemaphoreWhoseQueueIsLong) {
+  // 2 s of waits in 1 s: two tasks waited on average; the starved consumers of a queue
+  // (its getters) waited longer, but that is not a saturated resource.
+  const TargetLoad l = weft::profile::load_between(
+      sample_at(1, 0.1, 0.1, 0,
+                {waited("db", "semaphore", 10, 0.1), waited("jobs", "queue get", 1, 1)}),
+      sample_at(2, 0.2, 0.2, 50,
+                {waited("db", "semaphore", 30, 0.15), waited("jobs", "queue get", 2, 5)}));
+  ASSERT_EQ(l.queues.size(), 2u);
+  EXPECT_NEAR(l.queues[0].waiting, 3.5, 1e-6);
+  EXPECT_NEAR(l.queues[0].waits_per_second, 20, 1e-6);
+  EXPECT_NEAR(l.queues[0].mean_wait, 0.175, 1e-6);
+  EXPECT_EQ(weft::profile::saturated_resource(l).rfind("the semaphore \"db\": 3.5 tasks waited", 0),
+            0u)
+      << weft::profile::saturated_resource(l);
+}
+
+TEST(TargetLoad, AShortQueueIsNotTheLimit) {
+  const TargetLoad l = weft::profile::load_between(
+      sample_at(1, 0.1, 0.1, 0, {waited("db", "mutex", 10, 0.01)}),
+      sample_at(2, 0.2, 0.3, 0, {waited("db", "mutex", 20, 0.02)}));
+  EXPECT_EQ(weft::profile::saturated_resource(l).rfind("not the target's runtime", 0), 0u)
+      << weft::profile::saturated_resource(l);
+}
+
 TEST(TargetLoad, NamesSomethingOutsideTheRuntimeOtherwise) {
   const TargetLoad l = weft::profile::load_between(sample_at(1, 0.1, 0.1), sample_at(2, 0.2, 0.3));
   EXPECT_EQ(weft::profile::saturated_resource(l).rfind("not the target's runtime", 0), 0u)
@@ -129,4 +177,28 @@ TEST(TargetLoad, AProfileReadsTheTargetsMetricsAtEachStep) {
   EXPECT_NE(table.find("Saturated: " + *profile.saturated), std::string::npos) << table;
   EXPECT_NE(weft::profile::json_report(profile).find("\"target\": {\"workers\": 2"),
             std::string::npos);
+}
+
+// End to end on the real clock: two permits, each held 5 ms, and eight requests at once keep
+// six waiting for a permit nearly all the time, on CPUs that have little to do (also under
+// the sanitizers): the profile names the exposed semaphore.
+TEST(TargetLoad, AProfileNamesTheExposedSemaphoreItsRequestsQueueOn) {
+  weft::Semaphore permits(2);
+  weft::metrics::Exposure exposed = weft::metrics::expose("permits", permits);
+  weft::profile::CoroutineTarget target("two permits", [&permits]() -> weft::Task<void> {
+    weft::SemaphoreGuard g = co_await permits.acquire();
+    co_await weft::sleep(5ms);
+  });
+  weft::profile::ProfileOptions options{
+      .concurrencies = {1, 2, 8}, .warmup = 20ms, .measure = 150ms};
+  options.read_metrics = []() -> weft::Task<std::string> {
+    co_return weft::metrics::prometheus_text(weft::current_runtime());
+  };
+  const Profile profile =
+      weft::run(weft::profile::run_profile(target, std::move(options)), {.workers = 2});
+  ASSERT_TRUE(profile.saturated.has_value());
+  EXPECT_EQ(profile.saturated->rfind("the semaphore \"permits\": ", 0), 0u) << *profile.saturated;
+  ASSERT_TRUE(profile.steps.back().target.has_value());
+  ASSERT_EQ(profile.steps.back().target->queues.size(), 1u);
+  EXPECT_GE(profile.steps.back().target->queues[0].waiting, 1.0);
 }

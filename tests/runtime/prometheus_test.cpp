@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -459,6 +460,35 @@ TEST(PrometheusText, FollowsTheExpositionGrammarWithEachFamilyTypedAsItsKind) {
     EXPECT_EQ(it->second.type, kind) << name;
     EXPECT_FALSE(it->second.help.empty()) << name;
   }
+}
+
+TEST(PrometheusText, ExposedPrimitivesAreSeriesLabelledWithTheirEscapedNameAndKind) {
+  RuntimeMetrics m = two_workers();
+  weft::WaitStats db{.tracked = true,
+                     .waits = 12,
+                     .ended = 10,
+                     .cancelled = 1,
+                     .waiting = 2,
+                     .max_waiting = 5,
+                     .wait_time = std::chrono::milliseconds(1500),
+                     .max_wait = std::chrono::milliseconds(250)};
+  m.waits.push_back({"db", "semaphore", db});
+  m.waits.push_back({"a \"quoted\"\\name\nover two lines", "queue get", weft::WaitStats{}});
+  Exposition e = valid(prometheus_text(m));
+  const Labels labels{{"name", "db"}, {"kind", "semaphore"}};
+  EXPECT_EQ(text_of(e, "weft_sync_waits_total", labels), "12");
+  EXPECT_EQ(text_of(e, "weft_sync_waits_cancelled_total", labels), "1");
+  EXPECT_EQ(text_of(e, "weft_sync_waiting", labels), "2");
+  EXPECT_EQ(text_of(e, "weft_sync_waiting_max", labels), "5");
+  EXPECT_EQ(text_of(e, "weft_sync_wait_seconds_total", labels), "1.5");
+  EXPECT_EQ(text_of(e, "weft_sync_wait_max_seconds", labels), "0.25");
+  EXPECT_EQ(e.families.at("weft_sync_waits_total").type, "counter");
+  EXPECT_EQ(e.families.at("weft_sync_waiting").type, "gauge");
+  EXPECT_EQ(text_of(e, "weft_sync_waiting",
+                    {{"name", "a \"quoted\"\\name\nover two lines"}, {"kind", "queue get"}}),
+            "0");
+  EXPECT_EQ(prometheus_text(two_workers()).find("weft_sync_"), std::string::npos)
+      << "no family without an exposed primitive";
 }
 
 TEST(PrometheusText, EveryWorkerFamilyHasOneSampleLabelledWithEachWorkersIndex) {

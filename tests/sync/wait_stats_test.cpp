@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -157,4 +159,103 @@ TEST(WaitStats, APoolCountsTheAcquiresThatWaitedForAnObject) {
         co_await pool.close();
       }(),
       {.workers = 1});
+}
+
+// ---- Exposed by name (weft/sync/expose.hpp) ------------------------------------------------
+
+namespace {
+
+/// The exposed source `name` (`kind`) in `waits`; nullptr if there is none.
+const weft::metrics::NamedWaitStats* exposed(const std::vector<weft::metrics::NamedWaitStats>& w,
+                                             const std::string& name, const std::string& kind) {
+  for (const auto& n : w) {
+    if (n.name == name && n.kind == kind) return &n;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(ExposedWaits, ASemaphoreShowsOnTheRuntimesMetricsAndPageUntilItsExposureGoes) {
+  weft::Semaphore s(1);
+  weft::metrics::Exposure exposure = weft::metrics::expose("db slots", s);
+  EXPECT_TRUE(s.wait_stats().tracked) << "exposing tracks its waits";
+  weft::Runtime rt({.workers = 2});
+  rt.block_on([](weft::Semaphore& s) -> weft::Task<void> {
+    weft::JoinHandle<void> waiter;
+    {
+      weft::SemaphoreGuard held = co_await s.acquire();
+      waiter = weft::spawn([](weft::Semaphore& s) -> weft::Task<void> {
+        weft::SemaphoreGuard g = co_await s.acquire();
+      }(s));
+      co_await until([&] { return s.wait_stats().waiting == 1; });
+      const weft::RuntimeMetrics m = weft::current_runtime().metrics();
+      const auto* db = exposed(m.waits, "db slots", "semaphore");
+      EXPECT_NE(db, nullptr);
+      if (db) {
+        EXPECT_EQ(db->stats.waiting, 1u);
+      }
+    }
+    co_await waiter;
+  }(s));
+  const weft::RuntimeMetrics m = rt.metrics();
+  const auto* db = exposed(m.waits, "db slots", "semaphore");
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(db->stats.waits, 1u);
+  EXPECT_EQ(db->stats.ended, 1u);
+  EXPECT_NE(weft::metrics::prometheus_text(rt.metrics())
+                .find("weft_sync_waits_total{name=\"db slots\",kind=\"semaphore\"} 1\n"),
+            std::string::npos);
+  exposure.reset();
+  EXPECT_FALSE(exposure);
+  EXPECT_EQ(exposed(rt.metrics().waits, "db slots", "semaphore"), nullptr);
+  EXPECT_EQ(weft::metrics::prometheus_text(rt.metrics()).find("db slots"), std::string::npos);
+}
+
+TEST(ExposedWaits, AQueueShowsBothSidesAndAMutexAndAPoolTheirKinds) {
+  weft::Queue<int> q(1);
+  weft::Mutex mu;
+  weft::PoolHooks<int> hooks;
+  hooks.create = []() -> weft::Task<int> { co_return 1; };
+  weft::Pool<int> pool(std::move(hooks), weft::PoolOptions{});
+  weft::metrics::Exposure a = weft::metrics::expose("jobs", q);
+  weft::metrics::Exposure b = weft::metrics::expose("state", mu);
+  weft::metrics::Exposure c = weft::metrics::expose("conns", pool);
+  const auto w = weft::metrics::exposed_waits();
+  EXPECT_NE(exposed(w, "jobs", "queue get"), nullptr);
+  EXPECT_NE(exposed(w, "jobs", "queue put"), nullptr);
+  EXPECT_NE(exposed(w, "state", "mutex"), nullptr);
+  EXPECT_NE(exposed(w, "conns", "pool"), nullptr);
+  weft::run([](weft::Pool<int>& p) -> weft::Task<void> { co_await p.close(); }(pool),
+            {.workers = 1});
+}
+
+TEST(ExposedWaits, ANameExposedTwiceAnEmptyNameOrSourceIsRejected) {
+  weft::Semaphore s(1), t(1);
+  weft::metrics::Exposure first = weft::metrics::expose("db", s);
+  EXPECT_THROW((void)weft::metrics::expose("db", t), std::invalid_argument);
+  EXPECT_THROW((void)weft::metrics::expose("", t), std::invalid_argument);
+  EXPECT_THROW((void)weft::metrics::expose_waits("x", {}), std::invalid_argument);
+  std::vector<weft::metrics::WaitSource> no_read;
+  no_read.push_back({"semaphore", {}});
+  EXPECT_THROW((void)weft::metrics::expose_waits("x", std::move(no_read)), std::invalid_argument);
+  weft::metrics::Exposure moved = std::move(first);
+  EXPECT_FALSE(first);  // NOLINT(bugprone-use-after-move): a moved-from Exposure is empty
+  moved.reset();
+  weft::metrics::Exposure again = weft::metrics::expose("db", t);  // the name is free again
+  EXPECT_TRUE(again);
+}
+
+TEST(ExposedWaits, SnapshotsWhileExposuresComeAndGoOnOtherThreads) {
+  weft::Semaphore s(1);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) (void)weft::metrics::exposed_waits();
+  });
+  for (int i = 0; i < 2'000; ++i) {
+    weft::metrics::Exposure e = weft::metrics::expose("churn", s);
+  }
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(exposed(weft::metrics::exposed_waits(), "churn", "semaphore"), nullptr);
 }

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string_view>
+#include <vector>
 
 namespace weft::profile {
 namespace {
@@ -100,6 +101,19 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
+// The exposed primitives' queues of a step: [{"name": …, "kind": …, "waiting": …}, …].
+std::string json_queues(const std::vector<QueueLoad>& queues) {
+  std::string out = "[";
+  for (const QueueLoad& q : queues) {
+    if (out.size() > 1) out += ", ";
+    out += "{\"name\": " + json_string(q.name) + ", \"kind\": " + json_string(q.kind) +
+           ", \"waiting\": " + format("%.3f", q.waiting) +
+           ", \"waits_per_second\": " + format("%.1f", q.waits_per_second) +
+           ", \"mean_wait_us\": " + format("%.3f", q.mean_wait * 1e6) + "}";
+  }
+  return out + "]";
+}
+
 std::string json_step(const StepResult& s) {
   std::string out =
       "{\"concurrency\": " + std::to_string(s.concurrency) +
@@ -123,7 +137,8 @@ std::string json_step(const StepResult& s) {
          ", \"steals_per_second\": " + format("%.1f", t.steals_per_second) +
          ", \"parks_per_second\": " + format("%.1f", t.parks_per_second) +
          ", \"scheduling_delay_p99_us\": " +
-         (t.scheduling_delay_p99 ? format("%.3f", *t.scheduling_delay_p99 * 1e6) : "null") + "}}";
+         (t.scheduling_delay_p99 ? format("%.3f", *t.scheduling_delay_p99 * 1e6) : "null") +
+         ", \"queues\": " + json_queues(t.queues) + "}}";
 }
 
 std::string json_usl(const std::optional<UslFit>& fit) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace weft::profile {
 namespace {
@@ -17,9 +18,13 @@ constexpr double kSaturated = 0.85;
 // for something the runtime does (a long poll ahead of them, a worker that sleeps).
 constexpr double kLongDelay = 1e-3;
 
+// A primitive's queue with at least this many tasks waiting on average limits the
+// throughput: requests stand in it rather than run.
+constexpr double kLongQueue = 1.0;
+
 struct Sample {
   std::string_view name;
-  std::string_view labels;  // between the braces, empty without
+  std::vector<std::pair<std::string, std::string>> labels;  // unescaped values
   double value = 0;
 };
 
@@ -44,19 +49,47 @@ double parse_value(std::string_view text, std::string_view line) {
   return v;
 }
 
+// The labels of `line` from just after its '{': `key="value",...}`, values unescaped (\\,
+// \", \n). Returns the position after the closing brace.
+std::size_t parse_labels(std::string_view line, std::size_t at, Sample& s) {
+  const auto bad = [&line](const char* what) {
+    return std::runtime_error(std::string("metrics: ") + what + " in line \"" +
+                              std::string(line) + "\"");
+  };
+  while (true) {
+    if (at >= line.size()) throw bad("unclosed labels");
+    if (line[at] == '}') return at + 1;
+    const std::size_t eq = line.find("=\"", at);
+    if (eq == std::string_view::npos) throw bad("a label without a quoted value");
+    std::string key(line.substr(at, eq - at));
+    std::string value;
+    std::size_t i = eq + 2;
+    for (;; ++i) {
+      if (i >= line.size()) throw bad("an unclosed label value");
+      const char c = line[i];
+      if (c == '"') break;
+      if (c == '\\') {
+        if (++i >= line.size()) throw bad("an unclosed label value");
+        value += line[i] == 'n' ? '\n' : line[i];
+      } else {
+        value += c;
+      }
+    }
+    s.labels.emplace_back(std::move(key), std::move(value));
+    at = i + 1;
+    if (at < line.size() && line[at] == ',') ++at;
+  }
+}
+
 // "name{labels} value" or "name value".
 Sample parse_sample(std::string_view line) {
   Sample s;
   const std::size_t brace = line.find('{');
   const std::size_t space = line.find(' ');
   if (brace != std::string_view::npos && (space == std::string_view::npos || brace < space)) {
-    const std::size_t close = line.find('}', brace);
-    if (close == std::string_view::npos) {
-      throw std::runtime_error("metrics: unclosed labels in line \"" + std::string(line) + "\"");
-    }
     s.name = line.substr(0, brace);
-    s.labels = line.substr(brace + 1, close - brace - 1);
-    s.value = parse_value(trim(line.substr(close + 1)), line);
+    const std::size_t after = parse_labels(line, brace + 1, s);
+    s.value = parse_value(trim(line.substr(after)), line);
   } else {
     if (space == std::string_view::npos) {
       throw std::runtime_error("metrics: no value in line \"" + std::string(line) + "\"");
@@ -67,19 +100,28 @@ Sample parse_sample(std::string_view line) {
   return s;
 }
 
-// The value of label `key` in `labels` (`worker="3",le="0.5"`), empty if absent.
-std::string_view label(std::string_view labels, std::string_view key) {
-  const std::string pattern = std::string(key) + "=\"";
-  const std::size_t at = labels.find(pattern);
-  if (at == std::string_view::npos) return {};
-  const std::size_t from = at + pattern.size();
-  const std::size_t to = labels.find('"', from);
-  return to == std::string_view::npos ? std::string_view() : labels.substr(from, to - from);
+// The value of label `key` of `s`, empty if absent.
+std::string_view label(const Sample& s, std::string_view key) {
+  for (const auto& [k, v] : s.labels) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+// The page's entry for the primitive `s` is labelled with, made if new.
+WaitSample& wait_sample(std::vector<WaitSample>& waits, const Sample& s) {
+  const std::string_view name = label(s, "name");
+  const std::string_view kind = label(s, "kind");
+  for (WaitSample& w : waits) {
+    if (w.name == name && w.kind == kind) return w;
+  }
+  waits.push_back(WaitSample{std::string(name), std::string(kind)});
+  return waits.back();
 }
 
 // Sets per-worker `values[worker]` from a sample with a worker label.
 void set_worker(std::vector<double>& values, const Sample& s) {
-  const std::string w(label(s.labels, "worker"));
+  const std::string w(label(s, "worker"));
   char* end = nullptr;
   const unsigned long i = std::strtoul(w.c_str(), &end, 10);
   if (w.empty() || *end != '\0' || i > 4096) {
@@ -135,9 +177,13 @@ RuntimeSample parse_runtime_sample(std::string_view text) {
     } else if (s.name == "weft_worker_parks_total") {
       r.parks += static_cast<std::uint64_t>(s.value);
     } else if (s.name == "weft_scheduling_delay_seconds_bucket") {
-      const std::string_view le = label(s.labels, "le");
+      const std::string_view le = label(s, "le");
       r.scheduling_delay.buckets.emplace_back(parse_value(le, line),
                                               static_cast<std::uint64_t>(s.value));
+    } else if (s.name == "weft_sync_waits_total") {
+      wait_sample(r.waits, s).waits = static_cast<std::uint64_t>(s.value);
+    } else if (s.name == "weft_sync_wait_seconds_total") {
+      wait_sample(r.waits, s).wait_seconds = s.value;
     }
   }
   if (!uptime) {
@@ -177,8 +223,53 @@ TargetLoad load_between(const RuntimeSample& before, const RuntimeSample& after)
   bool any = false;
   const double p99 = quantile(before.scheduling_delay, after.scheduling_delay, 0.99, any);
   if (any) load.scheduling_delay_p99 = p99;
+  for (const WaitSample& a : after.waits) {
+    for (const WaitSample& b : before.waits) {
+      if (a.name != b.name || a.kind != b.kind) continue;
+      const double waited = std::max(a.wait_seconds - b.wait_seconds, 0.0);
+      const double waits = a.waits >= b.waits ? static_cast<double>(a.waits - b.waits) : 0.0;
+      load.queues.push_back(QueueLoad{a.name, a.kind, waited / load.seconds,
+                                      waits / load.seconds, waits > 0 ? waited / waits : 0.0});
+    }
+  }
   return load;
 }
+
+namespace {
+
+// The exposed primitive with the longest queue on average, if it is long enough to be the
+// limit. A queue's getters waiting is a starved consumer, not a saturated resource.
+const QueueLoad* longest_queue(const TargetLoad& l) {
+  const QueueLoad* longest = nullptr;
+  for (const QueueLoad& q : l.queues) {
+    if (q.kind == "queue get") continue;
+    if (!longest || q.waiting > longest->waiting) longest = &q;
+  }
+  return longest && longest->waiting >= kLongQueue ? longest : nullptr;
+}
+
+std::string queue_verdict(const QueueLoad& q, double cpu) {
+  char numbers[96];
+  std::snprintf(numbers, sizeof(numbers), "%.1f %s waited on average, %.2f ms each", q.waiting,
+                q.kind == "queue put" ? "producers" : "tasks", q.mean_wait * 1e3);
+  const std::string what = q.kind == "queue put" ? "the queue \"" + q.name + "\"'s consumers"
+                                                 : "the " + q.kind + " \"" + q.name + "\"";
+  std::string fix;
+  if (q.kind == "semaphore") {
+    fix = "more permits, or less time holding one";
+  } else if (q.kind == "mutex") {
+    fix = "hold the lock shorter, or split what it guards";
+  } else if (q.kind == "pool") {
+    fix = "a larger pool, or less time holding an object";
+  } else if (q.kind == "queue put") {
+    fix = "more consumers, or faster ones (the queue is full)";
+  } else {
+    fix = "more of it, or less time holding it";
+  }
+  return what + ": " + numbers + " while the CPUs computed " + percent(cpu) + " — " + fix;
+}
+
+}  // namespace
 
 std::string saturated_resource(const TargetLoad& l) {
   const std::string workers = std::to_string(l.workers) + (l.workers == 1 ? " worker" : " workers");
@@ -191,6 +282,7 @@ std::string saturated_resource(const TargetLoad& l) {
            percent(l.max_cpu) + " of the time, the mean " + percent(l.cpu) +
            " — the load is not spread (connections on one reactor; see steals)";
   }
+  if (const QueueLoad* q = longest_queue(l)) return queue_verdict(*q, l.cpu);
   if (l.scheduling_delay_p99 && *l.scheduling_delay_p99 >= kLongDelay) {
     char ms[32];
     std::snprintf(ms, sizeof(ms), "%.1f ms", *l.scheduling_delay_p99 * 1e3);
@@ -200,7 +292,7 @@ std::string saturated_resource(const TargetLoad& l) {
   }
   return "not the target's runtime: its " + workers + " computed " + percent(l.cpu) +
          " of the time — the limit is outside it (a lock, semaphore or pool the requests wait "
-         "on, the network, the load generator, or another process on the same CPUs)";
+         "on that is not exposed with weft::metrics::expose, the network, the load generator, or another process on the same CPUs)";
 }
 
 }  // namespace weft::profile

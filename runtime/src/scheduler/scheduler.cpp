@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "weft/runtime/exposed_waits.hpp"
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/errors.hpp"
 
@@ -101,6 +102,7 @@ RuntimeMetrics Scheduler::metrics() const {
   m.blocking_jobs = pool.submitted;
   m.offload_jobs = offload_jobs_.load(std::memory_order_relaxed);
   m.sample_every = sample_every_;
+  m.waits = metrics::exposed_waits();
   return m;
 }
 

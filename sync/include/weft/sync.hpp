@@ -7,6 +7,7 @@
 #include "weft/sync/channel_error.hpp"
 #include "weft/sync/condition.hpp"
 #include "weft/sync/event.hpp"
+#include "weft/sync/expose.hpp"
 #include "weft/sync/latch.hpp"
 #include "weft/sync/lifo_queue.hpp"
 #include "weft/sync/mutex.hpp"

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "weft/runtime/wait_stats.hpp"
+
 namespace weft {
 
 /// A histogram of durations with log-scale buckets: bucket 0 holds [0, 256) ns, bucket i
@@ -83,6 +85,9 @@ struct RuntimeMetrics {
   /// poll, it counts as runnable from that poll's end.
   DurationHistogram scheduling_delay;
   std::uint32_t sample_every = 0;  ///< one poll and one wake-up in this many is timed
+  /// The primitives exposed by name (weft::metrics::expose, exposed_waits.hpp): the
+  /// process's, on every runtime's snapshot.
+  std::vector<metrics::NamedWaitStats> waits;
 };
 
 }  // namespace weft

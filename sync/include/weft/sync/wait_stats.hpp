@@ -1,32 +1,15 @@
-// What the waits on one sync primitive come to: how many tasks had to wait, how many wait
-// now and at most, for how long — the queue in front of a semaphore, a mutex or a queue that
-// a server's requests stand in when it stops scaling (docs/guide.md, "Finding your
-// concurrency limit"). Opt-in per primitive (`track_waits()`): only waits are counted, so an
-// acquisition that does not wait costs nothing either way, and a tracked wait costs two
-// clock reads.
+// The counters behind a sync primitive's wait_stats() (WaitStats, weft/runtime/wait_stats.hpp).
+// Opt-in per primitive (`track_waits()`): only waits are counted, so an acquisition that does
+// not wait costs nothing either way, and a tracked wait costs two clock reads.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
-namespace weft {
+#include "weft/runtime/wait_stats.hpp"
 
-/// A snapshot of one primitive's (or one side of a queue's) waits since tracking began.
-struct WaitStats {
-  bool tracked = false;           ///< track_waits() was called; all zero otherwise
-  std::uint64_t waits = 0;        ///< waits begun: a task or thread that found it unavailable
-  std::uint64_t ended = 0;        ///< waits over, woken or cancelled
-  std::uint64_t cancelled = 0;    ///< of those, ended by a cancellation (a timeout too)
-  std::uint64_t waiting = 0;      ///< waiting now (waits − ended)
-  std::uint64_t max_waiting = 0;  ///< the most waiting at once
-  std::chrono::nanoseconds wait_time{0};  ///< the ended waits' time, summed
-  std::chrono::nanoseconds max_wait{0};   ///< the longest ended wait
-  /// The ended waits' mean time; zero if none ended.
-  std::chrono::nanoseconds mean_wait() const noexcept {
-    return ended ? wait_time / static_cast<std::int64_t>(ended) : std::chrono::nanoseconds(0);
-  }
-};
+namespace weft {
 
 namespace detail {
 
