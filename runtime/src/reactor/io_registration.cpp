@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
+#include "weft/runtime/detail/wait_counters.hpp"
 #include "weft/runtime/errors.hpp"
 
 namespace weft::detail {
@@ -179,19 +181,61 @@ void dispatch_io_event(std::uint64_t data, std::uint32_t events) noexcept {
 
 namespace weft {
 
+namespace detail {
+
+/// A registration's wait counters, one per direction. A wait begins under the slot's lock
+/// and ends when its task resumes, so two tasks (a reader and a writer, or two readers on
+/// two workers) may count at once: the spin lock keeps WaitCounters' one writer at a time.
+struct IoWaitCounters {
+  SpinLock lock;
+  WaitCounters dir[2];
+};
+
+}  // namespace detail
+
+namespace {
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 IoRegistration::IoRegistration(IoRegistration&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       // Relaxed: moving must not race a wait (the documented rule), so no other thread
       // touches either registration now.
-      slot_(o.slot_.exchange(nullptr, std::memory_order_relaxed)) {}
+      slot_(o.slot_.exchange(nullptr, std::memory_order_relaxed)),
+      counters_(o.counters_.exchange(nullptr, std::memory_order_relaxed)) {}
 
 IoRegistration& IoRegistration::operator=(IoRegistration&& o) noexcept {
   if (this != &o) {
     reset();
     fd_ = std::exchange(o.fd_, -1);
     slot_.store(o.slot_.exchange(nullptr, std::memory_order_relaxed), std::memory_order_relaxed);
+    delete counters_.exchange(o.counters_.exchange(nullptr, std::memory_order_relaxed),
+                              std::memory_order_relaxed);
   }
   return *this;
+}
+
+IoRegistration::~IoRegistration() {
+  reset();
+  delete counters_.load(std::memory_order_relaxed);
+}
+
+void IoRegistration::track_waits() {
+  if (counters_.load(std::memory_order_acquire)) return;
+  auto* fresh = new detail::IoWaitCounters;
+  detail::IoWaitCounters* none = nullptr;
+  if (!counters_.compare_exchange_strong(none, fresh, std::memory_order_acq_rel)) delete fresh;
+}
+
+WaitStats IoRegistration::wait_stats(Interest interest) const noexcept {
+  const detail::IoWaitCounters* c = counters_.load(std::memory_order_acquire);
+  return c ? c->dir[static_cast<int>(interest)].snapshot() : WaitStats{};
 }
 
 void IoRegistration::reset() noexcept {
@@ -332,6 +376,12 @@ bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h,
     cancelled_ = true;
     return false;
   }
+  if (detail::IoWaitCounters* c = reg_->counters_.load(std::memory_order_acquire)) {
+    counted_ = c;  // before the link: the frame is the waker's after it
+    began_ns_ = steady_ns();
+    std::lock_guard count(c->lock);
+    c->dir[dir].began();
+  }
   slot_->link(this, dir);
   return true;  // published: the frame is not touched again
 }
@@ -347,6 +397,11 @@ void IoRegistration::WaitAwaiter::cancel_wait(detail::Waiter* base) noexcept {
 }
 
 void IoRegistration::WaitAwaiter::await_resume() {
+  if (counted_) {
+    const std::int64_t waited = steady_ns() - began_ns_;
+    std::lock_guard count(counted_->lock);
+    counted_->dir[static_cast<int>(interest_)].ended(waited, cancelled_);
+  }
   if (cancelled_) {
     task_->take_cancel();
     throw CancelledError();

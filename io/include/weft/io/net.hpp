@@ -4,6 +4,7 @@
 #include "weft/io/net/address.hpp"
 #include "weft/io/net/any_stream.hpp"
 #include "weft/io/net/byte_stream.hpp"
+#include "weft/io/net/expose.hpp"
 #include "weft/io/net/resolve.hpp"
 #include "weft/io/net/server.hpp"
 #include "weft/io/net/socket.hpp"

@@ -37,6 +37,7 @@
 #include <cstdint>
 
 #include "weft/runtime/detail/task_header.hpp"
+#include "weft/runtime/wait_stats.hpp"
 
 namespace weft {
 
@@ -44,8 +45,9 @@ namespace weft {
 enum class Interest : std::uint8_t { kRead = 0, kWrite = 1 };
 
 namespace detail {
-class Worker;   // a runtime worker (runtime/src/scheduler/scheduler.hpp)
-struct IoSlot;  // the reactor's state of one registration (runtime/src/reactor/io_slot.hpp)
+class Worker;           // a runtime worker (runtime/src/scheduler/scheduler.hpp)
+struct IoSlot;          // the reactor's state of one registration (runtime/src/reactor/io_slot.hpp)
+struct IoWaitCounters;  // track_waits()'s counters (runtime/src/reactor/io_registration.cpp)
 }  // namespace detail
 
 /// A file descriptor's registration with the reactor. Does not own the fd. Move-only.
@@ -59,7 +61,7 @@ class IoRegistration {
   IoRegistration(IoRegistration&& o) noexcept;
   IoRegistration& operator=(IoRegistration&& o) noexcept;
   /// Deregisters (see reset()).
-  ~IoRegistration() { reset(); }
+  ~IoRegistration();
   IoRegistration(const IoRegistration&) = delete;
   IoRegistration& operator=(const IoRegistration&) = delete;
 
@@ -99,6 +101,15 @@ class IoRegistration {
   /// thread; throws as register_here.
   void register_on(std::size_t worker);
 
+  /// Counts the waits for readiness from now on, each direction apart (a wait that
+  /// suspends; one an edge ends at once is not one): a counted wait costs two clock reads
+  /// and a spin lock. The counters stay with the registration (moves too) until it is
+  /// destroyed. Any thread.
+  void track_waits();
+  /// The waits for `interest` counted since track_waits(); all zero (`tracked` false) before
+  /// it. Any thread; a snapshot.
+  WaitStats wait_stats(Interest interest) const noexcept;
+
  private:
   friend class WaitAwaiter;
   void release(bool fd_open) noexcept;             // reset's and reset_closed's
@@ -112,6 +123,8 @@ class IoRegistration {
   /// second task waiting at the same time spins until the slot is published). Acquire loads
   /// pair with the release store that publishes the registered slot.
   std::atomic<detail::IoSlot*> slot_{nullptr};
+  /// track_waits()'s, made once and owned; acquire loads pair with its publishing CAS.
+  std::atomic<detail::IoWaitCounters*> counters_{nullptr};
 };
 
 /// Awaiter of IoRegistration::wait. Not movable once awaited.
@@ -135,6 +148,8 @@ class [[nodiscard]] IoRegistration::WaitAwaiter : detail::Waiter {
   WaitAwaiter* prev_ = nullptr;  // the slot's waiter list, guarded by its lock
   WaitAwaiter* next_ = nullptr;
   WaitAwaiter* wake_next_ = nullptr;  // the poller's private list of claimed nodes
+  detail::IoWaitCounters* counted_ = nullptr;  // a counted wait's counters (track_waits)
+  std::int64_t began_ns_ = 0;                  // and when it began
   std::uint32_t seq_;
   Interest interest_;
   bool linked_ = false;

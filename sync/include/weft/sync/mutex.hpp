@@ -43,7 +43,7 @@
 
 #include "weft/runtime/task.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
-#include "weft/sync/wait_stats.hpp"
+#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft {
 
@@ -109,7 +109,7 @@ class Mutex {
   void unlock();
   /// True while the mutex is held. Any thread; a snapshot.
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) & kLocked; }
-  /// Counts the waits for it from now on (wait_stats.hpp; each wait then costs two clock
+  /// Counts the waits for it from now on (weft/runtime/wait_stats.hpp; each wait then costs two clock
   /// reads, an acquisition that does not wait nothing). Any thread.
   void track_waits();
   /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any

@@ -14,7 +14,7 @@
 
 #include "weft/sync/detail/fifo_queue.hpp"
 #include "weft/sync/queue_errors.hpp"
-#include "weft/sync/wait_stats.hpp"
+#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft {
 
@@ -100,7 +100,7 @@ class Queue {
   std::size_t maxsize() const noexcept { return impl_.maxsize(); }
 
   /// Counts the waits of get() (for an item) and of put() (for room) from now on
-  /// (wait_stats.hpp: each wait then costs two clock reads). Any thread.
+  /// (weft/runtime/wait_stats.hpp: each wait then costs two clock reads). Any thread.
   void track_waits() { impl_.track_waits(); }
   /// The get() waits counted since track_waits(): consumers waiting for producers. Any
   /// thread; a snapshot.

@@ -95,6 +95,15 @@ class Socket {
   /// The reactor registration (for operations this class lacks).
   IoRegistration& registration() noexcept { return reg_; }
 
+  /// Counts this socket's waits from now on — for data or a connection (reads, accepts)
+  /// and for room in its send buffer (writes, connect) apart; only waits that suspend: a
+  /// counted one costs two clock reads (IoRegistration::track_waits). Any thread.
+  void track_waits() { reg_.track_waits(); }
+  /// The read (and accept) waits counted since track_waits(). Any thread; a snapshot.
+  WaitStats read_wait_stats() const noexcept { return reg_.wait_stats(Interest::kRead); }
+  /// The write (and connect) waits counted since track_waits(). Any thread; a snapshot.
+  WaitStats write_wait_stats() const noexcept { return reg_.wait_stats(Interest::kWrite); }
+
   /// "what ADDR" for error messages: the peer's address if connected, else the local one.
   std::string describe(const char* what) const;
 

@@ -238,7 +238,7 @@ class FifoQueue {
   bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
   std::size_t maxsize() const noexcept { return maxsize_; }
 
-  /// Counts the getters' and the putters' waits from now on (wait_stats.hpp).
+  /// Counts the getters' and the putters' waits from now on (weft/runtime/wait_stats.hpp).
   void track_waits() {
     WaitCounters* g = get_tracking_.make();
     WaitCounters* p = put_tracking_.make();

@@ -29,7 +29,7 @@
 #include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/detail/spin_lock.hpp"
 #include "weft/runtime/detail/task_header.hpp"
-#include "weft/sync/wait_stats.hpp"
+#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft::detail {
 

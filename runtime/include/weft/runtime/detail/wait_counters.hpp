@@ -1,6 +1,7 @@
-// The counters behind a sync primitive's wait_stats() (WaitStats, weft/runtime/wait_stats.hpp).
-// Opt-in per primitive (`track_waits()`): only waits are counted, so an acquisition that does
-// not wait costs nothing either way, and a tracked wait costs two clock reads.
+// The counters behind a sync primitive's or a socket's wait_stats() (WaitStats,
+// weft/runtime/wait_stats.hpp). Opt-in per object (`track_waits()`): only waits are counted,
+// so an operation that does not wait costs nothing either way, and a tracked wait costs two
+// clock reads.
 #pragma once
 
 #include <atomic>
