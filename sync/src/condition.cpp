@@ -32,6 +32,12 @@ std::coroutine_handle<> suspend_on(Aw& aw, std::coroutine_handle<> h, std::sourc
 
 }  // namespace
 
+void Condition::track_waits() {
+  detail::WaitCounters* c = tracking_.make();
+  std::lock_guard lk(lock_);
+  waiters_.count_waits(c);
+}
+
 Condition::~Condition() {
   lock_.lock();
   std::size_t n = waiters_.size();

@@ -8,6 +8,12 @@
 
 namespace weft {
 
+void Event::track_waits() {
+  detail::WaitCounters* c = tracking_.make();
+  std::lock_guard lk(lock_);
+  waiters_.count_waits(c);
+}
+
 Event::~Event() {
   lock_.lock();
   std::size_t n = waiters_.size();

@@ -129,6 +129,19 @@ TEST(TargetLoad, NamesAnExposedSemaphoreWhoseQueueIsLong) {
       << weft::profile::saturated_resource(l);
 }
 
+TEST(TargetLoad, WaitsForAnEventADataOrAnItemAreNotTheLimit) {
+  const TargetLoad l = weft::profile::load_between(
+      sample_at(1, 0.1, 0.1, 0,
+                {waited("ready", "event", 0, 0), waited("peer", "socket read", 0, 0),
+                 waited("jobs", "queue get", 0, 0)}),
+      sample_at(2, 0.2, 0.3, 0,
+                {waited("ready", "event", 10, 1), waited("peer", "socket read", 10, 1),
+                 waited("jobs", "queue get", 10, 1)}));
+  ASSERT_EQ(l.queues.size(), 3u);
+  EXPECT_EQ(weft::profile::saturated_resource(l).rfind("not the target's runtime", 0), 0u)
+      << weft::profile::saturated_resource(l);
+}
+
 TEST(TargetLoad, AShortQueueIsNotTheLimit) {
   const TargetLoad l = weft::profile::load_between(
       sample_at(1, 0.1, 0.1, 0, {waited("db", "mutex", 10, 0.01)}),

@@ -259,3 +259,71 @@ TEST(ExposedWaits, SnapshotsWhileExposuresComeAndGoOnOtherThreads) {
   reader.join();
   EXPECT_EQ(exposed(weft::metrics::exposed_waits(), "churn", "semaphore"), nullptr);
 }
+
+TEST(WaitStats, AnEventAndAConditionCountTheirWaitersUntilTheyAreWoken) {
+  weft::Event e;
+  weft::Condition c;
+  e.track_waits();
+  c.track_waits();
+  weft::run(
+      [](weft::Event& e, weft::Condition& c) -> weft::Task<void> {
+        std::vector<weft::JoinHandle<void>> waiters;
+        for (int i = 0; i < 3; ++i) {
+          waiters.push_back(weft::spawn([](weft::Event& e) -> weft::Task<void> {
+            co_await e.wait();
+          }(e)));
+        }
+        waiters.push_back(weft::spawn([](weft::Condition& c) -> weft::Task<void> {
+          weft::MutexGuard g = co_await c.lock();
+          co_await c.wait(g);
+        }(c)));
+        co_await until([&] { return e.wait_stats().waiting == 3 && c.wait_stats().waiting == 1; });
+        e.set();
+        {
+          weft::MutexGuard g = co_await c.lock();
+          c.notify();
+        }
+        for (auto& h : waiters) co_await h;
+        co_await e.wait();  // set: not a wait
+      }(e, c),
+      {.workers = 2});
+  EXPECT_EQ(e.wait_stats().waits, 3u);
+  EXPECT_EQ(e.wait_stats().ended, 3u);
+  EXPECT_EQ(e.wait_stats().max_waiting, 3u);
+  EXPECT_EQ(c.wait_stats().waits, 1u);
+  EXPECT_EQ(c.wait_stats().ended, 1u);
+}
+
+TEST(WaitStats, LifoAndPriorityQueuesCountBothSides) {
+  weft::LifoQueue<int> lifo(1);
+  weft::PriorityQueue<int> prio(1);
+  lifo.track_waits();
+  prio.track_waits();
+  weft::run(
+      [](weft::LifoQueue<int>& lifo, weft::PriorityQueue<int>& prio) -> weft::Task<void> {
+        auto getter = weft::spawn([](weft::LifoQueue<int>& q) -> weft::Task<int> {
+          co_return co_await q.get();
+        }(lifo));
+        co_await until([&] { return lifo.get_wait_stats().waiting == 1; });
+        co_await lifo.put(1);
+        EXPECT_EQ(co_await getter, 1);
+        co_await prio.put(1);
+        auto putter = weft::spawn([](weft::PriorityQueue<int>& q) -> weft::Task<void> {
+          co_await q.put(2);
+        }(prio));
+        co_await until([&] { return prio.put_wait_stats().waiting == 1; });
+        EXPECT_EQ(co_await prio.get(), 1);
+        co_await putter;
+      }(lifo, prio),
+      {.workers = 2});
+  EXPECT_EQ(lifo.get_wait_stats().waits, 1u);
+  EXPECT_EQ(lifo.put_wait_stats().waits, 0u);
+  EXPECT_EQ(prio.put_wait_stats().waits, 1u);
+  EXPECT_EQ(prio.put_wait_stats().ended, 1u);
+  EXPECT_EQ(prio.get_wait_stats().waits, 0u);
+  weft::metrics::Exposure a = weft::metrics::expose("stack", lifo);
+  weft::metrics::Exposure b = weft::metrics::expose("ready", prio);
+  const auto w = weft::metrics::exposed_waits();
+  EXPECT_NE(exposed(w, "stack", "queue get"), nullptr);
+  EXPECT_NE(exposed(w, "ready", "queue put"), nullptr);
+}

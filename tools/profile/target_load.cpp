@@ -237,12 +237,19 @@ TargetLoad load_between(const RuntimeSample& before, const RuntimeSample& after)
 
 namespace {
 
+// Whether waits of `kind` stand in front of a capacity. Those that wait for something to
+// happen — an item (a queue's getters: a starved consumer), a flag, a notification, a peer's
+// data — are idle, not saturated.
+bool waits_for_capacity(const std::string& kind) {
+  return kind != "queue get" && kind != "event" && kind != "condition" && kind != "socket read";
+}
+
 // The exposed primitive with the longest queue on average, if it is long enough to be the
-// limit. A queue's getters waiting is a starved consumer, not a saturated resource.
+// limit.
 const QueueLoad* longest_queue(const TargetLoad& l) {
   const QueueLoad* longest = nullptr;
   for (const QueueLoad& q : l.queues) {
-    if (q.kind == "queue get") continue;
+    if (!waits_for_capacity(q.kind)) continue;
     if (!longest || q.waiting > longest->waiting) longest = &q;
   }
   return longest && longest->waiting >= kLongQueue ? longest : nullptr;
@@ -252,8 +259,9 @@ std::string queue_verdict(const QueueLoad& q, double cpu) {
   char numbers[96];
   std::snprintf(numbers, sizeof(numbers), "%.1f %s waited on average, %.2f ms each", q.waiting,
                 q.kind == "queue put" ? "producers" : "tasks", q.mean_wait * 1e3);
-  const std::string what = q.kind == "queue put" ? "the queue \"" + q.name + "\"'s consumers"
-                                                 : "the " + q.kind + " \"" + q.name + "\"";
+  const std::string what = q.kind == "queue put"      ? "the queue \"" + q.name + "\"'s consumers"
+                           : q.kind == "socket write" ? "the socket \"" + q.name + "\"'s writes"
+                                                      : "the " + q.kind + " \"" + q.name + "\"";
   std::string fix;
   if (q.kind == "semaphore") {
     fix = "more permits, or less time holding one";
@@ -263,6 +271,8 @@ std::string queue_verdict(const QueueLoad& q, double cpu) {
     fix = "a larger pool, or less time holding an object";
   } else if (q.kind == "queue put") {
     fix = "more consumers, or faster ones (the queue is full)";
+  } else if (q.kind == "socket write") {
+    fix = "the peer or the network takes the bytes slower than they are sent";
   } else {
     fix = "more of it, or less time holding it";
   }

@@ -74,8 +74,9 @@ struct TargetLoad {
 TargetLoad load_between(const RuntimeSample& before, const RuntimeSample& after);
 
 /// The resource the load points at, in a sentence: the workers' CPUs when they are nearly
-/// all busy, one worker's when the load is not spread, an exposed semaphore, mutex, pool or
-/// full queue when tasks stood in its queue (one or more waiting on average), the run queues
+/// all busy, one worker's when the load is not spread, an exposed semaphore, mutex, pool, full
+/// queue or socket's writes when tasks stood in its queue (one or more waiting on average;
+/// not waits for an event, a notification, an item or a peer's data), the run queues
 /// when tasks wait long to be polled on idle CPUs, else something outside the runtime.
 std::string saturated_resource(const TargetLoad& load);
 

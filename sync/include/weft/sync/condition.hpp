@@ -78,6 +78,13 @@ class Condition {
   /// Wakes every waiting task. Throws UsageError if the mutex is not locked.
   void notify_all();
 
+  /// Counts the waits for a notification from now on (not the mutex's re-acquisition: that
+  /// is the mutex's, Mutex::track_waits). Any thread.
+  void track_waits();
+  /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
+  /// thread; a snapshot.
+  WaitStats wait_stats() const noexcept { return tracking_.snapshot(); }
+
  private:
   void notify_up_to(std::size_t n, const char* what);
 
@@ -85,6 +92,7 @@ class Condition {
   Mutex* m_;
   detail::SpinLock lock_;
   detail::WaiterList waiters_;  // guarded by lock_
+  detail::WaitTracking tracking_;
 };
 
 /// The awaiter of Condition::wait(). Movable until it is awaited.

@@ -36,10 +36,18 @@ class Event {
   /// point while it waits.
   WaitAwaiter wait() noexcept;
 
+  /// Counts the waits for the flag from now on (weft/runtime/wait_stats.hpp: each wait then
+  /// costs two clock reads). Any thread.
+  void track_waits();
+  /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
+  /// thread; a snapshot.
+  WaitStats wait_stats() const noexcept { return tracking_.snapshot(); }
+
  private:
   std::atomic<bool> set_{false};
   detail::SpinLock lock_;
   detail::WaiterList waiters_;  // guarded by lock_
+  detail::WaitTracking tracking_;
 };
 
 /// The awaiter of Event::wait(). Movable until it is awaited.

@@ -98,6 +98,15 @@ class LifoQueue {
   /// The bound given at construction (0: unbounded).
   std::size_t maxsize() const noexcept { return impl_.maxsize(); }
 
+  /// Counts the waits of get() (for an item) and of put() (for room) from now on
+  /// (weft/runtime/wait_stats.hpp: each wait then costs two clock reads). Any thread.
+  void track_waits() { impl_.track_waits(); }
+  /// The get() waits counted since track_waits(): consumers waiting for producers. Any
+  /// thread; a snapshot.
+  WaitStats get_wait_stats() const noexcept { return impl_.get_wait_stats(); }
+  /// The put() waits counted since track_waits(): producers held back by a full queue.
+  WaitStats put_wait_stats() const noexcept { return impl_.put_wait_stats(); }
+
  private:
   Impl impl_;
 };

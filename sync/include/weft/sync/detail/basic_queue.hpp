@@ -250,6 +250,17 @@ class BasicQueue {
   bool full() const noexcept { return maxsize_ > 0 && qsize() >= maxsize_; }
   std::size_t maxsize() const noexcept { return maxsize_; }
 
+  /// Counts the getters' and the putters' waits from now on (weft/runtime/wait_stats.hpp).
+  void track_waits() {
+    WaitCounters* g = get_tracking_.make();
+    WaitCounters* p = put_tracking_.make();
+    std::lock_guard lk(lock_);
+    getters_.count_waits(g);
+    putters_.count_waits(p);
+  }
+  WaitStats get_wait_stats() const noexcept { return get_tracking_.snapshot(); }
+  WaitStats put_wait_stats() const noexcept { return put_tracking_.snapshot(); }
+
  private:
   enum Outcome { kDone, kWouldWait, kShutDown };
 
@@ -296,6 +307,8 @@ class BasicQueue {
   WaiterList putters_;                  // guarded by lock_
   WaiterList joiners_;                  // guarded by lock_
   std::size_t maxsize_;
+  WaitTracking get_tracking_;
+  WaitTracking put_tracking_;
 
  public:
   /// The awaiter of put(); the public queue derives its own PutAwaiter from it. Movable
