@@ -1,18 +1,20 @@
 # Install rules: the static libraries, the public headers, the CMake package (weft::runtime,
-# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::weft for find_package(weft)),
+# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::profile, weft::weft for
+# find_package(weft)),
 # weft.pc for pkg-config, and a Debian package (cpack -G DEB). Included from the top-level
 # CMakeLists when WEFT_INSTALL.
 include(CMakePackageConfigHelpers)
 
 set(WEFT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/weft")
 
-install(TARGETS weft_runtime weft_sync weft_io weft_tls weft_http weft_pg weft
+install(TARGETS weft_runtime weft_sync weft_io weft_tls weft_http weft_pg weft weft_profile
         EXPORT weftTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
-# The three include trees merge into one include/weft/.
+# The four include trees merge into one include/weft/.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/runtime/include/"
                   "${PROJECT_SOURCE_DIR}/sync/include/"
                   "${PROJECT_SOURCE_DIR}/io/include/"
+                  "${PROJECT_SOURCE_DIR}/tools/profile/include/"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 # The exported targets carry what the static libraries need at the final link (Threads,
 # TBB, liburing, OpenSSL for weft::tls, libpq for weft::pg) and the public compile options

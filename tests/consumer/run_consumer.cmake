@@ -1,7 +1,8 @@
 # cmake -P run_consumer.cmake: builds tests/consumer/main.cpp as a separate project would and
 # runs it. MODE is one of
 #   find_package      cmake --install the build tree into WORK_DIR/prefix, then a CMake
-#                     project with find_package(weft) and CMAKE_PREFIX_PATH;
+#                     project with find_package(weft) and CMAKE_PREFIX_PATH (which also
+#                     builds and runs profile_main.cpp on weft::profile);
 #   add_subdirectory  a CMake project with add_subdirectory(WEFT_SOURCE_DIR) and no options;
 #   pkg_config        cmake --install, then one compiler command with
 #                     $(pkg-config --cflags --libs weft) and PKG_CONFIG_PATH.
@@ -30,7 +31,7 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
   run("cmake --install" "${CMAKE_COMMAND}" --install "${WEFT_BUILD_DIR}" --prefix "${prefix}")
   # Only what a user needs lands in the prefix: headers, static libraries, the packages.
   foreach(f include/weft/weft.hpp include/weft/runtime/task.hpp include/weft/sync/queue.hpp
-            include/weft/io/net/tcp.hpp)
+            include/weft/io/net/tcp.hpp include/weft/profile/coroutine_target.hpp)
     if(NOT EXISTS "${prefix}/${f}")
       message(FATAL_ERROR "the install has no ${f}")
     endif()
@@ -156,5 +157,14 @@ set(expected "gather: 9 16\nqueue: 6\ntcp: echo: hello\nfile: weft\ndone\n")
 if(NOT rc EQUAL 0 OR NOT out STREQUAL expected)
   message(FATAL_ERROR "the consumer exited with ${rc}, printing\n${out}\nexpected\n"
                       "${expected}\nstderr:\n${err}")
+endif()
+if(MODE STREQUAL "find_package")
+  execute_process(COMMAND "${build}/weft_profile_consumer" RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  set(expected "profile: yield, 2 steps, requests made, 0 errors\n")
+  if(NOT rc EQUAL 0 OR NOT out STREQUAL expected)
+    message(FATAL_ERROR "the profiler's consumer exited with ${rc}, printing\n${out}\n"
+                        "expected\n${expected}\nstderr:\n${err}")
+  endif()
 endif()
 message(STATUS "${MODE}: the consumer built and printed the expected transcript")

@@ -14,11 +14,11 @@
 
 #include <weft/weft.hpp>
 
-#include "closed_loop.hpp"
+#include "weft/profile/closed_loop.hpp"
 #include "limited_server.hpp"
-#include "profile.hpp"
-#include "report.hpp"
-#include "tcp_echo_target.hpp"
+#include "weft/profile/profile.hpp"
+#include "weft/profile/report.hpp"
+#include "weft/profile/tcp_echo_target.hpp"
 
 using namespace std::chrono_literals;
 using weft::net::BufferedStream;

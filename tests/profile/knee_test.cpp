@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "knee.hpp"
+#include "weft/profile/knee.hpp"
 
 using weft::profile::find_knee;
 using weft::profile::Knee;

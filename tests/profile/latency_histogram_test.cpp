@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "latency_histogram.hpp"
+#include "weft/profile/latency_histogram.hpp"
 
 using weft::profile::LatencyHistogram;
 

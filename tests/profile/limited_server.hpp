@@ -10,7 +10,7 @@
 
 #include <weft/weft.hpp>
 
-#include "tcp_echo_target.hpp"
+#include "weft/profile/tcp_echo_target.hpp"
 
 namespace weft_test::profile {
 

@@ -15,10 +15,10 @@
 #include <weft/weft.hpp>
 
 #include "limited_server.hpp"
-#include "open_loop.hpp"
-#include "profile.hpp"
-#include "report.hpp"
-#include "tcp_echo_target.hpp"
+#include "weft/profile/open_loop.hpp"
+#include "weft/profile/profile.hpp"
+#include "weft/profile/report.hpp"
+#include "weft/profile/tcp_echo_target.hpp"
 
 using namespace std::chrono_literals;
 using weft::profile::Profile;

@@ -11,8 +11,8 @@
 
 #include <weft/weft.hpp>
 
-#include "plot.hpp"
-#include "profile.hpp"
+#include "weft/profile/plot.hpp"
+#include "weft/profile/profile.hpp"
 
 using weft::profile::Profile;
 using weft::profile::StepResult;

@@ -14,11 +14,11 @@
 #include <weft/runtime/prometheus.hpp>
 #include <weft/weft.hpp>
 
-#include "coroutine_target.hpp"
+#include "weft/profile/coroutine_target.hpp"
 #include "limited_server.hpp"
-#include "profile.hpp"
-#include "report.hpp"
-#include "target_load.hpp"
+#include "weft/profile/profile.hpp"
+#include "weft/profile/report.hpp"
+#include "weft/profile/target_load.hpp"
 
 using namespace std::chrono_literals;
 using weft::profile::Profile;

@@ -12,12 +12,12 @@
 #include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
-#include "closed_loop.hpp"
-#include "coroutine_target.hpp"
-#include "http_target.hpp"
+#include "weft/profile/closed_loop.hpp"
+#include "weft/profile/coroutine_target.hpp"
+#include "weft/profile/http_target.hpp"
 #include "limited_server.hpp"
-#include "profile.hpp"
-#include "report.hpp"
+#include "weft/profile/profile.hpp"
+#include "weft/profile/report.hpp"
 
 using namespace std::chrono_literals;
 using weft::profile::CoroutineTarget;

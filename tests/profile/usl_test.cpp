@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "usl.hpp"
+#include "weft/profile/usl.hpp"
 
 using weft::profile::fit_usl;
 using weft::profile::UslFit;

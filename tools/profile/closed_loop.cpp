@@ -1,5 +1,5 @@
 // run_step: the connect phase, the looping tasks and the merge; see closed_loop.hpp.
-#include "closed_loop.hpp"
+#include "weft/profile/closed_loop.hpp"
 
 #include <chrono>
 #include <memory>
@@ -9,7 +9,7 @@
 
 #include <weft/runtime/gather.hpp>
 
-#include "requests.hpp"
+#include "weft/profile/requests.hpp"
 
 namespace weft::profile {
 namespace {

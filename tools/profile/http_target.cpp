@@ -1,6 +1,6 @@
 // HttpTarget's session: one http::Client limited to one connection, each request's body
 // read to its end (so the connection goes back for the next request).
-#include "http_target.hpp"
+#include "weft/profile/http_target.hpp"
 
 #include <stdexcept>
 #include <utility>

@@ -1,5 +1,5 @@
 // find_knee: the scaling rule, the plateau rule and the latency cross-check of knee.hpp.
-#include "knee.hpp"
+#include "weft/profile/knee.hpp"
 
 #include <algorithm>
 #include <stdexcept>

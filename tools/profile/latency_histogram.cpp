@@ -1,5 +1,5 @@
 // LatencyHistogram: the bucket arithmetic (see the header for the layout).
-#include "latency_histogram.hpp"
+#include "weft/profile/latency_histogram.hpp"
 
 #include <algorithm>
 #include <bit>

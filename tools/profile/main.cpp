@@ -37,11 +37,11 @@
 #include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
-#include "http_target.hpp"
-#include "plot.hpp"
-#include "profile.hpp"
-#include "report.hpp"
-#include "tcp_echo_target.hpp"
+#include "weft/profile/http_target.hpp"
+#include "weft/profile/plot.hpp"
+#include "weft/profile/profile.hpp"
+#include "weft/profile/report.hpp"
+#include "weft/profile/tcp_echo_target.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // run_rate_step: the schedule, the sessions and the merge; see open_loop.hpp.
-#include "open_loop.hpp"
+#include "weft/profile/open_loop.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 
 #include <weft/runtime/gather.hpp>
 
-#include "requests.hpp"
+#include "weft/profile/requests.hpp"
 
 namespace weft::profile {
 namespace {

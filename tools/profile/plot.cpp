@@ -1,5 +1,5 @@
 // gnuplot_script and write_plot; see plot.hpp.
-#include "plot.hpp"
+#include "weft/profile/plot.hpp"
 
 #include <cstdio>
 #include <fstream>

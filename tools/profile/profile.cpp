@@ -1,5 +1,5 @@
 // run_profile and analyse; see profile.hpp.
-#include "profile.hpp"
+#include "weft/profile/profile.hpp"
 
 #include <stdexcept>
 #include <utility>

@@ -1,5 +1,5 @@
 // markdown_report and json_report; see report.hpp.
-#include "report.hpp"
+#include "weft/profile/report.hpp"
 
 #include <cstdio>
 #include <string_view>

@@ -1,5 +1,5 @@
 // try_request, try_reconnect, connect_all; see requests.hpp.
-#include "requests.hpp"
+#include "weft/profile/requests.hpp"
 
 #include <chrono>
 #include <exception>

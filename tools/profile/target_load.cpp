@@ -1,5 +1,5 @@
 // parse_runtime_sample, load_between and saturated_resource; see target_load.hpp.
-#include "target_load.hpp"
+#include "weft/profile/target_load.hpp"
 
 #include <algorithm>
 #include <cmath>

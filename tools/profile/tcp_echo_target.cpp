@@ -1,5 +1,5 @@
 // TcpEchoTarget's session: write the payload, read as many bytes back, compare.
-#include "tcp_echo_target.hpp"
+#include "weft/profile/tcp_echo_target.hpp"
 
 #include <algorithm>
 #include <span>

@@ -1,5 +1,5 @@
 // fit_usl: closed-form λ inside a grid-then-pattern search over (σ, κ); see usl.hpp.
-#include "usl.hpp"
+#include "weft/profile/usl.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <weft/runtime/task.hpp>
 #include <weft/runtime/time.hpp>
 
-#include "target.hpp"
+#include "weft/profile/target.hpp"
 
 namespace weft::profile {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "profile.hpp"
+#include "weft/profile/profile.hpp"
 
 namespace weft::profile {
 

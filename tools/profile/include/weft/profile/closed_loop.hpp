@@ -18,9 +18,9 @@
 #include <weft/runtime/task.hpp>
 #include <weft/runtime/time.hpp>
 
-#include "latency_histogram.hpp"
-#include "target.hpp"
-#include "target_load.hpp"
+#include "weft/profile/latency_histogram.hpp"
+#include "weft/profile/target.hpp"
+#include "weft/profile/target_load.hpp"
 
 namespace weft::profile {
 

@@ -12,7 +12,8 @@
 //                                                                   {1, 2, 4, 8, 16}});
 //   std::fputs(weft::profile::markdown_report(p).c_str(), stdout);
 //
-// Link the CMake target weft_profile (tools/profile).
+// Link the CMake target weft::profile (find_package(weft COMPONENTS profile), or
+// add_subdirectory of weft).
 #pragma once
 
 #include <functional>
@@ -21,7 +22,7 @@
 #include <string>
 #include <utility>
 
-#include "target.hpp"
+#include "weft/profile/target.hpp"
 
 namespace weft::profile {
 

@@ -9,7 +9,7 @@
 
 #include <weft/runtime/task.hpp>
 
-#include "profile.hpp"
+#include "weft/profile/profile.hpp"
 
 namespace weft::profile {
 

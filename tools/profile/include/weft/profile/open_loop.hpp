@@ -22,8 +22,8 @@
 #include <weft/runtime/task.hpp>
 #include <weft/runtime/time.hpp>
 
-#include "closed_loop.hpp"
-#include "target.hpp"
+#include "weft/profile/closed_loop.hpp"
+#include "weft/profile/target.hpp"
 
 namespace weft::profile {
 

@@ -11,11 +11,11 @@
 #include <weft/runtime/task.hpp>
 #include <weft/runtime/time.hpp>
 
-#include "closed_loop.hpp"
-#include "knee.hpp"
-#include "open_loop.hpp"
-#include "target.hpp"
-#include "usl.hpp"
+#include "weft/profile/closed_loop.hpp"
+#include "weft/profile/knee.hpp"
+#include "weft/profile/open_loop.hpp"
+#include "weft/profile/target.hpp"
+#include "weft/profile/usl.hpp"
 
 namespace weft::profile {
 

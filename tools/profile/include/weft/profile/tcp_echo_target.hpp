@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "target.hpp"
+#include "weft/profile/target.hpp"
 
 namespace weft::profile {
 

@@ -10,7 +10,7 @@
 
 #include <weft/io/http.hpp>
 
-#include "target.hpp"
+#include "weft/profile/target.hpp"
 
 namespace weft::profile {
 
