@@ -10,7 +10,9 @@ The server is any command (split like a shell would, run without one) that print
 reference epoll-echo-server, and weft's echo server alike. For every repetition the script
 starts the server, reads the port from that line, runs echo-loadgen with
 "--host HOST --port PORT" and --loadgen-args, and reads the server's user+system CPU time
-from /proc/PID/stat just before and just after the load generator ran. Then it stops the
+from /proc/PID/stat just before and just after the load generator ran, and where the
+server's and the load generator's threads waited (run-queue wait and context switches from
+/proc/PID/task/TID/schedstat and status). Then it stops the
 server with SIGTERM (SIGKILL if it is still there after --stop-timeout).
 
 cpu_ns_per_rt is that CPU time divided by all the round trips the load generator made,
@@ -84,6 +86,56 @@ def cpu_seconds(pid):
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_totals(pid):
+    """(run ns, run-queue wait ns, voluntary switches, involuntary switches) of process
+    `pid`, summed over its threads now (/proc/PID/task/TID/schedstat and status); None once
+    the process is gone. A thread that ended takes its counts with it."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    run = wait = voluntary = involuntary = 0
+    for tid in tids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        run += int(fields[0])
+        wait += int(fields[1])
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                voluntary += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                involuntary += int(line.split()[1])
+    return run, wait, voluntary, involuntary
+
+
+class SchedSampler(threading.Thread):
+    """Reads sched_totals(pid) every `interval` seconds until the process is gone or stop()
+    is called; `last` is the latest reading (the last interval before an exit is missed)."""
+
+    def __init__(self, pid, interval=0.01):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.last = pid, interval, None
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            totals = sched_totals(self.pid)
+            if totals is None:
+                return
+            # The counters only grow while the process lives; an exited one (a zombie not yet
+            # reaped) reads as less, and is not its last reading.
+            if self.last is None or totals[0] >= self.last[0]:
+                self.last = totals
+            self.stopped.wait(self.interval)
+
+    def stop(self):
+        self.stopped.set()
+        self.join()
+
+
 def parse_loadgen_output(text):
     """The key=value pairs of echo-loadgen's machine-readable line."""
     for line in text.splitlines():
@@ -116,18 +168,27 @@ def run_once(server_cmd, loadgen_cmd, start_timeout=10.0, run_timeout=300.0,
         drainer.start()
         command = loadgen_cmd + ["--host", host, "--port", str(port)]
         cpu_before = cpu_seconds(server.pid)
+        sched_before = sched_totals(server.pid)
+        loadgen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        sampler = SchedSampler(loadgen.pid)
+        sampler.start()
         try:
-            loadgen = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
-                                     text=True, timeout=run_timeout)
+            out, err = loadgen.communicate(timeout=run_timeout)
         except subprocess.TimeoutExpired as error:
+            loadgen.kill()
+            loadgen.communicate()
             raise EchoRunError(f"load generator still running after {run_timeout} s") from error
+        finally:
+            sampler.stop()
         if server.poll() is not None:
             raise EchoRunError(f"server died during the run (status {server.returncode})")
         cpu_after = cpu_seconds(server.pid)
+        sched_after = sched_totals(server.pid)
         if loadgen.returncode != 0:
             raise EchoRunError(f"load generator failed (status {loadgen.returncode}):\n"
-                               f"{loadgen.stdout}{loadgen.stderr}")
-        result = parse_loadgen_output(loadgen.stdout)
+                               f"{out}{err}")
+        result = parse_loadgen_output(out)
         status = stop_server(server, stop_timeout)
         if status != 0:
             raise EchoRunError(f"server exited with status {status} after SIGTERM")
@@ -142,6 +203,18 @@ def run_once(server_cmd, loadgen_cmd, start_timeout=10.0, run_timeout=300.0,
     round_trips = result["round_trips"] + result["warmup_round_trips"]
     result["cpu_ns_per_rt"] = (cpu_after - cpu_before) * 1e9 / round_trips
     result["server_cpu_s"] = cpu_after - cpu_before
+    # Where the time went besides computing: how long the threads that had work waited for a
+    # CPU (run-queue wait), and how often they gave one up (voluntary: to wait) or had it
+    # taken (involuntary: preempted), for the server during the run and for the load
+    # generator over its life (sampled every 10 ms: its last moments are missed).
+    if sched_before and sched_after:
+        result["srv_runq_ns_per_rt"] = (sched_after[1] - sched_before[1]) / round_trips
+        result["srv_vcsw"] = sched_after[2] - sched_before[2]
+        result["srv_nvcsw"] = sched_after[3] - sched_before[3]
+    if sampler.last:
+        result["lg_runq_ns_per_rt"] = sampler.last[1] / round_trips
+        result["lg_vcsw"] = sampler.last[2]
+        result["lg_nvcsw"] = sampler.last[3]
     return result
 
 
@@ -168,9 +241,14 @@ def run(server, loadgen_args="", loadgen=None, reps=1, **timeouts):
 
 
 def format_row(label, values):
-    return (f"{label:>6}  {values['rt_per_sec']:>12.0f} rt/s  p50 {values['p50_us']:9.1f} us  "
-            f"p99 {values['p99_us']:9.1f} us  p99.9 {values['p999_us']:9.1f} us  "
-            f"server cpu {values['cpu_ns_per_rt']:8.0f} ns/rt")
+    row = (f"{label:>6}  {values['rt_per_sec']:>12.0f} rt/s  p50 {values['p50_us']:9.1f} us  "
+           f"p99 {values['p99_us']:9.1f} us  p99.9 {values['p999_us']:9.1f} us  "
+           f"server cpu {values['cpu_ns_per_rt']:8.0f} ns/rt")
+    if "srv_runq_ns_per_rt" in values and "lg_runq_ns_per_rt" in values:
+        row += (f"  runq srv/lg {values['srv_runq_ns_per_rt']:6.0f}/"
+                f"{values['lg_runq_ns_per_rt']:6.0f} ns/rt  nvcsw srv/lg "
+                f"{values['srv_nvcsw']}/{values['lg_nvcsw']}")
+    return row
 
 
 def main():
