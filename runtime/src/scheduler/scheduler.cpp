@@ -59,6 +59,7 @@ Scheduler::Scheduler(RuntimeOptions options)
   if (options_.stall_threshold.count() < 0) {
     throw std::invalid_argument("weft::Runtime: stall_threshold must not be negative");
   }
+  if (clock_.is_virtual()) grace_fds_.reserve(n);
   workers_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, static_cast<unsigned>(i), n));

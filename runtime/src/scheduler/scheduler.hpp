@@ -40,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include <poll.h>
 #include <time.h>
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -359,6 +360,9 @@ class Scheduler {
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
   std::size_t jobs_in_flight() const noexcept { return jobs_.load(std::memory_order_acquire); }
   std::mutex& virtual_clock_mutex() noexcept { return virtual_mu_; }
+  /// Room for one pollfd per worker, for the virtual clock's grace (advance_virtual_clock),
+  /// reserved at construction so that a jump allocates nothing; under virtual_clock_mutex.
+  std::vector<pollfd>& grace_fds() noexcept { return grace_fds_; }
   /// Workers parked for longer than kWatchMs, so watching nobody (Worker::park,
   /// call_a_watcher).
   std::atomic<int>& unwatched_sleepers() noexcept { return unwatched_sleepers_; }
@@ -389,6 +393,7 @@ class Scheduler {
   BlockingJob* offload_head_ = nullptr;  // guarded by offload_mu_
   BlockingJob* offload_tail_ = nullptr;
   std::mutex virtual_mu_;  // one worker at a time moves the virtual clock
+  std::vector<pollfd> grace_fds_;  // guarded by virtual_mu_
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
   // Tracing, guarded by trace_mu_: one ring per worker, made by the first start and kept

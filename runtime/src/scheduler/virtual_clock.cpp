@@ -47,7 +47,8 @@ bool Worker::advance_virtual_clock() noexcept {
   // jumps, give it kIoGrace of real time to arrive, when any worker has fds registered (a
   // request on loopback would otherwise meet its timeout, not its answer).
   if (idle.unparked() == 0 && !sched_.any_work_visible()) {
-    std::vector<pollfd> fds;
+    std::vector<pollfd>& fds = sched_.grace_fds();  // reserved: no allocation here
+    fds.clear();
     for (auto& w : sched_.workers()) {
       if (w->has_io_.load(std::memory_order_relaxed)) fds.push_back({w->remote().epfd, POLLIN, 0});
     }
