@@ -193,16 +193,6 @@ struct IoWaitCounters {
 
 }  // namespace detail
 
-namespace {
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 IoRegistration::IoRegistration(IoRegistration&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       // Relaxed: moving must not race a wait (the documented rule), so no other thread
@@ -378,7 +368,7 @@ bool IoRegistration::WaitAwaiter::await_suspend(std::coroutine_handle<> h,
   }
   if (detail::IoWaitCounters* c = reg_->counters_.load(std::memory_order_acquire)) {
     counted_ = c;  // before the link: the frame is the waker's after it
-    began_ns_ = steady_ns();
+    began_ns_ = detail::steady_now_ns();
     std::lock_guard count(c->lock);
     c->dir[dir].began();
   }
@@ -398,7 +388,7 @@ void IoRegistration::WaitAwaiter::cancel_wait(detail::Waiter* base) noexcept {
 
 void IoRegistration::WaitAwaiter::await_resume() {
   if (counted_) {
-    const std::int64_t waited = steady_ns() - began_ns_;
+    const std::int64_t waited = detail::steady_now_ns() - began_ns_;
     std::lock_guard count(counted_->lock);
     counted_->dir[static_cast<int>(interest_)].ended(waited, cancelled_);
   }

@@ -14,6 +14,13 @@ namespace weft {
 
 namespace detail {
 
+/// The clock wait times are measured in (steady_clock), in nanoseconds.
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 /// One list's counters: written under the primitive's lock that guards the list (relaxed
 /// loads and stores, no read-modify-write: one writer at a time), read relaxed by any
 /// thread, so a snapshot is not a transaction.

@@ -181,17 +181,12 @@ class WaiterList {
     w->prev = w->next = nullptr;
     w->linked = false;
   }
-  static std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   void began(SyncWaiter* w) noexcept {
     counters_->began();
-    w->wait_began_ns = now_ns();
+    w->wait_began_ns = steady_now_ns();
   }
   void ended(SyncWaiter* w, bool cancelled) noexcept {
-    counters_->ended(now_ns() - w->wait_began_ns, cancelled);
+    counters_->ended(steady_now_ns() - w->wait_began_ns, cancelled);
   }
 
   SyncWaiter* head_ = nullptr;
