@@ -21,9 +21,8 @@ weft::profile::ProfileOptions options() {
 }  // namespace
 
 int main() {
-  weft::profile::CoroutineTarget target("yield", []() -> weft::Task<void> {
-    co_await weft::yield_now();
-  });
+  weft::profile::CoroutineTarget target("yield",
+                                        []() -> weft::Task<void> { co_await weft::yield_now(); });
   const weft::profile::Profile p =
       weft::run(weft::profile::run_profile(target, options()), {.workers = 1});
   bool requests = true;
@@ -32,6 +31,6 @@ int main() {
     requests = requests && s.requests > 0;
     errors += static_cast<int>(s.errors);
   }
-  std::printf("profile: %s, %zu steps, requests %s, %d errors\n", p.target.c_str(),
-              p.steps.size(), requests ? "made" : "missing", errors);
+  std::printf("profile: %s, %zu steps, requests %s, %d errors\n", p.target.c_str(), p.steps.size(),
+              requests ? "made" : "missing", errors);
 }

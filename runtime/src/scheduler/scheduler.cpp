@@ -14,9 +14,9 @@
 #include <string>
 #include <thread>
 
-#include "weft/runtime/exposed_waits.hpp"
 #include "scheduler/scheduler.hpp"
 #include "weft/runtime/errors.hpp"
+#include "weft/runtime/exposed_waits.hpp"
 
 namespace weft::detail {
 

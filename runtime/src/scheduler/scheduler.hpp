@@ -392,7 +392,7 @@ class Scheduler {
   std::mutex offload_mu_;
   BlockingJob* offload_head_ = nullptr;  // guarded by offload_mu_
   BlockingJob* offload_tail_ = nullptr;
-  std::mutex virtual_mu_;  // one worker at a time moves the virtual clock
+  std::mutex virtual_mu_;          // one worker at a time moves the virtual clock
   std::vector<pollfd> grace_fds_;  // guarded by virtual_mu_
   std::mutex shutdown_mu_;
   bool shut_down_ = false;

@@ -147,7 +147,7 @@ class [[nodiscard]] IoRegistration::WaitAwaiter : detail::Waiter {
   detail::TaskHeader* task_ = nullptr;
   WaitAwaiter* prev_ = nullptr;  // the slot's waiter list, guarded by its lock
   WaitAwaiter* next_ = nullptr;
-  WaitAwaiter* wake_next_ = nullptr;  // the poller's private list of claimed nodes
+  WaitAwaiter* wake_next_ = nullptr;           // the poller's private list of claimed nodes
   detail::IoWaitCounters* counted_ = nullptr;  // a counted wait's counters (track_waits)
   std::int64_t began_ns_ = 0;                  // and when it began
   std::uint32_t seq_;

@@ -66,11 +66,11 @@ inline Exposure expose(std::string name, Condition& c) {
 /// Exposes a Queue's, LifoQueue's or PriorityQueue's get() waits as kind "queue get" and its
 /// put() waits as "queue put".
 template <class Q>
-  requires requires(Q& q) {
-    q.track_waits();
-    q.get_wait_stats();
-    q.put_wait_stats();
-  }
+requires requires(Q& q) {
+  q.track_waits();
+  q.get_wait_stats();
+  q.put_wait_stats();
+}
 Exposure expose(std::string name, Q& q) {
   q.track_waits();
   std::vector<WaitSource> sources;

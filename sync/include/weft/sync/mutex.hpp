@@ -41,9 +41,9 @@
 #include <mutex>
 #include <source_location>
 
+#include "weft/runtime/detail/wait_counters.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/sync/detail/waiter_list.hpp"
-#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft {
 
@@ -109,8 +109,8 @@ class Mutex {
   void unlock();
   /// True while the mutex is held. Any thread; a snapshot.
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) & kLocked; }
-  /// Counts the waits for it from now on (weft/runtime/wait_stats.hpp; each wait then costs two clock
-  /// reads, an acquisition that does not wait nothing). Any thread.
+  /// Counts the waits for it from now on (weft/runtime/wait_stats.hpp; each wait then costs two
+  /// clock reads, an acquisition that does not wait nothing). Any thread.
   void track_waits();
   /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
   /// thread; a snapshot.

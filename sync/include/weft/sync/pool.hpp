@@ -28,13 +28,13 @@
 
 #include "weft/runtime/cancel.hpp"
 #include "weft/runtime/detail/context.hpp"
+#include "weft/runtime/detail/wait_counters.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/task.hpp"
 #include "weft/runtime/time.hpp"
 #include "weft/sync/detail/pool_core.hpp"
 #include "weft/sync/pool_errors.hpp"
 #include "weft/sync/pool_options.hpp"
-#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft {
 
@@ -159,8 +159,8 @@ class Pool {
   std::size_t in_use() const noexcept { return core_->in_use(); }
   /// Tasks waiting in acquire() for an object. Any thread.
   std::size_t waiting() const noexcept { return core_->waiting(); }
-  /// Counts the waits of acquire() from now on (weft/runtime/wait_stats.hpp: each wait then costs two
-  /// clock reads). Any thread.
+  /// Counts the waits of acquire() from now on (weft/runtime/wait_stats.hpp: each wait then costs
+  /// two clock reads). Any thread.
   void track_waits() { core_->track_waits(); }
   /// The acquire() waits counted since track_waits(). Any thread; a snapshot.
   WaitStats wait_stats() const noexcept { return core_->wait_stats(); }

@@ -12,9 +12,9 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/runtime/detail/wait_counters.hpp"
 #include "weft/sync/detail/fifo_queue.hpp"
 #include "weft/sync/queue_errors.hpp"
-#include "weft/runtime/detail/wait_counters.hpp"
 
 namespace weft {
 

@@ -14,8 +14,8 @@
 #include <cstddef>
 #include <source_location>
 
-#include "weft/sync/detail/waiter_list.hpp"
 #include "weft/runtime/detail/wait_counters.hpp"
+#include "weft/sync/detail/waiter_list.hpp"
 
 namespace weft {
 
@@ -73,8 +73,8 @@ class Semaphore {
   bool locked() const noexcept { return value() == 0; }
   /// The number of free permits. Any thread; a snapshot.
   std::ptrdiff_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
-  /// Counts the waits for it from now on (weft/runtime/wait_stats.hpp; each wait then costs two clock
-  /// reads, an acquisition that does not wait nothing). Any thread.
+  /// Counts the waits for it from now on (weft/runtime/wait_stats.hpp; each wait then costs two
+  /// clock reads, an acquisition that does not wait nothing). Any thread.
   void track_waits();
   /// The waits counted since track_waits(); all zero (`tracked` false) before it. Any
   /// thread; a snapshot.

@@ -31,9 +31,9 @@ inline Exposure expose(std::string name, net::Socket& s) {
 
 /// Exposes the socket of a TcpStream, TcpListener, UdpSocket, UnixStream or UnixListener.
 template <class S>
-  requires requires(S& s) {
-    { s.socket() } -> std::same_as<net::Socket&>;
-  }
+requires requires(S& s) {
+  { s.socket() } -> std::same_as<net::Socket&>;
+}
 Exposure expose(std::string name, S& stream) {
   return expose(std::move(name), stream.socket());
 }
