@@ -19,7 +19,9 @@ using weft::net::SocketAddress;
 using weft::net::TcpListener;
 using weft::net::TcpStream;
 
-TcpListener listen_local() { return TcpListener::bind(SocketAddress::ip("127.0.0.1", 0)); }
+TcpListener listen_local() {
+  return TcpListener::bind(SocketAddress::ip("127.0.0.1", 0));
+}
 
 /// Yields (bounded) until `ready()` holds.
 template <class Ready>

@@ -582,7 +582,8 @@ TEST(Tcp, AcceptWhenOutOfFileDescriptorsBacksOffAndServesOnceOneIsFree) {
       // UBSan checks the thread's vptr by writing to a pipe, which then fails and makes it
       // report a valid object as having an invalid vptr (a sanitizer artifact, 1 run in 9
       // on one CPU).
-      {.workers = 1, .clock = weft::ClockKind::Virtual,
+      {.workers = 1,
+       .clock = weft::ClockKind::Virtual,
        .stall_threshold = std::chrono::milliseconds(0)});
 }
 

@@ -14,8 +14,8 @@
 
 #include <weft/weft.hpp>
 
-#include "weft/profile/closed_loop.hpp"
 #include "limited_server.hpp"
+#include "weft/profile/closed_loop.hpp"
 #include "weft/profile/profile.hpp"
 #include "weft/profile/report.hpp"
 #include "weft/profile/tcp_echo_target.hpp"

@@ -14,8 +14,8 @@
 #include <weft/runtime/prometheus.hpp>
 #include <weft/weft.hpp>
 
-#include "weft/profile/coroutine_target.hpp"
 #include "limited_server.hpp"
+#include "weft/profile/coroutine_target.hpp"
 #include "weft/profile/profile.hpp"
 #include "weft/profile/report.hpp"
 #include "weft/profile/target_load.hpp"
@@ -143,9 +143,9 @@ TEST(TargetLoad, WaitsForAnEventADataOrAnItemAreNotTheLimit) {
 }
 
 TEST(TargetLoad, AShortQueueIsNotTheLimit) {
-  const TargetLoad l = weft::profile::load_between(
-      sample_at(1, 0.1, 0.1, 0, {waited("db", "mutex", 10, 0.01)}),
-      sample_at(2, 0.2, 0.3, 0, {waited("db", "mutex", 20, 0.02)}));
+  const TargetLoad l =
+      weft::profile::load_between(sample_at(1, 0.1, 0.1, 0, {waited("db", "mutex", 10, 0.01)}),
+                                  sample_at(2, 0.2, 0.3, 0, {waited("db", "mutex", 20, 0.02)}));
   EXPECT_EQ(weft::profile::saturated_resource(l).rfind("not the target's runtime", 0), 0u)
       << weft::profile::saturated_resource(l);
 }

@@ -12,10 +12,10 @@
 #include <weft/io/http.hpp>
 #include <weft/weft.hpp>
 
+#include "limited_server.hpp"
 #include "weft/profile/closed_loop.hpp"
 #include "weft/profile/coroutine_target.hpp"
 #include "weft/profile/http_target.hpp"
-#include "limited_server.hpp"
 #include "weft/profile/profile.hpp"
 #include "weft/profile/report.hpp"
 

@@ -269,9 +269,8 @@ TEST(WaitStats, AnEventAndAConditionCountTheirWaitersUntilTheyAreWoken) {
       [](weft::Event& e, weft::Condition& c) -> weft::Task<void> {
         std::vector<weft::JoinHandle<void>> waiters;
         for (int i = 0; i < 3; ++i) {
-          waiters.push_back(weft::spawn([](weft::Event& e) -> weft::Task<void> {
-            co_await e.wait();
-          }(e)));
+          waiters.push_back(
+              weft::spawn([](weft::Event& e) -> weft::Task<void> { co_await e.wait(); }(e)));
         }
         waiters.push_back(weft::spawn([](weft::Condition& c) -> weft::Task<void> {
           weft::MutexGuard g = co_await c.lock();
@@ -301,16 +300,14 @@ TEST(WaitStats, LifoAndPriorityQueuesCountBothSides) {
   prio.track_waits();
   weft::run(
       [](weft::LifoQueue<int>& lifo, weft::PriorityQueue<int>& prio) -> weft::Task<void> {
-        auto getter = weft::spawn([](weft::LifoQueue<int>& q) -> weft::Task<int> {
-          co_return co_await q.get();
-        }(lifo));
+        auto getter = weft::spawn(
+            [](weft::LifoQueue<int>& q) -> weft::Task<int> { co_return co_await q.get(); }(lifo));
         co_await until([&] { return lifo.get_wait_stats().waiting == 1; });
         co_await lifo.put(1);
         EXPECT_EQ(co_await getter, 1);
         co_await prio.put(1);
-        auto putter = weft::spawn([](weft::PriorityQueue<int>& q) -> weft::Task<void> {
-          co_await q.put(2);
-        }(prio));
+        auto putter = weft::spawn(
+            [](weft::PriorityQueue<int>& q) -> weft::Task<void> { co_await q.put(2); }(prio));
         co_await until([&] { return prio.put_wait_stats().waiting == 1; });
         EXPECT_EQ(co_await prio.get(), 1);
         co_await putter;

@@ -53,8 +53,8 @@ double parse_value(std::string_view text, std::string_view line) {
 // \", \n). Returns the position after the closing brace.
 std::size_t parse_labels(std::string_view line, std::size_t at, Sample& s) {
   const auto bad = [&line](const char* what) {
-    return std::runtime_error(std::string("metrics: ") + what + " in line \"" +
-                              std::string(line) + "\"");
+    return std::runtime_error(std::string("metrics: ") + what + " in line \"" + std::string(line) +
+                              "\"");
   };
   while (true) {
     if (at >= line.size()) throw bad("unclosed labels");
@@ -228,8 +228,8 @@ TargetLoad load_between(const RuntimeSample& before, const RuntimeSample& after)
       if (a.name != b.name || a.kind != b.kind) continue;
       const double waited = std::max(a.wait_seconds - b.wait_seconds, 0.0);
       const double waits = a.waits >= b.waits ? static_cast<double>(a.waits - b.waits) : 0.0;
-      load.queues.push_back(QueueLoad{a.name, a.kind, waited / load.seconds,
-                                      waits / load.seconds, waits > 0 ? waited / waits : 0.0});
+      load.queues.push_back(QueueLoad{a.name, a.kind, waited / load.seconds, waits / load.seconds,
+                                      waits > 0 ? waited / waits : 0.0});
     }
   }
   return load;
@@ -302,7 +302,8 @@ std::string saturated_resource(const TargetLoad& l) {
   }
   return "not the target's runtime: its " + workers + " computed " + percent(l.cpu) +
          " of the time — the limit is outside it (a lock, semaphore or pool the requests wait "
-         "on that is not exposed with weft::metrics::expose, the network, the load generator, or another process on the same CPUs)";
+         "on that is not exposed with weft::metrics::expose, the network, the load generator, or "
+         "another process on the same CPUs)";
 }
 
 }  // namespace weft::profile
