@@ -29,7 +29,8 @@ enum class Unit : std::uint8_t {
   kNanoseconds,  // written in seconds
 };
 
-/// One counter or gauge family, read from an `M` (WorkerMetrics or RuntimeMetrics).
+/// One counter or gauge family, read from an `M` (WorkerMetrics, RuntimeMetrics or an exposed
+/// primitive's WaitStats).
 template <class M>
 struct Series {
   std::string_view name;
@@ -201,16 +202,8 @@ void write_histogram(Writer& w, std::string_view name, std::string_view help,
   w.sample(std::string(name) + "_count", Number(cumulative).text());
 }
 
-/// One family of the exposed primitives' series (labels name and kind).
-struct WaitSeries {
-  std::string_view name;
-  std::string_view type;
-  Unit unit;
-  std::string_view help;
-  std::uint64_t (*value)(const WaitStats&);
-};
-
-constexpr WaitSeries kWaitSeries[] = {
+/// The exposed primitives' families (labels name and kind).
+constexpr Series<WaitStats> kWaitSeries[] = {
     {"weft_sync_waits_total", "counter", Unit::kCount,
      "Waits begun on an exposed primitive (weft::metrics::expose): it was not available.",
      [](const WaitStats& s) -> std::uint64_t { return s.waits; }},
@@ -254,7 +247,7 @@ std::string prometheus_text(const RuntimeMetrics& m) {
                   "From a task becoming runnable (woken, or yielding) to its poll (sampled).",
                   m.scheduling_delay);
   if (!m.waits.empty()) {
-    for (const WaitSeries& s : kWaitSeries) {
+    for (const Series<WaitStats>& s : kWaitSeries) {
       w.family(s.name, s.type, s.help);
       for (const NamedWaitStats& n : m.waits) {
         w.named_sample(s.name, n, Number(s.value(n.stats), s.unit).text());
