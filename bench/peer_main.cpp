@@ -4,7 +4,7 @@
 // can run both and compare them line by line:
 //
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N [--iters K]
-//                   [--metrics] [--sample-every N] [--stall-ms N] [--trace]
+//                   [--metrics] [--sample-every N] [--stall-ms N] [--trace] [--trace-out F]
 //   weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list
 //
 // Each invocation builds the runtime (a weft::Runtime with N workers, or a tbb::task_arena of
@@ -20,7 +20,8 @@
 // a workload whose result is wrong exits with status 1. With --metrics (weft only), each
 // worker's counters (polls, steals, parks, timers, epoll events; summed over the K runs)
 // go to stderr as `METRICS worker=i ...` lines: where the time went, beside the time. With
-// --trace (weft only) the runtime traces every run (what tracing on costs).
+// --trace (weft only) the runtime traces every run (what tracing on costs); --trace-out F
+// also writes the trace (Chrome JSON) to F after the runs.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -190,7 +192,7 @@ long peak_rss_kb() {
 
 constexpr const char* kUsage =
     "usage: weft-bench-peer [--impl weft|tbb|threads|moodycamel] --bench NAME --workers N "
-    "[--iters K] [--metrics] [--sample-every N] [--stall-ms N] [--trace]\n"
+    "[--iters K] [--metrics] [--sample-every N] [--stall-ms N] [--trace] [--trace-out F]\n"
     "       weft-bench-peer [--impl weft|tbb|threads|moodycamel] --list\n";
 
 int usage_error(const std::string& message) {
@@ -210,6 +212,7 @@ struct Args {
   std::optional<std::uint32_t> sample_every;
   std::optional<std::uint32_t> stall_ms;
   bool trace = false;  // weft only: the runs are traced (Runtime::start_tracing), for its cost
+  std::optional<std::string> trace_out;  // and the trace written here after them
 };
 
 /// Parses the command line into `args`; returns an exit status, or -1 to go on.
@@ -230,6 +233,11 @@ int parse_args(int argc, char** argv, Args& args) {
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (arg == "--trace-out") {
+      if (!inline_value && i + 1 < argc) inline_value = argv[++i];
+      if (!inline_value || inline_value->empty()) return usage_error("missing value for " + arg);
+      args.trace = true;
+      args.trace_out = *inline_value;
     } else if (arg == "--sample-every" || arg == "--stall-ms") {
       if (!inline_value && i + 1 < argc) inline_value = argv[++i];
       if (!inline_value) return usage_error("missing value for " + arg);
@@ -295,6 +303,7 @@ Outcome run(const Bench& b, const Args& args) {
   if (args.trace) rt.start_tracing();
   const Measured m = median([&] { return b.weft(rt); });
   const Outcome out{m, peak_rss_kb()};
+  if (args.trace_out) std::ofstream(*args.trace_out) << rt.trace_json();
   if (args.metrics) {  // summed over every --iters run
     const auto workers = rt.metrics().workers;
     for (std::size_t i = 0; i < workers.size(); ++i) {

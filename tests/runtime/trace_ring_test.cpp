@@ -7,11 +7,13 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "python_json.hpp"
 #include "trace/chrome_trace.hpp"
 #include "trace/trace_ring.hpp"
+#include "trace/trace_stamps.hpp"
 
 namespace {
 
@@ -19,6 +21,7 @@ using weft::detail::chrome_trace_json;
 using weft::detail::TraceEvent;
 using weft::detail::TraceKind;
 using weft::detail::TraceRing;
+using weft::detail::with_resolved_stamps;
 using weft::detail::WorkerTrace;
 
 TraceEvent ev(std::int64_t ns, TraceKind k, std::uint64_t task = 0, std::uint64_t other = 0) {
@@ -31,13 +34,13 @@ TraceEvent ev(std::int64_t ns, TraceKind k, std::uint64_t task = 0, std::uint64_
 }
 
 TEST(TraceRing, KeepsTheNewestEventsInOrderOnceFull) {
-  TraceRing r(5);  // rounded up to 8
-  EXPECT_EQ(r.capacity(), 8u);
+  TraceRing r(5);  // rounded up to 8 slots, which keep 7 events
+  EXPECT_EQ(r.capacity(), 7u);
   for (int i = 0; i < 20; ++i) r.push(ev(i, TraceKind::kPollBegin, static_cast<unsigned>(i)));
   EXPECT_EQ(r.written(), 20u);
   const std::vector<TraceEvent> s = r.snapshot();
-  ASSERT_EQ(s.size(), 8u);
-  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_EQ(s[i].task, 12 + i);
+  ASSERT_EQ(s.size(), 7u);
+  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_EQ(s[i].task, 13 + i);
 }
 
 TEST(TraceRing, AnEmptyOrPartlyFilledRingGivesWhatWasPushed) {
@@ -56,27 +59,97 @@ TEST(TraceRing, AnEmptyOrPartlyFilledRingGivesWhatWasPushed) {
 // fields are derived from one number, so a torn copy would show.
 TEST(TraceRingStress, ACopyTakenWhileTheWriterWritesHasNoTornEvent) {
   TraceRing r(64);
+  constexpr std::uint64_t kEvents = 2'000'000;
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    for (std::uint64_t i = 1; i <= 2'000'000 && !stop.load(std::memory_order_relaxed); ++i) {
+    for (std::uint64_t i = 1; i <= kEvents && !stop.load(std::memory_order_relaxed); ++i) {
       r.push(ev(static_cast<std::int64_t>(i), TraceKind::kWake, i * 3, i * 7));
     }
   });
+  // Copies from once the writer laps the ring until it is done (or 20,000 copies).
+  while (r.written() < 1'000) std::this_thread::yield();
   std::uint64_t copies = 0, seen = 0;
-  for (int k = 0; k < 2'000; ++k) {
+  while (copies < 20'000 && r.written() < kEvents) {
+    std::uint64_t last = 0;
     for (const TraceEvent& e : r.snapshot()) {
       const auto i = static_cast<std::uint64_t>(e.ns);
       ASSERT_EQ(e.task, i * 3);
       ASSERT_EQ(e.other, i * 7);
       ASSERT_EQ(e.kind, TraceKind::kWake);
+      ASSERT_EQ(last == 0 ? i : last + 1, i);  // consecutive: none dropped in the middle
+      last = i;
       ++seen;
     }
     ++copies;
   }
   stop = true;
   writer.join();
-  EXPECT_EQ(copies, 2'000u);
-  (void)seen;
+  EXPECT_GT(seen, 0u);
+}
+
+TEST(TraceRing, ATaskStartKeepsItsLineAndNoStamp) {
+  TraceRing r(4);
+  TraceEvent e = ev(0, TraceKind::kTaskStart, 42, 0x1234);
+  e.aux = 70'000;
+  r.push(e);
+  const std::vector<TraceEvent> s = r.snapshot();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].ns, 0);
+  EXPECT_EQ(s[0].aux, 70'000u);
+  EXPECT_EQ(s[0].task, 42u);
+  EXPECT_EQ(s[0].other, 0x1234u);
+}
+
+// Poll 1 stamped, polls 2-4 a group written without stamps (each waking a task as it
+// ends), poll 5 stamped: the group's four polls share 1,000-1,400 evenly, each wake-up
+// takes the next poll's begin, and every poll of the group says it was one of four.
+TEST(TraceStamps, AGroupOfUnstampedPollsSharesTheSpanBetweenItsStamps) {
+  const std::vector<TraceEvent> out = with_resolved_stamps({
+      ev(1'000, TraceKind::kPollBegin, 1),
+      ev(0, TraceKind::kWake, 0xa, 1),
+      ev(0, TraceKind::kPollBegin, 2),
+      ev(0, TraceKind::kWake, 0xb, 2),
+      ev(0, TraceKind::kPollBegin, 3),
+      ev(0, TraceKind::kPollBegin, 4),
+      ev(1'400, TraceKind::kPollBegin, 5),
+      ev(1'500, TraceKind::kIdle),
+  });
+  std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> got;
+  for (const TraceEvent& e : out) got.emplace_back(e.kind, e.ns, e.task, e.aux);
+  using K = TraceKind;
+  const std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> want = {
+      {K::kPollBegin, 1'000, 1, 4}, {K::kPollEnd, 1'100, 1, 0},   {K::kWake, 1'100, 0xa, 0},
+      {K::kPollBegin, 1'100, 2, 4}, {K::kPollEnd, 1'200, 2, 0},   {K::kWake, 1'200, 0xb, 0},
+      {K::kPollBegin, 1'200, 3, 4}, {K::kPollEnd, 1'300, 3, 0},   {K::kPollBegin, 1'300, 4, 4},
+      {K::kPollEnd, 1'400, 4, 0},   {K::kPollBegin, 1'400, 5, 0}, {K::kPollEnd, 1'500, 5, 0},
+      {K::kIdle, 1'500, 0, 0},
+  };
+  EXPECT_EQ(got, want);
+}
+
+// The ring lost the stamp before the first group and the last has none after it yet:
+// neither is timed, so neither is in the trace; a stamped event of another kind (running
+// out of tasks) ends a group as a poll's does.
+TEST(TraceStamps, AGroupWithoutAStampOnBothSidesIsLeftOut) {
+  const std::vector<TraceEvent> out = with_resolved_stamps({
+      ev(0, TraceKind::kPollBegin, 1),
+      ev(0, TraceKind::kWake, 0xa, 1),
+      ev(0, TraceKind::kPollBegin, 2),
+      ev(2'000, TraceKind::kPollBegin, 3),
+      ev(0, TraceKind::kPollBegin, 4),
+      ev(2'600, TraceKind::kIdle),
+      ev(3'000, TraceKind::kPollBegin, 5),
+      ev(0, TraceKind::kPollBegin, 6),
+      ev(0, TraceKind::kPollBegin, 7),
+  });
+  std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> got;
+  for (const TraceEvent& e : out) got.emplace_back(e.kind, e.ns, e.task, e.aux);
+  using K = TraceKind;
+  const std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> want = {
+      {K::kWake, 2'000, 0xa, 0},    {K::kPollBegin, 2'000, 3, 2}, {K::kPollEnd, 2'300, 3, 0},
+      {K::kPollBegin, 2'300, 4, 2}, {K::kPollEnd, 2'600, 4, 0},   {K::kIdle, 2'600, 0, 0},
+  };
+  EXPECT_EQ(got, want);
 }
 
 /// The trace's events as `E`, and pairs_ok(b, e): every `b` on a (worker, category) closed

@@ -139,6 +139,31 @@ TEST(Tracing, ATraceOfPingPongSpawnsAndSleepsIsValidWithMatchedPollsAndLandedArr
   rt.block_on([](weft::JoinHandle<void> w) -> weft::Task<void> { co_await w; }(std::move(w)));
 }
 
+weft::Task<void> yielder(int n) {
+  for (int i = 0; i < n; ++i) co_await weft::yield_now();
+}
+
+// Polls shorter than trace_grouped_polls_under (here all of them) read the clock once per
+// 16: the trace spreads each group over its span, in order on the worker, and marks its
+// polls with the group's size; with grouping off (0) every poll has its own time.
+TEST(Tracing, ShortPollsAreTimedInGroupsAndMarkedSo) {
+  for (const std::chrono::nanoseconds under : {std::chrono::nanoseconds(1s), 0ns}) {
+    weft::Runtime rt({.workers = 1, .trace_grouped_polls_under = under});
+    rt.start_tracing();
+    auto h = rt.spawn(yielder(3000), "yielder");
+    rt.block_on([](weft::JoinHandle<void> h) -> weft::Task<void> { co_await h; }(std::move(h)));
+    rt.stop_tracing();
+    const std::string check =
+        "ok and polled('yielder') "
+        "and all(a['ts'] <= b['ts'] for a, b in zip(polls, polls[1:])) "
+        "and all(2 <= p['args'].get('grouped', 2) <= 16 for p in polls) " +
+        std::string(under.count() != 0
+                        ? "and sum(1 for p in polls if 'grouped' in p['args']) > 2000"
+                        : "and not any('grouped' in p['args'] for p in polls)");
+    EXPECT_TRUE(trace_holds(rt.trace_json(), check)) << "grouped under " << under.count() << " ns";
+  }
+}
+
 TEST(Tracing, NothingAfterTheStopIsInTheTrace) {
   weft::Runtime rt({.workers = 2});
   rt.start_tracing();

@@ -204,11 +204,14 @@ class Worker {
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Remote& busy) noexcept;
   void run_task(TaskHeader* t) noexcept;
-  void resume(TaskHeader* t) noexcept;          // runs one poll of `t`
-  void resume_sampled(TaskHeader* t) noexcept;  // the same, sampled
+  void resume(TaskHeader* t) noexcept;  // runs one poll of `t`
+  /// The same, sampled: traced (its begin, then what it woke but itself) unless timed or
+  /// the sampled wake-up's, which resume_timed takes.
+  void resume_sampled(TaskHeader* t) noexcept;
+  void resume_timed(TaskHeader* t, std::uint64_t poll) noexcept;  // poll number `poll`
   /// `t`, runnable here since `at_ns`, is the sampled wake-up: polled here between poll
   /// `first_poll` and kSampleExpiry polls later, its scheduling delay is recorded
-  /// (resume_sampled).
+  /// (resume_timed).
   void note_sampled_wake(const TaskHeader* t, std::int64_t at_ns,
                          std::uint64_t first_poll) noexcept;
   /// The same for the task pushed as number `index` of our queue (LocalQueue::pushed), in
@@ -216,9 +219,35 @@ class Worker {
   void note_sampled_queued(std::uint32_t index, std::int64_t at_ns, std::uint64_t poll) noexcept;
   void next_sample(std::uint64_t poll) noexcept;  // sets sample_at_ after poll `poll`
 
+  /// A stamped event other than a poll's begin: it ends any group of short polls, so the
+  /// next poll is stamped (trace_poll).
   void trace(TraceKind kind, std::uint64_t task, std::uint64_t other = 0,
              std::uint32_t aux = 0) noexcept {
+    trace_group_left_ = 0;
+    trace_last_poll_ = 0;
     trace_at(trace_stamp(trace_tsc_), kind, task, other, aux);
+  }
+  /// A poll's begin: task `id` at `address`. Stamped, except in a group of short polls: a
+  /// stamped poll that finds the polls since the last stamped one took under
+  /// RuntimeOptions::trace_grouped_polls_under each on average leaves the next kTraceGroup - 1
+  /// unstamped, and the export spreads them evenly between the stamps around them (tracing.cpp). A
+  /// clock read costs about half of a yield's poll; a group's error is its own span, shown as such.
+  void trace_poll(std::uint64_t id, std::uintptr_t address) noexcept {
+    if (trace_group_left_ != 0) {
+      --trace_group_left_;
+      ++trace_polls_since_;
+      trace_at(0, TraceKind::kPollBegin, id, address);
+      return;
+    }
+    const std::int64_t now = trace_stamp(trace_tsc_);
+    if (trace_last_poll_ != 0 &&
+        now - trace_last_poll_ <
+            trace_short_poll_ * static_cast<std::int64_t>(trace_polls_since_)) {
+      trace_group_left_ = kTraceGroup - 1;
+    }
+    trace_last_poll_ = now;
+    trace_polls_since_ = 1;
+    trace_at(now, TraceKind::kPollBegin, id, address);
   }
   /// An event stamped `ns` (0: at the next stamped event, trace_ring.hpp).
   void trace_at(std::int64_t ns, TraceKind kind, std::uint64_t task, std::uint64_t other = 0,
@@ -239,6 +268,12 @@ class Worker {
   /// spawns (start entries), as the tasks' addresses.
   void trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
                    std::uint64_t waker) noexcept;
+  /// Records one task made runnable by task `waker`: `entry` as queued (a start entry is a
+  /// spawn).
+  inline void trace_woken(const TaskHeader* entry, std::uint64_t waker) noexcept;
+  /// trace_wakes for the local queue alone, without `self` (nullptr: none).
+  void trace_queued(const TaskHeader* lifo_before, std::uint32_t pushed_before, std::uint64_t waker,
+                    const TaskHeader* self) noexcept;
   /// Between polls (I/O events, timers): while armed by a timed poll that woke nobody, the
   /// first task a batch queues here is the sampled wake-up (note_sampled_wake).
   class BatchSample {
@@ -302,6 +337,13 @@ class Worker {
   TraceBuffers* trace_ = nullptr;            // the rings while tracing (refresh_trace), else null
   bool trace_tsc_ = false;                   // its stamps are the TSC (trace_clock.hpp)
   const TaskHeader* trace_first_ = nullptr;  // the task whose first poll comes now
+  // Grouped polls (trace_poll): the stamp of the last stamped poll (0: a stamped event of
+  // another kind came since), the polls since it, the unstamped polls left in this group,
+  // and RuntimeOptions::trace_grouped_polls_under in stamps.
+  std::int64_t trace_last_poll_ = 0;
+  std::uint32_t trace_polls_since_ = 0;
+  std::uint32_t trace_group_left_ = 0;
+  std::int64_t trace_short_poll_ = 0;
   bool searching_ = false;
   std::uint64_t rng_;
   std::vector<SeenPoll> seen_;  // per victim
@@ -355,6 +397,8 @@ class Scheduler {
   std::string trace_json();
   /// The stamps of the rings are the TSC: fixed before the first ring is published.
   bool trace_tsc() const noexcept { return trace_tsc_; }
+  /// RuntimeOptions::trace_grouped_polls_under in stamps: fixed with trace_tsc().
+  std::int64_t trace_short_poll() const noexcept { return trace_short_poll_; }
   /// What RuntimeHandles share with this scheduler; closed by the destructor.
   const std::shared_ptr<HandleState>& handle_state() const noexcept { return handle_state_; }
   moodycamel::ConcurrentQueue<TaskHeader*>& injection() noexcept { return inject_; }
@@ -401,7 +445,8 @@ class Scheduler {
   // the clock's first reading and the stamps that bound the latest trace.
   std::mutex trace_mu_;
   std::vector<std::unique_ptr<TraceBuffers>> trace_rings_;
-  bool trace_tsc_ = false;  // written before the rings are published, then fixed
+  bool trace_tsc_ = false;             // written before the rings are published, then fixed
+  std::int64_t trace_short_poll_ = 0;  // the same
   std::optional<TraceClock> trace_clock_;
   std::int64_t trace_from_ = 0, trace_until_ = 0;  // stamps; until 0: still tracing
 };

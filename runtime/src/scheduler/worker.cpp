@@ -234,6 +234,41 @@ inline void Worker::resume(TaskHeader* t) noexcept {
 
 void Worker::resume_sampled(TaskHeader* t) noexcept {
   const std::uint64_t poll = remote_.polls.load(std::memory_order_relaxed);
+  // Untraced, or this poll is timed or the sampled wake-up's: the whole path.
+  if (trace_ == nullptr || sampled_task_ == t || (poll & sample_mask_) == 0) [[unlikely]] {
+    resume_timed(t, poll);
+    return;
+  }
+  // Traced, which is every poll while tracing: lean.
+  const TaskHeader* const lifo_before = remote_.lifo.load(std::memory_order_relaxed);
+  const std::uint32_t pushed_before = remote_.queue.pushed();
+  const std::uint64_t id = t->id();
+  if (trace_first_ != nullptr) [[unlikely]] {
+    if (trace_first_ == t) trace_start(t);
+    trace_first_ = nullptr;
+  }
+  if (sampled_task_ != nullptr && poll > sampled_poll_ && poll - sampled_poll_ > kSampleExpiry) {
+    sampled_task_ = nullptr;  // as in resume_timed
+  }
+  trace_poll(id, reinterpret_cast<std::uintptr_t>(t));
+  resume(t);
+  // `t` may be gone now: only its address is compared. What the poll made runnable, as
+  // trace_wakes finds it, but for the task itself (a yield's requeue is no wake-up).
+  const TaskHeader* const lifo = remote_.lifo.load(std::memory_order_relaxed);
+  if (lifo != lifo_before && lifo != nullptr && lifo != t) trace_woken(lifo, id);
+  const std::uint32_t pushed = remote_.queue.pushed();
+  if (pushed != pushed_before) {
+    if (pushed - pushed_before == 1) {
+      const TaskHeader* e = remote_.queue.pushed_at(pushed_before);
+      if (e != t && e != lifo_before) trace_woken(e, id);
+    } else {
+      trace_queued(lifo_before, pushed_before, id, t);
+    }
+  }
+  sample_at_ = poll + 1;
+}
+
+void Worker::resume_timed(TaskHeader* t, std::uint64_t poll) noexcept {
   std::int64_t begin_ns = 0;
   if (sampled_task_ == t) {
     begin_ns = clock_ns(CLOCK_MONOTONIC);
@@ -260,7 +295,7 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
     if (traced != nullptr) {
       if (trace_first_ == t) trace_start(t);
       trace_first_ = nullptr;
-      trace(TraceKind::kPollBegin, id, reinterpret_cast<std::uintptr_t>(t));
+      trace_poll(id, reinterpret_cast<std::uintptr_t>(t));
     }
     resume(t);
     // `t` may be gone now.
@@ -296,21 +331,17 @@ void Worker::trace_start(const TaskHeader* t) noexcept {
   if (!t->name().empty()) trace_->names.push(t->id(), t->name());
 }
 
-void Worker::trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
-                         std::uint64_t waker) noexcept {
+void Worker::trace_woken(const TaskHeader* entry, std::uint64_t waker) noexcept {
   // Addresses only: a task queued here may be stolen, run and freed by now. A start entry
-  // (a tagged pointer) is a spawn.
-  auto record = [&](const TaskHeader* entry) {
-    auto* e = const_cast<TaskHeader*>(entry);
-    if (TaskHeader::is_start_entry(e)) {
-      trace_at(0, TraceKind::kSpawn, reinterpret_cast<std::uintptr_t>(TaskHeader::from_entry(e)),
-               waker);
-    } else {
-      trace_at(0, TraceKind::kWake, reinterpret_cast<std::uintptr_t>(e), waker);
-    }
-  };
-  const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
-  if (lifo != nullptr && lifo != lifo_before) record(lifo);
+  // (the task's address with its low bit set) is a spawn: one event either way, no branch.
+  static_assert(static_cast<int>(TraceKind::kSpawn) == static_cast<int>(TraceKind::kWake) + 1);
+  const auto e = reinterpret_cast<std::uintptr_t>(entry);
+  const auto kind = static_cast<TraceKind>(static_cast<unsigned>(TraceKind::kWake) + (e & 1));
+  trace_at(0, kind, e & ~std::uintptr_t{1}, waker);
+}
+
+void Worker::trace_queued(const TaskHeader* lifo_before, std::uint32_t pushed_before,
+                          std::uint64_t waker, const TaskHeader* self) noexcept {
   // Only the owner pushes, so the last kCapacity pushes are still in their slots (popped,
   // stolen or moved on by an overflow maybe, which is all the same to a wake-up). A task the
   // LIFO slot held before was moved to the queue, not woken.
@@ -319,8 +350,15 @@ void Worker::trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_bef
   if (pushed - from > LocalQueue::kCapacity) from = pushed - LocalQueue::kCapacity;
   for (std::uint32_t i = from; i != pushed; ++i) {
     const TaskHeader* e = remote_.queue.pushed_at(i);
-    if (e != lifo_before) record(e);
+    if (e != lifo_before && (self == nullptr || e != self)) trace_woken(e, waker);
   }
+}
+
+void Worker::trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
+                         std::uint64_t waker) noexcept {
+  const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
+  if (lifo != nullptr && lifo != lifo_before) trace_woken(lifo, waker);
+  trace_queued(lifo_before, pushed_before, waker, nullptr);
 }
 
 void Worker::refresh_trace() noexcept {
@@ -331,6 +369,9 @@ void Worker::refresh_trace() noexcept {
   trace_ = ring;
   if (ring == nullptr) return;  // next_sample returns to the timed polls by itself
   trace_tsc_ = sched_.trace_tsc();
+  trace_short_poll_ = sched_.trace_short_poll();
+  trace_last_poll_ = 0;
+  trace_group_left_ = 0;
   sample_at_ = remote_.polls.load(std::memory_order_relaxed) + 1;
 }
 

@@ -126,8 +126,10 @@ std::string chrome_trace_json(const std::vector<WorkerTrace>& workers,
           const std::string name = name_of(e.task);
           // On the worker's track...
           wr.begin(name, "poll", b ? 'B' : 'E', e.ns, tid);
-          wr.raw(",\"args\":{");
-          wr.raw("\"task\":" + std::to_string(e.task) + "}");
+          wr.raw(",\"args\":{\"task\":" + std::to_string(e.task));
+          // A short poll timed as an even share of its group's span (tracing.cpp).
+          if (b && e.aux != 0) wr.raw(",\"grouped\":" + std::to_string(e.aux));
+          wr.raw("}");
           wr.end();
           // ...and on the task's own (an async track keyed by its id).
           wr.begin(name, "task", b ? 'b' : 'e', e.ns, tid);

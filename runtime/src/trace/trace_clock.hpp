@@ -17,6 +17,12 @@
 
 namespace weft::detail {
 
+/// A group of traced polls (Worker::trace_poll) is this many, the first stamped, when the
+/// polls before it averaged under RuntimeOptions::trace_grouped_polls_under: by default a
+/// group spans 16 x 125 ns = 2 us or less unless one of its polls was long, and the export
+/// shows each poll of it as an even share of the group's span.
+inline constexpr std::uint32_t kTraceGroup = 16;
+
 /// A trace stamp: the TSC if `tsc`, else CLOCK_MONOTONIC ns.
 inline std::int64_t trace_stamp(bool tsc) noexcept {
 #if defined(__x86_64__)

@@ -3,16 +3,17 @@
 //
 // The rule: one writer, the worker that owns the ring, which never waits and never
 // allocates (the ring is allocated when tracing starts); once full it overwrites the oldest
-// event. A reader copies the events without stopping the writer: each slot carries the
-// sequence number of the position it holds (2 x (position + 1), odd while being written),
-// so a copy keeps exactly the slots whose number was the same even value before and after
-// it read them, and drops a slot the writer was overwriting meanwhile. Fields are relaxed
-// or release/acquire atomics (plain moves on x86), so ThreadSanitizer sees no race: the
-// writer's release stores of the fields follow its odd mark, and a reader's acquire loads
-// of them precede its second look at the mark, so a field from a later round always shows
-// as a changed mark.
+// event. A slot is three words, so an event costs the writer four stores (the slot, then
+// the count of events written). A reader copies without stopping the writer and keeps only
+// the slots the writer cannot have touched meanwhile: it reads the count after copying,
+// and the writer writes at most one slot past the count it last published, so any
+// position at least a lap behind that count plus one may be torn and is dropped. Fields
+// are release stores and acquire loads (plain moves on x86): a reader that saw any word of
+// a later lap also sees the count that lap's writer had published before it, so its check
+// drops that slot; ThreadSanitizer sees no race.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -42,37 +43,42 @@ enum class TraceKind : std::uint8_t {
 struct TraceEvent {
   /// CLOCK_MONOTONIC. In a worker's ring a trace_stamp, or 0 for "at the worker's next
   /// stamped event": what a poll's end writes (its end, the tasks it woke), so that a
-  /// traced poll reads the clock once (tracing.cpp resolves them).
+  /// traced poll reads the clock once; for a poll's begin, 0 means one of a group of short
+  /// polls stamped only at its first (tracing.cpp resolves them).
   std::int64_t ns = 0;
   std::uint64_t task = 0;
   std::uint64_t other = 0;
+  /// A task start's line. In an exported poll's begin: the size of the group whose times
+  /// were spread evenly between two stamps, 0 if stamped itself.
   std::uint32_t aux = 0;
   TraceKind kind = TraceKind::kPollBegin;
 };
 
 class TraceRing {
  public:
-  /// A ring of at least `capacity` events (rounded up to a power of two, at least 2).
+  /// A ring of `capacity` slots rounded up to a power of two (at least 2), which keeps one
+  /// event less (capacity()): a reader cannot trust the slot the writer may be writing.
   explicit TraceRing(std::size_t capacity) : mask_(round_up(capacity) - 1) {
     slots_ = std::make_unique<Slot[]>(mask_ + 1);
   }
   TraceRing(const TraceRing&) = delete;
   TraceRing& operator=(const TraceRing&) = delete;
 
-  std::size_t capacity() const noexcept { return mask_ + 1; }
+  /// The events a snapshot can hold: the slots less one.
+  std::size_t capacity() const noexcept { return mask_; }
 
   /// Appends `e`, overwriting the oldest event once the ring is full. The owner only.
   void push(const TraceEvent& e) noexcept {
-    const std::uint64_t pos = next_;
+    const std::uint64_t pos = written_.load(std::memory_order_relaxed);  // ours alone
     Slot& s = slots_[pos & mask_];
-    s.seq.store(2 * pos + 1, std::memory_order_relaxed);  // odd: being written
-    s.ns.store(e.ns, std::memory_order_release);
-    s.task.store(e.task, std::memory_order_release);
-    s.other.store(e.other, std::memory_order_release);
-    s.aux.store(e.aux, std::memory_order_release);
-    s.kind.store(static_cast<std::uint8_t>(e.kind), std::memory_order_release);
-    s.seq.store(2 * (pos + 1), std::memory_order_release);
-    next_ = pos + 1;
+    // A task start's line rides in the stamp's word: the event is never stamped.
+    const std::uint64_t first =
+        e.kind == TraceKind::kTaskStart ? std::uint64_t{e.aux} : static_cast<std::uint64_t>(e.ns);
+    s.words[0].store(first, std::memory_order_release);
+    s.words[1].store(
+        (std::uint64_t{static_cast<std::uint8_t>(e.kind)} << kKindShift) | (e.task & kTaskMask),
+        std::memory_order_release);
+    s.words[2].store(e.other, std::memory_order_release);
     // Release: a reader that sees the count sees the slots written before it.
     written_.store(pos + 1, std::memory_order_release);
   }
@@ -89,28 +95,39 @@ class TraceRing {
     out.reserve(static_cast<std::size_t>(end - begin));
     for (std::uint64_t pos = begin; pos < end; ++pos) {
       const Slot& s = slots_[pos & mask_];
-      const std::uint64_t want = 2 * (pos + 1);
-      if (s.seq.load(std::memory_order_acquire) != want) continue;
+      const std::uint64_t w0 = s.words[0].load(std::memory_order_acquire);
+      const std::uint64_t w1 = s.words[1].load(std::memory_order_acquire);
+      const std::uint64_t w2 = s.words[2].load(std::memory_order_acquire);
       TraceEvent e;
-      e.ns = s.ns.load(std::memory_order_acquire);
-      e.task = s.task.load(std::memory_order_acquire);
-      e.other = s.other.load(std::memory_order_acquire);
-      e.aux = s.aux.load(std::memory_order_acquire);
-      e.kind = static_cast<TraceKind>(s.kind.load(std::memory_order_acquire));
-      if (s.seq.load(std::memory_order_relaxed) != want) continue;  // overwritten meanwhile
+      e.kind = static_cast<TraceKind>(w1 >> kKindShift);
+      e.task = w1 & kTaskMask;
+      e.other = w2;
+      if (e.kind == TraceKind::kTaskStart) {
+        e.aux = static_cast<std::uint32_t>(w0);
+      } else {
+        e.ns = static_cast<std::int64_t>(w0);
+      }
       out.push_back(e);
+    }
+    // The writer may have lapped the first of them while they were copied, and may be
+    // writing the slot after the count it published: keep what is not a lap behind that.
+    const std::uint64_t now = written();
+    const std::uint64_t safe = now + 1 > mask_ + 1 ? now - mask_ : 0;
+    if (safe > begin) {
+      out.erase(out.begin(),
+                out.begin() + static_cast<std::ptrdiff_t>(std::min(safe, end) - begin));
     }
     return out;
   }
 
  private:
+  // The second word: the kind in its top byte, the task below (ids and addresses never
+  // reach 2^56).
+  static constexpr unsigned kKindShift = 56;
+  static constexpr std::uint64_t kTaskMask = (std::uint64_t{1} << kKindShift) - 1;
+
   struct Slot {
-    std::atomic<std::uint64_t> seq{0};
-    std::atomic<std::int64_t> ns{0};
-    std::atomic<std::uint64_t> task{0};
-    std::atomic<std::uint64_t> other{0};
-    std::atomic<std::uint32_t> aux{0};
-    std::atomic<std::uint8_t> kind{0};
+    std::atomic<std::uint64_t> words[3] = {};  // stamp (a start's line), kind | task, other
   };
 
   static std::size_t round_up(std::size_t n) noexcept {
@@ -121,7 +138,6 @@ class TraceRing {
 
   const std::size_t mask_;
   std::unique_ptr<Slot[]> slots_;
-  std::uint64_t next_ = 0;  // the owner's
   std::atomic<std::uint64_t> written_{0};
 };
 

@@ -16,6 +16,7 @@
 
 #include "scheduler/scheduler.hpp"
 #include "trace/chrome_trace.hpp"
+#include "trace/trace_stamps.hpp"
 
 namespace weft::detail {
 
@@ -59,10 +60,28 @@ std::int64_t TraceClock::to_ns(std::int64_t stamp) const noexcept {
   return ns0_ + static_cast<std::int64_t>(static_cast<double>(stamp - stamp0_) * ns_per_stamp_);
 }
 
+namespace {
+
+/// `ns` in trace stamps: the TSC's rate measured over 200 us of CLOCK_MONOTONIC (once per
+/// scheduler, at its first trace).
+std::int64_t in_stamps(std::int64_t ns, bool tsc) {
+  if (!tsc || ns == 0) return ns;
+  const std::int64_t ns0 = trace_stamp(false), stamp0 = trace_stamp(true);
+  std::int64_t ns1 = ns0;
+  while (ns1 - ns0 < 200'000) ns1 = trace_stamp(false);
+  const std::int64_t stamps = trace_stamp(true) - stamp0;
+  return std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(static_cast<double>(stamps) * static_cast<double>(ns) /
+                                   static_cast<double>(ns1 - ns0)));
+}
+
+}  // namespace
+
 void Scheduler::start_tracing() {
   std::lock_guard lock(trace_mu_);
   if (trace_rings_.empty()) {
     trace_tsc_ = trace_tsc_usable();
+    trace_short_poll_ = in_stamps(options_.trace_grouped_polls_under.count(), trace_tsc_);
     trace_rings_.reserve(workers_.size());
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       trace_rings_.push_back(std::make_unique<TraceBuffers>(options_.trace_events_per_worker));
@@ -96,34 +115,6 @@ std::string site_name(const char* file, std::uint32_t line) {
   return std::string(slash ? slash + 1 : file) + ":" + std::to_string(line);
 }
 
-/// `events` with an end after each poll's begin, stamped by the next event that is not what
-/// a poll's end writes (wake-ups, spawns, a first poll's note); a poll with none after it
-/// is still running and left out.
-std::vector<TraceEvent> with_poll_ends(const std::vector<TraceEvent>& events) {
-  auto at_poll_end = [](TraceKind k) {
-    return k == TraceKind::kWake || k == TraceKind::kSpawn || k == TraceKind::kTaskStart;
-  };
-  std::vector<TraceEvent> out;
-  out.reserve(events.size() + events.size() / 2);
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const TraceEvent& e = events[i];
-    if (e.kind != TraceKind::kPollBegin) {
-      out.push_back(e);
-      continue;
-    }
-    std::size_t j = i + 1;
-    while (j < events.size() && at_poll_end(events[j].kind)) ++j;
-    if (j == events.size()) continue;
-    out.push_back(e);
-    TraceEvent end;
-    end.ns = events[j].ns;
-    end.task = e.task;
-    end.kind = TraceKind::kPollEnd;
-    out.push_back(end);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string Scheduler::trace_json() {
@@ -143,18 +134,7 @@ std::string Scheduler::trace_json() {
     WorkerTrace& w = traces.emplace_back();
     w.worker = static_cast<unsigned>(i);
     w.events = trace_rings_[i]->events.snapshot();
-    // Unstamped events take the stamp of the next stamped one; the newest, with none after
-    // them yet, are left out (their poll has not ended as far as the trace can tell).
-    std::int64_t next = 0;
-    for (auto it = w.events.rbegin(); it != w.events.rend(); ++it) {
-      if (it->ns != 0) {
-        next = it->ns;
-      } else {
-        it->ns = next;
-      }
-    }
-    std::erase_if(w.events, [](const TraceEvent& e) { return e.ns == 0; });
-    w.events = with_poll_ends(w.events);
+    w.events = with_resolved_stamps(std::move(w.events));
     std::erase_if(w.events,
                   [&](const TraceEvent& e) { return e.ns < trace_from_ || e.ns > until; });
     for (const TraceEvent& e : w.events) {

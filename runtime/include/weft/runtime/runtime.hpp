@@ -58,9 +58,14 @@ struct RuntimeOptions {
   /// may be the program's own.
   bool dump_tasks_on_sigusr1 = false;
   TaskDumpHandler on_task_dump{};  ///< default: print TaskDump::text() to stderr
-  /// Each worker's trace ring (start_tracing) keeps the latest this many events (40 bytes
-  /// each), made when tracing first starts.
+  /// Each worker's trace ring (start_tracing) keeps the latest this many events, rounded up
+  /// to a power of two less one (24 bytes each), made when tracing first starts.
   std::size_t trace_events_per_worker = 1 << 16;
+  /// While the polls before it averaged under this, a traced poll reads the clock once for
+  /// a group of 16: the trace shows each of the group an even share of the group's span,
+  /// marked "grouped" (a clock read costs about half of the shortest polls); 0: every poll
+  /// timed on its own.
+  std::chrono::nanoseconds trace_grouped_polls_under{125};
 };
 
 namespace detail {
