@@ -132,6 +132,94 @@ TEST(TaskDump, AnAwaitChainReadsFromTheTaskNobodyAwaitsToTheInnermostWait) {
   rt.block_on(join(h));
 }
 
+weft::Task<void> gatherer(weft::Event& e) {
+  auto a = weft::spawn(leaf(e), "g-a");
+  auto b = weft::spawn(leaf(e), "g-b");
+  auto c = weft::spawn(middle(e), "g-c");
+  co_await weft::gather(std::move(a), std::move(b), std::move(c));
+}
+
+weft::Task<void> waiter_of_first(weft::Event& e, weft::Event& first) {
+  std::vector<weft::JoinHandle<void>> hs;
+  hs.push_back(weft::spawn(leaf(first), "w-first"));
+  hs.push_back(weft::spawn(leaf(e), "w-second"));
+  weft::WaitSets<void> sets = co_await weft::wait(std::move(hs), weft::ReturnWhen::FirstCompleted);
+  co_await e.wait();  // the second, still running, is awaited by nobody now
+  for (auto& h : sets.done) co_await h;
+  for (auto& h : sets.pending) co_await h;
+}
+
+weft::Task<void> grouper(weft::Event& e) {
+  co_await weft::task_group([&](weft::TaskGroup& tg) -> weft::Task<> {
+    tg.spawn(leaf(e), "t-child");
+    co_return;
+  });
+}
+
+// A gather's children are listed below the task that gathers them (a wait's and a task
+// group's likewise), a child that awaits in turn has its own below it, and what a wait let
+// go of is a root again.
+TEST(TaskDump, AGathersChildrenAreListedBelowTheTaskThatAwaitsThem) {
+  weft::Runtime rt({.workers = 2});
+  weft::Event e, first;
+  weft::JoinHandle<void> g = rt.spawn(gatherer(e), "gatherer");
+  weft::JoinHandle<void> w = rt.spawn(waiter_of_first(e, first), "waiter");
+  weft::JoinHandle<void> tg = rt.spawn(grouper(e), "grouper");
+  weft::TaskDump d = dump_when(rt, [](const weft::TaskDump& d) {
+    return waiting(d, "gatherer") && waiting(d, "g-a") && waiting(d, "g-b") && waiting(d, "g-c") &&
+           waiting(d, "leaf") && waiting(d, "waiter") && waiting(d, "w-first") &&
+           waiting(d, "w-second") && waiting(d, "grouper") && waiting(d, "t-child");
+  });
+  ASSERT_TRUE(named(d, "t-child") && named(d, "grouper")) << d.text();
+  EXPECT_EQ(named(d, "t-child")->awaited_by, named(d, "grouper")->id);
+  const weft::LiveTask* top = named(d, "gatherer");
+  ASSERT_TRUE(top && named(d, "g-a") && named(d, "g-b") && named(d, "g-c")) << d.text();
+  EXPECT_EQ(top->wait_kind, "gather");
+  for (const char* n : {"g-a", "g-b", "g-c"}) EXPECT_EQ(named(d, n)->awaited_by, top->id) << n;
+  EXPECT_EQ(named(d, "w-first")->awaited_by, named(d, "waiter")->id);
+  EXPECT_EQ(named(d, "w-second")->awaited_by, named(d, "waiter")->id);
+  auto line_of = [](const weft::LiveTask* t, int depth) {
+    return "\n" + std::string(static_cast<std::size_t>(2 * depth), ' ') + "task " +
+           std::to_string(t->id) + " '" + t->name + "'";
+  };
+  std::string text = d.text();
+  // gatherer, then its three children in the order spawned, g-c's own join below it.
+  std::size_t at = text.find(line_of(top, 0));
+  ASSERT_NE(at, std::string::npos) << text;
+  for (auto [n, depth] : {std::pair{"g-a", 1}, {"g-b", 1}, {"g-c", 1}, {"leaf", 2}}) {
+    const weft::LiveTask* t = named(d, n);
+    if (std::string(n) == "leaf") {  // the leaf g-c's middle spawned (not the waiter's)
+      for (const weft::LiveTask& x : d.tasks) {
+        if (x.name == "leaf" && x.id > named(d, "g-c")->id) t = &x;
+      }
+    }
+    const std::size_t next = text.find('\n', at + 1);
+    EXPECT_EQ(text.compare(next, line_of(t, depth).size(), line_of(t, depth)), 0)
+        << n << " right below the line before:\n"
+        << text;
+    at = next;
+  }
+  EXPECT_NE(text.find(line_of(named(d, "w-second"), 1)), std::string::npos) << text;
+  EXPECT_TRUE(weft_test::python_accepts_json(
+      d.json(), "[t['awaited_by'] for t in d['tasks'] if t['name'] == 'g-b'] == [" +
+                    std::to_string(top->id) + "]"));
+  // The wait returns at its first child; the second is let go of and is a root again.
+  first.set();
+  d = dump_when(rt, [](const weft::TaskDump& d) {
+    const weft::LiveTask* s = named(d, "w-second");
+    return named(d, "w-first") == nullptr && s != nullptr && s->awaited_by == 0;
+  });
+  ASSERT_NE(named(d, "w-second"), nullptr) << d.text();
+  EXPECT_EQ(named(d, "w-second")->awaited_by, 0u) << d.text();
+  text = d.text();
+  EXPECT_NE(text.find(line_of(named(d, "w-second"), 0)), std::string::npos) << text;
+  e.set();
+  auto join = [](weft::JoinHandle<void>& h) -> weft::Task<void> { co_await h; };
+  rt.block_on(join(g));
+  rt.block_on(join(w));
+  rt.block_on(join(tg));
+}
+
 TEST(TaskDump, ARunningTaskShowsItsWorkerAndAQueuedOneIsRunnableNotStarted) {
   weft::Runtime rt({.workers = 1});
   std::atomic<bool> go{false}, spinning{false};

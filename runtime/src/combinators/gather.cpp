@@ -30,6 +30,7 @@ bool GatherAwaiter::await_suspend(std::coroutine_handle<> h, std::source_locatio
     switch (children_[i]->attach_observer(&slots_[i])) {
       case Attach::kAttached:
         slots_[i].awaited = true;
+        children_[i]->note_awaited_by(task_->id());  // the dump's edge; it ends with the child
         break;
       case Attach::kCompleted:
         slots_[i].awaited = true;

@@ -21,6 +21,7 @@ void TaskGroup::add_child(detail::TaskHeader* t) {
   if (closed_) throw UsageError("weft::TaskGroup::spawn after the group has finished");
   children_.push_back(t);
   t->add_ref();
+  t->note_awaited_by(parent_.id());  // the task dump lists it below the group's task
   ++active_;
   if (children_cancelled_) t->request_cancel(0);  // the group is aborting: it never starts
 }

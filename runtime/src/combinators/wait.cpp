@@ -80,6 +80,7 @@ bool WaitAwaiter::await_suspend(std::coroutine_handle<> h, std::source_location 
     s.owner = this;
     Attach a = children_[i]->attach_observer(&s);
     s.attached = a == Attach::kAttached;
+    if (s.attached) children_[i]->note_awaited_by(task_->id());  // the dump's edge
     if (a == Attach::kCompleted) {
       done_.fetch_add(1, std::memory_order_relaxed);
       if (failed(children_[i])) failed_.store(true, std::memory_order_relaxed);
@@ -144,7 +145,11 @@ void WaitAwaiter::release_all() noexcept {
     Slot& s = slots_[i];
     if (!s.attached) continue;
     s.attached = false;
-    if (!children_[i]->detach_observer(&s)) await_ack(s.acked);
+    if (children_[i]->detach_observer(&s)) {
+      children_[i]->note_awaited_by(0);  // still running, awaited by nobody now
+    } else {
+      await_ack(s.acked);
+    }
   }
 }
 
@@ -154,6 +159,9 @@ void WaitAwaiter::release_all() noexcept {
 CompletionQueue::CompletionQueue(TaskHeader* const* children, std::size_t n)
     : children_(children), n_(n), slots_(new Slot[n]) {
   ready_.reserve(n);
+  // The task that iterates, for the dump (0 outside a task).
+  const TaskHeader* self = current_task();
+  const std::uint64_t consumer = self != nullptr ? self->id() : 0;
   for (std::size_t i = 0; i < n; ++i) {
     Slot& s = slots_[i];
     s.notify = &CompletionQueue::on_child_done;
@@ -161,6 +169,7 @@ CompletionQueue::CompletionQueue(TaskHeader* const* children, std::size_t n)
     s.index = i;
     std::lock_guard lk(lock_);  // a child may notify as soon as it is attached
     s.attached = children[i]->attach_observer(&s) == Attach::kAttached;
+    if (s.attached && consumer != 0) children[i]->note_awaited_by(consumer);  // the dump's edge
     if (!s.attached) {  // finished (or awaited elsewhere: awaiting it will say so)
       s.acked.store(true, std::memory_order_relaxed);  // no notifier will touch the slot
       ready_.push_back(i);
@@ -180,7 +189,11 @@ CompletionQueue::~CompletionQueue() {
       std::lock_guard lk(lock_);
       attached = s.attached;
     }
-    if (!attached || !children_[i]->detach_observer(&s)) await_ack(s.acked);
+    if (attached && children_[i]->detach_observer(&s)) {
+      children_[i]->note_awaited_by(0);
+    } else {
+      await_ack(s.acked);
+    }
   }
 }
 

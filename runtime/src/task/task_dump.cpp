@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "json_string.hpp"
 #include "scheduler/scheduler.hpp"
@@ -39,6 +41,7 @@ TaskDump Scheduler::dump_tasks() {
     x.name = std::string(t->name());
     x.spawned_at = t->where();
     x.started = t->started();
+    x.awaited_by = t->awaited_by();
     const auto on = std::find(running.begin(), running.end(), t);
     if (on != running.end()) {
       x.state = LiveTask::State::kRunning;
@@ -157,31 +160,51 @@ std::string TaskDump::text() const {
                     " running, " + std::to_string(counts[1]) + " runnable, " +
                     std::to_string(counts[2]) + " waiting\n";
   out.reserve(out.size() + tasks.size() * 120);
-  // The awaited task of each join, by index: the chains' edges. A task is a root unless a
-  // live task awaits it.
-  std::vector<std::size_t> child(tasks.size(), SIZE_MAX);
+  // The edges, by index: a join's awaited task below the joiner, a gather's (a wait's, an
+  // as_completed's) children below the task that awaits them. One parent each (a task has
+  // one observer); a task is a root unless a live task awaits it.
+  std::vector<std::vector<std::size_t>> below(tasks.size());
   std::vector<bool> awaited(tasks.size(), false);
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    if (tasks[i].state != LiveTask::State::kWaiting || tasks[i].awaited_task == 0) continue;
-    const LiveTask* awaited_task = find(tasks[i].awaited_task);  // `tasks` is sorted by id
-    if (awaited_task == nullptr || awaited_task == &tasks[i]) continue;
-    const auto j = static_cast<std::size_t>(awaited_task - tasks.data());
-    child[i] = j;
-    awaited[j] = true;
+  auto link = [&](std::size_t parent, const LiveTask* child) {
+    if (child == nullptr) return;  // not live any more
+    const auto c = static_cast<std::size_t>(child - tasks.data());
+    if (c == parent || awaited[c]) return;
+    awaited[c] = true;
+    below[parent].push_back(c);
+  };
+  for (std::size_t i = 0; i < tasks.size(); ++i) {  // `tasks` is sorted by id: find works
+    if (tasks[i].state == LiveTask::State::kWaiting && tasks[i].awaited_task != 0) {
+      link(i, find(tasks[i].awaited_task));
+    }
   }
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (tasks[i].awaited_by == 0) continue;
+    if (const LiveTask* p = find(tasks[i].awaited_by)) {
+      link(static_cast<std::size_t>(p - tasks.data()), &tasks[i]);
+    }
+  }
+  for (auto& v : below) std::sort(v.begin(), v.end());  // children in the order spawned
+  // Depth first with a stack of its own (a chain may be 100,000 joins deep); `printed` ends
+  // a cycle (two tasks that await each other never finish, and the dump shows them once).
   std::vector<bool> printed(tasks.size(), false);
-  auto print_chain = [&](std::size_t i) {
-    // A join waits for one task, so a chain is a path; `printed` ends a cycle (two tasks
-    // that await each other never finish, and the dump shows them once each).
-    for (int depth = 0; i != SIZE_MAX && !printed[i]; i = child[i], ++depth) {
+  std::vector<std::pair<std::size_t, int>> stack;
+  auto print_tree = [&](std::size_t root) {
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      const auto [i, depth] = stack.back();
+      stack.pop_back();
+      if (printed[i]) continue;
       printed[i] = true;
       append_line(out, tasks[i], depth);
+      for (auto it = below[i].rbegin(); it != below[i].rend(); ++it) {
+        stack.emplace_back(*it, depth + 1);
+      }
     }
   };
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    if (!awaited[i]) print_chain(i);
+    if (!awaited[i]) print_tree(i);
   }
-  for (std::size_t i = 0; i < tasks.size(); ++i) print_chain(i);  // cycles
+  for (std::size_t i = 0; i < tasks.size(); ++i) print_tree(i);  // cycles
   return out;
 }
 
@@ -202,6 +225,10 @@ std::string TaskDump::json() const {
     out += state_name(t.state);
     out += "\",\"started\":";
     out += t.started ? "true" : "false";
+    if (t.awaited_by != 0) {
+      out += ",\"awaited_by\":";
+      out += std::to_string(t.awaited_by);
+    }
     if (t.state == LiveTask::State::kRunning) {
       out += ",\"worker\":";
       out += std::to_string(t.worker);

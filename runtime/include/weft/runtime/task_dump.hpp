@@ -8,7 +8,8 @@
 // A task is running (on a worker, now), runnable (queued, or never started yet) or waiting;
 // a waiting task names the kind of its awaitable ("queue get", "sleep", "join", "io
 // readable"...), the `co_await` that waits (file and line), since when, and for a join the
-// task it awaits, so that the text shows who waits for whom. The wait of a task that awaits
+// task it awaits; a task awaited by a gather, wait or as_completed names the task that
+// awaits it; so the text shows who waits for whom. The wait of a task that awaits
 // a plain Task<T> is the innermost one: the awaitable that suspended it, wherever it is.
 //
 // Cost: nothing while nobody dumps beyond a few stores per wait (the wait's kind, place
@@ -45,6 +46,9 @@ struct LiveTask {
   std::string_view wait_kind;
   std::source_location waiting_at;  ///< kWaiting: the co_await that waits
   std::uint64_t awaited_task = 0;   ///< kWaiting on a join: the id of the task awaited
+  /// The id of the task whose gather, wait or as_completed awaits this one; 0 if none (or a
+  /// join: the joiner's awaited_task names this task instead).
+  std::uint64_t awaited_by = 0;
   /// kWaiting: how long it has waited, on the runtime's clock, to about a millisecond.
   std::chrono::milliseconds waiting_for{0};
 };
@@ -55,14 +59,16 @@ struct TaskDump {
   std::vector<LiveTask> tasks;  ///< ordered by id (the order of spawning)
   std::size_t workers = 0;      ///< the runtime's workers
 
-  /// Text for a person: a summary line, then one line per task; a task that awaits another
-  /// (a join) has the awaited task's line indented below its own, so each await chain reads
-  /// as a tree from the task nobody awaits down to what the innermost one waits on.
+  /// Text for a person: a summary line, then one line per task; a task that awaits others
+  /// (a join, a gather, a wait, as_completed) has the awaited tasks' lines indented below its
+  /// own, so each await chain reads as a tree from the task nobody awaits down to what the
+  /// innermost ones wait on.
   std::string text() const;
   /// The same as one JSON object: {"workers": N, "tasks": [{"id", "name", "spawned_at":
   /// {"file", "line", "function"}, "state": "running"|"runnable"|"waiting", "worker",
-  /// "started", "wait": {"kind", "file", "line", "function", "awaited_task", "for_ms"}}]}
-  /// ("wait" only for a waiting task; "worker" only for a running one).
+  /// "started", "awaited_by", "wait": {"kind", "file", "line", "function", "awaited_task",
+  /// "for_ms"}}]} ("wait" only for a waiting task; "worker" only for a running one;
+  /// "awaited_by" only when not 0).
   std::string json() const;
   /// The task with this id, or nullptr.
   const LiveTask* find(std::uint64_t id) const noexcept;

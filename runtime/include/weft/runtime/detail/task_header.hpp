@@ -285,6 +285,13 @@ class TaskHeader {
     constexpr auto r = std::memory_order_relaxed;
     return {wait_kind_.load(r), wait_where_.load(r), wait_task_.load(r), wait_since_.load(r)};
   }
+  /// The task whose gather, wait or as_completed awaits this one (0: none, or a join, which
+  /// the joiner's own wait names), for the task dump: set by that task as it attaches, reset
+  /// as it detaches. An id, not a pointer, so the dump never follows it into freed memory.
+  void note_awaited_by(std::uint64_t task_id) noexcept {
+    awaited_by_.store(task_id, std::memory_order_relaxed);
+  }
+  std::uint64_t awaited_by() const noexcept { return awaited_by_.load(std::memory_order_relaxed); }
   /// Whether the task has had its first run (a start entry still queued: not). Any thread.
   bool started() const noexcept { return start_.load(std::memory_order_relaxed) != kNotStarted; }
 
@@ -573,6 +580,7 @@ class TaskHeader {
   std::atomic<std::source_location> wait_where_{};
   std::atomic<std::uint64_t> wait_task_{0};
   std::atomic<std::uint64_t> wait_since_{0};
+  std::atomic<std::uint64_t> awaited_by_{0};  // written by the awaiting task (note_awaited_by)
 
   // ---- task-local ----
   std::uint64_t delivered_ = 0;
