@@ -180,8 +180,9 @@ class Worker {
   /// takes the fd's events when it parks, in its own epoll_wait.
   void note_registration() noexcept { has_io_.store(true, std::memory_order_relaxed); }
   /// Tracing (docs/design.md §8): picks up the rings Scheduler::start_tracing published, or
-  /// drops them after stop_tracing; while it has them every poll takes the cold path. Owner
-  /// thread, between polls or (start_tracing from a task) to start tracing.
+  /// drops them after stop_tracing; a start sends the next poll down the cold path, where
+  /// the worker switches to its traced loop. Owner thread, between polls or (start_tracing
+  /// from a task) to start tracing.
   void refresh_trace() noexcept;
   /// The running task's budget ran out at an await: it yields (metrics). Owner thread.
   void count_budget_yield() noexcept { add(remote_.budget_yields, 1); }
@@ -203,11 +204,19 @@ class Worker {
   PollLook look_at(const Remote& victim, SeenPoll& seen, std::int64_t now_ns) noexcept;
   /// Polls another (busy) worker's epoll without blocking; true if it delivered an event.
   bool poll_other(Remote& busy) noexcept;
-  void run_task(TaskHeader* t) noexcept;
+  /// The worker's loop, untraced or traced (Worker::main): returns when its tracing state
+  /// no longer matches, or at the scheduler's stop.
+  template <bool kTraced>
+  void loop() noexcept;
+  /// One poll of `t`; true if the loop must switch (tracing started or stopped).
+  template <bool kTraced>
+  bool run_task(TaskHeader* t) noexcept;
   void resume(TaskHeader* t) noexcept;  // runs one poll of `t`
-  /// The same, sampled: traced (its begin, then what it woke but itself) unless timed or
-  /// the sampled wake-up's, which resume_timed takes.
+  /// The same, sampled: traced unless timed or the sampled wake-up's, which resume_timed
+  /// takes.
   void resume_sampled(TaskHeader* t) noexcept;
+  /// The same, traced: its begin, then what it woke but itself.
+  void resume_traced(TaskHeader* t) noexcept;
   void resume_timed(TaskHeader* t, std::uint64_t poll) noexcept;  // poll number `poll`
   /// `t`, runnable here since `at_ns`, is the sampled wake-up: polled here between poll
   /// `first_poll` and kSampleExpiry polls later, its scheduling delay is recorded

@@ -166,14 +166,31 @@ void Worker::main() {
   sample_mask_ = sched_.sample_every() ? sched_.sample_every() - 1 : ~std::uint64_t{0};
   sample_at_ = sched_.sample_every();
   refresh_trace();
+  // Two copies of the loop: the traced one runs a traced poll inline, so the untraced one
+  // pays nothing for tracing but a check on paths that are cold anyway. Each returns when
+  // the worker's tracing state no longer matches it.
+  while (!sched_.stopping()) {
+    if (trace_ != nullptr) {
+      loop<true>();
+    } else {
+      loop<false>();
+    }
+  }
+  remote_.running.store(nullptr, std::memory_order_relaxed);  // this thread's TLS ends
+  tls_stack_floor = nullptr;
+  tls_worker = nullptr;
+}
+
+template <bool kTraced>
+void Worker::loop() noexcept {
   while (!sched_.stopping()) {
     if (TaskHeader* t = next_task()) {
       end_search();  // woken as a searcher, but found work at home
-      run_task(t);
+      if (run_task<kTraced>(t)) return;
       continue;
     }
-    if (trace_ != nullptr) [[unlikely]]
-      trace(TraceKind::kIdle, 0);
+    if ((trace_ != nullptr) != kTraced) return;
+    if constexpr (kTraced) trace(TraceKind::kIdle, 0);
     // Out of tasks: our own epoll first (Go's findRunnable polls the network before it
     // steals), except every kSearchFirst-th time. What is ready there belongs to
     // connections whose events come here; served here, they stay on this core, and the
@@ -187,21 +204,20 @@ void Worker::main() {
     remote_.poll_tick.store(kNoPoll, std::memory_order_relaxed);
     if (TaskHeader* t = search()) {
       end_search();
-      run_task(t);
+      if (run_task<kTraced>(t)) return;
       continue;
     }
     if (!own_first && poll_own()) continue;
     park();
+    if ((trace_ != nullptr) != kTraced) return;
   }
-  remote_.running.store(nullptr, std::memory_order_relaxed);  // this thread's TLS ends
-  tls_stack_floor = nullptr;
-  tls_worker = nullptr;
 }
 
-void Worker::run_task(TaskHeader* t) noexcept {
+template <bool kTraced>
+[[gnu::always_inline]] inline bool Worker::run_task(TaskHeader* t) noexcept {
   if (TaskHeader::is_start_entry(t)) [[unlikely]] {
     t = TaskHeader::from_entry(t);
-    if (!t->claim_start()) return;  // a joiner ran it already (join inlining)
+    if (!t->claim_start()) return false;  // a joiner ran it already (join inlining)
     // Noted, not written here: a call would cost this fast path saved registers.
     if (trace_ != nullptr) [[unlikely]]
       trace_first_ = t;
@@ -216,10 +232,22 @@ void Worker::run_task(TaskHeader* t) noexcept {
   // wake-up waits take the cold path (see sample_at_).
   if (polls == sample_at_) [[unlikely]] {
     resume_sampled(t);
+    tls_task.store(nullptr, std::memory_order_relaxed);
+    // Tracing started or stopped (refresh_trace sends the next poll here): switch loops.
+    return (trace_ != nullptr) != kTraced;
+  }
+  if constexpr (kTraced) {
+    if (trace_ == nullptr) [[unlikely]] {  // stopped in this pass's maintenance
+      resume(t);
+      tls_task.store(nullptr, std::memory_order_relaxed);
+      return true;
+    }
+    resume_traced(t);
   } else {
     resume(t);
   }
   tls_task.store(nullptr, std::memory_order_relaxed);
+  return false;
 }
 
 inline void Worker::resume(TaskHeader* t) noexcept {
@@ -235,20 +263,26 @@ inline void Worker::resume(TaskHeader* t) noexcept {
 void Worker::resume_sampled(TaskHeader* t) noexcept {
   const std::uint64_t poll = remote_.polls.load(std::memory_order_relaxed);
   // Untraced, or this poll is timed or the sampled wake-up's: the whole path.
-  if (trace_ == nullptr || sampled_task_ == t || (poll & sample_mask_) == 0) [[unlikely]] {
+  if (trace_ == nullptr || sampled_task_ == t || (poll & sample_mask_) == 0) {
     resume_timed(t, poll);
     return;
   }
-  // Traced, which is every poll while tracing: lean.
+  // Traced: the traced loop's poll, and what the timed path would do when this poll was
+  // chosen only to look for a sampled wake-up that went elsewhere.
+  if (sampled_task_ != nullptr && poll > sampled_poll_ && poll - sampled_poll_ > kSampleExpiry) {
+    sampled_task_ = nullptr;  // as in resume_timed
+  }
+  resume_traced(t);
+  next_sample(poll);
+}
+
+[[gnu::always_inline]] inline void Worker::resume_traced(TaskHeader* t) noexcept {
   const TaskHeader* const lifo_before = remote_.lifo.load(std::memory_order_relaxed);
   const std::uint32_t pushed_before = remote_.queue.pushed();
   const std::uint64_t id = t->id();
   if (trace_first_ != nullptr) [[unlikely]] {
     if (trace_first_ == t) trace_start(t);
     trace_first_ = nullptr;
-  }
-  if (sampled_task_ != nullptr && poll > sampled_poll_ && poll - sampled_poll_ > kSampleExpiry) {
-    sampled_task_ = nullptr;  // as in resume_timed
   }
   trace_poll(id, reinterpret_cast<std::uintptr_t>(t));
   resume(t);
@@ -265,7 +299,6 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
       trace_queued(lifo_before, pushed_before, id, t);
     }
   }
-  sample_at_ = poll + 1;
 }
 
 void Worker::resume_timed(TaskHeader* t, std::uint64_t poll) noexcept {
@@ -367,7 +400,7 @@ void Worker::refresh_trace() noexcept {
   TraceBuffers* ring = remote_.trace.load(std::memory_order_acquire);
   if (ring == trace_) return;
   trace_ = ring;
-  if (ring == nullptr) return;  // next_sample returns to the timed polls by itself
+  if (ring == nullptr) return;  // the traced loop sees it at its next poll
   trace_tsc_ = sched_.trace_tsc();
   trace_short_poll_ = sched_.trace_short_poll();
   trace_last_poll_ = 0;
@@ -402,12 +435,8 @@ void Worker::next_sample(std::uint64_t poll) noexcept {
   // While a sampled wake-up waits: from the first poll that may be its, every poll looks
   // for it; else the next timed poll.
   const std::uint64_t timed = (poll | sample_mask_) + 1;
-  if (trace_ != nullptr) {
-    sample_at_ = poll + 1;  // tracing: every poll
-  } else {
-    sample_at_ =
-        sampled_task_ == nullptr ? timed : std::min(std::max(sampled_poll_, poll + 1), timed);
-  }
+  sample_at_ =
+      sampled_task_ == nullptr ? timed : std::min(std::max(sampled_poll_, poll + 1), timed);
 }
 
 Worker::BatchSample::~BatchSample() {
