@@ -212,7 +212,8 @@ struct Args {
   std::optional<std::uint32_t> sample_every;
   std::optional<std::uint32_t> stall_ms;
   bool trace = false;  // weft only: the runs are traced (Runtime::start_tracing), for its cost
-  std::optional<std::string> trace_out;  // and the trace written here after them
+  std::optional<std::string> trace_out;       // and the trace written here after them
+  std::optional<std::uint32_t> trace_events;  // RuntimeOptions::trace_events_per_worker
 };
 
 /// Parses the command line into `args`; returns an exit status, or -1 to go on.
@@ -238,7 +239,7 @@ int parse_args(int argc, char** argv, Args& args) {
       if (!inline_value || inline_value->empty()) return usage_error("missing value for " + arg);
       args.trace = true;
       args.trace_out = *inline_value;
-    } else if (arg == "--sample-every" || arg == "--stall-ms") {
+    } else if (arg == "--sample-every" || arg == "--stall-ms" || arg == "--trace-events") {
       if (!inline_value && i + 1 < argc) inline_value = argv[++i];
       if (!inline_value) return usage_error("missing value for " + arg);
       char* end = nullptr;
@@ -246,7 +247,9 @@ int parse_args(int argc, char** argv, Args& args) {
       if (inline_value->empty() || *end != '\0' || inline_value->front() == '-' || n > UINT32_MAX) {
         return usage_error("invalid " + arg + " value: " + *inline_value);
       }
-      (arg == "--sample-every" ? args.sample_every : args.stall_ms) = static_cast<std::uint32_t>(n);
+      (arg == "--sample-every" ? args.sample_every
+       : arg == "--stall-ms"   ? args.stall_ms
+                               : args.trace_events) = static_cast<std::uint32_t>(n);
     } else if (arg == "--bench" || arg == "--workers" || arg == "--impl" || arg == "--iters") {
       if (!inline_value && i + 1 < argc) inline_value = argv[++i];
       if (!inline_value) return usage_error("missing value for " + arg);
@@ -299,6 +302,7 @@ Outcome run(const Bench& b, const Args& args) {
   options.workers = args.workers;
   if (args.sample_every) options.metrics_sample_every = *args.sample_every;
   if (args.stall_ms) options.stall_threshold = std::chrono::milliseconds(*args.stall_ms);
+  if (args.trace_events) options.trace_events_per_worker = *args.trace_events;
   weft::Runtime rt(options);
   if (args.trace) rt.start_tracing();
   const Measured m = median([&] { return b.weft(rt); });

@@ -244,18 +244,18 @@ class Worker {
   void trace_poll(std::uint64_t id, std::uintptr_t address) noexcept {
     if (trace_group_left_ != 0) {
       --trace_group_left_;
-      ++trace_polls_since_;
       trace_at(0, TraceKind::kPollBegin, id, address);
       return;
     }
     const std::int64_t now = trace_stamp(trace_tsc_);
-    if (trace_last_poll_ != 0 &&
-        now - trace_last_poll_ <
-            trace_short_poll_ * static_cast<std::int64_t>(trace_polls_since_)) {
-      trace_group_left_ = kTraceGroup - 1;
-    }
+    // The polls since the last stamp: a whole group if one began there (a group that
+    // another stamped event cut short left no stamp to measure from).
+    const bool group =
+        trace_last_poll_ != 0 &&
+        now - trace_last_poll_ < trace_short_poll_ * static_cast<std::int64_t>(trace_polls_since_);
+    trace_group_left_ = group ? kTraceGroup - 1 : 0;
+    trace_polls_since_ = group ? kTraceGroup : 1;
     trace_last_poll_ = now;
-    trace_polls_since_ = 1;
     trace_at(now, TraceKind::kPollBegin, id, address);
   }
   /// An event stamped `ns` (0: at the next stamped event, trace_ring.hpp).
@@ -347,7 +347,8 @@ class Worker {
   bool trace_tsc_ = false;                   // its stamps are the TSC (trace_clock.hpp)
   const TaskHeader* trace_first_ = nullptr;  // the task whose first poll comes now
   // Grouped polls (trace_poll): the stamp of the last stamped poll (0: a stamped event of
-  // another kind came since), the polls since it, the unstamped polls left in this group,
+  // another kind came since), the polls from it to the next stamp (1, or a group's), the
+  // unstamped polls left in this group,
   // and RuntimeOptions::trace_grouped_polls_under in stamps.
   std::int64_t trace_last_poll_ = 0;
   std::uint32_t trace_polls_since_ = 0;

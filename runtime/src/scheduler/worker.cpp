@@ -218,9 +218,13 @@ template <bool kTraced>
   if (TaskHeader::is_start_entry(t)) [[unlikely]] {
     t = TaskHeader::from_entry(t);
     if (!t->claim_start()) return false;  // a joiner ran it already (join inlining)
-    // Noted, not written here: a call would cost this fast path saved registers.
-    if (trace_ != nullptr) [[unlikely]]
+    // Untraced loop: noted, not written here (a call would cost its fast path saved
+    // registers); its cold path writes it if the poll is traced.
+    if constexpr (kTraced) {
+      if (trace_ != nullptr) trace_start(t);
+    } else if (trace_ != nullptr) [[unlikely]] {
       trace_first_ = t;
+    }
   }
   // Relaxed, then release: the stall detector reads `polls` (acquire), then the task.
   tls_task.store(t, std::memory_order_relaxed);
@@ -272,6 +276,10 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
   if (sampled_task_ != nullptr && poll > sampled_poll_ && poll - sampled_poll_ > kSampleExpiry) {
     sampled_task_ = nullptr;  // as in resume_timed
   }
+  if (trace_first_ != nullptr) [[unlikely]] {
+    if (trace_first_ == t) trace_start(t);
+    trace_first_ = nullptr;
+  }
   resume_traced(t);
   next_sample(poll);
 }
@@ -280,10 +288,6 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
   const TaskHeader* const lifo_before = remote_.lifo.load(std::memory_order_relaxed);
   const std::uint32_t pushed_before = remote_.queue.pushed();
   const std::uint64_t id = t->id();
-  if (trace_first_ != nullptr) [[unlikely]] {
-    if (trace_first_ == t) trace_start(t);
-    trace_first_ = nullptr;
-  }
   trace_poll(id, reinterpret_cast<std::uintptr_t>(t));
   resume(t);
   // `t` may be gone now: only its address is compared. What the poll made runnable, as
