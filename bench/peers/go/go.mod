@@ -1,0 +1,3 @@
+module weftgopeer
+
+go 1.19
