@@ -80,15 +80,6 @@ void MutexGuard::unlock() {
   release()->unlock_held();
 }
 
-bool Mutex::LockAwaiter::await_ready() noexcept {
-  if (!detail::budget_spend()) {
-    out_of_budget_ = true;  // await_suspend yields first
-    return false;
-  }
-  acquired_ = m_->try_lock();
-  return acquired_;
-}
-
 Task<void> Mutex::LockAwaiter::yield_then_lock(Mutex* m, std::source_location where) {
   co_await yield_now();
   (void)(co_await LockAwaiter(*m, where)).release();  // the outer awaiter adopts it
@@ -101,7 +92,6 @@ bool Mutex::LockAwaiter::lock_or_wait(std::coroutine_handle<> h, bool again) noe
       // Acquire: the previous owner's critical section happens-before ours.
       if (m_->state_.compare_exchange_weak(s, (s | kLocked) & ~(again ? kWoken : 0),
                                            std::memory_order_acquire, std::memory_order_relaxed)) {
-        acquired_ = true;
         return false;
       }
       continue;
@@ -160,7 +150,7 @@ std::coroutine_handle<> Mutex::LockAwaiter::await_suspend(std::coroutine_handle<
   return h;
 }
 
-MutexGuard Mutex::LockAwaiter::await_resume() {
+MutexGuard Mutex::LockAwaiter::await_resume_slow() {
   if (out_of_budget_) std::move(relock_).operator co_await().await_resume();  // may throw
   if (cancelled) {
     task->take_cancel();

@@ -5,8 +5,9 @@
 // The rule: each of these is thread_local and written only by its own thread: tls_worker
 // and tls_stack_floor by Worker::main, tls_task and tls_budget by the worker loop (run_task)
 // and the transfers below, tls_next between a task's final step and the transfer that follows
-// it. tls_worker, tls_task and tls_budget are defined inline in scheduler.hpp (the worker
-// loop and schedule read them in their own files), the others here.
+// it. tls_worker and tls_task are defined inline in scheduler.hpp (the worker loop and
+// schedule read them in their own files), tls_budget in weft/runtime/detail/context.hpp
+// (awaiters spend it inline), the others here.
 // The guarantee: current_task() is the task being polled on this thread (nullptr on threads
 // that are not workers). schedule() and schedule_yield() are in scheduler.cpp, beside the
 // Scheduler members they call.
@@ -71,13 +72,9 @@ TaskHeader& require_task(const char* what) {
   return *t;
 }
 
-bool budget_spend() noexcept {
-  if (tls_budget <= 0) {
-    if (Worker* w = tls_worker) w->count_budget_yield();
-    return false;
-  }
-  --tls_budget;
-  return true;
+bool budget_exhausted() noexcept {
+  if (Worker* w = tls_worker) w->count_budget_yield();
+  return false;
 }
 
 std::uint64_t deadline_tick(std::chrono::steady_clock::time_point tp) {

@@ -62,6 +62,7 @@
 #include "trace/trace_clock.hpp"
 #include "trace/trace_names.hpp"
 #include "trace/trace_ring.hpp"
+#include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/runtime.hpp"
 #include "weft/runtime/task_dump.hpp"
 #include "weft/runtime/time.hpp"
@@ -472,7 +473,7 @@ inline constinit thread_local Worker* tls_worker = nullptr;
 // tls_task is atomic only for the stall detector, which reads a worker's from its own thread
 // (Remote::running); relaxed accesses, plain moves on x86, are all it needs.
 inline constinit thread_local std::atomic<TaskHeader*> tls_task{nullptr};
-inline constinit thread_local int tls_budget = 0;
+// tls_budget is in weft/runtime/detail/context.hpp: awaiters inline its fast path.
 
 /// A clock in nanoseconds, or -1 if it cannot be read (a thread's CPU clock after the thread
 /// ended). CLOCK_MONOTONIC is the scheduler's own real time (how long a worker has been in

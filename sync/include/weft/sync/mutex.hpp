@@ -156,10 +156,21 @@ class [[nodiscard]] Mutex::LockAwaiter : detail::SyncWaiter {
       : detail::SyncWaiter(), m_(o.m_), where_(o.where_), fixed_where_(o.fixed_where_) {}
   LockAwaiter& operator=(LockAwaiter&&) = delete;
 
-  bool await_ready() noexcept;
+  // Inline: an uncontended lock is a budget decrement and a CAS, with no call.
+  bool await_ready() noexcept {
+    if (!detail::budget_spend()) [[unlikely]] {
+      out_of_budget_ = true;  // await_suspend yields first
+      return false;
+    }
+    return m_->try_lock();
+  }
   std::coroutine_handle<> await_suspend(
       std::coroutine_handle<> h, std::source_location where = std::source_location::current());
-  MutexGuard await_resume();
+  MutexGuard await_resume() {
+    if (out_of_budget_ || cancelled) [[unlikely]]
+      return await_resume_slow();
+    return MutexGuard(*m_, std::adopt_lock);
+  }
 
  private:
   friend class Mutex;
@@ -168,6 +179,7 @@ class [[nodiscard]] Mutex::LockAwaiter : detail::SyncWaiter {
       : m_(&m), where_(where), fixed_where_(true) {}
   static Task<void> yield_then_lock(Mutex* m, std::source_location where);
   static void on_woken(detail::Waiter* w) noexcept;
+  MutexGuard await_resume_slow();  // out of budget, or cancelled
   /// Under m_->lock_: takes the mutex if it is free, else links this node (at the front if
   /// `again`) and publishes the wait (at where_). False: not published (locked, or
   /// cancelled).
@@ -176,8 +188,7 @@ class [[nodiscard]] Mutex::LockAwaiter : detail::SyncWaiter {
   Mutex* m_;
   std::source_location where_;  // the co_await, for the wait and for on_woken's re-waits
   std::int64_t since_ns_ = 0;   // when this waiter first waited (steady clock)
-  bool acquired_ = false;
-  bool handed_ = false;  // starvation mode: unlock handed the mutex to this waiter
+  bool handed_ = false;         // starvation mode: unlock handed the mutex to this waiter
   bool out_of_budget_ = false;
   bool fixed_where_ = false;  // where_ was given at construction (yield_then_lock)
   Task<void> relock_;         // out of budget: yields, then locks (see await_ready)

@@ -29,9 +29,24 @@ void schedule(TaskHeader* t) noexcept;
 /// Re-queues the running task behind the other runnable tasks (yield_now).
 void schedule_yield(TaskHeader* t) noexcept;
 
+/// The running task's cooperative budget on this thread, refilled by the worker before each
+/// poll. Defined here, not declared: every file that uses it defines it, so the compiler
+/// addresses it directly from the thread pointer; constinit, so no TLS wrapper call.
+inline constinit thread_local int tls_budget = 0;
+
+/// budget_spend() with nothing left: counts the forced yield (the worker's metrics), false.
+bool budget_exhausted() noexcept;
+
 /// Spends one unit of the running task's cooperative budget. False when the budget is spent:
-/// an awaitable that could complete at once should suspend and yield instead.
-bool budget_spend() noexcept;
+/// an awaitable that could complete at once should suspend and yield instead. Inline: an
+/// uncontended lock or a ready queue item pays a decrement, not a call.
+inline bool budget_spend() noexcept {
+  if (tls_budget > 0) [[likely]] {
+    --tls_budget;
+    return true;
+  }
+  return budget_exhausted();
+}
 
 /// Milliseconds since the runtime's epoch, for a deadline: rounded up so a timer never fires
 /// early. Uses the current runtime's clock (real or virtual).
