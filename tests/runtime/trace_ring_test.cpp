@@ -59,17 +59,18 @@ TEST(TraceRing, AnEmptyOrPartlyFilledRingGivesWhatWasPushed) {
 // fields are derived from one number, so a torn copy would show.
 TEST(TraceRingStress, ACopyTakenWhileTheWriterWritesHasNoTornEvent) {
   TraceRing r(64);
-  constexpr std::uint64_t kEvents = 2'000'000;
+  // The writer goes on until the reader is done (bounded: a reader that gets no CPU
+  // meanwhile copies a ring at rest, which must be whole too).
+  constexpr std::uint64_t kMaxEvents = 100'000'000;
   std::atomic<bool> stop{false};
   std::thread writer([&] {
-    for (std::uint64_t i = 1; i <= kEvents && !stop.load(std::memory_order_relaxed); ++i) {
+    for (std::uint64_t i = 1; i <= kMaxEvents && !stop.load(std::memory_order_relaxed); ++i) {
       r.push(ev(static_cast<std::int64_t>(i), TraceKind::kWake, i * 3, i * 7));
     }
   });
-  // Copies from once the writer laps the ring until it is done (or 20,000 copies).
-  while (r.written() < 1'000) std::this_thread::yield();
-  std::uint64_t copies = 0, seen = 0;
-  while (copies < 20'000 && r.written() < kEvents) {
+  while (r.written() < 1'000) std::this_thread::yield();  // lapped the ring many times
+  std::uint64_t seen = 0;
+  for (int copies = 0; copies < 2'000; ++copies) {
     std::uint64_t last = 0;
     for (const TraceEvent& e : r.snapshot()) {
       const auto i = static_cast<std::uint64_t>(e.ns);
@@ -80,7 +81,6 @@ TEST(TraceRingStress, ACopyTakenWhileTheWriterWritesHasNoTornEvent) {
       last = i;
       ++seen;
     }
-    ++copies;
   }
   stop = true;
   writer.join();
@@ -100,11 +100,23 @@ TEST(TraceRing, ATaskStartKeepsItsLineAndNoStamp) {
   EXPECT_EQ(s[0].other, 0x1234u);
 }
 
+/// An event as (kind, ns, task, aux), for comparing resolved events.
+using Seen = std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>;
+
+/// with_resolved_stamps(events), each as Seen.
+std::vector<Seen> resolved(std::vector<TraceEvent> events) {
+  std::vector<Seen> out;
+  for (const TraceEvent& e : with_resolved_stamps(std::move(events))) {
+    out.emplace_back(e.kind, e.ns, e.task, e.aux);
+  }
+  return out;
+}
+
 // Poll 1 stamped, polls 2-4 a group written without stamps (each waking a task as it
 // ends), poll 5 stamped: the group's four polls share 1,000-1,400 evenly, each wake-up
 // takes the next poll's begin, and every poll of the group says it was one of four.
 TEST(TraceStamps, AGroupOfUnstampedPollsSharesTheSpanBetweenItsStamps) {
-  const std::vector<TraceEvent> out = with_resolved_stamps({
+  const std::vector<Seen> got = resolved({
       ev(1'000, TraceKind::kPollBegin, 1),
       ev(0, TraceKind::kWake, 0xa, 1),
       ev(0, TraceKind::kPollBegin, 2),
@@ -114,10 +126,8 @@ TEST(TraceStamps, AGroupOfUnstampedPollsSharesTheSpanBetweenItsStamps) {
       ev(1'400, TraceKind::kPollBegin, 5),
       ev(1'500, TraceKind::kIdle),
   });
-  std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> got;
-  for (const TraceEvent& e : out) got.emplace_back(e.kind, e.ns, e.task, e.aux);
   using K = TraceKind;
-  const std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> want = {
+  const std::vector<Seen> want = {
       {K::kPollBegin, 1'000, 1, 4}, {K::kPollEnd, 1'100, 1, 0},   {K::kWake, 1'100, 0xa, 0},
       {K::kPollBegin, 1'100, 2, 4}, {K::kPollEnd, 1'200, 2, 0},   {K::kWake, 1'200, 0xb, 0},
       {K::kPollBegin, 1'200, 3, 4}, {K::kPollEnd, 1'300, 3, 0},   {K::kPollBegin, 1'300, 4, 4},
@@ -131,7 +141,7 @@ TEST(TraceStamps, AGroupOfUnstampedPollsSharesTheSpanBetweenItsStamps) {
 // neither is timed, so neither is in the trace; a stamped event of another kind (running
 // out of tasks) ends a group as a poll's does.
 TEST(TraceStamps, AGroupWithoutAStampOnBothSidesIsLeftOut) {
-  const std::vector<TraceEvent> out = with_resolved_stamps({
+  const std::vector<Seen> got = resolved({
       ev(0, TraceKind::kPollBegin, 1),
       ev(0, TraceKind::kWake, 0xa, 1),
       ev(0, TraceKind::kPollBegin, 2),
@@ -142,10 +152,8 @@ TEST(TraceStamps, AGroupWithoutAStampOnBothSidesIsLeftOut) {
       ev(0, TraceKind::kPollBegin, 6),
       ev(0, TraceKind::kPollBegin, 7),
   });
-  std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> got;
-  for (const TraceEvent& e : out) got.emplace_back(e.kind, e.ns, e.task, e.aux);
   using K = TraceKind;
-  const std::vector<std::tuple<TraceKind, std::int64_t, std::uint64_t, std::uint32_t>> want = {
+  const std::vector<Seen> want = {
       {K::kWake, 2'000, 0xa, 0},    {K::kPollBegin, 2'000, 3, 2}, {K::kPollEnd, 2'300, 3, 0},
       {K::kPollBegin, 2'300, 4, 2}, {K::kPollEnd, 2'600, 4, 0},   {K::kIdle, 2'600, 0, 0},
   };
