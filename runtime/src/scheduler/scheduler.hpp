@@ -239,9 +239,10 @@ class Worker {
   }
   /// A poll's begin: task `id` at `address`. Stamped, except in a group of short polls: a
   /// stamped poll that finds the polls since the last stamped one took under
-  /// RuntimeOptions::trace_grouped_polls_under each on average leaves the next kTraceGroup - 1
-  /// unstamped, and the export spreads them evenly between the stamps around them (tracing.cpp). A
-  /// clock read costs about half of a yield's poll; a group's error is its own span, shown as such.
+  /// RuntimeOptions::trace_grouped_polls_under each on average leaves the next
+  /// kTraceGroup - 1 unstamped, and the export spreads them evenly between the stamps around
+  /// them (trace_stamps.cpp). A clock read costs about half of a yield's poll; a group's
+  /// error is its own span, shown as such.
   void trace_poll(std::uint64_t id, std::uintptr_t address) noexcept {
     if (trace_group_left_ != 0) {
       --trace_group_left_;
@@ -274,14 +275,14 @@ class Worker {
   /// name.
   void trace_start(const TaskHeader* t) noexcept;
   /// Records the tasks made runnable here since the LIFO slot held `lifo_before` and the
-  /// local queue had pushed `pushed_before`: wakes by task `waker` (0: between polls), or
-  /// spawns (start entries), as the tasks' addresses.
-  void trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
-                   std::uint64_t waker) noexcept;
+  /// local queue had pushed `pushed_before`, but `self` (the polled task, or nullptr): wakes
+  /// by task `waker` (0: between polls), or spawns (start entries), as the tasks' addresses.
+  inline void trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
+                          std::uint64_t waker, const TaskHeader* self) noexcept;
   /// Records one task made runnable by task `waker`: `entry` as queued (a start entry is a
   /// spawn).
   inline void trace_woken(const TaskHeader* entry, std::uint64_t waker) noexcept;
-  /// trace_wakes for the local queue alone, without `self` (nullptr: none).
+  /// trace_wakes' loop over more than one push.
   void trace_queued(const TaskHeader* lifo_before, std::uint32_t pushed_before, std::uint64_t waker,
                     const TaskHeader* self) noexcept;
   /// Between polls (I/O events, timers): while armed by a timed poll that woke nobody, the
@@ -349,8 +350,8 @@ class Worker {
   const TaskHeader* trace_first_ = nullptr;  // the task whose first poll comes now
   // Grouped polls (trace_poll): the stamp of the last stamped poll (0: a stamped event of
   // another kind came since), the polls from it to the next stamp (1, or a group's), the
-  // unstamped polls left in this group,
-  // and RuntimeOptions::trace_grouped_polls_under in stamps.
+  // unstamped polls left in this group, and RuntimeOptions::trace_grouped_polls_under in
+  // stamps.
   std::int64_t trace_last_poll_ = 0;
   std::uint32_t trace_polls_since_ = 0;
   std::uint32_t trace_group_left_ = 0;

@@ -290,19 +290,7 @@ void Worker::resume_sampled(TaskHeader* t) noexcept {
   const std::uint64_t id = t->id();
   trace_poll(id, reinterpret_cast<std::uintptr_t>(t));
   resume(t);
-  // `t` may be gone now: only its address is compared. What the poll made runnable, as
-  // trace_wakes finds it, but for the task itself (a yield's requeue is no wake-up).
-  const TaskHeader* const lifo = remote_.lifo.load(std::memory_order_relaxed);
-  if (lifo != lifo_before && lifo != nullptr && lifo != t) trace_woken(lifo, id);
-  const std::uint32_t pushed = remote_.queue.pushed();
-  if (pushed != pushed_before) {
-    if (pushed - pushed_before == 1) {
-      const TaskHeader* e = remote_.queue.pushed_at(pushed_before);
-      if (e != t && e != lifo_before) trace_woken(e, id);
-    } else {
-      trace_queued(lifo_before, pushed_before, id, t);
-    }
-  }
+  trace_wakes(lifo_before, pushed_before, id, t);  // `t` may be gone: its address only
 }
 
 void Worker::resume_timed(TaskHeader* t, std::uint64_t poll) noexcept {
@@ -339,7 +327,7 @@ void Worker::resume_timed(TaskHeader* t, std::uint64_t poll) noexcept {
     // No end event: the worker's next stamped one (the next poll's begin, running out of
     // tasks, a timer pass) ends the poll, so a traced poll reads the clock once and writes
     // its begin and its wake-ups (tracing.cpp).
-    if (traced != nullptr) trace_wakes(lifo_before, pushed_before, id);
+    if (traced != nullptr) trace_wakes(lifo_before, pushed_before, id, t);
     if (timed) {
       const std::int64_t end_ns = clock_ns(CLOCK_MONOTONIC);
       remote_.poll_duration.record(end_ns - begin_ns);
@@ -377,6 +365,23 @@ void Worker::trace_woken(const TaskHeader* entry, std::uint64_t waker) noexcept 
   trace_at(0, kind, e & ~std::uintptr_t{1}, waker);
 }
 
+[[gnu::always_inline]] inline void Worker::trace_wakes(const TaskHeader* lifo_before,
+                                                       std::uint32_t pushed_before,
+                                                       std::uint64_t waker,
+                                                       const TaskHeader* self) noexcept {
+  // A yield's requeue of its own task is no wake-up: `self` is skipped.
+  const TaskHeader* const lifo = remote_.lifo.load(std::memory_order_relaxed);
+  if (lifo != lifo_before && lifo != nullptr && lifo != self) trace_woken(lifo, waker);
+  const std::uint32_t pushed = remote_.queue.pushed();
+  if (pushed == pushed_before) return;
+  if (pushed - pushed_before == 1) {  // the usual case, inline
+    const TaskHeader* e = remote_.queue.pushed_at(pushed_before);
+    if (e != self && e != lifo_before) trace_woken(e, waker);
+    return;
+  }
+  trace_queued(lifo_before, pushed_before, waker, self);
+}
+
 void Worker::trace_queued(const TaskHeader* lifo_before, std::uint32_t pushed_before,
                           std::uint64_t waker, const TaskHeader* self) noexcept {
   // Only the owner pushes, so the last kCapacity pushes are still in their slots (popped,
@@ -387,15 +392,8 @@ void Worker::trace_queued(const TaskHeader* lifo_before, std::uint32_t pushed_be
   if (pushed - from > LocalQueue::kCapacity) from = pushed - LocalQueue::kCapacity;
   for (std::uint32_t i = from; i != pushed; ++i) {
     const TaskHeader* e = remote_.queue.pushed_at(i);
-    if (e != lifo_before && (self == nullptr || e != self)) trace_woken(e, waker);
+    if (e != lifo_before && e != self) trace_woken(e, waker);
   }
-}
-
-void Worker::trace_wakes(const TaskHeader* lifo_before, std::uint32_t pushed_before,
-                         std::uint64_t waker) noexcept {
-  const TaskHeader* lifo = remote_.lifo.load(std::memory_order_relaxed);
-  if (lifo != nullptr && lifo != lifo_before) trace_woken(lifo, waker);
-  trace_queued(lifo_before, pushed_before, waker, nullptr);
 }
 
 void Worker::refresh_trace() noexcept {
@@ -444,7 +442,7 @@ void Worker::next_sample(std::uint64_t poll) noexcept {
 }
 
 Worker::BatchSample::~BatchSample() {
-  if (traced_ && w_.trace_ != nullptr) w_.trace_wakes(lifo_before_, before_, 0);
+  if (traced_ && w_.trace_ != nullptr) w_.trace_wakes(lifo_before_, before_, 0, nullptr);
   if (!armed_ || w_.remote_.queue.pushed() == before_) return;
   const std::uint64_t poll = w_.remote_.polls.load(std::memory_order_relaxed);
   w_.note_sampled_queued(before_, clock_ns(CLOCK_MONOTONIC), poll);
