@@ -1,0 +1,168 @@
+// mysql::Connection: one MySQL or MariaDB session on MariaDB Connector/C's non-blocking API,
+// driven by the worker's reactor (aiomysql's Connection).
+//
+//   mysql::ConnectOptions o{.host = "db", .user = "app", .password = pw, .database = "app"};
+//   mysql::Connection conn = co_await mysql::connect(o, 5s);
+//   co_await conn.execute("INSERT INTO t (id, name) VALUES (?, ?)", 1, "one");
+//   for (mysql::Row row : co_await conn.fetch("SELECT id, name FROM t WHERE id > ?", 0))
+//     use(row.get<std::int64_t>("id"), row.get<std::string>(1));
+//   auto n = co_await conn.fetchval<std::int64_t>("SELECT COUNT(*) FROM t");
+//
+// No client call that can block runs on a worker: every library call that may read or
+// write is made through its `_start`/`_cont` pair, which returns when the socket would
+// block; the task then waits for readiness on the reactor. Host names are resolved by
+// weft::net::resolve before the library sees them.
+//
+// A statement with arguments is a prepared statement (binary protocol), prepared on its
+// first run and kept in the connection's statement cache (ConnectOptions); one without
+// arguments is sent as text (one round trip, nothing prepared), one statement at a time.
+//
+// Cancellation: a task cancelled, or timed out, while a statement runs closes the
+// connection (the library cannot stop half way through an exchange) and raises the
+// CancelledError or TimeoutError; a statement the server had begun may still complete
+// there.
+//
+// One statement at a time: a Connection is used by one task at once (a second concurrent
+// call raises UsageError). A Connection may move between workers, also in the middle of a
+// statement. It must not be moved or destroyed while a statement runs.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "weft/io/mysql/errors.hpp"
+#include "weft/io/mysql/result.hpp"
+#include "weft/io/mysql/types.hpp"
+#include "weft/runtime/task.hpp"
+
+namespace weft::mysql {
+
+namespace detail {
+struct ConnState;  // io/src/mysql/conn_state.hpp
+}  // namespace detail
+
+/// Where and how connect() connects.
+struct ConnectOptions {
+  /// A host name or numeric address, for TCP; ignored when unix_socket is set.
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3306;
+  /// The path of the server's Unix socket; empty: TCP.
+  std::string unix_socket{};
+  std::string user{};
+  std::string password{};
+  /// The default database of the session; empty: none.
+  std::string database{};
+  /// The session's character set (SET NAMES).
+  std::string charset = "utf8mb4";
+  /// Prepared statements kept per connection (least recently used out; 0: none, each
+  /// statement with arguments is prepared and closed again).
+  std::size_t statement_cache_size = 100;
+  /// The largest result a query may return, in bytes of its values: a larger one raises
+  /// mysql::Error (client error 2020, CR_NET_PACKET_TOO_LARGE) and closes the connection,
+  /// rather than holding everything in memory.
+  std::size_t max_result_bytes = std::size_t{1} << 30;
+};
+
+/// A connection to a MySQL or MariaDB server. Move-only; the destructor closes it.
+class Connection {
+ public:
+  /// A closed connection (what connect() returns is open).
+  Connection() noexcept;
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  ~Connection();
+
+  /// Runs `sql` with `args` bound to its `?` placeholders; the number of rows it affected.
+  /// Throws mysql::Error if the server refuses it, ConnectionLost if the connection drops,
+  /// UsageError on a closed or busy connection; a cancellation point (see the opening
+  /// comment).
+  template <class... A>
+  Task<std::uint64_t> execute(std::string_view sql, const A&... args) {
+    return execute_result(this, std::string(sql), Params(args...), sizeof...(A) > 0);
+  }
+  /// Runs a query; its rows (with the affected rows and insert id). Throws as execute().
+  template <class... A>
+  Task<Result> fetch(std::string_view sql, const A&... args) {
+    if constexpr (sizeof...(A) == 0) {
+      return query(std::string(sql));
+    } else {
+      return prepared(std::string(sql), Params(args...));
+    }
+  }
+  /// Runs a query; its first row, or nullopt if it returned none.
+  template <class... A>
+  Task<std::optional<Row>> fetchrow(std::string_view sql, const A&... args) {
+    return fetchrow_result(this, std::string(sql), Params(args...), sizeof...(A) > 0);
+  }
+  /// Runs a query; the first column of its first row as T (nullopt for no row when T is an
+  /// optional). Throws mysql::TypeError if there is no row and T is not an optional, or as
+  /// Row::get does.
+  template <class T, class... A>
+  Task<T> fetchval(std::string_view sql, const A&... args) {
+    return fetchval_result<T>(this, std::string(sql), Params(args...), sizeof...(A) > 0);
+  }
+
+  /// Runs one statement as text (no parameters, not prepared); its result.
+  Task<Result> query(std::string sql);
+  /// Runs one statement as a prepared statement with `params` (from the statement cache, or
+  /// prepared now); its result.
+  Task<Result> prepared(std::string sql, Params params);
+
+  /// Closes the connection (at once; the server is told with COM_QUIT if the socket takes
+  /// it). Idempotent. Must not be called while a statement runs.
+  void close() noexcept;
+  /// True from connect() until close() or the connection was lost.
+  bool is_open() const noexcept;
+  /// The server's id of this session (CONNECTION_ID(), what KILL takes); 0 when closed.
+  std::uint64_t thread_id() const noexcept;
+  /// The number of prepared statements the connection keeps now.
+  std::size_t cached_statements() const noexcept;
+  /// The server's version string ("10.11.6-MariaDB-0+deb12u1"); empty when closed.
+  std::string server_version() const;
+
+ private:
+  friend Task<Connection> connect(ConnectOptions options);
+  explicit Connection(std::unique_ptr<detail::ConnState> s) noexcept;
+
+  static Task<std::uint64_t> execute_result(Connection* self, std::string sql, Params p,
+                                            bool prepare);
+  static Task<std::optional<Row>> fetchrow_result(Connection* self, std::string sql, Params p,
+                                                  bool prepare);
+  template <class T>
+  static Task<T> fetchval_result(Connection* self, std::string sql, Params p, bool prepare);
+  [[noreturn]] static void no_row_error(const std::string& sql);
+
+  std::unique_ptr<detail::ConnState> s_;
+};
+
+/// Connects as `options` say, resolving a host name on weft's resolver. Throws
+/// mysql::ConnectionError naming the target with the library's reason (refused, access
+/// denied, unknown database), net::ResolveError for an unknown host. A cancellation point.
+Task<Connection> connect(ConnectOptions options);
+/// connect() giving up with weft::TimeoutError after `timeout`.
+Task<Connection> connect(ConnectOptions options, std::chrono::milliseconds timeout);
+
+template <class T>
+Task<T> Connection::fetchval_result(Connection* self, std::string sql, Params p, bool prepare) {
+  Result r;
+  if (prepare) {
+    r = co_await self->prepared(sql, std::move(p));
+  } else {
+    r = co_await self->query(sql);
+  }
+  if (r.empty()) {
+    if constexpr (detail::IsOptional<T>::value) {
+      co_return std::nullopt;
+    } else {
+      no_row_error(sql);
+    }
+  }
+  co_return r[0].template get<T>(0);
+}
+
+}  // namespace weft::mysql

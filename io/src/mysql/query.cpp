@@ -1,0 +1,554 @@
+// Statements: text queries (mysql_real_query, rows read one by one with mysql_use_result)
+// and prepared statements (the binary protocol: prepare once, bind, execute, fetch row by
+// row), each library call through detail::complete.
+//
+// Rows are read one at a time, never buffered whole by the library, so a result's size is
+// checked as it arrives (ConnectOptions::max_result_bytes) and each value is copied once,
+// into the Result's own buffer.
+#include <mysql.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "conn_state.hpp"
+#include "weft/io/mysql/connection.hpp"
+
+namespace weft::mysql {
+namespace detail {
+namespace {
+
+/// Client error numbers (errmsg.h) and server ones that mean the session is gone.
+bool is_loss(unsigned code) {
+  switch (code) {
+    case 2006:  // CR_SERVER_GONE_ERROR
+    case 2013:  // CR_SERVER_LOST
+    case 2055:  // CR_SERVER_LOST_EXTENDED
+    case 1927:  // ER_CONNECTION_KILLED
+    case 1053:  // ER_SERVER_SHUTDOWN
+      return true;
+    default:
+      return false;
+  }
+}
+
+ErrorFields fields(unsigned code, const char* sqlstate, const char* message,
+                   const std::string& sql) {
+  ErrorFields f;
+  f.code = code;
+  f.sqlstate = sqlstate ? sqlstate : "";
+  f.message = message ? message : "";
+  f.query = sql;
+  return f;
+}
+
+/// Throws what a failed call reported: ConnectionLost (closing the connection) if the
+/// session is gone (or the library closed its socket), else Error.
+[[noreturn]] void raise(ConnState& s, ErrorFields f) {
+  if (is_loss(f.code) || mysql_get_socket(s.m) < 0) {
+    s.lost = true;
+    s.lost_error = f;
+    s.close();
+    throw ConnectionLost(std::move(f));
+  }
+  throw Error(std::move(f));
+}
+
+[[noreturn]] void fail(ConnState& s, const std::string& sql) {
+  raise(s, fields(mysql_errno(s.m), mysql_sqlstate(s.m), mysql_error(s.m), sql));
+}
+
+[[noreturn]] void fail(ConnState& s, MYSQL_STMT* stmt, const std::string& sql) {
+  raise(s, fields(mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt), mysql_stmt_error(stmt), sql));
+}
+
+/// A result past max_result_bytes: the rest of it cannot be skipped without reading it, so
+/// the connection is closed.
+[[noreturn]] void too_large(ConnState& s, const std::string& sql) {
+  ErrorFields f = fields(2020, "HY000",
+                         ("the result exceeds ConnectOptions::max_result_bytes (" +
+                          std::to_string(s.max_result_bytes) +
+                          " bytes); the connection is "
+                          "closed")
+                             .c_str(),
+                         sql);
+  s.lost = true;
+  s.lost_error = f;
+  s.close();
+  throw Error(std::move(f));
+}
+
+/// The state of a statement about to run: throws if the connection cannot take one, else
+/// marks it busy.
+ConnState& begin(std::unique_ptr<ConnState>& p) {
+  if (!p || !p->m) {
+    if (p && p->lost) throw ConnectionLost(p->lost_error);
+    throw UsageError("weft::mysql: the connection is closed");
+  }
+  if (p->busy.exchange(true, std::memory_order_acquire)) {
+    throw UsageError(
+        "weft::mysql: a statement is already running on this connection (one at a time; a "
+        "pool shares connections between tasks)");
+  }
+  return *p;
+}
+
+/// Clears the busy flag when the statement's frame ends, however it ends.
+class Busy {
+ public:
+  explicit Busy(ConnState& s) noexcept : s_(&s) {}
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+  ~Busy() { s_->busy.store(false, std::memory_order_release); }
+
+ private:
+  ConnState* s_;
+};
+
+Column column_of(const MYSQL_FIELD& f) {
+  Column c;
+  c.name.assign(f.name, f.name_length);
+  c.table.assign(f.table, f.table_length);
+  c.type = f.type;
+  c.flags = f.flags;
+  c.charset = f.charsetnr;
+  c.decimals = f.decimals;
+  return c;
+}
+
+std::size_t result_limit(const ConnState& s) {
+  return std::min<std::size_t>(s.max_result_bytes, std::numeric_limits<std::uint32_t>::max());
+}
+
+/// Appends one value of `n` bytes to `d`; false if the result would pass `limit`.
+bool append(ResultData& d, const char* p, std::size_t n, std::size_t limit) {
+  if (n > limit - std::min(limit, d.bytes.size())) return false;
+  Cell c;
+  c.offset = static_cast<std::uint32_t>(d.bytes.size());
+  c.length = static_cast<std::uint32_t>(n);
+  d.bytes.append(p, n);
+  d.cells.push_back(c);
+  return true;
+}
+
+void append_null(ResultData& d) {
+  Cell c;
+  c.null = true;
+  d.cells.push_back(c);
+}
+
+// Prepared statements.
+
+enum class Slot : std::uint8_t { kNumber, kTemporal, kTime, kBytes };
+
+Slot slot_of(unsigned type) {
+  switch (type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_YEAR:
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+      return Slot::kNumber;
+    case MYSQL_TYPE_DATE:
+    case MYSQL_TYPE_NEWDATE:
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+      return Slot::kTemporal;
+    case MYSQL_TYPE_TIME:
+      return Slot::kTime;
+    default:
+      return Slot::kBytes;
+  }
+}
+
+/// A string value up to this long is fetched into the row's buffers; a longer one is
+/// fetched again straight into the result (mysql_stmt_fetch_column).
+constexpr unsigned long kInline = 256;
+
+/// The result buffers of a prepared statement's columns (mysql_stmt_bind_result).
+struct RowBuffers {
+  explicit RowBuffers(const std::vector<Column>& cols)
+      : binds(cols.size()),
+        lengths(cols.size()),
+        nulls(cols.size()),
+        errors(cols.size()),
+        numbers(cols.size()),
+        times(cols.size()),
+        slots(cols.size()),
+        inline_bytes(cols.size() * kInline, '\0') {
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      MYSQL_BIND& b = binds[i];
+      slots[i] = slot_of(cols[i].type);
+      switch (slots[i]) {
+        case Slot::kNumber:
+          if (cols[i].type == MYSQL_TYPE_FLOAT || cols[i].type == MYSQL_TYPE_DOUBLE) {
+            b.buffer_type = MYSQL_TYPE_DOUBLE;
+          } else {
+            b.buffer_type = MYSQL_TYPE_LONGLONG;
+            b.is_unsigned = (cols[i].flags & UNSIGNED_FLAG) != 0;
+          }
+          b.buffer = &numbers[i];
+          b.buffer_length = sizeof(std::uint64_t);
+          break;
+        case Slot::kTemporal:
+        case Slot::kTime:
+          b.buffer_type = cols[i].type == MYSQL_TYPE_NEWDATE
+                              ? MYSQL_TYPE_DATE
+                              : static_cast<enum_field_types>(cols[i].type);
+          b.buffer = &times[i];
+          b.buffer_length = sizeof(MYSQL_TIME);
+          break;
+        case Slot::kBytes:
+          b.buffer_type = MYSQL_TYPE_BLOB;
+          b.buffer = inline_bytes.data() + i * kInline;
+          b.buffer_length = kInline;
+          break;
+      }
+      b.length = &lengths[i];
+      b.is_null = &nulls[i];
+      b.error = &errors[i];
+    }
+  }
+
+  std::vector<MYSQL_BIND> binds;
+  std::vector<unsigned long> lengths;
+  std::vector<my_bool> nulls;
+  std::vector<my_bool> errors;
+  std::vector<std::uint64_t> numbers;
+  std::vector<MYSQL_TIME> times;
+  std::vector<Slot> slots;
+  std::string inline_bytes;
+};
+
+/// Appends the row mysql_stmt_fetch just filled in `b` to `d`; false past `limit`.
+bool append_row(MYSQL_STMT* stmt, RowBuffers& b, ResultData& d, std::size_t limit) {
+  for (std::size_t i = 0; i < b.binds.size(); ++i) {
+    if (b.nulls[i]) {
+      append_null(d);
+      continue;
+    }
+    switch (b.slots[i]) {
+      case Slot::kNumber:
+        if (!append(d, reinterpret_cast<const char*>(&b.numbers[i]), 8, limit)) return false;
+        break;
+      case Slot::kTemporal: {
+        const MYSQL_TIME& t = b.times[i];
+        DateTime v;
+        v.year = static_cast<int>(t.year);
+        v.month = t.month;
+        v.day = t.day;
+        v.hour = t.hour;
+        v.minute = t.minute;
+        v.second = t.second;
+        v.microsecond = static_cast<unsigned>(t.second_part);
+        if (!append(d, reinterpret_cast<const char*>(&v), sizeof v, limit)) return false;
+        break;
+      }
+      case Slot::kTime: {
+        const MYSQL_TIME& t = b.times[i];
+        std::int64_t us =
+            ((static_cast<std::int64_t>(t.day) * 24 + t.hour) * 60 + t.minute) * 60 + t.second;
+        us = us * 1'000'000 + static_cast<std::int64_t>(t.second_part);
+        if (t.neg) us = -us;
+        if (!append(d, reinterpret_cast<const char*>(&us), sizeof us, limit)) return false;
+        break;
+      }
+      case Slot::kBytes: {
+        const unsigned long n = b.lengths[i];
+        if (n <= kInline) {
+          if (!append(d, b.inline_bytes.data() + i * kInline, n, limit)) return false;
+          break;
+        }
+        // Longer than the row buffer: reserve its place, then fetch it there.
+        if (n > limit - std::min(limit, d.bytes.size())) return false;
+        const std::size_t at = d.bytes.size();
+        d.bytes.resize(at + n);
+        MYSQL_BIND whole{};
+        unsigned long got = 0;
+        whole.buffer_type = MYSQL_TYPE_BLOB;
+        whole.buffer = d.bytes.data() + at;
+        whole.buffer_length = n;
+        whole.length = &got;
+        if (mysql_stmt_fetch_column(stmt, &whole, static_cast<unsigned>(i), 0) != 0) {
+          throw std::runtime_error("weft::mysql: mysql_stmt_fetch_column failed: " +
+                                   std::string(mysql_stmt_error(stmt)));
+        }
+        Cell c;
+        c.offset = static_cast<std::uint32_t>(at);
+        c.length = static_cast<std::uint32_t>(n);
+        d.cells.push_back(c);
+        break;
+      }
+    }
+  }
+  ++d.rows;
+  return true;
+}
+
+/// The parameter buffers of one execution (mysql_stmt_bind_param); they refer into `p`.
+struct ParamBuffers {
+  explicit ParamBuffers(const Params& p) : binds(p.size()), times(p.size()) {
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const Params::Value& v = p.values()[i];
+      MYSQL_BIND& b = binds[i];
+      MYSQL_TIME& t = times[i];
+      switch (v.kind) {
+        case Params::Kind::kNull:
+          b.buffer_type = MYSQL_TYPE_NULL;
+          break;
+        case Params::Kind::kInt:
+        case Params::Kind::kUInt:
+          b.buffer_type = MYSQL_TYPE_LONGLONG;
+          b.buffer = const_cast<std::int64_t*>(&v.i);
+          b.is_unsigned = v.kind == Params::Kind::kUInt;
+          break;
+        case Params::Kind::kDouble:
+        case Params::Kind::kFloat:  // sent as the double it converts to exactly
+          b.buffer_type = MYSQL_TYPE_DOUBLE;
+          b.buffer = const_cast<double*>(&v.d);
+          break;
+        case Params::Kind::kText:
+        case Params::Kind::kBlob:
+          b.buffer_type = v.kind == Params::Kind::kText ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+          b.buffer = const_cast<char*>(p.bytes().data()) + v.offset;
+          b.buffer_length = v.length;
+          break;
+        case Params::Kind::kDate:
+        case Params::Kind::kDateTime:
+          t.year = static_cast<unsigned>(v.t.year);
+          t.month = v.t.month;
+          t.day = v.t.day;
+          t.hour = v.t.hour;
+          t.minute = v.t.minute;
+          t.second = v.t.second;
+          t.second_part = v.t.microsecond;
+          t.time_type =
+              v.kind == Params::Kind::kDate ? MYSQL_TIMESTAMP_DATE : MYSQL_TIMESTAMP_DATETIME;
+          b.buffer_type = v.kind == Params::Kind::kDate ? MYSQL_TYPE_DATE : MYSQL_TYPE_DATETIME;
+          b.buffer = &t;
+          break;
+        case Params::Kind::kTime: {
+          const bool neg = v.i < 0;
+          const std::uint64_t us =
+              neg ? 0 - static_cast<std::uint64_t>(v.i) : static_cast<std::uint64_t>(v.i);
+          t.neg = neg;
+          t.second_part = us % 1'000'000;
+          const std::uint64_t secs = us / 1'000'000;
+          t.second = static_cast<unsigned>(secs % 60);
+          t.minute = static_cast<unsigned>(secs / 60 % 60);
+          // The protocol carries days and an hour byte (the library sends `hour` as one).
+          const std::uint64_t hours = secs / 3600;
+          t.day = static_cast<unsigned>(std::min<std::uint64_t>(hours / 24, 0xffffffff));
+          t.hour = static_cast<unsigned>(hours % 24);
+          t.time_type = MYSQL_TIMESTAMP_TIME;
+          b.buffer_type = MYSQL_TYPE_TIME;
+          b.buffer = &t;
+          break;
+        }
+      }
+    }
+  }
+
+  std::vector<MYSQL_BIND> binds;
+  std::vector<MYSQL_TIME> times;
+};
+
+/// Frees a statement that did not reach the cache. Without I/O: one whose prepare failed
+/// was never made on the server, and one of a closed connection is detached from it.
+struct StmtDeleter {
+  void operator()(MYSQL_STMT* st) const noexcept { mysql_stmt_close(st); }
+};
+using StmtPtr = std::unique_ptr<MYSQL_STMT, StmtDeleter>;
+
+[[noreturn]] void placeholder_mismatch(unsigned expected, std::size_t given,
+                                       const std::string& sql) {
+  throw UsageError("weft::mysql: the statement has " + std::to_string(expected) +
+                   " placeholders and " + std::to_string(given) +
+                   " arguments were given\n  query: " + sql);
+}
+
+/// Closes the statements the cache evicted, on the server (COM_STMT_CLOSE has no reply).
+Task<void> close_evicted(ConnState& s) {
+  std::vector<MYSQL_STMT*>& list = s.statements.to_close();
+  while (!list.empty()) {
+    // Off the list first: the close frees it, also when an abandoned close is run to its end.
+    MYSQL_STMT* stmt = list.back();
+    list.pop_back();
+    my_bool r = 0;
+    s.arm();
+    const int st = mysql_stmt_close_start(&r, stmt);
+    if (st != 0) {
+      co_await complete(s, st, [&](int ev) { return mysql_stmt_close_cont(&r, stmt, ev); });
+    }
+    if (r != 0) fail(s, std::string());
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+Task<Result> Connection::query(std::string sql) {
+  detail::ConnState& s = detail::begin(s_);
+  detail::Busy busy(s);
+  MYSQL* m = s.m;
+  int err = 0;
+  s.arm();
+  int st = mysql_real_query_start(&err, m, sql.data(), sql.size());
+  if (st != 0) {
+    co_await detail::complete(s, st, [&](int ev) { return mysql_real_query_cont(&err, m, ev); });
+  }
+  if (err != 0) detail::fail(s, sql);
+  auto d = std::make_shared<detail::ResultData>();
+  MYSQL_RES* res = mysql_use_result(m);
+  if (!res) {
+    if (mysql_field_count(m) != 0) detail::fail(s, sql);
+    d->affected_rows = mysql_affected_rows(m);
+    d->insert_id = mysql_insert_id(m);
+    d->warnings = mysql_warning_count(m);
+    co_return Result(std::move(d));
+  }
+  s.open_result = res;
+  const unsigned n = mysql_num_fields(res);
+  const MYSQL_FIELD* f = mysql_fetch_fields(res);
+  d->columns.reserve(n);
+  for (unsigned i = 0; i < n; ++i) d->columns.push_back(detail::column_of(f[i]));
+  const std::size_t limit = detail::result_limit(s);
+  for (;;) {
+    MYSQL_ROW row = nullptr;
+    s.arm();
+    st = mysql_fetch_row_start(&row, res);
+    if (st != 0) {
+      co_await detail::complete(s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); });
+    }
+    if (!row) break;
+    const unsigned long* len = mysql_fetch_lengths(res);
+    for (unsigned i = 0; i < n; ++i) {
+      if (!row[i]) {
+        detail::append_null(*d);
+      } else if (!detail::append(*d, row[i], len[i], limit)) {
+        detail::too_large(s, sql);
+      }
+    }
+    ++d->rows;
+  }
+  // Every row read (or an error ended them): freeing reads nothing more.
+  const unsigned code = mysql_errno(m);
+  ErrorFields error;
+  if (code != 0) error = detail::fields(code, mysql_sqlstate(m), mysql_error(m), sql);
+  s.open_result = nullptr;
+  mysql_free_result(res);
+  if (code != 0) detail::raise(s, std::move(error));
+  d->affected_rows = d->rows;
+  d->warnings = mysql_warning_count(m);
+  co_return Result(std::move(d));
+}
+
+Task<Result> Connection::prepared(std::string sql, Params params) {
+  detail::ConnState& s = detail::begin(s_);
+  detail::Busy busy(s);
+  MYSQL* m = s.m;
+  MYSQL_STMT* stmt = s.statements.find(sql);
+  int st = 0;
+  if (!stmt) {
+    co_await detail::close_evicted(s);
+    detail::StmtPtr fresh(mysql_stmt_init(m));
+    if (!fresh) throw std::bad_alloc();
+    int r = 0;
+    MYSQL_STMT* p = fresh.get();
+    s.arm();
+    st = mysql_stmt_prepare_start(&r, p, sql.data(), sql.size());
+    if (st != 0) {
+      co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_prepare_cont(&r, p, ev); });
+    }
+    if (r != 0) detail::fail(s, p, sql);
+    stmt = fresh.release();
+    s.statements.insert(sql, stmt);
+  }
+  const unsigned expected = mysql_stmt_param_count(stmt);
+  if (expected != params.size()) detail::placeholder_mismatch(expected, params.size(), sql);
+  detail::ParamBuffers pb(params);
+  if (expected != 0 && mysql_stmt_bind_param(stmt, pb.binds.data()) != 0) {
+    detail::fail(s, stmt, sql);
+  }
+  int r = 0;
+  s.arm();
+  st = mysql_stmt_execute_start(&r, stmt);
+  if (st != 0) {
+    co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); });
+  }
+  if (r != 0) detail::fail(s, stmt, sql);
+  auto d = std::make_shared<detail::ResultData>();
+  d->binary = true;
+  const unsigned n = mysql_stmt_field_count(stmt);
+  if (n == 0) {
+    d->affected_rows = mysql_stmt_affected_rows(stmt);
+    d->insert_id = mysql_stmt_insert_id(stmt);
+    d->warnings = mysql_warning_count(m);
+    co_return Result(std::move(d));
+  }
+  if (MYSQL_RES* meta = mysql_stmt_result_metadata(stmt)) {
+    const MYSQL_FIELD* f = mysql_fetch_fields(meta);
+    d->columns.reserve(n);
+    for (unsigned i = 0; i < n; ++i) d->columns.push_back(detail::column_of(f[i]));
+    mysql_free_result(meta);
+  } else {
+    detail::fail(s, stmt, sql);
+  }
+  detail::RowBuffers rb(d->columns);
+  if (mysql_stmt_bind_result(stmt, rb.binds.data()) != 0) detail::fail(s, stmt, sql);
+  const std::size_t limit = detail::result_limit(s);
+  for (;;) {
+    r = 0;
+    s.arm();
+    st = mysql_stmt_fetch_start(&r, stmt);
+    if (st != 0) {
+      co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); });
+    }
+    if (r == MYSQL_NO_DATA) break;
+    if (r == 1) detail::fail(s, stmt, sql);
+    // 0, or MYSQL_DATA_TRUNCATED for a value longer than its row buffer (fetched whole).
+    if (!detail::append_row(stmt, rb, *d, limit)) detail::too_large(s, sql);
+  }
+  d->affected_rows = d->rows;
+  d->warnings = mysql_warning_count(m);
+  co_return Result(std::move(d));
+}
+
+Task<std::uint64_t> Connection::execute_result(Connection* self, std::string sql, Params p,
+                                               bool prepare) {
+  Result r;
+  if (prepare) {
+    r = co_await self->prepared(std::move(sql), std::move(p));
+  } else {
+    r = co_await self->query(std::move(sql));
+  }
+  co_return r.affected_rows();
+}
+
+Task<std::optional<Row>> Connection::fetchrow_result(Connection* self, std::string sql, Params p,
+                                                     bool prepare) {
+  Result r;
+  if (prepare) {
+    r = co_await self->prepared(std::move(sql), std::move(p));
+  } else {
+    r = co_await self->query(std::move(sql));
+  }
+  if (r.empty()) co_return std::nullopt;
+  co_return r[0];
+}
+
+void Connection::no_row_error(const std::string& sql) {
+  throw TypeError(
+      "weft::mysql: fetchval of a query that returned no row (read a "
+      "std::optional to allow none)\n  query: " +
+      sql);
+}
+
+}  // namespace weft::mysql

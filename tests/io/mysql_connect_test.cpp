@@ -1,0 +1,195 @@
+// weft::mysql::connect against the test server: TCP with a host name and a numeric
+// address, the Unix socket, and the failures (access denied, unknown database, refused,
+// timeout) as mysql::ConnectionError naming the target; a lost connection (its session
+// killed while idle and in the middle of a statement) and a cancelled statement, with no
+// descriptor left behind.
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+
+#include <chrono>
+#include <string>
+
+#include <weft/io/mysql.hpp>
+#include <weft/io/net.hpp>
+#include <weft/weft.hpp>
+
+#include "mysql_server.hpp"
+#include "mysql_test_util.hpp"
+
+using namespace std::chrono_literals;
+namespace mysql = weft::mysql;
+using weft_test::mysql::server;
+using weft_test::mysql::tcp_options;
+using weft_test::mysql::unix_options;
+
+namespace {
+
+/// The number of open file descriptors of this process.
+int open_fds() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (::readdir(d) != nullptr) ++n;
+  ::closedir(d);
+  return n;
+}
+
+/// The error connecting with `o` raises (code 0 and an empty message if it connects).
+mysql::ErrorFields connect_error(mysql::ConnectOptions o, std::string* what = nullptr) {
+  return weft::run(
+      [](mysql::ConnectOptions o, std::string* what) -> weft::Task<mysql::ErrorFields> {
+        mysql::ErrorFields f;
+        try {
+          mysql::Connection c = co_await mysql::connect(o, 10s);
+        } catch (const mysql::ConnectionError& e) {
+          f.code = e.code();
+          f.message = e.message();
+          if (what) *what = e.what();
+        }
+        co_return f;
+      }(std::move(o), what));
+}
+
+/// Returns once session `id` runs a statement, as `observer` sees in the process list;
+/// fails the test after 2,000 looks 5 ms apart.
+weft::Task<void> until_running(mysql::Connection& observer, std::uint64_t id) {
+  for (int i = 0; i < 2000; ++i) {
+    const auto n = co_await observer.fetchval<std::int64_t>(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND <> "
+        "'Sleep'",
+        id);
+    if (n > 0) co_return;
+    co_await weft::sleep(5ms);
+  }
+  ADD_FAILURE() << "session " << id << " never ran the statement";
+}
+
+TEST(MysqlConnect, ConnectsOverTcpAndTheUnixSocket) {
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection t = co_await mysql::connect(tcp_options());
+    EXPECT_TRUE(t.is_open());
+    EXPECT_GT(t.thread_id(), 0u);
+    EXPECT_NE(t.server_version().find("MariaDB"), std::string::npos);
+    EXPECT_EQ(co_await t.fetchval<std::uint64_t>("SELECT CONNECTION_ID()"), t.thread_id());
+    EXPECT_EQ(co_await t.fetchval<std::string>("SELECT DATABASE()"), server().database);
+    mysql::Connection u = co_await mysql::connect(unix_options());
+    EXPECT_EQ(co_await u.fetchval<std::string>("SELECT SUBSTRING_INDEX(USER(), '@', -1)"),
+              "localhost");
+    EXPECT_EQ(co_await u.fetchval<std::string>("SELECT @@character_set_client"), "utf8mb4");
+    u.close();
+    EXPECT_FALSE(u.is_open());
+    EXPECT_THROW(co_await u.fetch("SELECT 1"), weft::UsageError);
+  }());
+}
+
+TEST(MysqlConnect, ResolvesAHostNameOnWeftsResolver) {
+  mysql::ConnectOptions o = tcp_options();
+  o.host = "localhost";
+  const std::string peer = weft::run([](mysql::ConnectOptions o) -> weft::Task<std::string> {
+    mysql::Connection c = co_await mysql::connect(o);
+    co_return co_await c.fetchval<std::string>("SELECT SUBSTRING_INDEX(USER(), '@', -1)");
+  }(o));
+  // Over TCP (the library was given the address, so it did not take the Unix socket that
+  // "localhost" means to it).
+  EXPECT_EQ(peer, "127.0.0.1");
+}
+
+TEST(MysqlConnect, FailuresAreConnectionErrorsNamingTheTarget) {
+  mysql::ConnectOptions bad_password = tcp_options();
+  bad_password.password = "wrong";
+  std::string what;
+  EXPECT_EQ(connect_error(bad_password, &what).code, 1045u);  // ER_ACCESS_DENIED_ERROR
+  EXPECT_NE(what.find("127.0.0.1:" + std::to_string(server().port)), std::string::npos) << what;
+  mysql::ConnectOptions no_db = tcp_options();
+  no_db.database = "no_such_database";
+  EXPECT_EQ(connect_error(no_db).code, 1049u);  // ER_BAD_DB_ERROR
+  mysql::ConnectOptions refused = tcp_options();
+  {
+    auto l = weft::net::TcpListener::bind(weft::net::SocketAddress::ip("127.0.0.1", 0));
+    refused.port = l.local_address().port();
+  }
+  EXPECT_EQ(connect_error(refused).code, 2002u);  // CR_CONNECTION_ERROR
+  mysql::ConnectOptions no_socket = unix_options();
+  no_socket.unix_socket = "/nonexistent/mysql.sock";
+  EXPECT_EQ(connect_error(no_socket).code, 2002u);
+}
+
+TEST(MysqlConnect, AServerThatNeverAnswersTimesOutAndLeavesNoDescriptor) {
+  const int before = open_fds();
+  weft::run([]() -> weft::Task<void> {
+    // Accepts (the kernel does, from its backlog) and never sends the greeting.
+    auto silent = weft::net::TcpListener::bind(weft::net::SocketAddress::ip("127.0.0.1", 0));
+    mysql::ConnectOptions o = tcp_options();
+    o.port = silent.local_address().port();
+    EXPECT_THROW(co_await mysql::connect(o, 200ms), weft::TimeoutError);
+  }());
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST(MysqlConnect, ASessionKilledWhileIdleIsConnectionLostThereafter) {
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection victim = co_await mysql::connect(tcp_options());
+    mysql::Connection killer = co_await mysql::connect(tcp_options());
+    co_await killer.execute("KILL CONNECTION ?", victim.thread_id());
+    EXPECT_THROW(co_await victim.fetch("SELECT 1"), mysql::ConnectionLost);
+    EXPECT_FALSE(victim.is_open());
+    EXPECT_THROW(co_await victim.fetch("SELECT 1"), mysql::ConnectionLost);
+    EXPECT_EQ(co_await killer.fetchval<std::int64_t>("SELECT 1"), 1);
+  }());
+}
+
+TEST(MysqlConnect, ASessionKilledMidStatementIsConnectionLost) {
+  const int before = open_fds();
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection victim = co_await mysql::connect(tcp_options());
+    mysql::Connection killer = co_await mysql::connect(tcp_options());
+    const std::uint64_t id = victim.thread_id();
+    auto kill = [&]() -> weft::Task<void> {
+      co_await until_running(killer, id);
+      co_await killer.execute("KILL CONNECTION ?", id);
+    };
+    auto sleeper = [&]() -> weft::Task<bool> {
+      try {
+        co_await victim.fetch("SELECT SLEEP(?)", 60);
+      } catch (const mysql::ConnectionLost&) {
+        co_return true;
+      }
+      co_return false;
+    };
+    auto [lost, none] = co_await weft::gather(sleeper(), kill());
+    (void)none;
+    EXPECT_TRUE(lost);
+    EXPECT_FALSE(victim.is_open());
+  }());
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST(MysqlConnect, ACancelledStatementClosesTheConnection) {
+  const int before = open_fds();
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection c = co_await mysql::connect(tcp_options());
+    EXPECT_THROW(co_await weft::wait_for(c.fetch("SELECT SLEEP(60)"), 100ms), weft::TimeoutError);
+    EXPECT_FALSE(c.is_open());
+    EXPECT_THROW(co_await c.fetch("SELECT 1"), mysql::ConnectionLost);
+  }());
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST(MysqlConnect, ASecondStatementAtOnceIsAUsageError) {
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection c = co_await mysql::connect(tcp_options());
+    auto run = [&]() -> weft::Task<int> {
+      try {
+        co_await c.fetch("SELECT SLEEP(0.2)");
+      } catch (const weft::UsageError&) {
+        co_return 1;
+      }
+      co_return 0;
+    };
+    auto [a, b] = co_await weft::gather(run(), run());
+    EXPECT_EQ(a + b, 1);  // exactly one of them found the connection busy
+    EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT 1"), 1);
+  }());
+}
+
+}  // namespace
