@@ -129,6 +129,15 @@ struct ConnState {
   /// What lost the connection: later calls raise ConnectionLost with it.
   ErrorFields lost_error;
   StatementCache statements{0};
+  /// Savepoints open now, for the names of nested transactions (transaction.cpp).
+  int savepoints = 0;
+  /// A deadlock (error 1213) rolled the session's transaction back. Error packets carry no
+  /// server status, so the library's last status (in a transaction) is stale from then until
+  /// a statement succeeds: in_transaction() says no meanwhile.
+  bool status_stale = false;
+  /// A deadlock ended the transaction that Connection::transaction opened: its commit fails
+  /// (transaction.cpp). Cleared when it begins the next outermost one.
+  bool transaction_aborted = false;
   std::size_t max_result_bytes = 0;
   /// A text result being read row by row (query.cpp), freed before the connection closes.
   MYSQL_RES* open_result = nullptr;

@@ -103,6 +103,19 @@ bool Connection::is_open() const noexcept {
   return s_ && s_->m != nullptr;
 }
 
+bool Connection::is_alive() noexcept {
+  if (!is_open() || s_->busy.load(std::memory_order_acquire)) return false;
+  const int fd = static_cast<int>(mysql_get_socket(s_->m));
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (fd >= 0 && ::poll(&p, 1, 0) == 0) return true;
+  s_->lost = true;
+  s_->lost_error.code = 2013;
+  s_->lost_error.sqlstate = "HY000";
+  s_->lost_error.message = "the server closed the connection while it was idle";
+  s_->close();
+  return false;
+}
+
 std::uint64_t Connection::thread_id() const noexcept {
   return is_open() ? mysql_thread_id(s_->m) : 0;
 }

@@ -49,6 +49,10 @@ ErrorFields fields(unsigned code, const char* sqlstate, const char* message,
 /// Throws what a failed call reported: ConnectionLost (closing the connection) if the
 /// session is gone (or the library closed its socket), else Error.
 [[noreturn]] void raise(ConnState& s, ErrorFields f) {
+  if (f.code == 1213) {  // ER_LOCK_DEADLOCK: the whole transaction was rolled back
+    s.status_stale = true;
+    s.transaction_aborted = true;
+  }
   if (is_loss(f.code) || mysql_get_socket(s.m) < 0) {
     s.lost = true;
     s.lost_error = f;
@@ -412,6 +416,7 @@ Task<Result> Connection::query(std::string sql) {
     d->affected_rows = mysql_affected_rows(m);
     d->insert_id = mysql_insert_id(m);
     d->warnings = mysql_warning_count(m);
+    s.status_stale = false;
     co_return Result(std::move(d));
   }
   s.open_result = res;
@@ -447,6 +452,7 @@ Task<Result> Connection::query(std::string sql) {
   if (code != 0) detail::raise(s, std::move(error));
   d->affected_rows = d->rows;
   d->warnings = mysql_warning_count(m);
+  s.status_stale = false;
   co_return Result(std::move(d));
 }
 
@@ -491,6 +497,7 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     d->affected_rows = mysql_stmt_affected_rows(stmt);
     d->insert_id = mysql_stmt_insert_id(stmt);
     d->warnings = mysql_warning_count(m);
+    s.status_stale = false;
     co_return Result(std::move(d));
   }
   if (MYSQL_RES* meta = mysql_stmt_result_metadata(stmt)) {
@@ -518,6 +525,7 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
   }
   d->affected_rows = d->rows;
   d->warnings = mysql_warning_count(m);
+  s.status_stale = false;
   co_return Result(std::move(d));
 }
 

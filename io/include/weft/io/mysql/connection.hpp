@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "weft/io/mysql/errors.hpp"
 #include "weft/io/mysql/result.hpp"
@@ -66,6 +67,24 @@ struct ConnectOptions {
   /// mysql::Error (client error 2020, CR_NET_PACKET_TOO_LARGE) and closes the connection,
   /// rather than holding everything in memory.
   std::size_t max_result_bytes = std::size_t{1} << 30;
+};
+
+class Transaction;  // transaction.hpp
+
+/// The isolation level of a transaction (SET TRANSACTION ISOLATION LEVEL ...).
+enum class IsolationLevel {
+  kDefault,  ///< the session's (REPEATABLE READ unless set)
+  kReadUncommitted,
+  kReadCommitted,
+  kRepeatableRead,
+  kSerializable,
+};
+
+/// How Connection::transaction begins its transaction. Only the outermost transaction takes
+/// options; a nested one is a savepoint of it.
+struct TransactionOptions {
+  IsolationLevel isolation = IsolationLevel::kDefault;
+  bool read_only = false;
 };
 
 /// A connection to a MySQL or MariaDB server. Move-only; the destructor closes it.
@@ -107,6 +126,22 @@ class Connection {
     return fetchval_result<T>(this, std::string(sql), Params(args...), sizeof...(A) > 0);
   }
 
+  /// Runs `co_await body(tx)` in a transaction (aiomysql's `async with conn.begin()`) and
+  /// returns what it returns: committed if the body returns, rolled back if it throws or is
+  /// cancelled (the exception, CancelledError or TimeoutError then goes on to the caller;
+  /// a cancelled statement has closed the connection, and the server rolls back with the
+  /// session). Called inside another transaction, it is a savepoint of it: rolled back to
+  /// on failure without ending the outer one. `body` takes a mysql::Transaction& and returns
+  /// a Task; it is kept alive until the transaction ends. Throws mysql::Error if the commit
+  /// fails, or if the server ended the transaction itself before the commit (a deadlock,
+  /// error 1213, that the body caught: what ran after it ran outside the transaction),
+  /// UsageError for options on a nested transaction. Defined in transaction.hpp.
+  template <class F>
+  Task<typename std::invoke_result_t<F&, Transaction&>::value_type> transaction(
+      F body, TransactionOptions options = {});
+  /// True while the session is in a transaction, as the server's last status said.
+  bool in_transaction() const noexcept;
+
   /// Runs one statement as text (no parameters, not prepared); its result.
   Task<Result> query(std::string sql);
   /// Runs one statement as a prepared statement with `params` (from the statement cache, or
@@ -118,6 +153,11 @@ class Connection {
   void close() noexcept;
   /// True from connect() until close() or the connection was lost.
   bool is_open() const noexcept;
+  /// True unless the connection is closed, lost, busy, or found dead now: an idle session
+  /// has nothing to say, so data or an end of stream waiting on its socket (the server's
+  /// goodbye after a KILL, a restart, wait_timeout) means it is gone; it is closed then.
+  /// No round trip. Must not be called while a statement runs.
+  bool is_alive() noexcept;
   /// The server's id of this session (CONNECTION_ID(), what KILL takes); 0 when closed.
   std::uint64_t thread_id() const noexcept;
   /// The number of prepared statements the connection keeps now.
@@ -136,6 +176,11 @@ class Connection {
   template <class T>
   static Task<T> fetchval_result(Connection* self, std::string sql, Params p, bool prepare);
   [[noreturn]] static void no_row_error(const std::string& sql);
+  // The steps of transaction(), in transaction.cpp.
+  Task<Transaction> begin_transaction(TransactionOptions options);
+  Task<void> commit_transaction(const Transaction& tx);
+  /// Never throws: a rollback that fails closes the connection (its state is unknown).
+  Task<void> rollback_transaction(const Transaction& tx);
 
   std::unique_ptr<detail::ConnState> s_;
 };
@@ -166,3 +211,5 @@ Task<T> Connection::fetchval_result(Connection* self, std::string sql, Params p,
 }
 
 }  // namespace weft::mysql
+
+#include "weft/io/mysql/transaction.hpp"  // Connection::transaction

@@ -1,0 +1,56 @@
+// mysql::Pool's hooks on weft::Pool<Connection> (see pool.hpp for what each decides).
+#include "weft/io/mysql/pool.hpp"
+
+#include <utility>
+
+namespace weft::mysql {
+namespace {
+
+PoolHooks<Connection> hooks(ConnectOptions connect_options, const PoolOptions& o) {
+  PoolHooks<Connection> h;
+  h.create = [connect_options = std::move(connect_options),
+              timeout = o.connect_timeout]() -> Task<Connection> {
+    if (timeout == Duration::max()) co_return co_await connect(connect_options);
+    co_return co_await connect(connect_options,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  };
+  h.check = [](Connection& c) -> Task<bool> { co_return c.is_alive(); };
+  h.reset = [](Connection& c) -> Task<void> {
+    if (c.in_transaction()) co_await c.execute("ROLLBACK");
+  };
+  h.recycle = [](Connection& c) -> Recycle {
+    if (!c.is_open()) return Recycle::Discard;
+    return c.in_transaction() ? Recycle::Reset : Recycle::Keep;
+  };
+  return h;
+}
+
+weft::PoolOptions pool_options(const PoolOptions& o) {
+  weft::PoolOptions p;
+  p.name = o.name;
+  p.min_size = o.min_size;
+  p.max_size = o.max_size;
+  p.acquire_timeout = o.acquire_timeout;
+  p.max_lifetime = o.max_lifetime;
+  p.max_idle_time = o.max_idle_time;
+  p.check_after_idle = Duration::zero();  // the check costs no round trip
+  return p;
+}
+
+}  // namespace
+
+Pool::Pool(ConnectOptions connect, PoolOptions options)
+    : pool_(hooks(std::move(connect), options), pool_options(options)) {}
+
+Task<std::uint64_t> Pool::execute_on(Pool* self, std::string sql, Params p, bool prepare) {
+  Result r = co_await fetch_on(self, std::move(sql), std::move(p), prepare);
+  co_return r.affected_rows();
+}
+
+Task<Result> Pool::fetch_on(Pool* self, std::string sql, Params p, bool prepare) {
+  Lease conn = co_await self->acquire();
+  if (prepare) co_return co_await conn->prepared(std::move(sql), std::move(p));
+  co_return co_await conn->query(std::move(sql));
+}
+
+}  // namespace weft::mysql
