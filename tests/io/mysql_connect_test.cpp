@@ -1,8 +1,8 @@
 // weft::mysql::connect against the test server: TCP with a host name and a numeric
 // address, the Unix socket, and the failures (access denied, unknown database, refused,
 // timeout) as mysql::ConnectionError naming the target; a lost connection (its session
-// killed while idle and in the middle of a statement) and a cancelled statement, with no
-// descriptor left behind.
+// killed while idle and in the middle of a statement) and a cancelled statement (stopped by
+// KILL QUERY), with no descriptor left behind.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -164,13 +164,47 @@ TEST(MysqlConnect, ASessionKilledMidStatementIsConnectionLost) {
   EXPECT_EQ(open_fds(), before);
 }
 
-TEST(MysqlConnect, ACancelledStatementClosesTheConnection) {
+TEST(MysqlConnect, ACancelledStatementIsKilledAndTheConnectionStaysUsable) {
   const int before = open_fds();
   weft::run([]() -> weft::Task<void> {
     mysql::Connection c = co_await mysql::connect(tcp_options());
-    EXPECT_THROW(co_await weft::wait_for(c.fetch("SELECT SLEEP(60)"), 100ms), weft::TimeoutError);
-    EXPECT_FALSE(c.is_open());
-    EXPECT_THROW(co_await c.fetch("SELECT 1"), mysql::ConnectionLost);
+    mysql::Connection observer = co_await mysql::connect(tcp_options());
+    const std::uint64_t id = c.thread_id();
+    for (int k = 0; k < 2; ++k) {
+      // A text query, then a prepared statement: each stopped by KILL QUERY, so the session
+      // is idle again (not sleeping out its minute) and takes the next statement.
+      if (k == 0) {
+        EXPECT_THROW(co_await weft::wait_for(c.fetch("SELECT SLEEP(60)"), 100ms),
+                     weft::TimeoutError);
+      } else {
+        EXPECT_THROW(co_await weft::wait_for(c.fetch("SELECT SLEEP(?)", 60), 100ms),
+                     weft::TimeoutError);
+      }
+      EXPECT_TRUE(c.is_open());
+      EXPECT_EQ(c.thread_id(), id);
+      EXPECT_EQ(co_await observer.fetchval<std::string>(
+                    "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ?", id),
+                "Sleep");
+      EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT ?", 5), 5);
+    }
+  }());
+  EXPECT_EQ(open_fds(), before);
+}
+
+TEST(MysqlConnect, AStreamCancelledMidwayIsStoppedOrItsConnectionClosed) {
+  const int before = open_fds();
+  weft::run([]() -> weft::Task<void> {
+    mysql::Connection c = co_await mysql::connect(tcp_options());
+    // Rows arrive for a while: the kill lands while they are sent (the connection is then
+    // usable) or after the last left the server (they are still to read: it is closed).
+    EXPECT_THROW(co_await weft::wait_for(
+                     c.fetch("SELECT a.seq, REPEAT('x', 100) FROM seq_1_to_3000000 a"), 50ms),
+                 weft::TimeoutError);
+    if (c.is_open()) {
+      EXPECT_EQ(co_await c.fetchval<std::int64_t>("SELECT 9"), 9);
+    } else {
+      EXPECT_THROW(co_await c.fetch("SELECT 1"), mysql::ConnectionLost);
+    }
   }());
   EXPECT_EQ(open_fds(), before);
 }

@@ -74,7 +74,7 @@ TEST(MysqlPool, AnExhaustedPoolTimesOut) {
   weft::run([]() -> weft::Task<void> {
     mysql::Pool pool(tcp_options(), sized(1));
     auto held = co_await pool.acquire();
-    EXPECT_THROW(co_await pool.acquire(50ms), weft::PoolTimeout);
+    EXPECT_THROW((void)co_await pool.acquire(50ms), weft::PoolTimeout);
     EXPECT_EQ(co_await held->fetchval<std::int64_t>("SELECT 1"), 1);
   }());
 }

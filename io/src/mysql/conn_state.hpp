@@ -18,16 +18,24 @@
 #include <mysql.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <source_location>
 #include <string>
+#include <type_traits>
 
 #include "statement_cache.hpp"
 #include "weft/io/mysql/connection.hpp"
+#include "weft/runtime/cancel.hpp"
+#include "weft/runtime/detail/context.hpp"
 #include "weft/runtime/io.hpp"
 #include "weft/runtime/task.hpp"
+#include "weft/runtime/time.hpp"
 
 namespace weft::mysql::detail {
 
@@ -101,7 +109,9 @@ struct ConnState {
     lost = true;
     lost_error.code = 2013;
     lost_error.sqlstate = "HY000";
-    lost_error.message = "the connection was closed when a statement on it was cancelled";
+    lost_error.message =
+        "the connection was closed when a statement on it was cancelled (it could not be "
+        "stopped, or rows were still to come)";
     before_close();
     close();
   }
@@ -141,23 +151,132 @@ struct ConnState {
   std::size_t max_result_bytes = 0;
   /// A text result being read row by row (query.cpp), freed before the connection closes.
   MYSQL_RES* open_result = nullptr;
+  /// What connect() was given: KILL QUERY's own connection is made with it (cancel.cpp).
+  ConnectOptions options;
 };
+
+// How long a cancelled statement may take to end after the first KILL QUERY before the
+// connection is given up (closed): long enough for a loaded server, short enough that a
+// lost server does not hold the cancelled task.
+inline constexpr std::chrono::seconds kCancelBound{10};
+// The first and the longest interval between KILL QUERYs for one statement (see
+// kill_and_finish).
+inline constexpr std::chrono::milliseconds kFirstKill{50};
+inline constexpr std::chrono::milliseconds kLastKill{1000};
+
+/// Sends KILL QUERY for this session, on a connection of its own (made with the session's
+/// options). Failures are dropped: the statement then ends by itself, or the bound closes
+/// the connection. cancel.cpp.
+Task<void> kill_query(ConnState& s);
+
+/// Waits as `status` asks and continues the call with `cont` until it is done.
+template <class Cont>
+Task<void> finish_call(ConnState& s, int& status, Cont& cont) {
+  while (status != 0) {
+    int events = MYSQL_WAIT_TIMEOUT;  // a wait with no direction: only a timeout it set
+    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
+      s.adopt();
+      events = co_await s.ready(status);
+    }
+    s.arm();
+    status = cont(events);
+  }
+}
+
+/// Stops the running statement and finishes the call: KILL QUERY, then the call's waits, and
+/// KILL QUERY again, less and less often, while the call has not ended (a KILL that reaches
+/// the server before the statement does finds nothing to stop); then `rest()` reads and
+/// drops what the statement still sends (rows of a statement the KILL came too late for, or
+/// that ended with a result, as SLEEP does).
+template <class Cont, class Rest>
+Task<void> kill_and_finish(ConnState& s, int& status, Cont& cont, Rest& rest) {
+  std::chrono::milliseconds every = kFirstKill;
+  co_await kill_query(s);
+  while (status != 0) {
+    bool again = false;
+    try {
+      co_await wait_for(finish_call(s, status, cont), every);
+    } catch (const TimeoutError&) {
+      again = true;
+    }
+    if (again) {
+      every = std::min(every * 2, kLastKill);
+      co_await kill_query(s);
+    }
+  }
+  if (s.m) co_await rest();
+}
+
+/// After the task was cancelled in the middle of a statement's call (run shielded): the
+/// statement is stopped, the call finished and the rest of the statement read within
+/// kCancelBound, and the connection is usable; else it is abandoned.
+template <class Cont, class Rest>
+Task<void> stop_statement(ConnState& s, int& status, Cont& cont, Rest& rest) {
+  bool finished = false;
+  try {
+    co_await wait_for(kill_and_finish(s, status, cont, rest), kCancelBound);
+    finished = true;
+  } catch (...) {
+    // abandoned below
+  }
+  if (!finished) {
+    s.abandon(status, cont);  // (status is 0 if the bound ran out in rest(): it abandoned)
+  } else if (s.m && mysql_get_socket(s.m) < 0) {
+    s.abandon(0, cont);  // the library found the connection broken
+  }
+}
+
+/// A call that stands for none: stop_statement's `cont` when no call is suspended.
+inline int no_call(int) noexcept {
+  return 0;
+}
+
+/// A cancellation point between two calls of a statement, when the task's budget is spent
+/// (rows that are always ready would otherwise hold the worker, and a cancellation could
+/// never reach the task): yields, and if the task was cancelled meanwhile, stops the
+/// statement as complete() does (KILL QUERY, then `rest`) before the exception goes on.
+/// Call it as `if (!weft::detail::budget_spend()) co_await yield_point(s, rest)`.
+template <class Rest>
+Task<void> yield_point(ConnState& s, Rest rest) {
+  std::exception_ptr cancelled;
+  try {
+    co_await yield_now();
+  } catch (...) {
+    cancelled = std::current_exception();
+  }
+  if (cancelled) {
+    int status = 0;
+    auto cont = &no_call;
+    co_await shield(stop_statement(s, status, cont, rest));
+    std::rethrow_exception(cancelled);
+  }
+}
 
 /// Runs the library call whose `_start` returned `status` to its end: waits as it asks and
 /// calls `cont(events)` (the call's `_cont`, returning the next status) until it returns 0.
-/// If a wait throws (the task was cancelled), the connection is abandoned (above) and the
-/// exception goes on.
-template <class Cont>
-Task<void> complete(ConnState& s, int status, Cont cont) {
+/// If a wait throws (the task was cancelled), the call is finished shielded from further
+/// cancellation and the exception goes on: for a statement's call, by stop_statement, with
+/// `rest` (a callable returning Task<void>) reading what the statement still sends; with
+/// `rest` nullptr (a connect, or a call of `rest` itself), by abandoning the connection.
+template <class Cont, class Rest>
+Task<void> complete(ConnState& s, int status, Cont cont, Rest rest) {
   while (status != 0) {
     int events = MYSQL_WAIT_TIMEOUT;  // a wait with no direction: only a timeout it set
     if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
       s.adopt();  // the socket the call made, when it was the first
+      std::exception_ptr cancelled;
       try {
         events = co_await s.ready(status);
       } catch (...) {
-        s.abandon(status, cont);
-        throw;
+        cancelled = std::current_exception();
+      }
+      if (cancelled) {
+        if constexpr (std::is_same_v<Rest, std::nullptr_t>) {
+          s.abandon(status, cont);
+        } else {
+          co_await shield(stop_statement(s, status, cont, rest));
+        }
+        std::rethrow_exception(cancelled);
       }
     }
     s.arm();

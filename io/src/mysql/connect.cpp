@@ -158,7 +158,8 @@ Task<Connection> connect(ConnectOptions o) {
                                     o.database.empty() ? nullptr : o.database.c_str(),
                                     unix ? 0 : o.port, unix ? o.unix_socket.c_str() : nullptr, 0);
   if (st != 0) {
-    co_await detail::complete(*s, st, [&](int ev) { return mysql_real_connect_cont(&ret, m, ev); });
+    co_await detail::complete(
+        *s, st, [&](int ev) { return mysql_real_connect_cont(&ret, m, ev); }, nullptr);
   }
   if (!ret) {
     ErrorFields f = fields_of(m);
@@ -168,6 +169,7 @@ Task<Connection> connect(ConnectOptions o) {
   }
   s->arm();
   s->statements.set_capacity(o.statement_cache_size);
+  s->options = std::move(o);
   co_return Connection(std::move(s));
 }
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -378,6 +379,70 @@ using StmtPtr = std::unique_ptr<MYSQL_STMT, StmtDeleter>;
                    " arguments were given\n  query: " + sql);
 }
 
+// What a cancelled statement still sends, read and dropped (conn_state.hpp's
+// kill_and_finish), so the connection is usable afterwards. Each call in them runs with
+// `rest` nullptr: if the bound runs out there, the connection is abandoned.
+
+/// For a call after which nothing of the statement is left to read.
+Task<void> nothing_left() {
+  co_return;
+}
+
+/// The rows left of the text result being read (s.open_result), if `more` (a row was
+/// returned: others may follow); then frees it.
+Task<void> drain_rows(ConnState& s, bool more) {
+  MYSQL_RES* res = s.open_result;
+  while (more && s.m) {
+    MYSQL_ROW row = nullptr;
+    s.arm();
+    const int st = mysql_fetch_row_start(&row, res);
+    if (st != 0) {
+      co_await complete(
+          s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); }, nullptr);
+    }
+    more = row != nullptr;
+  }
+  if (s.m && s.open_result) {
+    s.open_result = nullptr;
+    mysql_free_result(res);  // every row read: no I/O
+  }
+}
+
+/// The result of a text query whose mysql_real_query succeeded (`err` 0), if it has one.
+Task<void> drain_query(ConnState& s, int err) {
+  if (err != 0 || mysql_field_count(s.m) == 0) co_return;
+  s.open_result = mysql_use_result(s.m);
+  if (s.open_result) co_await drain_rows(s, true);
+}
+
+/// The rows left of a prepared statement's result, if `more` (it executed, or a row was
+/// fetched); `rb` the buffers its rows are bound to, or nullptr if none were bound yet.
+Task<void> drain_statement(ConnState& s, MYSQL_STMT* stmt, bool more, RowBuffers* rb) {
+  if (!more || mysql_stmt_field_count(stmt) == 0) co_return;
+  std::optional<RowBuffers> own;
+  if (!rb) {
+    std::vector<Column> cols;
+    if (MYSQL_RES* meta = mysql_stmt_result_metadata(stmt)) {
+      const MYSQL_FIELD* f = mysql_fetch_fields(meta);
+      for (unsigned i = 0; i < mysql_stmt_field_count(stmt); ++i) cols.push_back(column_of(f[i]));
+      mysql_free_result(meta);
+    }
+    own.emplace(cols);
+    rb = &*own;
+    if (mysql_stmt_bind_result(stmt, rb->binds.data()) != 0) throw std::bad_alloc();
+  }
+  while (s.m) {
+    int r = 0;
+    s.arm();
+    const int st = mysql_stmt_fetch_start(&r, stmt);
+    if (st != 0) {
+      co_await complete(
+          s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); }, nullptr);
+    }
+    if (r == 1 || r == MYSQL_NO_DATA) break;
+  }
+}
+
 /// Closes the statements the cache evicted, on the server (COM_STMT_CLOSE has no reply).
 Task<void> close_evicted(ConnState& s) {
   std::vector<MYSQL_STMT*>& list = s.statements.to_close();
@@ -389,7 +454,9 @@ Task<void> close_evicted(ConnState& s) {
     s.arm();
     const int st = mysql_stmt_close_start(&r, stmt);
     if (st != 0) {
-      co_await complete(s, st, [&](int ev) { return mysql_stmt_close_cont(&r, stmt, ev); });
+      co_await complete(
+          s, st, [&](int ev) { return mysql_stmt_close_cont(&r, stmt, ev); },
+          [] { return nothing_left(); });
     }
     if (r != 0) fail(s, std::string());
   }
@@ -406,7 +473,9 @@ Task<Result> Connection::query(std::string sql) {
   s.arm();
   int st = mysql_real_query_start(&err, m, sql.data(), sql.size());
   if (st != 0) {
-    co_await detail::complete(s, st, [&](int ev) { return mysql_real_query_cont(&err, m, ev); });
+    co_await detail::complete(
+        s, st, [&](int ev) { return mysql_real_query_cont(&err, m, ev); },
+        [&] { return detail::drain_query(s, err); });
   }
   if (err != 0) detail::fail(s, sql);
   auto d = std::make_shared<detail::ResultData>();
@@ -430,7 +499,11 @@ Task<Result> Connection::query(std::string sql) {
     s.arm();
     st = mysql_fetch_row_start(&row, res);
     if (st != 0) {
-      co_await detail::complete(s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); });
+      co_await detail::complete(
+          s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); },
+          [&] { return detail::drain_rows(s, row != nullptr); });
+    } else if (row && !weft::detail::budget_spend()) {
+      co_await detail::yield_point(s, [&] { return detail::drain_rows(s, true); });
     }
     if (!row) break;
     const unsigned long* len = mysql_fetch_lengths(res);
@@ -471,7 +544,9 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     s.arm();
     st = mysql_stmt_prepare_start(&r, p, sql.data(), sql.size());
     if (st != 0) {
-      co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_prepare_cont(&r, p, ev); });
+      co_await detail::complete(
+          s, st, [&](int ev) { return mysql_stmt_prepare_cont(&r, p, ev); },
+          [] { return detail::nothing_left(); });
     }
     if (r != 0) detail::fail(s, p, sql);
     stmt = fresh.release();
@@ -487,7 +562,9 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
   s.arm();
   st = mysql_stmt_execute_start(&r, stmt);
   if (st != 0) {
-    co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); });
+    co_await detail::complete(
+        s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); },
+        [&] { return detail::drain_statement(s, stmt, r == 0, nullptr); });
   }
   if (r != 0) detail::fail(s, stmt, sql);
   auto d = std::make_shared<detail::ResultData>();
@@ -516,7 +593,11 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     s.arm();
     st = mysql_stmt_fetch_start(&r, stmt);
     if (st != 0) {
-      co_await detail::complete(s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); });
+      co_await detail::complete(
+          s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); },
+          [&] { return detail::drain_statement(s, stmt, r != 1 && r != MYSQL_NO_DATA, &rb); });
+    } else if (r != 1 && r != MYSQL_NO_DATA && !weft::detail::budget_spend()) {
+      co_await detail::yield_point(s, [&] { return detail::drain_statement(s, stmt, true, &rb); });
     }
     if (r == MYSQL_NO_DATA) break;
     if (r == 1) detail::fail(s, stmt, sql);
