@@ -1,42 +1,25 @@
-// The throwaway MariaDB server of a test binary (see mysql_server.hpp).
+// The throwaway MariaDB server of a test binary (see mysql_server.hpp); what it shares with
+// other servers' (the template's lock, the system user, the process) is ThrowawayServer's.
 #include "mysql_server.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <mysql.h>
-#include <netinet/in.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
+
+#include "throwaway_server.hpp"
 
 namespace fs = std::filesystem;
 
@@ -46,9 +29,20 @@ namespace {
 // Bumped whenever the template's contents change (the set-up SQL, the install options, the
 // options in kFileOptions), so a cached template of an older layout is never used.
 constexpr const char* kTemplateLayout = "1";
-constexpr const char* kSystemUser = "weft-mysql";
 constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 constexpr const char* kInstallDb = "/usr/bin/mariadb-install-db";
+
+// The server is stopped with SIGTERM, mariadbd's normal shutdown (it ends the sessions, then
+// exits), and gets SIGKILL if the test process dies first: the data is thrown away, so nothing
+// is lost by skipping mariadbd's shutdown. mariadbd's log opens with dozens of routine notes,
+// and the reason it stopped is at the end: a failure shows the last 40 lines.
+constexpr ServerKind kKind = {.name = "mysql",
+                              .system_user = "weft-mysql",
+                              .refuses_root = "mariadbd",
+                              .log_file = "error.log",
+                              .stop_signal = SIGTERM,
+                              .parent_death_signal = SIGKILL,
+                              .log_lines = 40};
 
 // Options that decide the shape of files in the data directory. mariadb-install-db and every
 // start get the same ones: a redo log of another size than the template's would be resized
@@ -57,10 +51,6 @@ const std::vector<std::string> kFileOptions = {"--innodb-log-file-size=8M"};
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error("mysql test server: " + what);
-}
-
-std::string errno_text(const std::string& what) {
-  return what + ": " + std::error_code(errno, std::generic_category()).message();
 }
 
 void check_binaries() {
@@ -88,121 +78,6 @@ std::string mariadb_version() {
   fail(cmd + " printed no version: " + line);
 }
 
-/// The uid and gid the server runs as: ours, or the system user's when we are root.
-struct RunAs {
-  uid_t uid = ::getuid();
-  gid_t gid = ::getgid();
-  bool switch_user = false;
-};
-
-RunAs run_as() {
-  RunAs r;
-  if (::geteuid() != 0) return r;
-  passwd* pw = ::getpwnam(kSystemUser);
-  if (!pw) {
-    const std::string cmd =
-        std::string("useradd --system --no-create-home --shell /usr/sbin/nologin ") + kSystemUser +
-        " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0 && !::getpwnam(kSystemUser)) {
-      fail(std::string("running as root, and the user ") + kSystemUser +
-           " (mariadbd refuses root) could not be made with useradd");
-    }
-    pw = ::getpwnam(kSystemUser);
-    if (!pw) fail(std::string("user ") + kSystemUser + " not found after useradd");
-  }
-  r.uid = pw->pw_uid;
-  r.gid = pw->pw_gid;
-  r.switch_user = true;
-  return r;
-}
-
-/// Starts `argv` as the server's user with stdout and stderr to `log`; its pid. The child
-/// gets SIGKILL if this process dies first: the data is thrown away, so nothing is lost by
-/// skipping mariadbd's shutdown, and a killed test leaves no server behind.
-pid_t spawn(const RunAs& as, const std::vector<std::string>& argv, const fs::path& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) fail(errno_text("open " + log.string()));
-  if (as.switch_user && ::fchown(fd, as.uid, as.gid) != 0)
-    fail(errno_text("chown " + log.string()));
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) fail(errno_text("fork"));
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    if (as.switch_user) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(as.gid) != 0 || ::setuid(as.uid) != 0) {
-        ::_exit(126);
-      }
-    }
-    // The test's working directory may be closed to the server's user, and
-    // mariadb-install-db (a shell script) runs its commands from it.
-    if (::chdir("/") != 0) ::_exit(126);
-    // After setuid, which clears the parent-death signal.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(125);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(fd);
-  return pid;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// The last `count` lines of `p`: mariadbd's log opens with dozens of routine notes, and the
-/// reason it stopped is at the end.
-std::string tail(const fs::path& p, std::size_t count = 40) {
-  std::ifstream in(p);
-  std::deque<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(std::move(line));
-    if (lines.size() > count) lines.pop_front();
-  }
-  std::string out;
-  for (const std::string& line : lines) out += line + "\n";
-  return out;
-}
-
-/// Runs `argv` as the server's user and waits; fails with the log if it does not succeed.
-void run_to_end(const RunAs& as, const std::vector<std::string>& argv, const fs::path& log) {
-  const pid_t pid = spawn(as, argv, log);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) fail(errno_text("waitpid"));
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fail(argv[0] + " failed (status " + std::to_string(status) + "):\n" + read_file(log));
-  }
-}
-
-void chown_tree(const fs::path& root, const RunAs& as) {
-  if (!as.switch_user) return;
-  if (::lchown(root.c_str(), as.uid, as.gid) != 0) fail(errno_text("chown " + root.string()));
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (::lchown(e.path().c_str(), as.uid, as.gid) != 0) {
-      fail(errno_text("chown " + e.path().string()));
-    }
-  }
-}
-
-fs::path make_temp_dir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
-  if (!::mkdtemp(tmpl.data())) fail(errno_text("mkdtemp " + tmpl));
-  return tmpl;
-}
-
 /// The SQL mariadb-install-db runs after the system tables, making what every test expects.
 /// Bootstrap mode starts with the grant tables off, and CREATE USER and GRANT refuse to run
 /// until FLUSH PRIVILEGES loads them. 'weft'@'%' is the account of TCP connections and
@@ -221,100 +96,6 @@ std::string setup_sql() {
   }
   sql += "DELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost', '127.0.0.1', '::1');\n";
   return sql;
-}
-
-/// Removes the half-made templates of processes that died while making one: called with the
-/// template's lock held, so no live process is making one.
-void remove_unfinished(const std::string& key) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec)) {
-    if (e.path().filename().string().rfind(key + ".tmp", 0) != 0) continue;
-    std::error_code ignored;
-    fs::remove_all(e.path(), ignored);
-  }
-}
-
-/// The cached template data directory for this version and user, made by
-/// mariadb-install-db if missing. Made under an exclusive lock and renamed into place once
-/// complete, so concurrent test processes wait for one install and never see half a template.
-/// root@localhost keeps unix_socket authentication (OS root only, --auth-root-socket-user=root
-/// so that no second account is named after whoever ran the install); nothing here logs in
-/// as root.
-fs::path template_datadir(const RunAs& as) {
-  const std::string key = "weft-mysql-template-v" + std::string(kTemplateLayout) + "-" +
-                          mariadb_version() + "-uid" + std::to_string(as.uid);
-  const fs::path dir = fs::temp_directory_path() / key;
-  const fs::path lock_path = fs::temp_directory_path() / (key + ".lock");
-  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0) fail(errno_text("open " + lock_path.string()));
-  while (::flock(lock, LOCK_EX) != 0) {
-    if (errno != EINTR) fail(errno_text("flock " + lock_path.string()));
-  }
-  struct Unlock {
-    int fd;
-    ~Unlock() { ::close(fd); }
-  } unlock{lock};
-  // The directory appears only by the rename below, once the install is complete.
-  if (fs::exists(dir / ServerInfo{}.database)) return dir;
-
-  remove_unfinished(key);
-  const fs::path work = make_temp_dir(key + ".tmp");
-  const fs::path data = work / "data";
-  std::ofstream(work / "setup.sql") << setup_sql();
-  chown_tree(work, as);
-  // --tmpdir for the reason launch() gives.
-  std::vector<std::string> argv = {kInstallDb,
-                                   "--no-defaults",
-                                   "--datadir=" + data.string(),
-                                   "--tmpdir=" + work.string(),
-                                   "--auth-root-socket-user=root",
-                                   "--skip-test-db",
-                                   "--skip-name-resolve",
-                                   "--extra-file=" + (work / "setup.sql").string()};
-  argv.insert(argv.end(), kFileOptions.begin(), kFileOptions.end());
-  std::error_code ec;
-  try {
-    run_to_end(as, argv, work / "install.log");
-  } catch (...) {
-    fs::remove_all(work, ec);
-    throw;
-  }
-  fs::remove_all(dir, ec);
-  fs::rename(data, dir);
-  fs::remove_all(work, ec);
-  return dir;
-}
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) fail(errno_text("socket"));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(s);
-    fail(errno_text("bind 127.0.0.1:0"));
-  }
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-/// Removes the server directories of test processes that died without their clean-up (a
-/// crash: their server got the parent-death signal), as named by each one's owner.pid.
-void sweep_orphans() {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("weft-mysql-", 0) != 0 || name.rfind("weft-mysql-template", 0) == 0) continue;
-    std::ifstream in(e.path() / "owner.pid");
-    pid_t owner = 0;
-    if (!(in >> owner) || owner <= 0) continue;
-    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;
-    std::error_code ignored;
-    fs::remove_all(e.path(), ignored);
-  }
 }
 
 /// Initialises Connector/C once, leaving SIGPIPE as it was. The library's initialisation
@@ -352,73 +133,51 @@ Connection connect_unix(const ServerInfo& info, unsigned long flags, unsigned co
   return c;
 }
 
-class MariaDb {
+class MariaDb final : public ThrowawayServer {
  public:
-  void start() {
+  MariaDb() : ThrowawayServer(kKind) {}
+
+  const ServerInfo& info() const { return info_; }
+
+ private:
+  void start_up() override {
     check_binaries();
-    as_ = run_as();
-    sweep_orphans();
-    const fs::path tmpl = template_datadir(as_);
-    dir_ = make_temp_dir("weft-mysql-");
-    std::ofstream(dir_ / "owner.pid") << ::getpid() << "\n";
-    info_.socket_path = (dir_ / "mysql.sock").string();
+    const fs::path tmpl = template_datadir();
+    make_server_dir();
+    info_.socket_path = (dir() / "mysql.sock").string();
     if (info_.socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
       fail("the socket path " + info_.socket_path + " is too long for a Unix socket (set TMPDIR " +
            "to a shorter directory)");
     }
-    fs::copy(tmpl, dir_ / "data", fs::copy_options::recursive);
-    chown_tree(dir_, as_);
-    log_ = dir_ / "error.log";
-    for (int attempt = 0;; ++attempt) {
-      info_.port = free_port();
-      if (launch()) break;
-      // Another process may have taken the port between free_port and the bind: try another.
-      if (attempt == 2) fail("the server did not start:\n" + tail(log_));
-    }
+    fs::copy(tmpl, dir() / "data", fs::copy_options::recursive);
+    chown_tree(dir());
+    info_.port = launch_on_free_port();
   }
 
-  /// SIGTERM, then the same server again on the same port. The server gets SIGKILL when the
-  /// thread that started it ends (PR_SET_PDEATHSIG follows the thread, not the process), and
-  /// restart() is called from short-lived threads (the blocking pool's): so the new server is
-  /// started by a keeper thread that lives until the next restart or stop().
-  void restart() {
-    if (pid_ <= 0) fail("restart: the server is not running");
-    shut_down();
-    end_keeper();
-    // The thread owns the promise: set_value may still touch it after get() returned here.
-    std::promise<bool> started;
-    std::future<bool> ok = started.get_future();
-    keeper_ = std::thread([this, started = std::move(started)]() mutable {
-      bool launched = false;
-      try {
-        launched = launch();
-      } catch (...) {
-        started.set_exception(std::current_exception());
-        return;
-      }
-      started.set_value(launched);
-      std::unique_lock lock(keeper_mutex_);
-      keeper_cv_.wait(lock, [this] { return keeper_done_; });
-    });
-    if (!ok.get()) fail("the server did not start again:\n" + tail(log_));
+  /// The cached template data directory for this version and user, made by
+  /// mariadb-install-db if missing. root@localhost keeps unix_socket authentication (OS root
+  /// only, --auth-root-socket-user=root so that no second account is named after whoever ran
+  /// the install); nothing here logs in as root.
+  fs::path template_datadir() const {
+    const auto install = [&](const fs::path& work, const fs::path& data) {
+      std::ofstream(work / "setup.sql") << setup_sql();
+      chown_tree(work);
+      // --tmpdir for the reason command() gives.
+      std::vector<std::string> argv = {kInstallDb,
+                                       "--no-defaults",
+                                       "--datadir=" + data.string(),
+                                       "--tmpdir=" + work.string(),
+                                       "--auth-root-socket-user=root",
+                                       "--skip-test-db",
+                                       "--skip-name-resolve",
+                                       "--extra-file=" + (work / "setup.sql").string()};
+      argv.insert(argv.end(), kFileOptions.begin(), kFileOptions.end());
+      run_to_end(argv, work / "install.log");
+    };
+    return cached_template(mariadb_version(), kTemplateLayout, ServerInfo{}.database, install);
   }
 
-  void stop() noexcept {
-    shut_down();
-    end_keeper();
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-      dir_.clear();
-    }
-  }
-
-  const ServerInfo& info() const { return info_; }
-  bool running() const { return pid_ > 0; }
-
- private:
-  /// Starts mariadbd on info_.port; true once it accepts connections, false if it exited
-  /// (the port taken, say). --no-defaults must come first (mariadbd reads it only there) and
+  /// mariadbd on `port`. --no-defaults must come first (mariadbd reads it only there) and
   /// keeps /etc/mysql out; the character set it would have set is given back here. The
   /// temporary files go to the server's own directory: mariadbd would take $TMPDIR, which the
   /// server's user need not be able to write (InnoDB then refuses to start).
@@ -426,16 +185,16 @@ class MariaDb {
   /// server keeps every commit, a crashed machine need not). Native AIO is off: with many
   /// servers at once (ctest -j) it can run into the kernel's limits (fs.aio-max-nr, io_uring's
   /// locked memory), and a test server gains nothing from it.
-  bool launch() {
+  std::vector<std::string> command(int port) const override {
     std::vector<std::string> argv = {kMariadbd,
                                      "--no-defaults",
-                                     "--datadir=" + (dir_ / "data").string(),
+                                     "--datadir=" + (dir() / "data").string(),
                                      "--socket=" + info_.socket_path,
-                                     "--port=" + std::to_string(info_.port),
+                                     "--port=" + std::to_string(port),
                                      "--bind-address=127.0.0.1",
-                                     "--pid-file=" + (dir_ / "mariadbd.pid").string(),
-                                     "--log-error=" + log_.string(),
-                                     "--tmpdir=" + dir_.string(),
+                                     "--pid-file=" + (dir() / "mariadbd.pid").string(),
+                                     "--log-error=" + log().string(),
+                                     "--tmpdir=" + dir().string(),
                                      "--skip-log-bin",
                                      "--skip-name-resolve",
                                      "--max-connections=300",
@@ -444,73 +203,17 @@ class MariaDb {
                                      "--innodb-buffer-pool-size=32M",
                                      "--innodb-use-native-aio=0"};
     argv.insert(argv.end(), kFileOptions.begin(), kFileOptions.end());
-    if (as_.switch_user) argv.push_back(std::string("--user=") + kSystemUser);
-    pid_ = spawn(as_, argv, log_);
-    return wait_ready();
-  }
-
-  void end_keeper() noexcept {
-    if (!keeper_.joinable()) return;
-    {
-      std::lock_guard lock(keeper_mutex_);
-      keeper_done_ = true;
-    }
-    keeper_cv_.notify_all();
-    keeper_.join();
-    keeper_done_ = false;
-  }
-
-  /// SIGTERM (mariadbd's normal shutdown: ends the sessions, then exits), SIGKILL if it takes
-  /// too long.
-  void shut_down() noexcept {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_ || (r < 0 && errno != EINTR)) break;
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
+    if (switches_user()) argv.push_back(std::string("--user=") + kKind.system_user);
+    return argv;
   }
 
   // True once the server lets "weft" in over the Unix socket (so the template's accounts are
-  // there too), false if it exited (a port taken, say).
-  bool wait_ready() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    std::string error;
-    for (;;) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      if (connect_unix(info_, 0, 2, error)) return true;
-      if (std::chrono::steady_clock::now() > deadline) {
-        shut_down();
-        fail("the server did not accept connections within 60 s (last attempt: " + error + "):\n" +
-             tail(log_));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  // there too).
+  bool accepts_connections(int /*port*/, std::string& error) const override {
+    return connect_unix(info_, 0, 2, error) != nullptr;
   }
 
   ServerInfo info_;
-  RunAs as_;
-  fs::path dir_;
-  fs::path log_;
-  pid_t pid_ = -1;
-  // The thread that started the server last restarted, and how it is told to end.
-  std::thread keeper_;
-  std::mutex keeper_mutex_;
-  std::condition_variable keeper_cv_;
-  bool keeper_done_ = false;
 };
 
 MariaDb& mariadb() {
@@ -518,35 +221,13 @@ MariaDb& mariadb() {
   return m;
 }
 
-std::string& start_error() {
-  static std::string e;
-  return e;
-}
-
-class ServerEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    try {
-      mariadb().start();
-    } catch (const std::exception& e) {
-      mariadb().stop();
-      start_error() = e.what();
-      FAIL() << e.what();
-    }
-  }
-  void TearDown() override { mariadb().stop(); }
-};
-
 [[maybe_unused]] ::testing::Environment* const kEnvironment =
-    ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+    ::testing::AddGlobalTestEnvironment(new ServerEnvironment(mariadb()));
 
 }  // namespace
 
 const ServerInfo& server() {
-  if (!mariadb().running()) {
-    throw std::runtime_error("mysql test server: not running" +
-                             (start_error().empty() ? std::string() : ": " + start_error()));
-  }
+  mariadb().check_running();
   return mariadb().info();
 }
 
@@ -575,12 +256,7 @@ void restart_server() {
 }
 
 void start_server() {
-  try {
-    mariadb().start();
-  } catch (...) {
-    mariadb().stop();
-    throw;
-  }
+  mariadb().start();
 }
 
 void stop_server() noexcept {
