@@ -1,5 +1,5 @@
 # Install rules: the static libraries, the public headers, the CMake package (weft::runtime,
-# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::profile, weft::weft for
+# weft::sync, weft::io, weft::tls, weft::http, weft::pg, weft::mysql, weft::profile, weft::weft for
 # find_package(weft)),
 # weft.pc for pkg-config, and a Debian package (cpack -G DEB). Included from the top-level
 # CMakeLists when WEFT_INSTALL.
@@ -7,7 +7,8 @@ include(CMakePackageConfigHelpers)
 
 set(WEFT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/weft")
 
-install(TARGETS weft_runtime weft_sync weft_io weft_tls weft_http weft_pg weft weft_profile
+install(TARGETS weft_runtime weft_sync weft_io weft_tls weft_http weft_pg weft_mysql weft
+                weft_profile
         EXPORT weftTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 # The four include trees merge into one include/weft/.
@@ -17,7 +18,8 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/runtime/include/"
                   "${PROJECT_SOURCE_DIR}/tools/profile/include/"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 # The exported targets carry what the static libraries need at the final link (Threads,
-# TBB, liburing, OpenSSL for weft::tls, libpq for weft::pg) and the public compile options
+# TBB, liburing, OpenSSL for weft::tls, libpq for weft::pg, libmariadb for weft::mysql) and the
+# public compile options
 # (C++20, -foptimize-sibling-calls for GCC, WEFT_HOOKS when built with hooks);
 # weftConfig.cmake finds the dependencies first.
 install(EXPORT weftTargets
@@ -66,9 +68,10 @@ if(PROJECT_IS_TOP_LEVEL)
   set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${WEFT_PACKAGE_CONTACT}")
   set(CPACK_DEBIAN_PACKAGE_SECTION "libdevel")
   # What a program linking the static libraries needs: oneTBB and liburing, and OpenSSL 3
-  # for weft::tls, libpq for weft::pg (headers, the libraries to link, their CMake or
-  # pkg-config files).
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libtbb-dev, liburing-dev, libssl-dev (>= 3.0), libpq-dev")
+  # for weft::tls, libpq for weft::pg, Connector/C for weft::mysql (headers, the libraries
+  # to link, their CMake or pkg-config files).
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS
+      "libtbb-dev, liburing-dev, libssl-dev (>= 3.0), libpq-dev, libmariadb-dev")
   set(CPACK_DEBIAN_PACKAGE_SUGGESTS "cmake (>= 3.21), pkg-config")
   set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
   set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
