@@ -13,14 +13,12 @@
 // way, and a rollback leaves the connection out of its transaction (and usable).
 #pragma once
 
-#include <exception>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "weft/io/detail/transaction_scope.hpp"
 #include "weft/io/mysql/connection.hpp"
-#include "weft/runtime/cancel.hpp"
 
 namespace weft::mysql {
 
@@ -46,25 +44,10 @@ class Transaction {
 template <class F>
 Task<typename std::invoke_result_t<F&, Transaction&>::value_type> Connection::transaction(
     F body, TransactionOptions options) {
-  using R = typename std::invoke_result_t<F&, Transaction&>::value_type;
   Transaction tx = co_await begin_transaction(options);
-  std::exception_ptr error;
-  std::optional<std::conditional_t<std::is_void_v<R>, int, R>> result;
-  try {
-    if constexpr (std::is_void_v<R>) {
-      co_await body(tx);
-    } else {
-      result.emplace(co_await body(tx));
-    }
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error) {
-    co_await shield(rollback_transaction(tx));
-    std::rethrow_exception(error);
-  }
-  co_await shield(commit_transaction(tx));
-  if constexpr (!std::is_void_v<R>) co_return std::move(*result);
+  co_return co_await weft::detail::transaction_scope(
+      std::move(tx), body, [this](const Transaction& t) { return commit_transaction(t); },
+      [this](const Transaction& t) { return rollback_transaction(t); });
 }
 
 }  // namespace weft::mysql
