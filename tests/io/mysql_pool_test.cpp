@@ -1,6 +1,7 @@
 // mysql::Pool against the test server: connections are reused, bounded by max_size, and an
 // exhausted pool times out; a lease left in a transaction is rolled back before the next
-// borrower; a connection whose session was killed while idle is replaced.
+// borrower; a connection whose session was killed while idle, or in the middle of a
+// transaction's statement, is replaced, and what that transaction wrote is gone.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -123,6 +124,57 @@ TEST(MysqlPool, AConnectionKilledWhileIdleIsReplaced) {
     EXPECT_EQ(co_await conn->fetchval<std::int64_t>("SELECT 7"), 7);
     EXPECT_EQ(pool.size(), 1u);
   }());
+}
+
+TEST(MysqlPool, AConnectionKilledMidStatementIsReplacedAndItsTransactionLost) {
+  run_sql("DROP TABLE IF EXISTS pooled_kill");
+  run_sql("CREATE TABLE pooled_kill (id INT PRIMARY KEY) ENGINE=InnoDB");
+  weft::RuntimeOptions ro;
+  ro.workers = 2;
+  weft::run(
+      []() -> weft::Task<void> {
+        mysql::Pool pool(tcp_options(), sized(1));
+        mysql::Connection admin = co_await mysql::connect(tcp_options());
+        std::uint64_t id = 0;
+        weft::Event started;
+        auto victim = [&]() -> weft::Task<bool> {
+          auto conn = co_await pool.acquire();
+          id = conn->thread_id();
+          try {
+            co_await conn->transaction([&](mysql::Transaction&) -> weft::Task<void> {
+              co_await conn->execute("INSERT INTO pooled_kill VALUES (?)", 1);
+              started.set();
+              co_await conn->fetch("SELECT SLEEP(?)", 60);
+            });
+          } catch (const mysql::ConnectionLost&) {
+            co_return true;
+          }
+          co_return false;
+        };
+        auto killer = [&]() -> weft::Task<void> {
+          co_await started.wait();
+          for (int i = 0; i < 2000; ++i) {
+            if (co_await admin.fetchval<std::int64_t>(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND "
+                    "STATE = 'User sleep'",
+                    id) > 0) {
+              break;
+            }
+            co_await weft::sleep(5ms);
+          }
+          co_await admin.execute("KILL CONNECTION ?", id);
+        };
+        auto [lost, none] = co_await weft::gather(victim(), killer());
+        (void)none;
+        EXPECT_TRUE(lost);
+        // The dead connection was not put back: the next lease is a new session, and the
+        // killed transaction's row is not there.
+        auto conn = co_await pool.acquire();
+        EXPECT_NE(conn->thread_id(), id);
+        EXPECT_EQ(co_await conn->fetchval<std::int64_t>("SELECT COUNT(*) FROM pooled_kill"), 0);
+        EXPECT_EQ(pool.size(), 1u);
+      }(),
+      ro);
 }
 
 }  // namespace
