@@ -272,6 +272,32 @@ TEST(MysqlQuery, TheStatementCacheIsBoundedAndClosesWhatItEvicts) {
   }());
 }
 
+TEST(MysqlQuery, ACachedStatementReadsTheColumnsOfATableThatChanged) {
+  run_sql("DROP TABLE IF EXISTS altered");
+  run_sql("CREATE TABLE altered (id INT PRIMARY KEY, v INT)");
+  run_sql("INSERT INTO altered VALUES (1, 10)");
+  with_conn([](mysql::Connection& c) -> weft::Task<void> {
+    const char* sql = "SELECT * FROM altered WHERE id = ?";
+    mysql::Result before = co_await c.fetch(sql, 1);
+    EXPECT_EQ(before.columns().size(), 2u);
+    EXPECT_EQ(before[0].get<std::int32_t>("v"), 10);
+    // The server re-prepares the statement and sends the new columns with the execution.
+    co_await c.execute("ALTER TABLE altered MODIFY v VARCHAR(20), ADD COLUMN w DOUBLE DEFAULT 2.5");
+    co_await c.execute("UPDATE altered SET v = 'ten' WHERE id = 1");
+    mysql::Result after = co_await c.fetch(sql, 1);
+    EXPECT_EQ(c.cached_statements(), 1u);
+    EXPECT_EQ(after.columns().size(), 3u);
+    EXPECT_EQ(after[0].get<std::string>("v"), "ten");
+    EXPECT_DOUBLE_EQ(after[0].get<double>("w"), 2.5);
+    EXPECT_EQ(before[0].get<std::int32_t>("v"), 10);  // an earlier result keeps its columns
+    // The same number of columns, one of another type: new buffers for the same statement.
+    co_await c.execute("ALTER TABLE altered MODIFY w VARCHAR(8)");
+    mysql::Result retyped = co_await c.fetch(sql, 1);
+    EXPECT_EQ(retyped[0].get<std::string>("w"), "2.5");
+    EXPECT_EQ(after[0].get<double>("w"), 2.5);
+  });
+}
+
 TEST(MysqlQuery, ValuesLongerThanTheRowBufferAreReadWhole) {
   with_conn([](mysql::Connection& c) -> weft::Task<void> {
     const std::string big(300000, 'q');

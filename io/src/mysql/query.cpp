@@ -12,7 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <optional>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -145,92 +145,6 @@ void append_null(ResultData& d) {
   c.null = true;
   d.cells.push_back(c);
 }
-
-// Prepared statements.
-
-enum class Slot : std::uint8_t { kNumber, kTemporal, kTime, kBytes };
-
-Slot slot_of(unsigned type) {
-  switch (type) {
-    case MYSQL_TYPE_TINY:
-    case MYSQL_TYPE_SHORT:
-    case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_LONGLONG:
-    case MYSQL_TYPE_INT24:
-    case MYSQL_TYPE_YEAR:
-    case MYSQL_TYPE_FLOAT:
-    case MYSQL_TYPE_DOUBLE:
-      return Slot::kNumber;
-    case MYSQL_TYPE_DATE:
-    case MYSQL_TYPE_NEWDATE:
-    case MYSQL_TYPE_DATETIME:
-    case MYSQL_TYPE_TIMESTAMP:
-      return Slot::kTemporal;
-    case MYSQL_TYPE_TIME:
-      return Slot::kTime;
-    default:
-      return Slot::kBytes;
-  }
-}
-
-/// A string value up to this long is fetched into the row's buffers; a longer one is
-/// fetched again straight into the result (mysql_stmt_fetch_column).
-constexpr unsigned long kInline = 256;
-
-/// The result buffers of a prepared statement's columns (mysql_stmt_bind_result).
-struct RowBuffers {
-  explicit RowBuffers(const std::vector<Column>& cols)
-      : binds(cols.size()),
-        lengths(cols.size()),
-        nulls(cols.size()),
-        errors(cols.size()),
-        numbers(cols.size()),
-        times(cols.size()),
-        slots(cols.size()),
-        inline_bytes(cols.size() * kInline, '\0') {
-    for (std::size_t i = 0; i < cols.size(); ++i) {
-      MYSQL_BIND& b = binds[i];
-      slots[i] = slot_of(cols[i].type);
-      switch (slots[i]) {
-        case Slot::kNumber:
-          if (cols[i].type == MYSQL_TYPE_FLOAT || cols[i].type == MYSQL_TYPE_DOUBLE) {
-            b.buffer_type = MYSQL_TYPE_DOUBLE;
-          } else {
-            b.buffer_type = MYSQL_TYPE_LONGLONG;
-            b.is_unsigned = (cols[i].flags & UNSIGNED_FLAG) != 0;
-          }
-          b.buffer = &numbers[i];
-          b.buffer_length = sizeof(std::uint64_t);
-          break;
-        case Slot::kTemporal:
-        case Slot::kTime:
-          b.buffer_type = cols[i].type == MYSQL_TYPE_NEWDATE
-                              ? MYSQL_TYPE_DATE
-                              : static_cast<enum_field_types>(cols[i].type);
-          b.buffer = &times[i];
-          b.buffer_length = sizeof(MYSQL_TIME);
-          break;
-        case Slot::kBytes:
-          b.buffer_type = MYSQL_TYPE_BLOB;
-          b.buffer = inline_bytes.data() + i * kInline;
-          b.buffer_length = kInline;
-          break;
-      }
-      b.length = &lengths[i];
-      b.is_null = &nulls[i];
-      b.error = &errors[i];
-    }
-  }
-
-  std::vector<MYSQL_BIND> binds;
-  std::vector<unsigned long> lengths;
-  std::vector<my_bool> nulls;
-  std::vector<my_bool> errors;
-  std::vector<std::uint64_t> numbers;
-  std::vector<MYSQL_TIME> times;
-  std::vector<Slot> slots;
-  std::string inline_bytes;
-};
 
 /// Appends the row mysql_stmt_fetch just filled in `b` to `d`; false past `limit`.
 bool append_row(MYSQL_STMT* stmt, RowBuffers& b, ResultData& d, std::size_t limit) {
@@ -415,22 +329,49 @@ Task<void> drain_query(ConnState& s, int err) {
   if (s.open_result) co_await drain_rows(s, true);
 }
 
-/// The rows left of a prepared statement's result, if `more` (it executed, or a row was
-/// fetched); `rb` the buffers its rows are bound to, or nullptr if none were bound yet.
-Task<void> drain_statement(ConnState& s, MYSQL_STMT* stmt, bool more, RowBuffers* rb) {
-  if (!more || mysql_stmt_field_count(stmt) == 0) co_return;
-  std::optional<RowBuffers> own;
-  if (!rb) {
-    std::vector<Column> cols;
-    if (MYSQL_RES* meta = mysql_stmt_result_metadata(stmt)) {
-      const MYSQL_FIELD* f = mysql_fetch_fields(meta);
-      for (unsigned i = 0; i < mysql_stmt_field_count(stmt); ++i) cols.push_back(column_of(f[i]));
-      mysql_free_result(meta);
-    }
-    own.emplace(cols);
-    rb = &*own;
-    if (mysql_stmt_bind_result(stmt, rb->binds.data()) != 0) throw std::bad_alloc();
+/// True if `p`'s kept columns and buffers fit the metadata of its last execution: the same
+/// number of columns, each of the same type and signedness (what the buffers depend on).
+bool same_columns(const Prepared& p) {
+  const MYSQL_STMT* stmt = p.stmt;
+  if (!p.columns || !p.rows || p.columns->size() != stmt->field_count || !stmt->fields) {
+    return false;
   }
+  for (unsigned i = 0; i < stmt->field_count; ++i) {
+    const Column& c = (*p.columns)[i];
+    const MYSQL_FIELD& f = stmt->fields[i];
+    if (c.type != f.type || ((c.flags ^ f.flags) & UNSIGNED_FLAG) != 0) return false;
+  }
+  return true;
+}
+
+/// Makes `p`'s columns and row buffers fit its last execution's metadata (read anew the first
+/// time and when the server sent other metadata: the table changed) and binds the buffers
+/// unless they are bound. False if the library refused (its error is the statement's).
+bool bind_rows(Prepared& p) {
+  MYSQL_STMT* stmt = p.stmt;
+  if (!same_columns(p)) {
+    p.rows.reset();
+    p.columns.reset();
+    MYSQL_RES* meta = mysql_stmt_result_metadata(stmt);
+    if (!meta) return false;
+    auto cols = std::make_shared<std::vector<Column>>();
+    const MYSQL_FIELD* f = mysql_fetch_fields(meta);
+    const unsigned n = mysql_num_fields(meta);
+    cols->reserve(n);
+    for (unsigned i = 0; i < n; ++i) cols->push_back(column_of(f[i]));
+    mysql_free_result(meta);
+    p.columns = std::move(cols);
+    p.rows = std::make_unique<RowBuffers>(*p.columns);
+  }
+  return stmt->bind_result_done || mysql_stmt_bind_result(stmt, p.rows->binds.data()) == 0;
+}
+
+/// The rows left of a prepared statement's result, if `more` (it executed, or a row was
+/// fetched): fetched into its own buffers and dropped.
+Task<void> drain_statement(ConnState& s, Prepared& p, bool more) {
+  MYSQL_STMT* stmt = p.stmt;
+  if (!more || mysql_stmt_field_count(stmt) == 0) co_return;
+  if (!bind_rows(p)) throw std::runtime_error(mysql_stmt_error(stmt));
   while (s.m) {
     int r = 0;
     s.arm();
@@ -445,10 +386,10 @@ Task<void> drain_statement(ConnState& s, MYSQL_STMT* stmt, bool more, RowBuffers
 
 /// Closes the statements the cache evicted, on the server (COM_STMT_CLOSE has no reply).
 Task<void> close_evicted(ConnState& s) {
-  std::vector<MYSQL_STMT*>& list = s.statements.to_close();
+  std::vector<std::unique_ptr<Prepared>>& list = s.statements.to_close();
   while (!list.empty()) {
     // Off the list first: the close frees it, also when an abandoned close is run to its end.
-    MYSQL_STMT* stmt = list.back();
+    MYSQL_STMT* stmt = list.back()->stmt;
     list.pop_back();
     my_bool r = 0;
     s.arm();
@@ -491,8 +432,12 @@ Task<Result> Connection::query(std::string sql) {
   s.open_result = res;
   const unsigned n = mysql_num_fields(res);
   const MYSQL_FIELD* f = mysql_fetch_fields(res);
-  d->columns.reserve(n);
-  for (unsigned i = 0; i < n; ++i) d->columns.push_back(detail::column_of(f[i]));
+  {
+    auto cols = std::make_shared<std::vector<Column>>();
+    cols->reserve(n);
+    for (unsigned i = 0; i < n; ++i) cols->push_back(detail::column_of(f[i]));
+    d->columns = std::move(cols);
+  }
   const std::size_t limit = detail::result_limit(s);
   for (;;) {
     MYSQL_ROW row = nullptr;
@@ -533,40 +478,56 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
   detail::ConnState& s = detail::begin(s_);
   detail::Busy busy(s);
   MYSQL* m = s.m;
-  MYSQL_STMT* stmt = s.statements.find(sql);
+  detail::Prepared* ps = nullptr;
+  MYSQL_STMT* stmt = nullptr;
   int st = 0;
-  if (!stmt) {
-    co_await detail::close_evicted(s);
-    detail::StmtPtr fresh(mysql_stmt_init(m));
-    if (!fresh) throw std::bad_alloc();
-    int r = 0;
-    MYSQL_STMT* p = fresh.get();
+  int r = 0;
+  for (int attempt = 0;; ++attempt) {
+    ps = s.statements.find(sql);
+    if (!ps) {
+      co_await detail::close_evicted(s);
+      detail::StmtPtr fresh(mysql_stmt_init(m));
+      if (!fresh) throw std::bad_alloc();
+      int pr = 0;
+      MYSQL_STMT* p = fresh.get();
+      s.arm();
+      st = mysql_stmt_prepare_start(&pr, p, sql.data(), sql.size());
+      if (st != 0) {
+        co_await detail::complete(
+            s, st, [&](int ev) { return mysql_stmt_prepare_cont(&pr, p, ev); },
+            [] { return detail::nothing_left(); });
+      }
+      if (pr != 0) detail::fail(s, p, sql);
+      ps = s.statements.insert(sql, std::make_unique<detail::Prepared>(fresh.get()));
+      (void)fresh.release();
+    }
+    stmt = ps->stmt;
+    const unsigned expected = mysql_stmt_param_count(stmt);
+    if (expected != params.size()) detail::placeholder_mismatch(expected, params.size(), sql);
+    detail::ParamBuffers pb(params);
+    if (expected != 0 && mysql_stmt_bind_param(stmt, pb.binds.data()) != 0) {
+      detail::fail(s, stmt, sql);
+    }
+    // Unbound while it executes, and bound again after (bind_rows: a copy of the array).
+    stmt->bind_result_done = 0;
+    r = 0;
     s.arm();
-    st = mysql_stmt_prepare_start(&r, p, sql.data(), sql.size());
+    st = mysql_stmt_execute_start(&r, stmt);
     if (st != 0) {
       co_await detail::complete(
-          s, st, [&](int ev) { return mysql_stmt_prepare_cont(&r, p, ev); },
-          [] { return detail::nothing_left(); });
+          s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); },
+          [&] { return detail::drain_statement(s, *ps, r == 0); });
     }
-    if (r != 0) detail::fail(s, p, sql);
-    stmt = fresh.release();
-    s.statements.insert(sql, stmt);
-  }
-  const unsigned expected = mysql_stmt_param_count(stmt);
-  if (expected != params.size()) detail::placeholder_mismatch(expected, params.size(), sql);
-  detail::ParamBuffers pb(params);
-  if (expected != 0 && mysql_stmt_bind_param(stmt, pb.binds.data()) != 0) {
+    if (r == 0) break;
+    // The server re-prepared the statement (its table changed) and its result has another
+    // number of columns: the library refuses it (CR_NEW_STMT_METADATA) and the statement is
+    // unusable. It is dropped and the statement prepared and run again, once.
+    if (mysql_stmt_errno(stmt) == 2057 && attempt == 0) {
+      s.statements.invalidate(sql);
+      continue;
+    }
     detail::fail(s, stmt, sql);
   }
-  int r = 0;
-  s.arm();
-  st = mysql_stmt_execute_start(&r, stmt);
-  if (st != 0) {
-    co_await detail::complete(
-        s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); },
-        [&] { return detail::drain_statement(s, stmt, r == 0, nullptr); });
-  }
-  if (r != 0) detail::fail(s, stmt, sql);
   auto d = std::make_shared<detail::ResultData>();
   d->binary = true;
   const unsigned n = mysql_stmt_field_count(stmt);
@@ -577,16 +538,9 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     s.status_stale = false;
     co_return Result(std::move(d));
   }
-  if (MYSQL_RES* meta = mysql_stmt_result_metadata(stmt)) {
-    const MYSQL_FIELD* f = mysql_fetch_fields(meta);
-    d->columns.reserve(n);
-    for (unsigned i = 0; i < n; ++i) d->columns.push_back(detail::column_of(f[i]));
-    mysql_free_result(meta);
-  } else {
-    detail::fail(s, stmt, sql);
-  }
-  detail::RowBuffers rb(d->columns);
-  if (mysql_stmt_bind_result(stmt, rb.binds.data()) != 0) detail::fail(s, stmt, sql);
+  if (!detail::bind_rows(*ps)) detail::fail(s, stmt, sql);
+  d->columns = ps->columns;
+  detail::RowBuffers& rb = *ps->rows;
   const std::size_t limit = detail::result_limit(s);
   for (;;) {
     r = 0;
@@ -595,9 +549,9 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     if (st != 0) {
       co_await detail::complete(
           s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); },
-          [&] { return detail::drain_statement(s, stmt, r != 1 && r != MYSQL_NO_DATA, &rb); });
+          [&] { return detail::drain_statement(s, *ps, r != 1 && r != MYSQL_NO_DATA); });
     } else if (r != 1 && r != MYSQL_NO_DATA && !weft::detail::budget_spend()) {
-      co_await detail::yield_point(s, [&] { return detail::drain_statement(s, stmt, true, &rb); });
+      co_await detail::yield_point(s, [&] { return detail::drain_statement(s, *ps, true); });
     }
     if (r == MYSQL_NO_DATA) break;
     if (r == 1) detail::fail(s, stmt, sql);

@@ -204,12 +204,12 @@ Row Result::operator[](std::size_t i) const {
 }
 
 int Row::size() const noexcept {
-  return static_cast<int>(d_->columns.size());
+  return static_cast<int>(d_->column_list().size());
 }
 
 int Row::column_index(std::string_view name) const {
-  for (std::size_t i = 0; i < d_->columns.size(); ++i) {
-    if (d_->columns[i].name == name) return static_cast<int>(i);
+  for (std::size_t i = 0; i < d_->column_list().size(); ++i) {
+    if (d_->column_list()[i].name == name) return static_cast<int>(i);
   }
   throw std::out_of_range("weft::mysql: no column \"" + std::string(name) + "\"");
 }
@@ -226,12 +226,12 @@ struct Value {
 
 // What every read does first: the column, its value, and the checks that do not depend on T.
 static Value value_at(const detail::ResultData& d, std::size_t row, int col) {
-  if (col < 0 || static_cast<std::size_t>(col) >= d.columns.size()) {
+  if (col < 0 || static_cast<std::size_t>(col) >= d.column_list().size()) {
     throw std::out_of_range("weft::mysql: column " + std::to_string(col) + " of a row of " +
-                            std::to_string(d.columns.size()));
+                            std::to_string(d.column_list().size()));
   }
-  const detail::Cell& c = d.cells[row * d.columns.size() + static_cast<std::size_t>(col)];
-  return Value{&d.columns[static_cast<std::size_t>(col)],
+  const detail::Cell& c = d.cells[row * d.column_list().size() + static_cast<std::size_t>(col)];
+  return Value{&d.column_list()[static_cast<std::size_t>(col)],
                std::string_view(d.bytes.data() + c.offset, c.length), c.null};
 }
 
@@ -302,7 +302,7 @@ T integer_as(const detail::ResultData& d, std::size_t row, int col, const char* 
     fits = n.magnitude - 1 <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
   }
   if (!fits) {
-    const Column& c = d.columns[static_cast<std::size_t>(col)];
+    const Column& c = d.column_list()[static_cast<std::size_t>(col)];
     throw TypeError("weft::mysql: column " + std::to_string(col) + " (\"" + c.name +
                     "\") holds a value out of the range of " + cpp);
   }

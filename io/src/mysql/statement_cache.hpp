@@ -1,22 +1,37 @@
 // A connection's cache of prepared statements, least recently used first out: a statement
 // with arguments is prepared once per connection and later runs skip the server's parse.
 //
-// The key is the SQL alone (MySQL's parameters carry their types with each execution). An
-// evicted statement goes to `to_close`, which the connection closes on the server (an
-// asynchronous COM_STMT_CLOSE) before its next prepare. Owned by one ConnState and touched
-// only by the task running its statement.
+// The key is the SQL alone (MySQL's parameters carry their types with each execution). Each
+// entry keeps what running the statement again needs: its columns as last read and the row
+// buffers bound to it. An evicted statement goes to `to_close`, which the connection closes
+// on the server (an asynchronous COM_STMT_CLOSE) before its next prepare; it stays alive
+// until then, so a statement evicted by its own insertion (capacity 0) still runs. Owned by
+// one ConnState and touched only by the task running its statement.
 #pragma once
 
 #include <mysql.h>
 
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "row_buffers.hpp"
+
 namespace weft::mysql::detail {
+
+/// A prepared statement and what its executions reuse.
+struct Prepared {
+  explicit Prepared(MYSQL_STMT* s) noexcept : stmt(s) {}
+  MYSQL_STMT* stmt;
+  /// The columns of its result as of the last execution that returned rows, and the buffers
+  /// bound to them; made anew when the server's metadata changes (the table was altered).
+  std::shared_ptr<const std::vector<Column>> columns;
+  std::unique_ptr<RowBuffers> rows;
+};
 
 class StatementCache {
  public:
@@ -27,43 +42,45 @@ class StatementCache {
   ~StatementCache() { drop_all(); }
 
   /// The statement prepared for `sql`, marked most recently used; nullptr if none.
-  MYSQL_STMT* find(const std::string& sql) {
+  Prepared* find(const std::string& sql) {
     auto it = map_.find(sql);
     if (it == map_.end()) return nullptr;
     lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
+    return it->second->second.get();
   }
 
-  /// Keeps `stmt` for `sql` (which must not be cached); evicts the least recently used
-  /// beyond the capacity to to_close(). With capacity 0, `stmt` goes to to_close() at once.
-  void insert(const std::string& sql, MYSQL_STMT* stmt) {
-    lru_.emplace_front(sql, stmt);
+  /// Keeps `p` for `sql` (which must not be cached); evicts the least recently used beyond
+  /// the capacity to to_close(). With capacity 0, `p` goes to to_close() at once. `p` as kept.
+  Prepared* insert(const std::string& sql, std::unique_ptr<Prepared> p) {
+    Prepared* kept = p.get();
+    lru_.emplace_front(sql, std::move(p));
     map_[sql] = lru_.begin();
     while (lru_.size() > capacity_) {
-      to_close_.push_back(lru_.back().second);
+      to_close_.push_back(std::move(lru_.back().second));
       map_.erase(lru_.back().first);
       lru_.pop_back();
     }
+    return kept;
   }
 
   /// Drops the statement of `sql`, if any, to to_close().
   void invalidate(const std::string& sql) {
     auto it = map_.find(sql);
     if (it == map_.end()) return;
-    to_close_.push_back(it->second->second);
+    to_close_.push_back(std::move(it->second->second));
     lru_.erase(it->second);
     map_.erase(it);
   }
 
   /// Statements evicted and not yet closed on the server.
-  std::vector<MYSQL_STMT*>& to_close() noexcept { return to_close_; }
+  std::vector<std::unique_ptr<Prepared>>& to_close() noexcept { return to_close_; }
 
   /// Frees every statement, kept or evicted, without I/O: for a connection whose
   /// mysql_close() already ran (it detaches its statements, so closing them only frees
   /// memory).
   void drop_all() noexcept {
-    for (auto& e : lru_) mysql_stmt_close(e.second);
-    for (MYSQL_STMT* st : to_close_) mysql_stmt_close(st);
+    for (auto& e : lru_) mysql_stmt_close(e.second->stmt);
+    for (auto& p : to_close_) mysql_stmt_close(p->stmt);
     lru_.clear();
     map_.clear();
     to_close_.clear();
@@ -77,9 +94,10 @@ class StatementCache {
 
  private:
   std::size_t capacity_;
-  std::list<std::pair<std::string, MYSQL_STMT*>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, MYSQL_STMT*>>::iterator> map_;
-  std::vector<MYSQL_STMT*> to_close_;
+  using Entry = std::pair<std::string, std::unique_ptr<Prepared>>;
+  std::list<Entry> lru_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
+  std::vector<std::unique_ptr<Prepared>> to_close_;
 };
 
 }  // namespace weft::mysql::detail

@@ -40,7 +40,9 @@ struct Cell {
 };
 /// The whole of a result (result.cpp and query.cpp build it).
 struct ResultData {
-  std::vector<Column> columns;
+  /// Shared with the statement cache: a prepared statement's results all refer to the
+  /// columns it read once (nullptr: none).
+  std::shared_ptr<const std::vector<Column>> columns;
   std::vector<Cell> cells;  ///< row-major: rows × columns
   std::string bytes;
   std::size_t rows = 0;
@@ -50,6 +52,11 @@ struct ResultData {
   std::uint64_t affected_rows = 0;
   std::uint64_t insert_id = 0;
   unsigned warnings = 0;
+
+  const std::vector<Column>& column_list() const noexcept {
+    static const std::vector<Column> none;
+    return columns ? *columns : none;
+  }
 };
 }  // namespace detail
 
@@ -127,7 +134,7 @@ class Result {
   /// Row `i`; throws std::out_of_range.
   Row operator[](std::size_t i) const;
   /// The columns (none for a statement that returns no rows).
-  const std::vector<Column>& columns() const noexcept { return d_->columns; }
+  const std::vector<Column>& columns() const noexcept { return d_->column_list(); }
   /// Rows changed, deleted or inserted by an INSERT, UPDATE, DELETE (or, for a SELECT, the
   /// rows returned).
   std::uint64_t affected_rows() const noexcept { return d_->affected_rows; }
