@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -89,7 +90,7 @@ ErrorFields fields(unsigned code, const char* sqlstate, const char* message,
 
 /// The state of a statement about to run: throws if the connection cannot take one, else
 /// marks it busy.
-ConnState& begin(std::unique_ptr<ConnState>& p) {
+ConnState& begin(ConnState* p) {
   if (!p || !p->m) {
     if (p && p->lost) throw ConnectionLost(p->lost_error);
     throw UsageError("weft::mysql: the connection is closed");
@@ -100,6 +101,9 @@ ConnState& begin(std::unique_ptr<ConnState>& p) {
         "pool shares connections between tasks)");
   }
   return *p;
+}
+ConnState& begin(std::unique_ptr<ConnState>& p) {
+  return begin(p.get());
 }
 
 /// Clears the busy flag when the statement's frame ends, however it ends.
@@ -406,107 +410,129 @@ Task<void> close_evicted(ConnState& s) {
 }  // namespace
 }  // namespace detail
 
-Task<Result> Connection::query(std::string sql) {
-  detail::ConnState& s = detail::begin(s_);
-  detail::Busy busy(s);
+namespace detail {
+namespace {
+
+/// Sends `sql` as a text query. Its rows, if it has any, are then read row by row from the
+/// result returned (kept in s.open_result, d.columns set); nullptr for a statement without
+/// rows (d then holds its affected rows, insert id and warnings).
+Task<MYSQL_RES*> start_text(ConnState& s, const std::string& sql, ResultData& d) {
   MYSQL* m = s.m;
   int err = 0;
   s.arm();
-  int st = mysql_real_query_start(&err, m, sql.data(), sql.size());
+  const int st = mysql_real_query_start(&err, m, sql.data(), sql.size());
   if (st != 0) {
-    co_await detail::complete(
+    co_await complete(
         s, st, [&](int ev) { return mysql_real_query_cont(&err, m, ev); },
-        [&] { return detail::drain_query(s, err); });
+        [&] { return drain_query(s, err); });
   }
-  if (err != 0) detail::fail(s, sql);
-  auto d = std::make_shared<detail::ResultData>();
+  if (err != 0) fail(s, sql);
   MYSQL_RES* res = mysql_use_result(m);
   if (!res) {
-    if (mysql_field_count(m) != 0) detail::fail(s, sql);
-    d->affected_rows = mysql_affected_rows(m);
-    d->insert_id = mysql_insert_id(m);
-    d->warnings = mysql_warning_count(m);
+    if (mysql_field_count(m) != 0) fail(s, sql);
+    d.affected_rows = mysql_affected_rows(m);
+    d.insert_id = mysql_insert_id(m);
+    d.warnings = mysql_warning_count(m);
     s.status_stale = false;
-    co_return Result(std::move(d));
+    co_return nullptr;
   }
   s.open_result = res;
   const unsigned n = mysql_num_fields(res);
   const MYSQL_FIELD* f = mysql_fetch_fields(res);
-  {
-    auto cols = std::make_shared<std::vector<Column>>();
-    cols->reserve(n);
-    for (unsigned i = 0; i < n; ++i) cols->push_back(detail::column_of(f[i]));
-    d->columns = std::move(cols);
-  }
-  const std::size_t limit = detail::result_limit(s);
-  for (;;) {
+  auto cols = std::make_shared<std::vector<Column>>();
+  cols->reserve(n);
+  for (unsigned i = 0; i < n; ++i) cols->push_back(column_of(f[i]));
+  d.columns = std::move(cols);
+  co_return res;
+}
+
+/// Where a read of rows stops: at the end of the result, or once `rows` rows or `bytes`
+/// bytes are in the ResultData (a stream's chunk; the row that crosses `bytes` is kept);
+/// `limit` bounds the ResultData's bytes, past which the result is too large (an error
+/// that closes the connection).
+struct ReadBounds {
+  std::size_t rows;
+  std::size_t bytes;
+  std::size_t limit;
+};
+
+/// Reads rows of the text result `res` into `d` (see ReadBounds); true once the result
+/// ended (its error, if one ended it, raised; the result freed).
+Task<bool> read_text_rows(ConnState& s, MYSQL_RES* res, const std::string& sql, ResultData& d,
+                          ReadBounds bounds) {
+  MYSQL* m = s.m;
+  const unsigned n = mysql_num_fields(res);
+  while (d.rows < bounds.rows && d.bytes.size() < bounds.bytes) {
     MYSQL_ROW row = nullptr;
     s.arm();
-    st = mysql_fetch_row_start(&row, res);
+    const int st = mysql_fetch_row_start(&row, res);
     if (st != 0) {
-      co_await detail::complete(
+      co_await complete(
           s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); },
-          [&] { return detail::drain_rows(s, row != nullptr); });
+          [&] { return drain_rows(s, row != nullptr); });
     } else if (row && !weft::detail::budget_spend()) {
-      co_await detail::yield_point(s, [&] { return detail::drain_rows(s, true); });
+      co_await yield_point(s, [&] { return drain_rows(s, true); });
     }
-    if (!row) break;
+    if (!row) {
+      // Every row read (or an error ended them): freeing reads nothing more.
+      const unsigned code = mysql_errno(m);
+      ErrorFields error;
+      if (code != 0) error = fields(code, mysql_sqlstate(m), mysql_error(m), sql);
+      s.open_result = nullptr;
+      mysql_free_result(res);
+      if (code != 0) raise(s, std::move(error));
+      d.warnings = mysql_warning_count(m);
+      s.status_stale = false;
+      co_return true;
+    }
     const unsigned long* len = mysql_fetch_lengths(res);
     for (unsigned i = 0; i < n; ++i) {
       if (!row[i]) {
-        detail::append_null(*d);
-      } else if (!detail::append(*d, row[i], len[i], limit)) {
-        detail::too_large(s, sql);
+        append_null(d);
+      } else if (!append(d, row[i], len[i], bounds.limit)) {
+        too_large(s, sql);
       }
     }
-    ++d->rows;
+    ++d.rows;
   }
-  // Every row read (or an error ended them): freeing reads nothing more.
-  const unsigned code = mysql_errno(m);
-  ErrorFields error;
-  if (code != 0) error = detail::fields(code, mysql_sqlstate(m), mysql_error(m), sql);
-  s.open_result = nullptr;
-  mysql_free_result(res);
-  if (code != 0) detail::raise(s, std::move(error));
-  d->affected_rows = d->rows;
-  d->warnings = mysql_warning_count(m);
-  s.status_stale = false;
-  co_return Result(std::move(d));
+  co_return false;
 }
 
-Task<Result> Connection::prepared(std::string sql, Params params) {
-  detail::ConnState& s = detail::begin(s_);
-  detail::Busy busy(s);
+/// Prepares `sql` (or takes it from the cache) and executes it with `params`. Its rows, if it
+/// has any, are then fetched into its bound buffers (d.columns set); for a statement without
+/// rows, d holds its affected rows, insert id and warnings.
+Task<Prepared*> start_prepared(ConnState& s, const std::string& sql, const Params& params,
+                               ResultData& d) {
   MYSQL* m = s.m;
-  detail::Prepared* ps = nullptr;
+  Prepared* ps = nullptr;
   MYSQL_STMT* stmt = nullptr;
   int st = 0;
   int r = 0;
   for (int attempt = 0;; ++attempt) {
     ps = s.statements.find(sql);
     if (!ps) {
-      co_await detail::close_evicted(s);
-      detail::StmtPtr fresh(mysql_stmt_init(m));
+      co_await close_evicted(s);
+      StmtPtr fresh(mysql_stmt_init(m));
       if (!fresh) throw std::bad_alloc();
       int pr = 0;
       MYSQL_STMT* p = fresh.get();
       s.arm();
       st = mysql_stmt_prepare_start(&pr, p, sql.data(), sql.size());
       if (st != 0) {
-        co_await detail::complete(
+        co_await complete(
             s, st, [&](int ev) { return mysql_stmt_prepare_cont(&pr, p, ev); },
-            [] { return detail::nothing_left(); });
+            [] { return nothing_left(); });
       }
-      if (pr != 0) detail::fail(s, p, sql);
-      ps = s.statements.insert(sql, std::make_unique<detail::Prepared>(fresh.get()));
+      if (pr != 0) fail(s, p, sql);
+      ps = s.statements.insert(sql, std::make_unique<Prepared>(fresh.get()));
       (void)fresh.release();
     }
     stmt = ps->stmt;
     const unsigned expected = mysql_stmt_param_count(stmt);
-    if (expected != params.size()) detail::placeholder_mismatch(expected, params.size(), sql);
-    detail::ParamBuffers pb(params);
+    if (expected != params.size()) placeholder_mismatch(expected, params.size(), sql);
+    ParamBuffers pb(params);
     if (expected != 0 && mysql_stmt_bind_param(stmt, pb.binds.data()) != 0) {
-      detail::fail(s, stmt, sql);
+      fail(s, stmt, sql);
     }
     // Unbound while it executes, and bound again after (bind_rows: a copy of the array).
     stmt->bind_result_done = 0;
@@ -514,9 +540,9 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
     s.arm();
     st = mysql_stmt_execute_start(&r, stmt);
     if (st != 0) {
-      co_await detail::complete(
+      co_await complete(
           s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); },
-          [&] { return detail::drain_statement(s, *ps, r == 0); });
+          [&] { return drain_statement(s, *ps, r == 0); });
     }
     if (r == 0) break;
     // The server re-prepared the statement (its table changed) and its result has another
@@ -526,42 +552,133 @@ Task<Result> Connection::prepared(std::string sql, Params params) {
       s.statements.invalidate(sql);
       continue;
     }
-    detail::fail(s, stmt, sql);
+    fail(s, stmt, sql);
   }
-  auto d = std::make_shared<detail::ResultData>();
-  d->binary = true;
-  const unsigned n = mysql_stmt_field_count(stmt);
-  if (n == 0) {
-    d->affected_rows = mysql_stmt_affected_rows(stmt);
-    d->insert_id = mysql_stmt_insert_id(stmt);
-    d->warnings = mysql_warning_count(m);
+  d.binary = true;
+  if (mysql_stmt_field_count(stmt) == 0) {
+    d.affected_rows = mysql_stmt_affected_rows(stmt);
+    d.insert_id = mysql_stmt_insert_id(stmt);
+    d.warnings = mysql_warning_count(m);
     s.status_stale = false;
-    co_return Result(std::move(d));
+    co_return ps;
   }
-  if (!detail::bind_rows(*ps)) detail::fail(s, stmt, sql);
-  d->columns = ps->columns;
-  detail::RowBuffers& rb = *ps->rows;
-  const std::size_t limit = detail::result_limit(s);
-  for (;;) {
-    r = 0;
+  if (!bind_rows(*ps)) fail(s, stmt, sql);
+  d.columns = ps->columns;
+  co_return ps;
+}
+
+/// Fetches rows of the executed statement `ps` into `d` (see ReadBounds); true once the
+/// result ended (its error, if one ended it, raised).
+Task<bool> read_stmt_rows(ConnState& s, Prepared& ps, const std::string& sql, ResultData& d,
+                          ReadBounds bounds) {
+  MYSQL_STMT* stmt = ps.stmt;
+  RowBuffers& rb = *ps.rows;
+  while (d.rows < bounds.rows && d.bytes.size() < bounds.bytes) {
+    int r = 0;
     s.arm();
-    st = mysql_stmt_fetch_start(&r, stmt);
+    const int st = mysql_stmt_fetch_start(&r, stmt);
     if (st != 0) {
-      co_await detail::complete(
+      co_await complete(
           s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); },
-          [&] { return detail::drain_statement(s, *ps, r != 1 && r != MYSQL_NO_DATA); });
+          [&] { return drain_statement(s, ps, r != 1 && r != MYSQL_NO_DATA); });
     } else if (r != 1 && r != MYSQL_NO_DATA && !weft::detail::budget_spend()) {
-      co_await detail::yield_point(s, [&] { return detail::drain_statement(s, *ps, true); });
+      co_await yield_point(s, [&] { return drain_statement(s, ps, true); });
     }
-    if (r == MYSQL_NO_DATA) break;
-    if (r == 1) detail::fail(s, stmt, sql);
+    if (r == MYSQL_NO_DATA) {
+      d.warnings = mysql_warning_count(s.m);
+      s.status_stale = false;
+      co_return true;
+    }
+    if (r == 1) fail(s, stmt, sql);
     // 0, or MYSQL_DATA_TRUNCATED for a value longer than its row buffer (fetched whole).
-    if (!detail::append_row(stmt, rb, *d, limit)) detail::too_large(s, sql);
+    if (!append_row(stmt, rb, d, bounds.limit)) too_large(s, sql);
   }
-  d->affected_rows = d->rows;
-  d->warnings = mysql_warning_count(m);
-  s.status_stale = false;
+  co_return false;
+}
+
+/// A stream's hold on its connection: one whose generator is destroyed before the result's
+/// end is closed (reading the rest could take as long as the statement; connection.hpp).
+class StreamGuard {
+ public:
+  explicit StreamGuard(ConnState& s) noexcept : s_(&s) {}
+  StreamGuard(const StreamGuard&) = delete;
+  StreamGuard& operator=(const StreamGuard&) = delete;
+  ~StreamGuard() {
+    if (done || !s_->m) return;  // (done is false only while rows are left to read)
+    s_->abandon(0, no_call);
+    s_->lost_error.message =
+        "the connection was closed when a stream of its rows was dropped before its end";
+  }
+  bool done = true;
+
+ private:
+  ConnState* s_;
+};
+
+}  // namespace
+}  // namespace detail
+
+Task<Result> Connection::query(std::string sql) {
+  detail::ConnState& s = detail::begin(s_);
+  detail::Busy busy(s);
+  auto d = std::make_shared<detail::ResultData>();
+  if (MYSQL_RES* res = co_await detail::start_text(s, sql, *d)) {
+    const detail::ReadBounds all{SIZE_MAX, SIZE_MAX, detail::result_limit(s)};
+    co_await detail::read_text_rows(s, res, sql, *d, all);
+    d->affected_rows = d->rows;
+  }
   co_return Result(std::move(d));
+}
+
+Task<Result> Connection::prepared(std::string sql, Params params) {
+  detail::ConnState& s = detail::begin(s_);
+  detail::Busy busy(s);
+  auto d = std::make_shared<detail::ResultData>();
+  detail::Prepared* ps = co_await detail::start_prepared(s, sql, params, *d);
+  if (d->columns) {
+    const detail::ReadBounds all{SIZE_MAX, SIZE_MAX, detail::result_limit(s)};
+    co_await detail::read_stmt_rows(s, *ps, sql, *d, all);
+    d->affected_rows = d->rows;
+  }
+  co_return Result(std::move(d));
+}
+
+AsyncGenerator<Row> Connection::stream_rows(detail::ConnState* sp, std::string sql, Params params,
+                                            bool prepare) {
+  detail::ConnState& s = detail::begin(sp);
+  detail::Busy busy(s);
+  detail::StreamGuard guard(s);
+  auto first = std::make_shared<detail::ResultData>();
+  MYSQL_RES* res = nullptr;
+  detail::Prepared* ps = nullptr;
+  if (prepare) {
+    ps = co_await detail::start_prepared(s, sql, params, *first);
+  } else {
+    res = co_await detail::start_text(s, sql, *first);
+  }
+  if (!first->columns) co_return;  // no rows: a statement that returns none
+  const std::shared_ptr<const std::vector<Column>> columns = first->columns;
+  std::shared_ptr<detail::ResultData> d = std::move(first);
+  for (;;) {
+    const detail::ReadBounds chunk{kStreamChunkRows, kStreamChunkBytes,
+                                   std::numeric_limits<std::uint32_t>::max()};
+    bool ended = false;
+    if (prepare) {
+      ended = co_await detail::read_stmt_rows(s, *ps, sql, *d, chunk);
+    } else {
+      ended = co_await detail::read_text_rows(s, res, sql, *d, chunk);
+    }
+    const Result rows(std::move(d));
+    // Rows are left unread only while it yields a chunk before the last (an exception from
+    // the reads above leaves the connection as the statement methods do).
+    guard.done = ended;
+    for (std::size_t i = 0; i < rows.size(); ++i) co_yield rows[i];
+    guard.done = true;
+    if (ended) co_return;
+    d = std::make_shared<detail::ResultData>();
+    d->columns = columns;
+    d->binary = prepare;
+  }
 }
 
 Task<std::uint64_t> Connection::execute_result(Connection* self, std::string sql, Params p,

@@ -39,6 +39,7 @@
 #include "weft/io/mysql/errors.hpp"
 #include "weft/io/mysql/result.hpp"
 #include "weft/io/mysql/types.hpp"
+#include "weft/runtime/async_generator.hpp"
 #include "weft/runtime/task.hpp"
 
 namespace weft::mysql {
@@ -142,6 +143,24 @@ class Connection {
   /// True while the session is in a transaction, as the server's last status said.
   bool in_transaction() const noexcept;
 
+  /// Runs a query and yields its rows as they arrive (aiomysql's SSCursor), for results too
+  /// large to hold at once (max_result_bytes does not apply): they are read in chunks of up
+  /// to kStreamChunkRows rows or about kStreamChunkBytes bytes, and a Row keeps its chunk
+  /// alive. The statement is sent at the first next(); the connection is busy (UsageError
+  /// for another statement) until the last row was read or the generator is destroyed.
+  /// Destroying the generator before its end closes the connection: reading the rest of the
+  /// result could take as long as the whole statement. next() throws as fetch() does; a
+  /// cancellation point that, as for fetch(), stops the statement with KILL QUERY and leaves
+  /// the connection usable. Must not be resumed after the Connection is destroyed (moving
+  /// it is fine).
+  template <class... A>
+  AsyncGenerator<Row> stream(std::string_view sql, const A&... args) {
+    return stream_rows(s_.get(), std::string(sql), Params(args...), sizeof...(A) > 0);
+  }
+  /// The most rows, and about the most bytes, stream() reads before it yields them.
+  static constexpr std::size_t kStreamChunkRows = 256;
+  static constexpr std::size_t kStreamChunkBytes = 64 * 1024;
+
   /// Runs one statement as text (no parameters, not prepared); its result.
   Task<Result> query(std::string sql);
   /// Runs one statement as a prepared statement with `params` (from the statement cache, or
@@ -176,6 +195,8 @@ class Connection {
   template <class T>
   static Task<T> fetchval_result(Connection* self, std::string sql, Params p, bool prepare);
   [[noreturn]] static void no_row_error(const std::string& sql);
+  static AsyncGenerator<Row> stream_rows(detail::ConnState* s, std::string sql, Params params,
+                                         bool prepare);
   // The steps of transaction(), in transaction.cpp.
   Task<Transaction> begin_transaction(TransactionOptions options);
   Task<void> commit_transaction(const Transaction& tx);
