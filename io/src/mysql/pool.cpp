@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "weft/io/detail/client_pool_options.hpp"
+
 namespace weft::mysql {
 namespace {
 
@@ -25,22 +27,10 @@ PoolHooks<Connection> hooks(ConnectOptions connect_options, const PoolOptions& o
   return h;
 }
 
-weft::PoolOptions pool_options(const PoolOptions& o) {
-  weft::PoolOptions p;
-  p.name = o.name;
-  p.min_size = o.min_size;
-  p.max_size = o.max_size;
-  p.acquire_timeout = o.acquire_timeout;
-  p.max_lifetime = o.max_lifetime;
-  p.max_idle_time = o.max_idle_time;
-  p.check_after_idle = Duration::zero();  // the check costs no round trip
-  return p;
-}
-
 }  // namespace
 
 Pool::Pool(ConnectOptions connect, PoolOptions options)
-    : pool_(hooks(std::move(connect), options), pool_options(options)) {}
+    : pool_(hooks(std::move(connect), options), weft::detail::client_pool_options(options)) {}
 
 Task<std::uint64_t> Pool::execute_on(Pool* self, std::string sql, Params p, bool prepare) {
   Result r = co_await fetch_on(self, std::move(sql), std::move(p), prepare);
