@@ -83,8 +83,7 @@ weft::Task<> main_task(mysql::ConnectOptions connect) {
   {
     auto conn = co_await pool.acquire();
     for (const City& c : kCities) {
-      co_await conn->execute("INSERT INTO weft_example_cities VALUES (?, ?)", c.name,
-                             c.population);
+      co_await conn->execute("INSERT INTO weft_example_cities VALUES (?, ?)", c.name, c.population);
     }
   }
 
@@ -106,10 +105,10 @@ weft::Task<> main_task(mysql::ConnectOptions connect) {
     std::printf("  %s (%s million)\n", row.get<std::string>("name").c_str(),
                 row.get<std::string>("millions").c_str());
   }
-  std::printf("total: %s\n",
-              (co_await pool.fetchval<std::string>(
-                   "SELECT SUM(population) FROM weft_example_cities"))
-                  .c_str());
+  std::printf(
+      "total: %s\n",
+      (co_await pool.fetchval<std::string>("SELECT SUM(population) FROM weft_example_cities"))
+          .c_str());
 
   co_await pool.execute("DROP TABLE weft_example_cities");
   const std::size_t still_out = co_await pool.close(weft::now() + 10s);
