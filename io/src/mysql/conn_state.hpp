@@ -112,7 +112,6 @@ struct ConnState {
     lost_error.message =
         "the connection was closed when a statement on it was cancelled (it could not be "
         "stopped, or rows were still to come)";
-    before_close();
     close();
   }
 

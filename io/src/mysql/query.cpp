@@ -215,74 +215,6 @@ bool append_row(MYSQL_STMT* stmt, RowBuffers& b, ResultData& d, std::size_t limi
   return true;
 }
 
-/// The parameter buffers of one execution (mysql_stmt_bind_param); they refer into `p`.
-struct ParamBuffers {
-  explicit ParamBuffers(const Params& p) : binds(p.size()), times(p.size()) {
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      const Params::Value& v = p.values()[i];
-      MYSQL_BIND& b = binds[i];
-      MYSQL_TIME& t = times[i];
-      switch (v.kind) {
-        case Params::Kind::kNull:
-          b.buffer_type = MYSQL_TYPE_NULL;
-          break;
-        case Params::Kind::kInt:
-        case Params::Kind::kUInt:
-          b.buffer_type = MYSQL_TYPE_LONGLONG;
-          b.buffer = const_cast<std::int64_t*>(&v.i);
-          b.is_unsigned = v.kind == Params::Kind::kUInt;
-          break;
-        case Params::Kind::kDouble:
-        case Params::Kind::kFloat:  // sent as the double it converts to exactly
-          b.buffer_type = MYSQL_TYPE_DOUBLE;
-          b.buffer = const_cast<double*>(&v.d);
-          break;
-        case Params::Kind::kText:
-        case Params::Kind::kBlob:
-          b.buffer_type = v.kind == Params::Kind::kText ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
-          b.buffer = const_cast<char*>(p.bytes().data()) + v.offset;
-          b.buffer_length = v.length;
-          break;
-        case Params::Kind::kDate:
-        case Params::Kind::kDateTime:
-          t.year = static_cast<unsigned>(v.t.year);
-          t.month = v.t.month;
-          t.day = v.t.day;
-          t.hour = v.t.hour;
-          t.minute = v.t.minute;
-          t.second = v.t.second;
-          t.second_part = v.t.microsecond;
-          t.time_type =
-              v.kind == Params::Kind::kDate ? MYSQL_TIMESTAMP_DATE : MYSQL_TIMESTAMP_DATETIME;
-          b.buffer_type = v.kind == Params::Kind::kDate ? MYSQL_TYPE_DATE : MYSQL_TYPE_DATETIME;
-          b.buffer = &t;
-          break;
-        case Params::Kind::kTime: {
-          const bool neg = v.i < 0;
-          const std::uint64_t us =
-              neg ? 0 - static_cast<std::uint64_t>(v.i) : static_cast<std::uint64_t>(v.i);
-          t.neg = neg;
-          t.second_part = us % 1'000'000;
-          const std::uint64_t secs = us / 1'000'000;
-          t.second = static_cast<unsigned>(secs % 60);
-          t.minute = static_cast<unsigned>(secs / 60 % 60);
-          // The protocol carries days and an hour byte (the library sends `hour` as one).
-          const std::uint64_t hours = secs / 3600;
-          t.day = static_cast<unsigned>(std::min<std::uint64_t>(hours / 24, 0xffffffff));
-          t.hour = static_cast<unsigned>(hours % 24);
-          t.time_type = MYSQL_TIMESTAMP_TIME;
-          b.buffer_type = MYSQL_TYPE_TIME;
-          b.buffer = &t;
-          break;
-        }
-      }
-    }
-  }
-
-  std::vector<MYSQL_BIND> binds;
-  std::vector<MYSQL_TIME> times;
-};
-
 /// Frees a statement that did not reach the cache. Without I/O: one whose prepare failed
 /// was never made on the server, and one of a closed connection is detached from it.
 struct StmtDeleter {
@@ -530,8 +462,8 @@ Task<Prepared*> start_prepared(ConnState& s, const std::string& sql, const Param
     stmt = ps->stmt;
     const unsigned expected = mysql_stmt_param_count(stmt);
     if (expected != params.size()) placeholder_mismatch(expected, params.size(), sql);
-    ParamBuffers pb(params);
-    if (expected != 0 && mysql_stmt_bind_param(stmt, pb.binds.data()) != 0) {
+    ps->params.fill(params);
+    if (expected != 0 && mysql_stmt_bind_param(stmt, ps->params.binds.data()) != 0) {
       fail(s, stmt, sql);
     }
     // Unbound while it executes, and bound again after (bind_rows: a copy of the array).

@@ -1,12 +1,13 @@
 // A connection's cache of prepared statements, least recently used first out: a statement
 // with arguments is prepared once per connection and later runs skip the server's parse.
 //
-// The key is the SQL alone (MySQL's parameters carry their types with each execution). Each
-// entry keeps what running the statement again needs: its columns as last read and the row
-// buffers bound to it. An evicted statement goes to `to_close`, which the connection closes
-// on the server (an asynchronous COM_STMT_CLOSE) before its next prepare; it stays alive
-// until then, so a statement evicted by its own insertion (capacity 0) still runs. Owned by
-// one ConnState and touched only by the task running its statement.
+// The key is the SQL alone (MySQL's parameters carry their types with each execution).
+// Each entry keeps what running the statement again needs: its columns as last read, the
+// row buffers bound to them and its parameters' buffers. An evicted statement goes to
+// `to_close`, which the connection closes on the server (an asynchronous COM_STMT_CLOSE)
+// before its next prepare; it stays alive until then, so a statement evicted by its own
+// insertion (capacity 0) still runs. Owned by one ConnState and touched only by the task
+// running its statement.
 #pragma once
 
 #include <mysql.h>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "param_buffers.hpp"
 #include "row_buffers.hpp"
 
 namespace weft::mysql::detail {
@@ -31,6 +33,8 @@ struct Prepared {
   /// bound to them; made anew when the server's metadata changes (the table was altered).
   std::shared_ptr<const std::vector<Column>> columns;
   std::unique_ptr<RowBuffers> rows;
+  /// Its parameters' buffers, refilled for each execution.
+  ParamBuffers params;
 };
 
 class StatementCache {
