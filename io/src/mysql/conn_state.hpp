@@ -128,8 +128,6 @@ struct ConnState {
   IoRegistration reg;
   std::uint32_t read_seq = 0;
   std::uint32_t write_seq = 0;
-  /// "HOST:PORT" or the socket's path, for messages.
-  std::string target;
   /// Set while a statement runs: one at a time. Exchanged by whichever task starts one, on
   /// any worker; acquire/release pairs one statement's library state with the next one's.
   std::atomic<bool> busy{false};

@@ -139,7 +139,6 @@ Task<Connection> connect(ConnectOptions o) {
   }
 
   auto s = std::make_unique<detail::ConnState>();
-  s->target = target;
   s->max_result_bytes = o.max_result_bytes;
   s->m = mysql_init(nullptr);
   if (!s->m) throw std::bad_alloc();
