@@ -5,8 +5,6 @@
 // KILL QUERY), with no descriptor left behind.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-
 #include <chrono>
 #include <string>
 
@@ -16,6 +14,7 @@
 
 #include "mysql_server.hpp"
 #include "mysql_test_util.hpp"
+#include "open_fds.hpp"
 
 using namespace std::chrono_literals;
 namespace mysql = weft::mysql;
@@ -25,14 +24,7 @@ using weft_test::mysql::unix_options;
 
 namespace {
 
-/// The number of open file descriptors of this process.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (::readdir(d) != nullptr) ++n;
-  ::closedir(d);
-  return n;
-}
+using weft_test::open_fds;
 
 /// The error connecting with `o` raises (code 0 and an empty message if it connects).
 mysql::ErrorFields connect_error(mysql::ConnectOptions o, std::string* what = nullptr) {

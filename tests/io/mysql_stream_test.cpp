@@ -4,8 +4,6 @@
 // from next().
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,6 +14,7 @@
 
 #include "mysql_server.hpp"
 #include "mysql_test_util.hpp"
+#include "open_fds.hpp"
 
 using namespace std::chrono_literals;
 namespace mysql = weft::mysql;
@@ -24,13 +23,7 @@ using weft_test::mysql::with_conn;
 
 namespace {
 
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (::readdir(d) != nullptr) ++n;
-  ::closedir(d);
-  return n;
-}
+using weft_test::open_fds;
 
 TEST(MysqlStream, RowsOfAResultPastTheLimitArriveInChunks) {
   weft::RuntimeOptions ro;

@@ -3,7 +3,6 @@
 // connecting tries each address in order and reports the last failure without leaking.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <netdb.h>
 
 #include <atomic>
@@ -14,6 +13,8 @@
 
 #include <weft/weft.hpp>
 
+#include "open_fds.hpp"
+
 using namespace std::chrono_literals;
 using weft::net::ResolveError;
 using weft::net::SocketAddress;
@@ -22,17 +23,7 @@ using weft::net::TcpStream;
 
 namespace {
 
-/// The number of open file descriptors of this process.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n - 1;  // the directory stream's own descriptor
-}
+using weft_test::open_fds;
 
 /// An address on 127.0.0.1 where nothing listens (it did a moment ago).
 SocketAddress closed_port() {

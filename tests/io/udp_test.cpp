@@ -3,8 +3,6 @@
 // the operation and address (and leak no descriptor), and many datagrams across workers.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -13,6 +11,7 @@
 
 #include <weft/weft.hpp>
 
+#include "open_fds.hpp"
 #include "stress_scale.hpp"
 
 using namespace std::chrono_literals;
@@ -21,24 +20,14 @@ using weft::net::UdpSocket;
 
 namespace {
 
+using weft_test::open_fds;
+
 std::span<const std::byte> bytes(std::string_view s) {
   return std::as_bytes(std::span(s));
 }
 
 std::string text(std::span<const std::byte> b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
-
-/// The number of open file descriptors of this process.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n - 1;  // the directory stream's own descriptor
 }
 
 UdpSocket bind_local() {

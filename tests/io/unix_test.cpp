@@ -4,7 +4,6 @@
 // socket pairs and peer credentials.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include <weft/weft.hpp>
 
+#include "open_fds.hpp"
 #include "stress_scale.hpp"
 
 using weft::net::SocketAddress;
@@ -27,24 +27,14 @@ using weft::net::UnixStream;
 
 namespace {
 
+using weft_test::open_fds;
+
 std::span<const std::byte> bytes(std::string_view s) {
   return std::as_bytes(std::span(s));
 }
 
 std::string text(std::span<const std::byte> b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
-
-/// The number of open file descriptors of this process.
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  ::closedir(d);
-  return n - 1;  // the directory stream's own descriptor
 }
 
 bool exists(const std::string& path) {
