@@ -2,12 +2,10 @@
 #include "weft/io/process/pipe.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -17,6 +15,7 @@
 #include <weft/runtime/budget.hpp>
 #include <weft/runtime/errors.hpp>
 
+#include "../signal/sigpipe_block.hpp"
 #include "weft/io/net/tcp.hpp"
 
 namespace weft::process {
@@ -37,24 +36,11 @@ void prepare(int fd, const std::string& name) {
   }
 }
 
-/// write(2) that never raises SIGPIPE: SIGPIPE is blocked in this thread around the call,
-/// and the one an EPIPE raised (it is directed at the writing thread) is taken before the
-/// mask is restored. errno is the write's.
+/// write(2) that never raises SIGPIPE (signal/sigpipe_block.hpp). errno is the write's.
 ssize_t write_without_sigpipe(int fd, const void* data, std::size_t len) noexcept {
-  sigset_t pipe_only;
-  sigset_t old;
-  ::sigemptyset(&pipe_only);
-  ::sigaddset(&pipe_only, SIGPIPE);
-  ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  ssize_t n = ::write(fd, data, len);
-  const int err = errno;
-  if (n < 0 && err == EPIPE && !::sigismember(&old, SIGPIPE)) {
-    timespec zero{0, 0};
-    while (::sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = err;
+  weft::detail::SigpipeBlock block;
+  const ssize_t n = ::write(fd, data, len);
+  if (n < 0 && errno == EPIPE) block.take_pending();
   return n;
 }
 
