@@ -106,6 +106,31 @@ TEST(MysqlConnect, FailuresAreConnectionErrorsNamingTheTarget) {
   EXPECT_EQ(connect_error(no_socket).code, 2002u);
 }
 
+TEST(MysqlConnect, TlsModesThatRequireItFailAgainstAServerWithout) {
+  // This server takes no TLS (mysql_tls_test's does): the default, kPrefer, goes on in plain
+  // text; the stricter modes refuse, kVerifyFull before the login.
+  const int before = open_fds();
+  EXPECT_FALSE(weft::run([]() -> weft::Task<bool> {
+    mysql::Connection c = co_await mysql::connect(tcp_options(), 10s);
+    co_return c.uses_tls();
+  }()));
+  for (mysql::TlsMode mode :
+       {mysql::TlsMode::kRequire, mysql::TlsMode::kVerifyCa, mysql::TlsMode::kVerifyFull}) {
+    mysql::ConnectOptions o = tcp_options();
+    o.tls = mode;
+    std::string what;
+    const mysql::ErrorFields f = connect_error(o, &what);
+    EXPECT_EQ(f.code, 2026u) << what;  // CR_SSL_CONNECTION_ERROR
+    EXPECT_NE(what.find(server().host), std::string::npos) << what;
+  }
+  mysql::ConnectOptions o = tcp_options();
+  o.tls = mysql::TlsMode::kRequire;
+  std::string what;
+  (void)connect_error(o, &what);
+  EXPECT_NE(what.find("does not offer TLS"), std::string::npos) << what;
+  EXPECT_EQ(open_fds(), before);
+}
+
 TEST(MysqlConnect, AServerThatNeverAnswersTimesOutAndLeavesNoDescriptor) {
   const int before = open_fds();
   weft::run([]() -> weft::Task<void> {

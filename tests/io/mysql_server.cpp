@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "throwaway_server.hpp"
+#include "tls_test_certs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -139,6 +140,8 @@ class MariaDb final : public ThrowawayServer {
 
   const ServerInfo& info() const { return info_; }
 
+  void use_tls() { tls_ = true; }
+
  private:
   void start_up() override {
     check_binaries();
@@ -150,6 +153,7 @@ class MariaDb final : public ThrowawayServer {
            "to a shorter directory)");
     }
     fs::copy(tmpl, dir() / "data", fs::copy_options::recursive);
+    if (tls_) write_certificates();
     chown_tree(dir());
     info_.port = launch_on_free_port();
   }
@@ -204,7 +208,29 @@ class MariaDb final : public ThrowawayServer {
                                      "--innodb-use-native-aio=0"};
     argv.insert(argv.end(), kFileOptions.begin(), kFileOptions.end());
     if (switches_user()) argv.push_back(std::string("--user=") + kKind.system_user);
+    if (tls_) {
+      argv.push_back("--ssl-ca=" + info_.ca_file);
+      argv.push_back("--ssl-cert=" + (dir() / "server.crt").string());
+      argv.push_back("--ssl-key=" + (dir() / "server.key").string());
+    }
     return argv;
+  }
+
+  /// The CA, the server's certificate (localhost only) and a client's, into the directory.
+  void write_certificates() {
+    weft_test::TestCa ca("weft-mysql test CA");
+    const weft_test::CertAndKey server = ca.issue("localhost", "DNS:localhost");
+    const weft_test::CertAndKey client =
+        ca.issue("weft-client", "DNS:weft-client", -1, 30, "clientAuth");
+    const auto write = [&](const char* name, const std::string& pem) {
+      std::ofstream(dir() / name) << pem;
+      return (dir() / name).string();
+    };
+    info_.ca_file = write("ca.crt", ca.cert_pem());
+    write("server.crt", server.cert_pem);
+    write("server.key", server.key_pem);
+    info_.client_cert_file = write("client.crt", client.cert_pem);
+    info_.client_key_file = write("client.key", client.key_pem);
   }
 
   // True once the server lets "weft" in over the Unix socket (so the template's accounts are
@@ -214,6 +240,7 @@ class MariaDb final : public ThrowawayServer {
   }
 
   ServerInfo info_;
+  bool tls_ = false;
 };
 
 MariaDb& mariadb() {
@@ -249,6 +276,10 @@ void run_sql(const std::string& sql) {
     if (next < 0) return;
     if (next > 0) fail(sql + ": " + mysql_error(c.get()));
   }
+}
+
+void use_tls() {
+  mariadb().use_tls();
 }
 
 void restart_server() {

@@ -21,6 +21,13 @@
 // initialises it before anything else does and puts SIGPIPE back as it was, so a client that
 // writes to a closed socket without MSG_NOSIGNAL dies in the tests as it would in a program.
 //
+// TLS is off unless the test binary asks for it with use_tls() before its first test (a
+// namespace-scope initializer does): then the server gets a certificate for the DNS name
+// localhost only (not 127.0.0.1, so that a client checking the host name can be seen to),
+// signed by a CA made at start (ServerInfo::ca_file), with a client certificate that CA
+// signed too, and takes TLS and plain connections alike, checking a client's certificate
+// against that CA.
+//
 // A program that is not a test binary (mysql_run_with_server) starts and stops the server
 // itself with start_server() and stop_server().
 #pragma once
@@ -37,6 +44,11 @@ struct ServerInfo {
   std::string user = "weft";
   std::string password = "weft-secret";
   std::string database = "weft";
+  /// With use_tls(): the CA's certificate (PEM) that signed the server's, and a client
+  /// certificate and key it signed (CN weft-client); else empty.
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
 };
 
 /// The server of this test binary. Fails the calling test (and aborts it) if the
@@ -48,6 +60,9 @@ const ServerInfo& server();
 /// "weft" (set-up, checks from outside the runtime). Result rows are discarded. Throws
 /// std::runtime_error with the client library's message. Any thread.
 void run_sql(const std::string& sql);
+
+/// Makes the server take TLS (see the opening comment). Call before the first test.
+void use_tls();
 
 /// Restarts the server: SIGTERM (mariadbd's normal shutdown: the sessions are ended, each
 /// client sees its connection lost), then the server starts again on the same port,

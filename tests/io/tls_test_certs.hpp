@@ -38,10 +38,11 @@ class TestCa {
 
   std::string cert_pem() const { return pem_of(cert_.get()); }
 
-  /// A server certificate for `alt_names` ("DNS:localhost,IP:127.0.0.1"), valid from
-  /// `from_days` to `to_days` days from now (negative: in the past).
+  /// A certificate for `alt_names` ("DNS:localhost,IP:127.0.0.1"), valid from `from_days` to
+  /// `to_days` days from now (negative: in the past), for `usage` (extendedKeyUsage:
+  /// "serverAuth", or "clientAuth" for a client's).
   CertAndKey issue(const std::string& cn, const std::string& alt_names, long from_days = -1,
-                   long to_days = 30) {
+                   long to_days = 30, const std::string& usage = "serverAuth") {
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
     std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
     if (!key || !cert) throw std::runtime_error("TestCa::issue: out of memory");
@@ -49,7 +50,7 @@ class TestCa {
     X509_set_issuer_name(cert.get(), X509_get_subject_name(cert_.get()));
     add_ext(cert.get(), cert_.get(), NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert.get(), cert_.get(), NID_key_usage, "critical,digitalSignature");
-    add_ext(cert.get(), cert_.get(), NID_ext_key_usage, "serverAuth");
+    add_ext(cert.get(), cert_.get(), NID_ext_key_usage, usage);
     add_ext(cert.get(), cert_.get(), NID_subject_alt_name, alt_names);
     add_ext(cert.get(), cert_.get(), NID_authority_key_identifier, "keyid");
     sign(cert.get(), key_.get());

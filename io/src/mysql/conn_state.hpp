@@ -11,8 +11,9 @@
 // checked in Debian's build, and exercised by the tests under the schedule fuzzer, which
 // moves tasks between workers at random).
 //
-// Before each `_start` or `_cont`, arm() reads the socket's readiness sequence numbers
-// (runtime/io.hpp: taken before the syscall whose EAGAIN leads to the wait).
+// Each `_start` and `_cont` is made by ConnState::call, which first reads the socket's
+// readiness sequence numbers (arm(); runtime/io.hpp: taken before the syscall whose EAGAIN
+// leads to the wait).
 #pragma once
 
 #include <mysql.h>
@@ -29,6 +30,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../signal/sigpipe_block.hpp"
 #include "statement_cache.hpp"
 #include "weft/io/mysql/connection.hpp"
 #include "weft/runtime/cancel.hpp"
@@ -70,6 +72,20 @@ struct ConnState {
     }
   }
 
+  /// Makes one library call `f` (a `_start`, a `_cont`, or another that may write), after
+  /// arm(). Over TLS the library's writes are OpenSSL's socket BIO's write(2), without
+  /// MSG_NOSIGNAL: SIGPIPE is blocked in this thread around the call, and one it raised taken
+  /// (signal/sigpipe_block.hpp); a plain connection sends with MSG_NOSIGNAL itself.
+  template <class F>
+  int call(F&& f) {
+    arm();
+    if (!tls) return f();
+    weft::detail::SigpipeBlock block;
+    const int status = f();
+    block.take_pending();
+    return status;
+  }
+
   /// Awaits what a call's `status` asks for; returns the events to continue it with.
   class Ready {
    public:
@@ -104,7 +120,8 @@ struct ConnState {
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
     // Bounded: each round makes one failing syscall; the library gives up at the first.
     for (int i = 0; status != 0 && i < 64; ++i) {
-      status = cont(status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE));
+      const int events = status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE);
+      status = call([&] { return cont(events); });
     }
     lost = true;
     lost_error.code = 2013;
@@ -131,6 +148,9 @@ struct ConnState {
   /// Set while a statement runs: one at a time. Exchanged by whichever task starts one, on
   /// any worker; acquire/release pairs one statement's library state with the next one's.
   std::atomic<bool> busy{false};
+  /// Set while TLS may be in use (from the start of a connect that may negotiate it; after
+  /// it, if it did): call() then guards against SIGPIPE.
+  bool tls = false;
   /// Set when the connection was lost or abandoned (closed then): later calls say so.
   bool lost = false;
   /// What lost the connection: later calls raise ConnectionLost with it.
@@ -175,8 +195,7 @@ Task<void> finish_call(ConnState& s, int& status, Cont& cont) {
       s.adopt();
       events = co_await s.ready(status);
     }
-    s.arm();
-    status = cont(events);
+    status = s.call([&] { return cont(events); });
   }
 }
 
@@ -276,8 +295,7 @@ Task<void> complete(ConnState& s, int status, Cont cont, Rest rest) {
         std::rethrow_exception(cancelled);
       }
     }
-    s.arm();
-    status = cont(events);
+    status = s.call([&] { return cont(events); });
   }
 }
 

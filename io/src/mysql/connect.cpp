@@ -2,9 +2,18 @@
 // waiting on the socket through the worker's reactor; closing.
 //
 // The library would resolve a host name itself (getaddrinfo, blocking): a name is resolved
-// here, by weft::net::resolve, and the library is given the numeric address. TLS is not
-// negotiated yet (the library's default is to not ask for it).
+// here, by weft::net::resolve, and the library is given the numeric address; except under
+// TlsMode::kVerifyFull, where the library checks the server's certificate against the host it
+// was given: it is given the name, and the first part of the connect (which resolves it) runs
+// on the blocking pool.
+//
+// TLS is the library's (OpenSSL on the socket, negotiated in the connect); the modes map onto
+// its options in set_tls_options.
+#include <errmsg.h>
 #include <mysql.h>
+// After mysql.h: the library's I/O layer (MARIADB_PVIO, its methods), for socket_mode_hook.
+#include <ma_pvio.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,6 +27,7 @@
 #include "weft/io/mysql/connection.hpp"
 #include "weft/io/net/address.hpp"
 #include "weft/io/net/resolve.hpp"
+#include "weft/runtime/blocking.hpp"
 #include "weft/runtime/cancel.hpp"
 
 namespace weft::mysql {
@@ -47,7 +57,14 @@ void ConnState::close() noexcept {
     pollfd p{fd, POLLOUT, 0};
     if (lost || ::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) ::shutdown(fd, SHUT_RDWR);
   }
-  mysql_close(m);
+  if (tls) {
+    // mysql_close writes COM_QUIT and TLS's close_notify with write(2): see call().
+    weft::detail::SigpipeBlock block;
+    mysql_close(m);
+    block.take_pending();
+  } else {
+    mysql_close(m);
+  }
   m = nullptr;
   statements.drop_all();  // detached by mysql_close: freed without I/O
 }
@@ -56,10 +73,37 @@ void ConnState::close() noexcept {
 
 namespace {
 
+// Exported by the library (its I/O plugins' interface) but declared in no installed header:
+// registers a function called after every read and write of every connection.
+extern "C" int ma_pvio_register_callback(my_bool register_callback,
+                                         void (*callback)(int mode, MYSQL* mysql,
+                                                          const unsigned char* buffer,
+                                                          std::size_t length));
+
+/// Connector/C makes a socket blocking once its connect is done, and reads and writes TLS
+/// with OpenSSL on the socket itself: in the non-blocking API a TLS read (the handshake's
+/// too) would then block the worker until the server sends. The library calls this after each
+/// read (mode 0) and write of every connection. On a connection of the non-blocking API that
+/// asked for TLS and has not begun it (the reads of the server's greeting, before the
+/// handshake) it makes the socket non-blocking, through the library's own method so that its
+/// record of the mode agrees: OpenSSL then returns WANT_READ or WANT_WRITE, and the call
+/// suspends as a plain one does. A connection of the blocking API is left alone.
+void socket_mode_hook(int mode, MYSQL* m, const unsigned char* /*buffer*/, std::size_t /*length*/) {
+  if (mode != 0 || !m || !m->options.use_ssl) return;
+  MARIADB_PVIO* p = m->net.pvio;
+  if (!p || p->ctls || !p->methods || !p->methods->is_blocking(p)) return;
+  my_bool nonblocking_api = 0;
+  if (mysql_get_option(m, MYSQL_OPT_NONBLOCK, &nonblocking_api) != 0 || !nonblocking_api) {
+    return;
+  }
+  p->methods->blocking(p, 0, nullptr);
+}
+
 /// mysql_library_init is not thread-safe and mysql_init calls it the first time: once here.
 /// It also sets SIGPIPE to be ignored, for the whole process; the disposition is put back,
 /// since a program's signals are its own: the library sends with MSG_NOSIGNAL, so a write to
-/// a closed socket fails with EPIPE without the signal.
+/// a closed socket fails with EPIPE without the signal (over TLS, ConnState::call blocks it).
+/// And it registers socket_mode_hook.
 void init_library() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -68,6 +112,7 @@ void init_library() {
     const int r = mysql_library_init(0, nullptr, nullptr);
     ::sigaction(SIGPIPE, &old, nullptr);
     if (r != 0) throw std::bad_alloc();
+    ma_pvio_register_callback(1, &socket_mode_hook);
   });
 }
 
@@ -84,6 +129,43 @@ bool is_numeric_host(const std::string& host) {
     return true;
   } catch (const std::exception&) {
     return false;
+  }
+}
+
+/// Sets the library's TLS options for `o.tls`. The library asks for TLS when use_ssl is set
+/// (MYSQL_OPT_SSL_ENFORCE sets just that) and the server offers it, and goes on in plain
+/// text when it does not, unless it is to verify the server's certificate; it checks the
+/// chain when given certificate authorities, and the host name too with
+/// MYSQL_OPT_SSL_VERIFY_SERVER_CERT. What it lets pass in plain text that the mode does not
+/// is refused after the connect (connect()).
+void set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
+  if (o.tls == TlsMode::kDisable || (o.tls == TlsMode::kPrefer && unix)) return;
+  const my_bool yes = 1;
+  mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+  if (!o.tls_cert_file.empty()) mysql_options(m, MYSQL_OPT_SSL_CERT, o.tls_cert_file.c_str());
+  if (!o.tls_key_file.empty()) mysql_options(m, MYSQL_OPT_SSL_KEY, o.tls_key_file.c_str());
+  if (o.tls == TlsMode::kVerifyCa || o.tls == TlsMode::kVerifyFull) {
+    // Without a file of its own, OpenSSL's directory of trusted certificates: the library
+    // checks the chain during the handshake only when it is given one or the other.
+    if (!o.tls_ca_file.empty()) {
+      mysql_options(m, MYSQL_OPT_SSL_CA, o.tls_ca_file.c_str());
+    } else {
+      mysql_options(m, MYSQL_OPT_SSL_CAPATH, X509_get_default_cert_dir());
+    }
+  }
+  if (o.tls == TlsMode::kVerifyFull) mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+}
+
+const char* tls_mode_name(TlsMode mode) noexcept {
+  switch (mode) {
+    case TlsMode::kRequire:
+      return "kRequire";
+    case TlsMode::kVerifyCa:
+      return "kVerifyCa";
+    case TlsMode::kVerifyFull:
+      return "kVerifyFull";
+    default:
+      return "kPrefer";
   }
 }
 
@@ -128,12 +210,23 @@ std::string Connection::server_version() const {
   return is_open() ? mysql_get_server_info(s_->m) : "";
 }
 
+bool Connection::uses_tls() const noexcept {
+  return is_open() && s_->tls;
+}
+
+std::string Connection::tls_cipher() const {
+  const char* cipher = uses_tls() ? mysql_get_ssl_cipher(s_->m) : nullptr;
+  return cipher ? cipher : "";
+}
+
 Task<Connection> connect(ConnectOptions o) {
   init_library();
   const bool unix = !o.unix_socket.empty();
   const std::string target = unix ? o.unix_socket : o.host + ":" + std::to_string(o.port);
   std::string host = o.host;
-  if (!unix && !is_numeric_host(host)) {
+  // The library resolves the name itself, off the worker (see the opening comment).
+  const bool library_resolves = !unix && o.tls == TlsMode::kVerifyFull && !is_numeric_host(host);
+  if (!unix && !library_resolves && !is_numeric_host(host)) {
     const std::vector<net::SocketAddress> addrs = co_await net::resolve(o.host, o.port);
     host = addrs.front().host();  // resolve() throws rather than return none
   }
@@ -150,21 +243,51 @@ Task<Connection> connect(ConnectOptions o) {
   // LOAD DATA LOCAL lets the server ask for any file the client can read: off.
   const unsigned no_infile = 0;
   mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no_infile);
+  set_tls_options(m, o, unix);
+  s->tls = o.tls != TlsMode::kDisable;  // until the connect says whether it negotiated TLS
   MYSQL* ret = nullptr;
-  s->arm();
-  int st = mysql_real_connect_start(&ret, m, unix ? "localhost" : host.c_str(), o.user.c_str(),
+  const auto start = [&] {
+    return mysql_real_connect_start(&ret, m, unix ? "localhost" : host.c_str(), o.user.c_str(),
                                     o.password.c_str(),
                                     o.database.empty() ? nullptr : o.database.c_str(),
                                     unix ? 0 : o.port, unix ? o.unix_socket.c_str() : nullptr, 0);
-  if (st != 0) {
-    co_await detail::complete(
-        *s, st, [&](int ev) { return mysql_real_connect_cont(&ret, m, ev); }, nullptr);
+  };
+  auto cont = [&](int ev) { return mysql_real_connect_cont(&ret, m, ev); };
+  int st = 0;
+  if (library_resolves) {
+    // getaddrinfo blocks: on the pool. A cancellation waits for the call's first part, which
+    // is then abandoned (closing the socket it made).
+    std::exception_ptr cancelled;
+    try {
+      co_await to_thread([&] { st = s->call(start); });
+    } catch (...) {
+      cancelled = std::current_exception();
+    }
+    if (cancelled) {
+      if (st != 0) s->abandon(st, cont);
+      std::rethrow_exception(cancelled);
+    }
+  } else {
+    st = s->call(start);
   }
+  if (st != 0) co_await detail::complete(*s, st, cont, nullptr);
   if (!ret) {
     ErrorFields f = fields_of(m);
     s->lost = true;
     s->close();
     throw ConnectionError(target, std::move(f));
+  }
+  s->tls = mysql_get_ssl_cipher(m) != nullptr;
+  if (!s->tls && o.tls != TlsMode::kDisable && o.tls != TlsMode::kPrefer) {
+    s->close();
+    throw ConnectionError(
+        target,
+        ErrorFields{.code = CR_SSL_CONNECTION_ERROR,
+                    .sqlstate = "HY000",
+                    .message = std::string("the server does not offer TLS (ConnectOptions::tls "
+                                           "is ") +
+                               tls_mode_name(o.tls) + ")",
+                    .query = {}});
   }
   s->arm();
   s->statements.set_capacity(o.statement_cache_size);

@@ -244,8 +244,7 @@ Task<void> drain_rows(ConnState& s, bool more) {
   MYSQL_RES* res = s.open_result;
   while (more && s.m) {
     MYSQL_ROW row = nullptr;
-    s.arm();
-    const int st = mysql_fetch_row_start(&row, res);
+    const int st = s.call([&] { return mysql_fetch_row_start(&row, res); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); }, nullptr);
@@ -310,8 +309,7 @@ Task<void> drain_statement(ConnState& s, Prepared& p, bool more) {
   if (!bind_rows(p)) throw std::runtime_error(mysql_stmt_error(stmt));
   while (s.m) {
     int r = 0;
-    s.arm();
-    const int st = mysql_stmt_fetch_start(&r, stmt);
+    const int st = s.call([&] { return mysql_stmt_fetch_start(&r, stmt); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); }, nullptr);
@@ -328,8 +326,7 @@ Task<void> close_evicted(ConnState& s) {
     MYSQL_STMT* stmt = list.back()->stmt;
     list.pop_back();
     my_bool r = 0;
-    s.arm();
-    const int st = mysql_stmt_close_start(&r, stmt);
+    const int st = s.call([&] { return mysql_stmt_close_start(&r, stmt); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_stmt_close_cont(&r, stmt, ev); },
@@ -351,8 +348,7 @@ namespace {
 Task<MYSQL_RES*> start_text(ConnState& s, const std::string& sql, ResultData& d) {
   MYSQL* m = s.m;
   int err = 0;
-  s.arm();
-  const int st = mysql_real_query_start(&err, m, sql.data(), sql.size());
+  const int st = s.call([&] { return mysql_real_query_start(&err, m, sql.data(), sql.size()); });
   if (st != 0) {
     co_await complete(
         s, st, [&](int ev) { return mysql_real_query_cont(&err, m, ev); },
@@ -396,8 +392,7 @@ Task<bool> read_text_rows(ConnState& s, MYSQL_RES* res, const std::string& sql, 
   const unsigned n = mysql_num_fields(res);
   while (d.rows < bounds.rows && d.bytes.size() < bounds.bytes) {
     MYSQL_ROW row = nullptr;
-    s.arm();
-    const int st = mysql_fetch_row_start(&row, res);
+    const int st = s.call([&] { return mysql_fetch_row_start(&row, res); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_fetch_row_cont(&row, res, ev); },
@@ -448,8 +443,7 @@ Task<Prepared*> start_prepared(ConnState& s, const std::string& sql, const Param
       if (!fresh) throw std::bad_alloc();
       int pr = 0;
       MYSQL_STMT* p = fresh.get();
-      s.arm();
-      st = mysql_stmt_prepare_start(&pr, p, sql.data(), sql.size());
+      st = s.call([&] { return mysql_stmt_prepare_start(&pr, p, sql.data(), sql.size()); });
       if (st != 0) {
         co_await complete(
             s, st, [&](int ev) { return mysql_stmt_prepare_cont(&pr, p, ev); },
@@ -469,8 +463,7 @@ Task<Prepared*> start_prepared(ConnState& s, const std::string& sql, const Param
     // Unbound while it executes, and bound again after (bind_rows: a copy of the array).
     stmt->bind_result_done = 0;
     r = 0;
-    s.arm();
-    st = mysql_stmt_execute_start(&r, stmt);
+    st = s.call([&] { return mysql_stmt_execute_start(&r, stmt); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_stmt_execute_cont(&r, stmt, ev); },
@@ -507,8 +500,7 @@ Task<bool> read_stmt_rows(ConnState& s, Prepared& ps, const std::string& sql, Re
   RowBuffers& rb = *ps.rows;
   while (d.rows < bounds.rows && d.bytes.size() < bounds.bytes) {
     int r = 0;
-    s.arm();
-    const int st = mysql_stmt_fetch_start(&r, stmt);
+    const int st = s.call([&] { return mysql_stmt_fetch_start(&r, stmt); });
     if (st != 0) {
       co_await complete(
           s, st, [&](int ev) { return mysql_stmt_fetch_cont(&r, stmt, ev); },

@@ -17,10 +17,13 @@
 // first run and kept in the connection's statement cache (ConnectOptions); one without
 // arguments is sent as text (one round trip, nothing prepared), one statement at a time.
 //
-// Cancellation: a task cancelled, or timed out, while a statement runs closes the
-// connection (the library cannot stop half way through an exchange) and raises the
-// CancelledError or TimeoutError; a statement the server had begun may still complete
-// there.
+// Cancellation: a task cancelled, or timed out, while a statement runs stops it with KILL
+// QUERY (sent on a connection of its own, made with the same options), reads what is left of
+// its result and raises the CancelledError or TimeoutError; the connection stays usable. If
+// the statement cannot be stopped within 10 s, the connection is closed instead.
+//
+// TLS: ConnectOptions::tls (TlsMode); by default a TCP connection is encrypted when the
+// server offers it, as the mysql client's PREFERRED, and uses_tls() says whether it is.
 //
 // One statement at a time: a Connection is used by one task at once (a second concurrent
 // call raises UsageError). A Connection may move between workers, also in the middle of a
@@ -48,6 +51,28 @@ namespace detail {
 struct ConnState;  // io/src/mysql/conn_state.hpp
 }  // namespace detail
 
+/// Whether connect() encrypts the connection with TLS, and what it checks of the server
+/// (the mysql client's --ssl-mode).
+enum class TlsMode {
+  /// Never.
+  kDisable,
+  /// Over TCP when the server offers it, without checking its certificate; plain text when
+  /// it does not, and over a Unix socket.
+  kPrefer,
+  /// Always, without checking the server's certificate: connect() fails (ConnectionError) if
+  /// the server does not offer TLS. That is found once the login is done, as the client
+  /// library checks it: such a server sees the login exchange (a hash of the password, never
+  /// the password) in plain text; kVerifyFull refuses before it.
+  kRequire,
+  /// As kRequire, and the handshake fails unless the server's certificate chain leads to a
+  /// certificate authority of tls_ca_file. Its host name is not checked.
+  kVerifyCa,
+  /// As kVerifyCa, and the certificate must name the host connected to (`host` as given:
+  /// a DNS name of its subjectAltName or CN, or an IP address of its subjectAltName),
+  /// checked before the login is sent.
+  kVerifyFull,
+};
+
 /// Where and how connect() connects.
 struct ConnectOptions {
   /// A host name or numeric address, for TCP; ignored when unix_socket is set.
@@ -68,6 +93,15 @@ struct ConnectOptions {
   /// mysql::Error (client error 2020, CR_NET_PACKET_TOO_LARGE) and closes the connection,
   /// rather than holding everything in memory.
   std::size_t max_result_bytes = std::size_t{1} << 30;
+  /// TLS to the server (see TlsMode). Over TCP only unless kRequire or stricter.
+  TlsMode tls = TlsMode::kPrefer;
+  /// PEM file of the certificate authorities kVerifyCa and kVerifyFull trust; empty: the
+  /// system's (OpenSSL's default paths).
+  std::string tls_ca_file{};
+  /// A client certificate and its private key (PEM files), for an account that requires one
+  /// (REQUIRE X509); empty: none. Sent only over TLS.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 class Transaction;  // transaction.hpp
@@ -183,6 +217,10 @@ class Connection {
   std::size_t cached_statements() const noexcept;
   /// The server's version string ("10.11.6-MariaDB-0+deb12u1"); empty when closed.
   std::string server_version() const;
+  /// True if the connection is encrypted with TLS; false when closed.
+  bool uses_tls() const noexcept;
+  /// The TLS cipher suite in use ("TLS_AES_256_GCM_SHA384"); empty without TLS.
+  std::string tls_cipher() const;
 
  private:
   friend Task<Connection> connect(ConnectOptions options);
