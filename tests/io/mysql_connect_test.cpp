@@ -5,8 +5,16 @@
 // KILL QUERY), with no descriptor left behind.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <thread>
 
 #include <weft/io/mysql.hpp>
 #include <weft/io/net.hpp>
@@ -141,6 +149,79 @@ TEST(MysqlConnect, AServerThatNeverAnswersTimesOutAndLeavesNoDescriptor) {
     EXPECT_THROW(co_await mysql::connect(o, 200ms), weft::TimeoutError);
   }());
   EXPECT_EQ(open_fds(), before);
+}
+
+/// The server's first packet (protocol 10) of a server that offers TLS, as MariaDB sends it.
+std::string greeting_offering_tls() {
+  std::string p;
+  p += '\x0a';  // protocol version
+  p += std::string("5.5.5-10.11.0-MariaDB") + '\0';
+  p += std::string("\x01\x00\x00\x00", 4);  // connection id
+  p += std::string("abcdefgh") + '\0';      // scramble, first part, and a filler
+  // Capabilities, low half: LONG_PASSWORD, CONNECT_WITH_DB, PROTOCOL_41, SSL, TRANSACTIONS,
+  // SECURE_CONNECTION; high half: MULTI_RESULTS, PLUGIN_AUTH.
+  const std::uint32_t caps = 0x1 | 0x8 | 0x200 | 0x800 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
+  p += static_cast<char>(caps & 0xff);
+  p += static_cast<char>((caps >> 8) & 0xff);
+  p += '\x21';                      // character set
+  p += std::string("\x02\x00", 2);  // status: autocommit
+  p += static_cast<char>((caps >> 16) & 0xff);
+  p += static_cast<char>((caps >> 24) & 0xff);
+  p += '\x15';                              // length of the scramble (21)
+  p += std::string(10, '\0');               // reserved
+  p += std::string("ijklmnopqrst") + '\0';  // scramble, second part
+  p += std::string("mysql_native_password") + '\0';
+  std::string packet;
+  packet += static_cast<char>(p.size() & 0xff);
+  packet += static_cast<char>((p.size() >> 8) & 0xff);
+  packet += '\0';
+  packet += '\0';  // sequence number
+  return packet + p;
+}
+
+TEST(MysqlConnect, ATlsHandshakeTheServerNeverAnswersTimesOutWithoutBlockingTheWorker) {
+  // A server that offers TLS, takes the client's request for it and its ClientHello, and
+  // then says nothing. The library waits in the handshake with poll(2): the connect's timeout
+  // must still fire on the one worker, and end that wait. A worker held by the handshake
+  // would wait until the server gives up (10 s) and then fail with a TLS error instead of
+  // TimeoutError.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::thread server([listener] {
+    const int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    const std::string g = greeting_offering_tls();
+    if (::send(c, g.data(), g.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(g.size())) {
+      // Reads what comes (the TLS request, the ClientHello) until the client closes, for at
+      // most 10 s.
+      char buf[4096];
+      pollfd p{c, POLLIN, 0};
+      while (::poll(&p, 1, 10000) == 1 && ::recv(c, buf, sizeof buf, 0) > 0) {
+      }
+    }
+    ::close(c);
+  });
+  const int before = open_fds();
+  weft::RuntimeOptions ro;
+  ro.workers = 1;
+  weft::run(
+      [](std::uint16_t port) -> weft::Task<void> {
+        mysql::ConnectOptions o = tcp_options();
+        o.port = port;
+        o.tls = mysql::TlsMode::kRequire;
+        EXPECT_THROW(co_await mysql::connect(o, 300ms), weft::TimeoutError);
+      }(ntohs(addr.sin_port)),
+      ro);
+  EXPECT_EQ(open_fds(), before);
+  server.join();
+  ::close(listener);
 }
 
 TEST(MysqlConnect, ASessionKilledWhileIdleIsConnectionLostThereafter) {

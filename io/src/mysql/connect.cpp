@@ -4,19 +4,21 @@
 // The library would resolve a host name itself (getaddrinfo, blocking): a name is resolved
 // here, by weft::net::resolve, and the library is given the numeric address; except under
 // TlsMode::kVerifyFull, where the library checks the server's certificate against the host it
-// was given: it is given the name, and the first part of the connect (which resolves it) runs
-// on the blocking pool.
+// was given: it is given the name, and resolves it in the connect's first call, which runs on
+// the blocking pool as every call of a connect that may negotiate TLS does (connect_on_pool).
 //
 // TLS is the library's (OpenSSL on the socket, negotiated in the connect); the modes map onto
 // its options in set_tls_options.
 #include <errmsg.h>
 #include <mysql.h>
 // After mysql.h: the library's I/O layer (MARIADB_PVIO, its methods), for socket_mode_hook.
+#include <fcntl.h>
 #include <ma_pvio.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <new>
@@ -29,6 +31,7 @@
 #include "weft/io/net/resolve.hpp"
 #include "weft/runtime/blocking.hpp"
 #include "weft/runtime/cancel.hpp"
+#include "weft/sync/event.hpp"
 
 namespace weft::mysql {
 namespace detail {
@@ -138,8 +141,9 @@ bool is_numeric_host(const std::string& host) {
 /// chain when given certificate authorities, and the host name too with
 /// MYSQL_OPT_SSL_VERIFY_SERVER_CERT. What it lets pass in plain text that the mode does not
 /// is refused after the connect (connect()).
-void set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
-  if (o.tls == TlsMode::kDisable || (o.tls == TlsMode::kPrefer && unix)) return;
+/// True if the connect may negotiate TLS.
+bool set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
+  if (o.tls == TlsMode::kDisable || (o.tls == TlsMode::kPrefer && unix)) return false;
   const my_bool yes = 1;
   mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes);
   if (!o.tls_cert_file.empty()) mysql_options(m, MYSQL_OPT_SSL_CERT, o.tls_cert_file.c_str());
@@ -154,6 +158,70 @@ void set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
     }
   }
   if (o.tls == TlsMode::kVerifyFull) mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+  return true;
+}
+
+/// Runs `f`, one call of a connect, on the blocking pool, with SIGPIPE blocked; `status` is
+/// what it returns. If the task is cancelled meanwhile, the socket is shut down, which ends
+/// a wait of the library's at once, the call is waited for, the connection abandoned, and
+/// the cancellation goes on. The socket is shut down through a duplicate descriptor made
+/// before the call: the library may close its own during the call, and its number may then
+/// be another's.
+template <class F, class Cont>
+Task<void> call_on_pool(detail::ConnState& s, int& status, F& f, Cont& cont) {
+  s.arm();
+  const int fd = s.reg.fd() >= 0 ? ::fcntl(s.reg.fd(), F_DUPFD_CLOEXEC, 0) : -1;
+  Event done;
+  weft::detail::spawn_blocking([&]() noexcept {
+    weft::detail::SigpipeBlock block;
+    status = f();
+    block.take_pending();
+    done.set();
+  });
+  std::exception_ptr cancelled;
+  try {
+    co_await done.wait();
+  } catch (...) {
+    cancelled = std::current_exception();
+  }
+  if (cancelled) {
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    co_await shield(done.wait());
+  }
+  if (fd >= 0) ::close(fd);
+  if (cancelled) {
+    s.abandon(status, cont);
+    std::rethrow_exception(cancelled);
+  }
+}
+
+/// Runs a connect that may negotiate TLS to its end: each library call on the blocking pool
+/// (call_on_pool), each wait for the socket on the reactor. The library's TLS handshake waits
+/// for the server with poll(2) inside a call, rather than suspending the call as its other
+/// waits do: on a worker, a server that stalls in the handshake would hold it. A cancellation
+/// abandons the connection.
+template <class Start, class Cont>
+Task<void> connect_on_pool(detail::ConnState& s, Start& start, Cont& cont) {
+  int status = 0;
+  co_await call_on_pool(s, status, start, cont);
+  while (status != 0) {
+    int events = MYSQL_WAIT_TIMEOUT;  // a wait with no direction: only a timeout it set
+    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
+      s.adopt();
+      std::exception_ptr cancelled;
+      try {
+        events = co_await s.ready(status);
+      } catch (...) {
+        cancelled = std::current_exception();
+      }
+      if (cancelled) {
+        s.abandon(status, cont);
+        std::rethrow_exception(cancelled);
+      }
+    }
+    auto next = [&cont, events] { return cont(events); };
+    co_await call_on_pool(s, status, next, cont);
+  }
 }
 
 const char* tls_mode_name(TlsMode mode) noexcept {
@@ -243,8 +311,8 @@ Task<Connection> connect(ConnectOptions o) {
   // LOAD DATA LOCAL lets the server ask for any file the client can read: off.
   const unsigned no_infile = 0;
   mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no_infile);
-  set_tls_options(m, o, unix);
-  s->tls = o.tls != TlsMode::kDisable;  // until the connect says whether it negotiated TLS
+  const bool may_use_tls = set_tls_options(m, o, unix);
+  s->tls = may_use_tls;  // until the connect says whether it negotiated TLS
   MYSQL* ret = nullptr;
   const auto start = [&] {
     return mysql_real_connect_start(&ret, m, unix ? "localhost" : host.c_str(), o.user.c_str(),
@@ -253,24 +321,13 @@ Task<Connection> connect(ConnectOptions o) {
                                     unix ? 0 : o.port, unix ? o.unix_socket.c_str() : nullptr, 0);
   };
   auto cont = [&](int ev) { return mysql_real_connect_cont(&ret, m, ev); };
-  int st = 0;
-  if (library_resolves) {
-    // getaddrinfo blocks: on the pool. A cancellation waits for the call's first part, which
-    // is then abandoned (closing the socket it made).
-    std::exception_ptr cancelled;
-    try {
-      co_await to_thread([&] { st = s->call(start); });
-    } catch (...) {
-      cancelled = std::current_exception();
-    }
-    if (cancelled) {
-      if (st != 0) s->abandon(st, cont);
-      std::rethrow_exception(cancelled);
-    }
+  if (may_use_tls) {
+    // (library_resolves implies TLS: its getaddrinfo runs on the pool too.)
+    co_await connect_on_pool(*s, start, cont);
   } else {
-    st = s->call(start);
+    const int st = s->call(start);
+    if (st != 0) co_await detail::complete(*s, st, cont, nullptr);
   }
-  if (st != 0) co_await detail::complete(*s, st, cont, nullptr);
   if (!ret) {
     ErrorFields f = fields_of(m);
     s->lost = true;
