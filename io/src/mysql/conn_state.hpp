@@ -73,13 +73,13 @@ struct ConnState {
   }
 
   /// Makes one library call `f` (a `_start`, a `_cont`, or another that may write), after
-  /// arm(). Over TLS the library's writes are OpenSSL's socket BIO's write(2), without
-  /// MSG_NOSIGNAL: SIGPIPE is blocked in this thread around the call, and one it raised taken
-  /// (signal/sigpipe_block.hpp); a plain connection sends with MSG_NOSIGNAL itself.
+  /// arm(). While `sigpipe_prone`, SIGPIPE is blocked in this thread around the call, and
+  /// one it raised taken (signal/sigpipe_block.hpp).
   template <class F>
   int call(F&& f) {
     arm();
-    if (!tls) return f();
+    if (!sigpipe_prone) [[likely]]
+      return f();
     weft::detail::SigpipeBlock block;
     const int status = f();
     block.take_pending();
@@ -148,9 +148,11 @@ struct ConnState {
   /// Set while a statement runs: one at a time. Exchanged by whichever task starts one, on
   /// any worker; acquire/release pairs one statement's library state with the next one's.
   std::atomic<bool> busy{false};
-  /// Set while TLS may be in use (from the start of a connect that may negotiate it; after
-  /// it, if it did): call() then guards against SIGPIPE.
-  bool tls = false;
+  /// Set while the library may write with write(2), which raises SIGPIPE at a peer that is
+  /// gone: during a connect that may negotiate TLS, whose session writes through OpenSSL's
+  /// socket BIO until connect() replaces it (tls_socket_bio.hpp). The library sends with
+  /// MSG_NOSIGNAL itself otherwise. call() and close() guard against SIGPIPE meanwhile.
+  bool sigpipe_prone = false;
   /// Set when the connection was lost or abandoned (closed then): later calls say so.
   bool lost = false;
   /// What lost the connection: later calls raise ConnectionLost with it.

@@ -10,15 +10,16 @@
 // TLS is the library's (OpenSSL on the socket, negotiated in the connect); the modes map onto
 // its options in set_tls_options.
 #include <errmsg.h>
-#include <mysql.h>
-// After mysql.h: the library's I/O layer (MARIADB_PVIO, its methods), for socket_mode_hook.
 #include <fcntl.h>
-#include <ma_pvio.h>
+#include <mysql.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+// After mysql.h: the library's I/O layer (MARIADB_PVIO, its methods), for socket_mode_hook.
+#include <ma_pvio.h>
 
 #include <mutex>
 #include <new>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "conn_state.hpp"
+#include "tls_socket_bio.hpp"
 #include "weft/io/mysql/connection.hpp"
 #include "weft/io/net/address.hpp"
 #include "weft/io/net/resolve.hpp"
@@ -60,8 +62,8 @@ void ConnState::close() noexcept {
     pollfd p{fd, POLLOUT, 0};
     if (lost || ::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) ::shutdown(fd, SHUT_RDWR);
   }
-  if (tls) {
-    // mysql_close writes COM_QUIT and TLS's close_notify with write(2): see call().
+  if (sigpipe_prone) {
+    // mysql_close writes COM_QUIT and TLS's close_notify: see call().
     weft::detail::SigpipeBlock block;
     mysql_close(m);
     block.take_pending();
@@ -140,8 +142,7 @@ bool is_numeric_host(const std::string& host) {
 /// text when it does not, unless it is to verify the server's certificate; it checks the
 /// chain when given certificate authorities, and the host name too with
 /// MYSQL_OPT_SSL_VERIFY_SERVER_CERT. What it lets pass in plain text that the mode does not
-/// is refused after the connect (connect()).
-/// True if the connect may negotiate TLS.
+/// is refused after the connect (connect()). True if the connect may negotiate TLS.
 bool set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
   if (o.tls == TlsMode::kDisable || (o.tls == TlsMode::kPrefer && unix)) return false;
   const my_bool yes = 1;
@@ -279,11 +280,11 @@ std::string Connection::server_version() const {
 }
 
 bool Connection::uses_tls() const noexcept {
-  return is_open() && s_->tls;
+  return is_open() && mysql_get_ssl_cipher(s_->m) != nullptr;
 }
 
 std::string Connection::tls_cipher() const {
-  const char* cipher = uses_tls() ? mysql_get_ssl_cipher(s_->m) : nullptr;
+  const char* cipher = is_open() ? mysql_get_ssl_cipher(s_->m) : nullptr;
   return cipher ? cipher : "";
 }
 
@@ -312,7 +313,7 @@ Task<Connection> connect(ConnectOptions o) {
   const unsigned no_infile = 0;
   mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no_infile);
   const bool may_use_tls = set_tls_options(m, o, unix);
-  s->tls = may_use_tls;  // until the connect says whether it negotiated TLS
+  s->sigpipe_prone = may_use_tls;
   MYSQL* ret = nullptr;
   const auto start = [&] {
     return mysql_real_connect_start(&ret, m, unix ? "localhost" : host.c_str(), o.user.c_str(),
@@ -334,8 +335,9 @@ Task<Connection> connect(ConnectOptions o) {
     s->close();
     throw ConnectionError(target, std::move(f));
   }
-  s->tls = mysql_get_ssl_cipher(m) != nullptr;
-  if (!s->tls && o.tls != TlsMode::kDisable && o.tls != TlsMode::kPrefer) {
+  const bool tls = detail::use_nosignal_socket_bio(m);
+  s->sigpipe_prone = false;
+  if (!tls && o.tls != TlsMode::kDisable && o.tls != TlsMode::kPrefer) {
     s->close();
     throw ConnectionError(
         target,
