@@ -163,15 +163,12 @@ bool set_tls_options(MYSQL* m, const ConnectOptions& o, bool unix) {
 }
 
 /// Runs `f`, one call of a connect, on the blocking pool, with SIGPIPE blocked; `status` is
-/// what it returns. If the task is cancelled meanwhile, the socket is shut down, which ends
-/// a wait of the library's at once, the call is waited for, the connection abandoned, and
-/// the cancellation goes on. The socket is shut down through a duplicate descriptor made
-/// before the call: the library may close its own during the call, and its number may then
-/// be another's.
+/// what it returns. If the task is cancelled meanwhile, `fd` (the socket, or -1 before the
+/// first call made it) is shut down, which ends a wait of the library's at once, the call is
+/// waited for, the connection abandoned, and the cancellation goes on.
 template <class F, class Cont>
-Task<void> call_on_pool(detail::ConnState& s, int& status, F& f, Cont& cont) {
+Task<void> call_on_pool(detail::ConnState& s, int& status, F& f, Cont& cont, int fd) {
   s.arm();
-  const int fd = s.reg.fd() >= 0 ? ::fcntl(s.reg.fd(), F_DUPFD_CLOEXEC, 0) : -1;
   Event done;
   weft::detail::spawn_blocking([&]() noexcept {
     weft::detail::SigpipeBlock block;
@@ -188,13 +185,36 @@ Task<void> call_on_pool(detail::ConnState& s, int& status, F& f, Cont& cont) {
   if (cancelled) {
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
     co_await shield(done.wait());
-  }
-  if (fd >= 0) ::close(fd);
-  if (cancelled) {
     s.abandon(status, cont);
     std::rethrow_exception(cancelled);
   }
 }
+
+/// A descriptor of its own for the connect's socket, closed with it: the library may close
+/// its descriptor in a call that fails, and the number may be another's by the time a
+/// cancellation shuts the socket down.
+class SocketDup {
+ public:
+  SocketDup() noexcept = default;
+  SocketDup(const SocketDup&) = delete;
+  SocketDup& operator=(const SocketDup&) = delete;
+  ~SocketDup() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  /// Keeps a duplicate of `fd`, the connect's socket now: made again only when the library
+  /// made another socket (the next address of a name).
+  void follow(int fd) noexcept {
+    if (fd == source_) return;
+    if (fd_ >= 0) ::close(fd_);
+    source_ = fd;
+    fd_ = fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  }
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int source_ = -1;
+  int fd_ = -1;
+};
 
 /// Runs a connect that may negotiate TLS to its end: each library call on the blocking pool
 /// (call_on_pool), each wait for the socket on the reactor. The library's TLS handshake waits
@@ -204,11 +224,13 @@ Task<void> call_on_pool(detail::ConnState& s, int& status, F& f, Cont& cont) {
 template <class Start, class Cont>
 Task<void> connect_on_pool(detail::ConnState& s, Start& start, Cont& cont) {
   int status = 0;
-  co_await call_on_pool(s, status, start, cont);
+  SocketDup socket;
+  co_await call_on_pool(s, status, start, cont, -1);
   while (status != 0) {
     int events = MYSQL_WAIT_TIMEOUT;  // a wait with no direction: only a timeout it set
     if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
       s.adopt();
+      socket.follow(s.reg.fd());
       std::exception_ptr cancelled;
       try {
         events = co_await s.ready(status);
@@ -221,7 +243,7 @@ Task<void> connect_on_pool(detail::ConnState& s, Start& start, Cont& cont) {
       }
     }
     auto next = [&cont, events] { return cont(events); };
-    co_await call_on_pool(s, status, next, cont);
+    co_await call_on_pool(s, status, next, cont, socket.fd());
   }
 }
 
