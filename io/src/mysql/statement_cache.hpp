@@ -13,13 +13,12 @@
 #include <mysql.h>
 
 #include <cstddef>
-#include <list>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "../detail/lru_cache.hpp"
 #include "param_buffers.hpp"
 #include "row_buffers.hpp"
 
@@ -39,7 +38,7 @@ struct Prepared {
 
 class StatementCache {
  public:
-  explicit StatementCache(std::size_t capacity) noexcept : capacity_(capacity) {}
+  explicit StatementCache(std::size_t capacity) noexcept : lru_(capacity) {}
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
   /// Frees every statement without telling the server (its session is gone by then).
@@ -47,61 +46,41 @@ class StatementCache {
 
   /// The statement prepared for `sql`, marked most recently used; nullptr if none.
   Prepared* find(const std::string& sql) {
-    auto it = map_.find(sql);
-    if (it == map_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second.get();
+    std::unique_ptr<Prepared>* p = lru_.find(sql);
+    return p ? p->get() : nullptr;
   }
 
   /// Keeps `p` for `sql` (which must not be cached); evicts the least recently used beyond
   /// the capacity to to_close(). With capacity 0, `p` goes to to_close() at once. `p` as kept.
   Prepared* insert(const std::string& sql, std::unique_ptr<Prepared> p) {
     Prepared* kept = p.get();
-    lru_.emplace_front(sql, std::move(p));
-    map_[sql] = lru_.begin();
-    while (lru_.size() > capacity_) {
-      to_close_.push_back(std::move(lru_.back().second));
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
+    lru_.insert(sql, std::move(p));
     return kept;
   }
 
   /// Drops the statement of `sql`, if any, to to_close().
-  void invalidate(const std::string& sql) {
-    auto it = map_.find(sql);
-    if (it == map_.end()) return;
-    to_close_.push_back(std::move(it->second->second));
-    lru_.erase(it->second);
-    map_.erase(it);
-  }
+  void invalidate(const std::string& sql) { lru_.invalidate(sql); }
 
   /// Statements evicted and not yet closed on the server.
-  std::vector<std::unique_ptr<Prepared>>& to_close() noexcept { return to_close_; }
+  std::vector<std::unique_ptr<Prepared>>& to_close() noexcept { return lru_.evicted(); }
 
   /// Frees every statement, kept or evicted, without I/O: for a connection whose
   /// mysql_close() already ran (it detaches its statements, so closing them only frees
   /// memory).
   void drop_all() noexcept {
-    for (auto& e : lru_) mysql_stmt_close(e.second->stmt);
-    for (auto& p : to_close_) mysql_stmt_close(p->stmt);
+    lru_.for_each([](std::unique_ptr<Prepared>& p) { mysql_stmt_close(p->stmt); });
+    for (auto& p : lru_.evicted()) mysql_stmt_close(p->stmt);
     lru_.clear();
-    map_.clear();
-    to_close_.clear();
   }
 
   /// Sets the capacity of a cache that holds nothing yet.
-  void set_capacity(std::size_t capacity) noexcept { capacity_ = capacity; }
+  void set_capacity(std::size_t capacity) noexcept { lru_.set_capacity(capacity); }
 
   std::size_t size() const noexcept { return lru_.size(); }
-  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t capacity() const noexcept { return lru_.capacity(); }
 
  private:
-  std::size_t capacity_;
-  using Entry = std::pair<std::string, std::unique_ptr<Prepared>>;
-  std::list<Entry> lru_;
-  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
-  std::vector<std::unique_ptr<Prepared>> to_close_;
+  weft::detail::LruCache<std::unique_ptr<Prepared>> lru_;
 };
 
 }  // namespace weft::mysql::detail
