@@ -39,8 +39,7 @@ Task<std::uint64_t> Pool::execute_on(Pool* self, std::string sql, Params p, bool
 
 Task<Result> Pool::fetch_on(Pool* self, std::string sql, Params p, bool prepare) {
   Lease conn = co_await self->acquire();
-  if (prepare) co_return co_await conn->prepared(std::move(sql), std::move(p));
-  co_return co_await conn->query(std::move(sql));
+  co_return co_await conn->run(std::move(sql), std::move(p), prepare);
 }
 
 }  // namespace weft::mysql

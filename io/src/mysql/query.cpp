@@ -75,13 +75,10 @@ ErrorFields fields(unsigned code, const char* sqlstate, const char* message,
 /// A result past max_result_bytes: the rest of it cannot be skipped without reading it, so
 /// the connection is closed.
 [[noreturn]] void too_large(ConnState& s, const std::string& sql) {
-  ErrorFields f = fields(2020, "HY000",
-                         ("the result exceeds ConnectOptions::max_result_bytes (" +
-                          std::to_string(s.max_result_bytes) +
-                          " bytes); the connection is "
-                          "closed")
-                             .c_str(),
-                         sql);
+  const std::string message = "the result exceeds ConnectOptions::max_result_bytes (" +
+                              std::to_string(s.max_result_bytes) +
+                              " bytes); the connection is closed";
+  ErrorFields f = fields(2020, "HY000", message.c_str(), sql);
   s.lost = true;
   s.lost_error = f;
   s.close();
@@ -335,12 +332,6 @@ Task<void> close_evicted(ConnState& s) {
     if (r != 0) fail(s, std::string());
   }
 }
-
-}  // namespace
-}  // namespace detail
-
-namespace detail {
-namespace {
 
 /// Sends `sql` as a text query. Its rows, if it has any, are then read row by row from the
 /// result returned (kept in s.open_result, d.columns set); nullptr for a statement without
@@ -607,23 +598,13 @@ AsyncGenerator<Row> Connection::stream_rows(detail::ConnState* sp, std::string s
 
 Task<std::uint64_t> Connection::execute_result(Connection* self, std::string sql, Params p,
                                                bool prepare) {
-  Result r;
-  if (prepare) {
-    r = co_await self->prepared(std::move(sql), std::move(p));
-  } else {
-    r = co_await self->query(std::move(sql));
-  }
+  const Result r = co_await self->run(std::move(sql), std::move(p), prepare);
   co_return r.affected_rows();
 }
 
 Task<std::optional<Row>> Connection::fetchrow_result(Connection* self, std::string sql, Params p,
                                                      bool prepare) {
-  Result r;
-  if (prepare) {
-    r = co_await self->prepared(std::move(sql), std::move(p));
-  } else {
-    r = co_await self->query(std::move(sql));
-  }
+  const Result r = co_await self->run(std::move(sql), std::move(p), prepare);
   if (r.empty()) co_return std::nullopt;
   co_return r[0];
 }

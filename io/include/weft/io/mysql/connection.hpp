@@ -226,6 +226,11 @@ class Connection {
   friend Task<Connection> connect(ConnectOptions options);
   explicit Connection(std::unique_ptr<detail::ConnState> s) noexcept;
 
+  friend class Pool;
+  /// prepared() if `prepare`, else query() (whose Task it returns: no frame of its own).
+  Task<Result> run(std::string sql, Params p, bool prepare) {
+    return prepare ? prepared(std::move(sql), std::move(p)) : query(std::move(sql));
+  }
   static Task<std::uint64_t> execute_result(Connection* self, std::string sql, Params p,
                                             bool prepare);
   static Task<std::optional<Row>> fetchrow_result(Connection* self, std::string sql, Params p,
@@ -253,12 +258,7 @@ Task<Connection> connect(ConnectOptions options, std::chrono::milliseconds timeo
 
 template <class T>
 Task<T> Connection::fetchval_result(Connection* self, std::string sql, Params p, bool prepare) {
-  Result r;
-  if (prepare) {
-    r = co_await self->prepared(sql, std::move(p));
-  } else {
-    r = co_await self->query(sql);
-  }
+  const Result r = co_await self->run(sql, std::move(p), prepare);
   if (r.empty()) {
     if constexpr (detail::IsOptional<T>::value) {
       co_return std::nullopt;
