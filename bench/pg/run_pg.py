@@ -224,11 +224,18 @@ def pgbench_script(workload, scale, workdir):
     return str(path)
 
 
+# pgbench's -T runs from before its clients connect: on a busy machine 16 connections can take
+# all of a 1 s run (a smoke run under ctest -j2 processed no transaction and failed), so it
+# runs at least this long. Its rate is per second of the run after the connections.
+PGBENCH_MIN_SECONDS = 3
+
+
 def pgbench_command(ctx, workload, conns):
     threads = 1 if conns == 1 else 2
+    seconds = max(PGBENCH_MIN_SECONDS, round(ctx.seconds))
     return [str(PG_BIN / "pgbench"), "-n", "-M", "prepared", "-f",
             pgbench_script(workload, ctx.scale, ctx.workdir), "-c", str(conns), "-j",
-            str(threads), "-T", str(max(1, round(ctx.seconds))), *ctx.cluster.pgbench_conn()]
+            str(threads), "-T", str(seconds), *ctx.cluster.pgbench_conn()]
 
 
 def asyncpg_command(ctx, workload, conns):
